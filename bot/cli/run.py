@@ -1,0 +1,14 @@
+"""`kvm-patchbot run`: under construction (owned by the stage that provides it)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="(not built yet)")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    raise SystemExit("kvm-patchbot run: not built yet")

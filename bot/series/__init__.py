@@ -1,0 +1,28 @@
+"""Series tracking: group patches into postings (series) and versions (lineages).
+
+Pure logic: `decide(mail, index)` returns a `Decision`; `MemoryIndex` is the
+in-memory `SeriesIndex` the store keeps and applies decisions to.
+"""
+
+from bot.series.decision import AppliedRecord, Decision, MemberRecord, Role, TrailerRecord
+from bot.series.memindex import MemoryIndex
+from bot.series.models import Event, EventKind, PatchView, SeriesView
+from bot.series.state import Member, SeriesIndex, SeriesState
+from bot.series.tracker import decide
+
+__all__ = [
+    "AppliedRecord",
+    "Decision",
+    "Event",
+    "EventKind",
+    "Member",
+    "MemberRecord",
+    "MemoryIndex",
+    "PatchView",
+    "Role",
+    "SeriesIndex",
+    "SeriesState",
+    "SeriesView",
+    "TrailerRecord",
+    "decide",
+]

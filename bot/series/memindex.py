@@ -1,0 +1,108 @@
+"""An in-memory `SeriesIndex`: the tracker's lookups as dictionaries.
+
+The store fills one from its tables at start-up and applies every committed
+`Decision` to it; the bulk importer uses it so that no mail costs a SELECT.
+Pure data structure, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from bot.series.decision import Decision
+from bot.series.state import Member, SeriesState
+
+
+class MemoryIndex:
+    def __init__(self) -> None:
+        self._series: dict[int, SeriesState] = {}
+        self._members: dict[str, Member] = {}
+        self._refs: dict[str, list[int]] = defaultdict(list)
+        self._change_ids: dict[str, list[int]] = defaultdict(list)
+        self._authors: dict[str, list[int]] = defaultdict(list)
+        self._lineages: dict[int, list[int]] = defaultdict(list)
+        self._next_series = 1
+        self._next_lineage = 1
+
+    # ------------------------------------------------------------ SeriesIndex
+
+    def member(self, message_id: str) -> Member | None:
+        return self._members.get(message_id)
+
+    def series(self, series_id: int) -> SeriesState:
+        return self._series[series_id]
+
+    def series_referencing(self, message_id: str) -> list[int]:
+        return self._refs.get(message_id, [])
+
+    def series_by_change_id(self, change_id: str) -> list[int]:
+        return self._change_ids.get(change_id, [])
+
+    def candidates_by_author(self, email: str) -> list[int]:
+        return self._authors.get(email, [])
+
+    def lineage(self, lineage_id: int) -> list[int]:
+        return self._lineages.get(lineage_id, [])
+
+    def next_ids(self) -> tuple[int, int]:
+        return self._next_series, self._next_lineage
+
+    # ------------------------------------------------------------ loading
+
+    def __len__(self) -> int:
+        return len(self._series)
+
+    def all_series(self) -> list[SeriesState]:
+        return list(self._series.values())
+
+    def add_series(self, state: SeriesState) -> None:
+        """Register a series (with its members) as it was stored."""
+        sid = state.series_id
+        self._series[sid] = state
+        for slot, mid in state.members.items():
+            self._members[mid] = Member(sid, slot)
+        self._authors[state.author_email].append(sid)
+        self._lineages[state.lineage_id].append(sid)
+        if state.change_id:
+            self._change_ids[state.change_id].append(sid)
+        self._next_series = max(self._next_series, sid + 1)
+        self._next_lineage = max(self._next_lineage, state.lineage_id + 1)
+
+    def add_ref(self, series_id: int, message_id: str) -> None:
+        refs = self._refs[message_id]
+        if series_id not in refs:
+            refs.append(series_id)
+
+    def reserve_lineage(self, lineage_id: int) -> None:
+        self._next_lineage = max(self._next_lineage, lineage_id + 1)
+
+    # ------------------------------------------------------------ applying
+
+    def apply(self, d: Decision) -> None:
+        """Make a decision's changes visible to the next `decide`."""
+        if d.new_series is not None:
+            self.add_series(d.new_series)
+        elif d.member is not None:
+            s = self._series[d.member.series_id]
+            s.members[d.member.slot] = d.message_id
+            s.member_titles[d.member.slot] = d.member.mail.subject.title
+            self._members[d.message_id] = Member(s.series_id, d.member.slot)
+        for sid, name, value in d.updates:
+            self._update(self._series[sid], name, value)
+        if d.series_id is not None:
+            for ref in d.refs:
+                self.add_ref(d.series_id, ref)
+        for t in d.trailers:
+            self._series[t.series_id].trailer_keys.add((t.slot, t.name, t.giver_email))
+        for a in d.applied:
+            self._series[a.series_id].applied_slots.add(a.slot)
+
+    def _update(self, s: SeriesState, name: str, value: object) -> None:
+        if name == "lineage_id" and value != s.lineage_id:
+            old = self._lineages[s.lineage_id]
+            if s.series_id in old:
+                old.remove(s.series_id)
+            self._lineages[value].append(s.series_id)  # type: ignore[index]
+        elif name == "change_id" and value:
+            self._change_ids[value].append(s.series_id)  # type: ignore[index]
+        setattr(s, name, value)

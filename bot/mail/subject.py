@@ -1,0 +1,297 @@
+"""Subject lines taken apart: reply markers, bracketed prefixes, counters, title.
+
+Input is already unfolded and RFC 2047 decoded. The steps, in order:
+
+1. Leading reply/forward markers (`Re:`, `Aw:`, `Re[2]:`, `Fwd:`, ...) are
+   stripped, repeatedly; a mailing-list tag such as `[Qemu-devel]` in front of
+   them (or in front of the prefixes) is dropped as well. A marker needs its
+   colon, so `[PATCH] Re-add the foo` is not a reply.
+2. Every leading `[...]` group is a prefix group (`[PATCH v3 3/8] [not for
+   merge]` has two); brackets later in the title stay in the title. Groups are
+   split into tokens on whitespace and commas, and glued forms are taken apart
+   (`PATCHv2`, `PATCH1/8`, `RFCv2`, `RFC-PATCH`, `RFC/PATCH`, `1 of 2`).
+3. Tokens are classified: keywords (PATCH, RFC, RESEND, GIT PULL, AUTOSEL,
+   stable), `vN`/`vN.M` versions, `n/N` counters, stable targets (`6.1.y`,
+   `6.12`), and anything else: a project/tree tag when it is one word
+   (`kvm-unit-tests`, `net-next`, `-next`, `GSoC`), or one free-text prefix
+   when a group is only words (`[not for merge]`).
+4. Bot reports (`[syzbot]`, 0-day/LKP `[tree:branch ...]` with no PATCH
+   keyword) are flagged; their counters are dropped so they never look like a
+   series (the token stays in `prefixes`).
+5. A trailing `(v3)` in the title gives the version when the prefixes had
+   none and is removed from the title.
+
+Subsystem rule: the title's leading chain of `word:` components (a component
+has no spaces). A title starting with `KVM:` keeps the pair `KVM: <next>`
+(`KVM: x86/mmu: Fix` -> `KVM: x86/mmu`, `KVM: selftests: Baz` -> `KVM:
+selftests`, `KVM: Add foo` -> `KVM`); any other title takes its first
+component (`x86/irq: KVM: Optimize` -> `x86/irq`). None when the title does
+not start with such a component, and for bot reports.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from bot.mail.models import Subject
+
+# Reply and forward markers in the languages seen on kernel lists; an optional
+# `[2]`/`(2)` counter (Re[2]:) and a space before the colon (French) allowed.
+_MARKER = re.compile(
+    r"(re|aw|sv|vs|odp|antw|antwort|ref|r[ée]f|rif|ynt|atb|回复|回覆|答复"
+    r"|fwd|fw|wg|tr|vb|enc|doorst|转发)"
+    r"\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*",
+    re.IGNORECASE,
+)
+_FORWARDS = frozenset({"fwd", "fw", "wg", "tr", "vb", "enc", "doorst", "转发"})
+# Mailman list tags put in front of the subject by the list, not the author.
+_LIST_TAG = re.compile(r"\[([\w.-]+-(?:devel|users|discuss|list)|kvm|kvmarm)\]\s*", re.IGNORECASE)
+
+_VERSION = re.compile(r"[vV](\d+(?:\.\d+)*)")
+_COUNTER = re.compile(r"(\d{1,4})/(\d{1,4})")
+_STABLE_TARGET = re.compile(r"(?:linux-|stable-)?(\d+\.\d+(?:\.y|\.\d+)?)(?:[.-]stable|[.-]y)?")
+_TREE_BRANCH = re.compile(r"[\w.-]+:[\w./-]*")
+_TAG = re.compile(r"-?[A-Za-z0-9][\w.+:/-]*\??")
+_TRAILING_VERSION = re.compile(r"\s*\((?:v|ver\.?\s*|version\s*)(\d+(?:\.\d+)*)\)\s*$", re.IGNORECASE)
+_COMPONENT = re.compile(r"([A-Za-z0-9_][\w./+-]*)\s*:(?:\s+|$)")
+
+_KEYWORDS = {
+    "PATCH": "PATCH",
+    "PATCHES": "PATCH",
+    "PATCHSET": "PATCH",
+    "RFC": "RFC",
+    "RESEND": "RESEND",
+    "GIT": "GIT",
+    "PULL": "PULL",
+    "AUTOSEL": "AUTOSEL",
+    "STABLE": "stable",
+}
+# Keywords that may be glued to what follows (PATCHv2, RFC-PATCH, PATCH1/8).
+_GLUEABLE = ("PATCH", "RFC", "RESEND")
+# Single words that qualify a posting but are not a project or tree.
+_NOT_TAGS = frozenset(
+    "RFT WIP DRAFT TEST TESTING DNM FYI POC URGENT FIX FIXES BUGFIX TRIVIAL REPOST "
+    "UPDATE UPDATED INCREMENTAL FOLLOWUP FOLLOW-UP PREVIEW EXAMPLE QUESTION BUG "
+    "REGRESSION REPORT ANNOUNCE ANN REQUEST DISCUSSION REVIEW OF FOR".split()
+)
+
+
+def version_key(version: int, label: str | None = None) -> tuple[int, ...]:
+    """A sort key for versions: (5,) < (5, 1) < (5, 5) < (6,)."""
+    if label:
+        try:
+            return tuple(int(part) for part in label.split("."))
+        except ValueError:
+            pass
+    return (version,)
+
+
+def subject_version_key(subject: Subject) -> tuple[int, ...]:
+    return version_key(subject.version, subject.version_label)
+
+
+def _strip_reply(text: str) -> tuple[str, bool, bool]:
+    """Drop leading reply/forward markers and list tags; return (rest, reply, forward)."""
+    reply = forward = False
+    while text:
+        m = _MARKER.match(text)
+        if m:
+            reply = True
+            if m.group(1).lower() in _FORWARDS:
+                forward = True
+            text = text[m.end() :]
+            continue
+        if text[0] == "[":
+            m = _LIST_TAG.match(text)
+            if m:
+                text = text[m.end() :]
+                continue
+            # `[Anything] Re: ...`: a list tag in front of a reply marker.
+            close = text.find("]")
+            if close > 0:
+                after = text[close + 1 :].lstrip()
+                inner = text[1:close].upper()
+                if _MARKER.match(after) and "PATCH" not in inner:
+                    text = after
+                    continue
+        break
+    return text, reply, forward
+
+
+def _split_glued(tok: str) -> list[str]:
+    """Take apart PATCHv2, PATCH1/8, RFCv2, RFC-PATCH, RFC/PATCH, v3-resend."""
+    upper = tok.upper()
+    for kw in _GLUEABLE:
+        if upper.startswith(kw) and len(tok) > len(kw) and upper not in _KEYWORDS:
+            rest = tok[len(kw) :].lstrip("-/_:")
+            if rest and (
+                _VERSION.fullmatch(rest) or _COUNTER.fullmatch(rest) or rest.upper().split("-")[0].split("/")[0] in _KEYWORDS
+            ):
+                return [kw, *_split_glued(rest)]
+    if ("-" in tok or "/" in tok) and not _COUNTER.fullmatch(tok):
+        parts = re.split(r"[-/]", tok)
+        if len(parts) > 1 and all(p and (p.upper() in _KEYWORDS or _VERSION.fullmatch(p)) for p in parts):
+            return parts
+    return [tok]
+
+
+def _tokens(group: str) -> list[str]:
+    out: list[str] = []
+    for raw in group.replace(",", " ").split():
+        out.extend(_split_glued(raw))
+    # `1 of 2` -> `1/2`
+    i = 0
+    while i + 2 < len(out):
+        if out[i].isdigit() and out[i + 1].lower() == "of" and out[i + 2].isdigit():
+            out[i : i + 3] = [f"{out[i]}/{out[i + 2]}"]
+        i += 1
+    return out
+
+
+def _subsystem(title: str) -> str | None:
+    comps: list[str] = []
+    pos = 0
+    while len(comps) < 2:
+        m = _COMPONENT.match(title, pos)
+        if not m:
+            break
+        comps.append(m.group(1))
+        pos = m.end()
+    if not comps:
+        return None
+    if comps[0].upper() == "KVM" and len(comps) > 1:
+        return f"{comps[0]}: {comps[1]}"
+    return comps[0]
+
+
+@lru_cache(maxsize=8192)
+def parse_subject(raw: str) -> Subject:
+    """Parse one decoded, unfolded subject line. Never raises."""
+    text = " ".join(raw.split())
+    text, is_reply, is_forward = _strip_reply(text)
+
+    groups: list[str] = []
+    while text.startswith("["):
+        close = text.find("]")
+        if close == -1:
+            break
+        groups.append(text[1:close])
+        text = text[close + 1 :].lstrip()
+        if not text.startswith("["):
+            # A `Re:` after the prefixes (`[PATCH] Re: [PATCH] ...`) is odd but seen.
+            m = _MARKER.match(text) if groups else None
+            if m and text[m.end() :].startswith("["):
+                is_reply = True
+                text = text[m.end() :]
+    # `[Patch 2/2]: powerpc/foo` and `[PATCH] - foo`: separator after the prefixes.
+    if groups and text[:1] in (":", "-") and text[1:2] in (" ", ""):
+        text = text[1:].lstrip()
+
+    prefixes: list[str] = []
+    tags: list[str] = []
+    targets: list[str] = []
+    version: int | None = None
+    label: str | None = None
+    index = total = None
+    rfc = resend = patch = pull = autosel = stable = bot = False
+
+    for gi, group in enumerate(groups):
+        toks = _tokens(group)
+        known = [t for t in toks if t.upper() in _KEYWORDS or _VERSION.fullmatch(t) or _COUNTER.fullmatch(t)]
+        if not known and len(toks) > 1 and all(t.isalpha() for t in toks):
+            # A free-text group such as `[not for merge]`: one prefix, not a tag.
+            prefixes.append(" ".join(toks))
+            continue
+        if gi == 0 and toks:
+            first = toks[0].lower()
+            if first == "syzbot" or (
+                _TREE_BRANCH.fullmatch(toks[0]) and not any(t.upper() == "PATCH" for t in toks)
+            ):
+                bot = True
+        j = 0
+        while j < len(toks):
+            tok = toks[j]
+            j += 1
+            up = tok.upper()
+            kw = _KEYWORDS.get(up)
+            if kw:
+                prefixes.append(kw)
+                if kw == "PATCH":
+                    patch = True
+                elif kw == "RFC":
+                    rfc = True
+                elif kw == "RESEND":
+                    resend = True
+                elif kw == "PULL":
+                    pull = True
+                elif kw == "AUTOSEL":
+                    autosel = stable = True
+                elif kw == "stable":
+                    stable = True
+                    tags.append(kw)
+                continue
+            m = _VERSION.fullmatch(tok)
+            if m:
+                prefixes.append("v" + m.group(1))
+                if version is None:
+                    num = m.group(1)
+                    version = int(num.split(".")[0])
+                    label = num if "." in num else None
+                continue
+            m = _COUNTER.fullmatch(tok)
+            if m:
+                prefixes.append(tok)
+                if index is None:
+                    index, total = int(m.group(1)), int(m.group(2))
+                continue
+            if up == "FOR" and j < len(toks):
+                # `for 6.10`, `for next`: a phrase, not a stable target.
+                prefixes.append(f"{tok} {toks[j]}")
+                j += 1
+                continue
+            m = _STABLE_TARGET.fullmatch(tok)
+            if m and not bot:
+                prefixes.append(tok)
+                targets.append(m.group(1))
+                stable = True
+                continue
+            prefixes.append(tok)
+            if _TAG.fullmatch(tok) and up not in _NOT_TAGS:
+                tags.append(tok)
+
+    m = _TRAILING_VERSION.search(text)
+    if m and m.start() > 0:
+        if version is None:
+            num = m.group(1)
+            version = int(num.split(".")[0])
+            label = num if "." in num else None
+        text = text[: m.start()]
+    text = text.strip()
+
+    if bot:
+        index = total = None
+        targets = []
+        stable = False
+    counters_or_version = index is not None or version is not None
+    return Subject.model_construct(
+        raw=raw,
+        title=text,
+        subsystem=None if bot else _subsystem(text),
+        prefixes=tuple(prefixes),
+        tags=tuple(tags),
+        version=version if version is not None else 1,
+        version_label=label,
+        index=index,
+        total=total,
+        rfc=rfc,
+        resend=resend,
+        is_reply=is_reply,
+        is_forward=is_forward,
+        is_patch=patch or (counters_or_version and not pull and not bot),
+        pull=pull,
+        bot_report=bot,
+        autosel=autosel,
+        stable_backport=stable,
+        stable_targets=tuple(targets),
+    )

@@ -1,0 +1,420 @@
+"""Trailers: `Name: value` lines in a commit message or a reply.
+
+`parse_trailers(text)` reads a commit message (or a whole patch body: it stops
+at the `---` line or the first `diff`), where trailers are only the trailing
+paragraph(s), as git reads them: the last paragraph counts when it holds at
+least one known (or `*-by`) trailer and at least a quarter of its lines are
+trailers; earlier paragraphs count only while every line is a trailer or a
+continuation.
+
+`parse_trailers(text, reply=True)` reads a reply, where trailers are whole
+unquoted lines anywhere above the signature (or an Outlook/forward "Original
+Message" block), with a known or `*-by` name; a people trailer there must
+carry an address (so prose such as "Reviewed-by: once you fix this" is not one).
+
+Continuations: an indented or `[note]` line after a trailer is a maintainer
+note; a `<addr>` line completes a wrapped `Signed-off-by: Long Name`; a
+`Fixes:` whose quoted subject wraps is rejoined until its `")`.
+
+`base-commit:`, `change-id:` and links to earlier versions (`Supersedes:`,
+`v1: https://...`, `- Link to v1: https://...`) are looked for in the whole
+text (b4 puts them after the `---`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bot.mail.models import Fixes, Person, StableTag, Trailer
+from bot.mail.people import _MAILTO_JUNK, parse_person
+
+_KNOWN = {
+    n.lower(): n
+    for n in (
+        "Signed-off-by Reviewed-by Acked-by Tested-by Reported-by Suggested-by "
+        "Co-developed-by Reported-and-tested-by Cc Link Closes Message-ID Fixes "
+        "Stable-dep-of Bug Supersedes base-commit change-id prerequisite-patch-id "
+        "prerequisite-change-id prerequisite-message-id Requested-by Debugged-by "
+        "Originally-by Helped-by Analyzed-by Bisected-by Noticed-by Inspired-by "
+        "Based-on-patch-by Co-authored-by Assisted-by"
+    ).split()
+}
+_KNOWN["message-id"] = "Message-ID"
+_LINE = re.compile(r"([A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)[ \t]*:[ \t]*(.*)")
+_FIX = re.compile(r"(commit[ \t]+)?([0-9a-fA-F]+|\?)\b[ \t:]*(.*)")
+_STABLE_PREREQ = re.compile(r"([^:]*?)\s*:\s*([0-9a-fA-F]{6,40})\b")
+_META = re.compile(r"^(base-commit|change-id)[ \t]*:[ \t]*(\S+)[ \t]*$", re.MULTILINE | re.IGNORECASE)
+_PREV = re.compile(
+    r"^[ \t]*(?:[-*][ \t]*)?(?:Supersedes|(?:Link to )?v\d+(?:\.\d+)?)[ \t]*:[ \t]*<?(\S+?)>?[ \t]*$",
+    re.MULTILINE | re.IGNORECASE,
+)
+# Outlook and forwarders paste the original mail unquoted below these.
+_ORIGINAL_MARKERS = (
+    "-----Original Message-----",
+    "-------- Original Message --------",
+    "---------- Forwarded message",
+    "-------- Forwarded Message --------",
+    "Begin forwarded message:",
+    "________________________________",
+)
+_STABLE_ADDRS = {
+    "stable@vger.kernel.org": "vger",
+    "stable@kernel.org": "embargoed",
+    "stable+noautosel@kernel.org": "noautosel",
+}
+USUAL_SHA_LEN = 12
+MIN_SHA_LEN = 6
+
+
+@dataclass(frozen=True, slots=True)
+class TrailerBlock:
+    """What the trailers of one commit message or reply say."""
+
+    trailers: tuple[Trailer, ...] = ()
+    fixes: tuple[Fixes, ...] = ()
+    stable: StableTag = field(default_factory=StableTag)
+    change_id: str | None = None
+    base_commit: str | None = None
+    previous_versions: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+EMPTY = TrailerBlock()
+
+
+def canonical_name(name: str) -> str:
+    """`reviewed-BY` -> `Reviewed-by`; known names keep their usual spelling."""
+    low = name.lower()
+    known = _KNOWN.get(low)
+    if known:
+        return known
+    return low[:1].upper() + low[1:]
+
+
+def _well_formed(low: str) -> bool:
+    return low in _KNOWN or low.endswith("-by") or low.endswith("-of") or "-" not in low
+
+
+def _is_people(name: str) -> bool:
+    return name.endswith("-by") or name == "Cc"
+
+
+@dataclass(slots=True)
+class _Raw:
+    """A trailer being assembled (mutable until the block is done)."""
+
+    name: str
+    value: str
+    note: str | None = None
+
+
+def _split_line(line: str, reply: bool) -> tuple[str, str] | None:
+    """(canonical name, value) when the line is a trailer, else None."""
+    if ":" not in line or not line[:1].isalpha():
+        return None
+    m = _LINE.match(line)
+    if not m:
+        return None
+    name, value = m.group(1), m.group(2).rstrip()
+    if value.startswith("//"):  # `https://...` is not a trailer named https
+        return None
+    low = name.lower()
+    if reply:
+        if low not in _KNOWN and not low.endswith("-by"):
+            return None
+        canon = canonical_name(name)
+        if _is_people(canon) and "@" not in value:
+            return None
+        if not value:
+            return None
+        return canon, value
+    if not _well_formed(low):
+        return None
+    return canonical_name(name), value
+
+
+def _unclosed(prev: _Raw) -> bool:
+    """A `Fixes:` whose `("subject` has not been closed yet (it wrapped)."""
+    return prev.name in ("Fixes", "Stable-dep-of") and prev.value.count("(") > prev.value.count(")")
+
+
+def _continues(prev: _Raw, line: str) -> bool:
+    """Fold `line` into `prev` when it continues it; True when consumed."""
+    stripped = line.strip()
+    if stripped.startswith("[") and stripped.endswith("]"):
+        prev.note = f"{prev.note} {stripped}" if prev.note else stripped
+        return True
+    if stripped.startswith("<") and "@" in stripped and _is_people(prev.name) and "@" not in prev.value:
+        prev.value = f"{prev.value} {stripped}"
+        return True
+    if _unclosed(prev) and stripped:
+        prev.value = f"{prev.value} {stripped}"
+        return True
+    if line[:1] in (" ", "\t") and stripped:
+        prev.value = f"{prev.value} {stripped}"
+        return True
+    return False
+
+
+def _body_lines(text: str, reply: bool) -> list[str]:
+    """The lines that may hold trailers: before the diff/`---` and the signature."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("-"):
+            if line in ("-- ", "--"):
+                return lines[:i]
+            if not reply and (line.rstrip() == "---"):
+                return lines[:i]
+            if line.startswith(_ORIGINAL_MARKERS):
+                return lines[:i]
+        elif line.startswith("diff ") and not reply:
+            return lines[:i]
+        elif line.startswith(("Begin forwarded", "_____")) and line.startswith(_ORIGINAL_MARKERS):
+            return lines[:i]
+    return lines
+
+
+def _commit_trailers(lines: list[str]) -> list[_Raw]:
+    # Paragraph boundaries, from the end.
+    end = len(lines)
+    while end and not lines[end - 1].strip():
+        end -= 1
+    blocks: list[list[_Raw]] = []
+    first = True
+    while end > 0:
+        start = end
+        while start and lines[start - 1].strip():
+            start -= 1
+        raws, n_trailers, n_other, has_known = _read_paragraph(lines[start:end])
+        total = n_trailers + n_other
+        if first:
+            ok = has_known and n_trailers * 4 >= total
+        else:
+            ok = has_known and n_other == 0
+        if not ok:
+            break
+        blocks.append(raws)
+        first = False
+        end = start
+        while end and not lines[end - 1].strip():
+            end -= 1
+    out: list[_Raw] = []
+    for raws in reversed(blocks):
+        out.extend(raws)
+    return out
+
+
+def _read_paragraph(par: list[str]) -> tuple[list[_Raw], int, int, bool]:
+    raws: list[_Raw] = []
+    n_trailers = n_other = 0
+    has_known = False
+    prev: _Raw | None = None
+    for line in par:
+        if line.startswith(">"):
+            n_other += 1
+            prev = None
+            continue
+        if prev is not None and _unclosed(prev) and _continues(prev, line):
+            continue
+        parsed = None if line[:1] in (" ", "\t") else _split_line(line, False)
+        if parsed is None and prev is not None and _continues(prev, line):
+            continue
+        if parsed is None:
+            n_other += 1
+            prev = None
+            continue
+        name, value = parsed
+        prev = _Raw(name, value)
+        raws.append(prev)
+        n_trailers += 1
+        if name.lower() in _KNOWN or name.endswith("-by"):
+            has_known = True
+    return raws, n_trailers, n_other, has_known
+
+
+def _reply_trailers(lines: list[str]) -> list[_Raw]:
+    raws: list[_Raw] = []
+    prev: _Raw | None = None
+    for line in lines:
+        if not line or line[0] == ">":
+            prev = None
+            continue
+        if prev is not None and _unclosed(prev) and _continues(prev, line):
+            continue
+        parsed = _split_line(line.lstrip(), True) if ":" in line else None
+        if parsed is None:
+            if prev is not None and _continues(prev, line):
+                continue
+            prev = None
+            continue
+        prev = _Raw(*parsed)
+        raws.append(prev)
+    return raws
+
+
+def _split_extra(name: str, value: str) -> tuple[str, str | None]:
+    """Separate a `# comment` or a trailing `(parenthetical)` from the value."""
+    hash_at = -1
+    for sep in (" #", "\t#"):
+        pos = value.find(sep)
+        if pos != -1 and (hash_at == -1 or pos < hash_at):
+            hash_at = pos
+    if value.startswith("#"):
+        hash_at = 0
+    if hash_at != -1 and (name != "Link" or hash_at > 0):
+        return value[:hash_at].rstrip(), value[hash_at:].strip()
+    if _is_people(name):
+        gt = value.rfind(">")
+        if gt != -1 and gt + 1 < len(value):
+            rest = value[gt + 1 :].strip()
+            if rest.startswith("(") and rest.endswith(")"):
+                return value[: gt + 1], rest
+    return value, None
+
+
+def _parse_fix(value: str, warnings: list[str], label: str) -> Fixes | None:
+    m = _FIX.match(value.strip())
+    sha = m.group(2) if m else ""
+    if not m or sha == "?" or len(sha) < MIN_SHA_LEN:
+        warnings.append(f"{label}: not a commit id: {value.strip()[:80]!r}")
+        return None
+    rest = m.group(3).strip()
+    subject = None
+    nonstandard = bool(m.group(1))
+    if rest.startswith("(") and rest.endswith(")"):
+        inner = rest[1:-1].strip()
+        if len(inner) >= 2 and inner[0] in "\"'“" and inner[-1] in "\"'”":
+            inner = inner[1:-1]
+        else:
+            nonstandard = True
+        subject = " ".join(inner.split()) or None
+    elif rest:
+        nonstandard = True
+        subject = " ".join(rest.strip("\"'").split()) or None
+    return Fixes.model_construct(
+        sha=sha.lower(),
+        subject=subject,
+        long_sha=len(sha) > USUAL_SHA_LEN,
+        nonstandard=nonstandard,
+    )
+
+
+def _meta(text: str) -> tuple[str | None, str | None, tuple[str, ...]]:
+    base = change = None
+    if "base-commit" in text or "change-id" in text:
+        for m in _META.finditer(text):
+            if m.group(1).lower() == "base-commit":
+                base = base or m.group(2)
+            else:
+                change = change or m.group(2)
+    prev: list[str] = []
+    if "Supersedes" in text or "supersedes" in text or "v1" in text or ": http" in text:
+        for m in _PREV.finditer(text):
+            link = m.group(1)
+            if link not in prev and ("://" in link or "@" in link):
+                prev.append(link)
+    return base, change, tuple(prev)
+
+
+def parse_trailers(text: str, reply: bool = False) -> TrailerBlock:
+    """The trailers of a commit message (default) or of a reply body. Never raises."""
+    if not text:
+        return EMPTY
+    lines = _body_lines(text, reply)
+    raws = _reply_trailers(lines) if reply else _commit_trailers(lines)
+    base, change, prev_links = _meta(text)
+    if not raws and base is None and change is None and not prev_links:
+        return EMPTY
+
+    trailers: list[Trailer] = []
+    fixes: list[Fixes] = []
+    deps: list[Fixes] = []
+    warnings: list[str] = []
+    versions: list[str] = []
+    prereqs: list[str] = []
+    tagged = noautosel = embargoed = False
+    for raw in raws:
+        value = raw.value
+        if "mailto:" in value:
+            value = _MAILTO_JUNK.sub("", value)
+        value, extra = _split_extra(raw.name, value)
+        person: Person | None = None
+        if _is_people(raw.name):
+            person = parse_person(value)
+            if raw.name == "Cc" and person.email:
+                kind = _STABLE_ADDRS.get(person.email.lower())
+                if kind == "noautosel":
+                    noautosel = True
+                elif kind:
+                    tagged = True
+                    embargoed = embargoed or kind == "embargoed"
+                    if extra and extra.startswith("#"):
+                        _stable_hint(extra[1:].strip(), versions, prereqs)
+        elif raw.name == "Fixes":
+            fix = _parse_fix(value, warnings, "Fixes")
+            if fix is not None:
+                fixes.append(fix)
+        elif raw.name == "Stable-dep-of":
+            dep = _parse_fix(value, warnings, "Stable-dep-of")
+            if dep is not None:
+                deps.append(dep)
+        elif raw.name == "base-commit" and base is None:
+            base = value.split()[0] if value else None
+        elif raw.name == "change-id" and change is None:
+            change = value.split()[0] if value else None
+        elif raw.name == "Supersedes" and value and value not in prev_links:
+            prev_links = (*prev_links, value.strip("<>"))
+        trailers.append(
+            Trailer.model_construct(name=raw.name, value=value, extra=extra, person=person, note=raw.note)
+        )
+
+    stable = StableTag()
+    if tagged or noautosel or deps:
+        stable = StableTag.model_construct(
+            tagged=tagged,
+            versions=tuple(versions),
+            prerequisites=tuple(prereqs),
+            noautosel=noautosel,
+            embargoed=embargoed,
+            depends_on=tuple(deps),
+        )
+    return TrailerBlock(
+        trailers=tuple(trailers),
+        fixes=tuple(fixes),
+        stable=stable,
+        change_id=change,
+        base_commit=base,
+        previous_versions=prev_links,
+        warnings=tuple(warnings),
+    )
+
+
+def _stable_hint(comment: str, versions: list[str], prereqs: list[str]) -> None:
+    """`5.10.x`, `v6.1+`, `6.6.y and later`, `3.3.x: a1f84a3: sched: ...`."""
+    if not comment:
+        return
+    m = _STABLE_PREREQ.match(comment)
+    if m:
+        if m.group(1):
+            versions.append(m.group(1))
+        prereqs.append(m.group(2).lower())
+        return
+    head = comment[1:] if comment[:1] in "vV" else comment
+    if head[:1].isdigit():
+        versions.append(comment)
+
+
+def matches_sender(trailer: Trailer, sender: Person) -> bool:
+    """A follow-up people trailer counts when it names its sender (address or name).
+
+    This is b4's rule for trailers collected from replies: a reviewer may
+    only speak for themselves, so `Reviewed-by: X <x@a>` sent by Y is ignored
+    unless the address or the name matches Y's.
+    """
+    person = trailer.person
+    if person is None:
+        return True
+    if person.email and sender.email and person.email.lower() == sender.email.lower():
+        return True
+    return bool(person.name and sender.name and person.name.lower() == sender.name.lower())

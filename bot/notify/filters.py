@@ -1,0 +1,94 @@
+"""Does a series match a subscription's filter? Pure.
+
+Every criterion is an AND; inside a list criterion any entry may match. Facts
+a series does not show yet (its files before the first patch arrives) do not
+match: a later event of the same series matches once they are known, and the
+card is posted then.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+from bot.config import SubscriptionFilter
+from bot.series.models import SeriesView
+
+KINDS = ("series", "single", "pull")
+# Characters that may follow a subsystem prefix: "KVM: x86" matches "KVM: x86/mmu"
+# and "KVM: x86: foo" but not "KVM: x86abc".
+_SUBSYSTEM_BOUNDARY = "/:, "
+
+
+def series_kind(series: SeriesView) -> str:
+    if series.pull:
+        return "pull"
+    return "series" if series.total > 1 else "single"
+
+
+def files_of(series: SeriesView) -> tuple[str, ...]:
+    """Every path the series touches, as far as known (patches, then the cover's diffstat)."""
+    seen: dict[str, None] = {}
+    for patch in series.patches:
+        for path in patch.files:
+            seen.setdefault(path)
+        if patch.diffstat is not None:
+            for entry in patch.diffstat.per_file:
+                seen.setdefault(entry.path)
+    if series.cover_diffstat is not None:
+        for entry in series.cover_diffstat.per_file:
+            seen.setdefault(entry.path)
+    return tuple(seen)
+
+
+def has_fixes(series: SeriesView) -> bool:
+    return bool(series.fixes) or any(p.fixes for p in series.patches)
+
+
+def is_stable(series: SeriesView) -> bool:
+    return series.stable.tagged or any(p.stable.tagged for p in series.patches)
+
+
+def _norm_list(list_id: str) -> str:
+    return list_id.strip().strip("<>").lower()
+
+
+def _subsystem_matches(prefix: str, subsystem: str) -> bool:
+    p, s = prefix.strip().lower(), subsystem.strip().lower()
+    if not s.startswith(p):
+        return False
+    return len(s) == len(p) or s[len(p)] in _SUBSYSTEM_BOUNDARY or p[-1:] in _SUBSYSTEM_BOUNDARY
+
+
+def _path_matches(glob: str, path: str) -> bool:
+    # A glob naming a directory ("arch/x86/kvm/" or "arch/x86/kvm") covers all below it.
+    if fnmatchcase(path, glob):
+        return True
+    base = glob.rstrip("/")
+    return not any(c in base for c in "*?[") and path.startswith(base + "/")
+
+
+def matches(flt: SubscriptionFilter, series: SeriesView) -> bool:
+    if flt.lists:
+        if series.list_id is None or _norm_list(series.list_id) not in {_norm_list(x) for x in flt.lists}:
+            return False
+    if flt.subsystems:
+        subsystem = series.subsystem or ""
+        if not any(_subsystem_matches(p, subsystem) for p in flt.subsystems):
+            return False
+    if flt.paths:
+        files = files_of(series)
+        if not any(_path_matches(g, f) for g in flt.paths for f in files):
+            return False
+    if flt.authors:
+        who = f"{series.author.name} <{series.author.email}>".lower()
+        if not any(a.strip().lower() in who for a in flt.authors):
+            return False
+    if flt.kinds and series_kind(series) not in {k.strip().lower() for k in flt.kinds}:
+        return False
+    if flt.stable_only and not is_stable(series):
+        return False
+    if flt.fixes_only and not has_fixes(series):
+        return False
+    if flt.rfc is not None and series.rfc != flt.rfc:
+        return False
+    return True

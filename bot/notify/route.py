@@ -1,0 +1,59 @@
+"""Event -> the channels it goes to and what it does there. Pure.
+
+Every event of a matching series touches the card (post it if the channel has
+none yet, else edit it to the latest state; unchanged renders cost nothing).
+A patch arriving also gets its own message in the series thread when the
+subscription wants threads, and a stable request alerts the subscription's
+alert channel. A series that is a duplicate posting of another goes nowhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bot.notify.filters import matches
+from bot.notify.models import Subscription, Target
+from bot.series.models import Event, EventKind, SeriesView
+
+# The one channel preview mode uses when no subscription exists at all.
+PREVIEW_CHANNEL_ID = 0
+PREVIEW_ALL = Subscription(id=None, guild_id=0, channel_id=PREVIEW_CHANNEL_ID)
+
+
+def _is_patch_event(event: Event) -> bool:
+    slot = event.data.get("slot")
+    return event.kind is EventKind.PATCH_ADDED and (slot is None or (isinstance(slot, int) and slot > 0))
+
+
+def targets_for(event: Event, series: SeriesView, sub: Subscription) -> list[Target]:
+    if series.duplicate_of is not None or not matches(sub.filter, series):
+        return []
+    out = [
+        Target(
+            channel_id=sub.channel_id,
+            subscription_id=sub.id,
+            card=True,
+            threads=sub.threads,
+            patch=sub.threads and _is_patch_event(event),
+        )
+    ]
+    if event.kind is EventKind.STABLE_REQUESTED and sub.alert_channel_id is not None:
+        out.append(
+            Target(
+                channel_id=sub.alert_channel_id,
+                subscription_id=sub.id,
+                alert=True,
+                alert_role_id=sub.alert_role_id,
+            )
+        )
+    return out
+
+
+def route(event: Event, series: SeriesView, subscriptions: Iterable[Subscription]) -> list[Target]:
+    """One target per channel, in subscription order (merged where channels coincide)."""
+    by_channel: dict[int, Target] = {}
+    for sub in subscriptions:
+        for target in targets_for(event, series, sub):
+            have = by_channel.get(target.channel_id)
+            by_channel[target.channel_id] = target if have is None else have.merge(target)
+    return list(by_channel.values())

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.config import SubscriptionFilter
+from bot.notify.filters import matches, series_kind
+from bot.notify.models import Subscription, Target
+from bot.notify.route import route
+from bot.series.models import Event, EventKind
+
+from .views import Fixes, StableTag, patch, series
+
+
+@pytest.mark.parametrize(
+    ("flt", "expected"),
+    [
+        (SubscriptionFilter(), True),
+        (SubscriptionFilter(lists=["<KVM.vger.kernel.org>"]), True),
+        (SubscriptionFilter(lists=["linux-kernel.vger.kernel.org"]), False),
+        (SubscriptionFilter(subsystems=["KVM: x86"]), True),
+        (SubscriptionFilter(subsystems=["kvm"]), True),
+        (SubscriptionFilter(subsystems=["KVM: x8"]), False),
+        (SubscriptionFilter(subsystems=["KVM: arm64"]), False),
+        (SubscriptionFilter(paths=["arch/x86/kvm/svm/*"]), True),
+        (SubscriptionFilter(paths=["arch/x86/kvm"]), True),
+        (SubscriptionFilter(paths=["arch/arm64/*"]), False),
+        (SubscriptionFilter(authors=["SEANJC@"]), True),
+        (SubscriptionFilter(authors=["Paolo"]), False),
+        (SubscriptionFilter(kinds=["series"]), True),
+        (SubscriptionFilter(kinds=["single", "pull"]), False),
+        (SubscriptionFilter(stable_only=True), False),
+        (SubscriptionFilter(fixes_only=True), False),
+        (SubscriptionFilter(rfc=True), False),
+        (SubscriptionFilter(rfc=False), True),
+        (SubscriptionFilter(subsystems=["KVM: x86"], authors=["nobody"]), False),
+    ],
+)
+def test_filter_criteria(flt: SubscriptionFilter, expected: bool) -> None:
+    assert matches(flt, series()) is expected
+
+
+def test_stable_fixes_and_kind_come_from_patches() -> None:
+    s = series(
+        total=1,
+        cover=None,
+        patches=(patch(None, "fix", fixes=(Fixes(sha="0123456789ab"),), stable=StableTag(tagged=True)),),
+        missing=(),
+    )
+    assert series_kind(s) == "single"
+    assert matches(SubscriptionFilter(stable_only=True, fixes_only=True, kinds=["single"]), s)
+
+
+def test_paths_unknown_until_a_patch_arrives() -> None:
+    cover_only = series(patches=(patch(0, "cover", files=()),))
+    assert not matches(SubscriptionFilter(paths=["arch/x86/*"]), cover_only)
+
+
+def _ev(kind: EventKind, **kw) -> Event:
+    return Event(event_id=1, kind=kind, series_id=7, message_id="m@x", **kw)
+
+
+def test_route_card_patch_and_alert_targets() -> None:
+    subs = [
+        Subscription(id=1, channel_id=100, alert_channel_id=200, alert_role_id=9),
+        Subscription(id=2, channel_id=300, threads=False, filter=SubscriptionFilter(subsystems=["KVM: arm64"])),
+        Subscription(id=3, channel_id=100, threads=True),
+    ]
+    s = series()
+    added = route(_ev(EventKind.PATCH_ADDED, patch_index=2, data={"slot": 2}), s, subs)
+    assert added == [Target(channel_id=100, subscription_id=1, card=True, threads=True, patch=True)]
+    cover = route(_ev(EventKind.COVER_ADDED, data={"slot": 0}), s, subs)
+    assert cover == [Target(channel_id=100, subscription_id=1, card=True, threads=True)]
+    stable = route(_ev(EventKind.STABLE_REQUESTED), s, subs)
+    assert [t.channel_id for t in stable] == [100, 200]
+    assert stable[1].alert and stable[1].alert_role_id == 9 and not stable[1].card
+
+
+def test_alert_channel_equal_to_card_channel_merges() -> None:
+    subs = [Subscription(id=1, channel_id=100, alert_channel_id=100, alert_role_id=9)]
+    (t,) = route(_ev(EventKind.STABLE_REQUESTED), series(), subs)
+    assert t.card and t.alert and t.alert_role_id == 9
+
+
+def test_duplicate_postings_go_nowhere() -> None:
+    subs = [Subscription(id=1, channel_id=100)]
+    assert route(_ev(EventKind.SERIES_CREATED), series(duplicate_of=6), subs) == []

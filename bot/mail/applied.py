@@ -1,0 +1,202 @@
+"""Maintainer "applied" notices: `b4 ty` replies and their hand-written cousins.
+
+Shapes seen on the KVM lists (kvm-x86 threads, the kvmarm archive):
+
+    Applied to kvm-x86 svm, thanks!          tree kvm-x86, branch svm
+    Applied to kvmtool (master), thanks!     tree kvmtool, branch master
+    Applied to kvm-arm64/misc-5.9, thanks!   tree kvm-arm64, branch misc-5.9
+    Applied to next, thanks! / to -next.     branch only (a well-known branch word)
+    Applied to target-arm.next, thanks.      tree only
+    Applied, thanks! / Queued, thanks.       neither
+    Queued for 6.15, thanks                  neither (a release, not a branch)
+    Queued 2-8, thanks. / Queued patches 1-5 indices only
+    Applied patch 5 to arm64 (for-next/x)    tree, branch, index 5
+
+followed, for b4, by the list `[1/3] KVM: x86/mmu: title` with the next line
+`      https://github.com/kvm-x86/linux/commit/<sha>` or `      commit: <sha>`.
+
+The notice line must open a paragraph and be unquoted: "Applied this series
+and verified that ..." (a tester), "applied?" and sentences that merely wrap
+onto a line starting with "applied" are not notices.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.mail.models import Applied, AppliedCommit
+
+_NOTICE = re.compile(r"(applied|queued|pushed|merged)\b(.*)", re.IGNORECASE)
+_ENTRY = re.compile(r"\[(\d+)(?:/(\d+))?\]\s+(.*\S)")
+_HEX = re.compile(r"[0-9a-f]{7,40}")
+_COMMIT_LINE = re.compile(r"commit:?\s+([0-9a-f]{7,40})\b", re.IGNORECASE)
+_INDICES = re.compile(r"\s+(?:patch(?:es)?\s+)?(\d+(?:\s*(?:-|\+|,|and)\s*\d+)*)\b", re.IGNORECASE)
+_BRANCH_WORDS = frozenset(
+    "next -next fixes master main queue for-next linux-next dev devel kvm-next".split()
+)
+# Words after "Applied"/"Queued" that still make a maintainer's notice.
+_LEADS = (
+    " to ", " into ", " for ", " (", " with ", " and pushed", " and queued", " this one", " up ",
+    " first ", " the first ",
+)
+# "applied to the symbols": prose, not a destination.
+_NOT_DESTINATIONS = frozenset("the this that a an my your our it them all".split())
+_CUT = (", ", ",", "!", ";", " and ", " with ", " because", ": ", " thanks", " Thanks", " as ")
+_SIGNATURE = ("-- ", "--")
+
+
+def _is_notice(verb: str, rest: str) -> bool:
+    """Does `<verb><rest>` read as a maintainer saying the patches were taken?"""
+    stripped = rest.strip()
+    if verb == "merged" and not rest.startswith((" to ", " into ")):
+        return False
+    if verb == "pushed" and not rest.startswith((" to ", ",")):
+        return False
+    if not stripped:
+        return True
+    if stripped[0] in ",.!":
+        return "?" not in stripped[:3]
+    if rest.startswith(_LEADS):
+        return "?" not in rest
+    return bool(_INDICES.match(rest))
+
+
+def _destination(rest: str) -> tuple[str | None, str | None]:
+    """(tree, branch) from the text after "to"."""
+    dest = rest
+    for cut in _CUT:
+        pos = dest.find(cut)
+        if pos > 0:
+            dest = dest[:pos]
+    dest = dest.replace("`", "").strip().rstrip(".:")
+    words = dest.split()
+    if not words:
+        return None, None
+    if words[0].lower() == "branch" and len(words) > 1:
+        return None, words[1]
+    first = words[0].rstrip(".,")
+    second: str | None = None
+    if len(words) > 1:
+        w = words[1]
+        if w.startswith("(") and w.endswith(")") and len(w) > 2:
+            second = w[1:-1]
+        elif not w.startswith("(") and w.lower() not in ("at", "for", "now", "tree", "branch", "too", "already"):
+            second = w.rstrip(".,")
+    if "://" in first:
+        if second is None and "/-/commits/" in first:
+            base, _, branch = first.partition("/-/commits/")
+            return base, branch
+        return first, second
+    if second:
+        return first, second
+    if first.lower() in _BRANCH_WORDS:
+        return None, first
+    if "/" in first:
+        tree, _, branch = first.partition("/")
+        return tree, branch
+    return first, None
+
+
+def _clause_destination(rest: str) -> tuple[str | None, str | None, bool]:
+    """(tree, branch, is-a-notice) from " to <dest>" in the notice's first clause."""
+    clause = rest
+    for end in (". ", ",", "(", "!"):
+        pos = clause.find(end)
+        if pos != -1:
+            clause = clause[:pos]
+    for word in (" to ", " into "):
+        to = clause.find(word)
+        if to != -1:
+            after = rest[to + len(word) :].lstrip()
+            head = after.split(None, 1)[0].lower() if after.split() else ""
+            if head in _NOT_DESTINATIONS:
+                return None, None, False
+            tree, branch = _destination(after)
+            return tree, branch, True
+    return None, None, True
+
+
+def _expand_indices(spec: str) -> list[int]:
+    out: list[int] = []
+    for part in re.split(r"\s*(?:\+|,|and)\s*", spec):
+        if "-" in part:
+            lo, _, hi = part.partition("-")
+            if lo.strip().isdigit() and hi.strip().isdigit():
+                a, b = int(lo), int(hi)
+                if 0 <= b - a <= 200:
+                    out.extend(range(a, b + 1))
+        elif part.strip().isdigit():
+            out.append(int(part))
+    return out
+
+
+def _commit_of(line: str) -> tuple[str | None, str | None]:
+    """(sha, url) from a `commit: <sha>` or commit-URL line of a b4 list."""
+    text = line.strip()
+    if text.startswith("http"):
+        url = text.split()[0]
+        for seg in reversed(re.split(r"[/=?&]", url)):
+            if _HEX.fullmatch(seg):
+                return seg, url
+        return None, url
+    m = _COMMIT_LINE.match(text)
+    if m:
+        return m.group(1), None
+    return None, None
+
+
+def parse_applied(body: str) -> Applied | None:
+    """The applied notice in a reply body, or None. Never raises."""
+    if not body or not any(w in body for w in ("pplied", "ueued", "ushed", "erged")):
+        return None
+    lines = body.splitlines()
+    start = -1
+    tree = branch = None
+    indices: list[int] = []
+    prev_blank = True
+    for i, line in enumerate(lines):
+        if line in _SIGNATURE:
+            break
+        if line.startswith(">"):
+            prev_blank = True
+            continue
+        if prev_blank and line[:1] in "AaQqPpMm":
+            m = _NOTICE.match(line.strip())
+            if m and _is_notice(m.group(1).lower(), m.group(2)):
+                rest = m.group(2)
+                tree, branch, ok = _clause_destination(rest)
+                if not ok:
+                    prev_blank = False
+                    continue
+                im = _INDICES.match(rest)
+                if im:
+                    indices = _expand_indices(im.group(1))
+                start = i
+                break
+        prev_blank = not line.strip()
+    if start == -1:
+        return None
+
+    commits: list[dict] = []
+    for line in lines[start + 1 :]:
+        if line in _SIGNATURE:
+            break
+        if not line or line.startswith(">"):
+            continue
+        stripped = line.lstrip()
+        if stripped.startswith("["):
+            m = _ENTRY.match(stripped)
+            if m:
+                commits.append({"index": int(m.group(1)), "title": m.group(3), "commit": None, "url": None})
+                continue
+        if commits and line[:1] in (" ", "\t") and commits[-1]["commit"] is None and commits[-1]["url"] is None:
+            sha, url = _commit_of(line)
+            if sha or url:
+                commits[-1]["commit"], commits[-1]["url"] = sha, url
+    if not commits and indices:
+        commits = [{"index": n, "title": "", "commit": None, "url": None} for n in indices]
+    return Applied.model_construct(
+        tree=tree,
+        branch=branch,
+        commits=tuple(AppliedCommit.model_construct(**c) for c in commits),
+    )

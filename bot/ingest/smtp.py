@@ -1,0 +1,199 @@
+"""The SMTP sink: the list server delivers here; a mail is acknowledged with 250
+only once `deliver` (the store) has committed it.
+
+Runs in the caller's event loop (`loop.create_server`), not in aiosmtpd's
+Controller thread. Replies, so a list server retries rather than bounces:
+
+- 550 5.1.1 at RCPT for a recipient we do not serve (never an open relay);
+- 550 5.7.1 at MAIL for a client outside `client_networks`;
+- 550 5.7.1 at DATA for a mail whose List-Id is not configured;
+- 552 over `max_message_size` (aiosmtpd's own data_size_limit);
+- 530 before STARTTLS when `require_tls` (aiosmtpd's require_starttls);
+- 451 4.3.0 for any fault of ours (the store is down, a bug): never a 5xx;
+- 421 4.3.2 for a new transaction while shutting down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from bot.ingest.policy import AcceptPolicy, list_ids_of
+
+if TYPE_CHECKING:
+    from bot.config import SmtpSettings
+
+log = logging.getLogger(__name__)
+
+IDENT = "kvm-patchbot"
+TEMPFAIL = "451 4.3.0 Temporary failure storing the mail, try again later"
+
+
+@dataclass(frozen=True)
+class MailMeta:
+    """The SMTP envelope of a received mail, for the store's provenance."""
+
+    peer: str
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    tls: bool = False
+    received_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    @property
+    def source_ref(self) -> str:
+        return f"smtp {self.peer} from <{self.mail_from}>"
+
+
+Deliver = Callable[[bytes, MailMeta], Awaitable[None]]
+
+
+def _peer_text(peer: Any) -> str:
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer)
+
+
+class SinkHandler:
+    """aiosmtpd hooks: policy checks and the hand-over to `deliver`.
+
+    Each delivery runs as its own task, shielded: a client that hangs up
+    mid-commit cannot cancel a half-done transaction, and shutdown waits for it.
+    """
+
+    def __init__(self, policy: AcceptPolicy, deliver: Deliver) -> None:
+        self.policy = policy
+        self._deliver = deliver
+        self._inflight: set[asyncio.Task[None]] = set()
+        self.closing = False
+        self.delivered = 0
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
+    ) -> str:
+        if self.closing:
+            return "421 4.3.2 Service shutting down, try again later"
+        if not self.policy.client_ok(session.peer):
+            log.warning("refused client %s (not in client_networks)", _peer_text(session.peer))
+            return "550 5.7.1 Client host not permitted to deliver here"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if not self.policy.recipient_ok(address):
+            return f"550 5.1.1 <{address}>: Recipient address rejected: not served here"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        if self.policy.list_ids and not self.policy.list_id_ok(list_ids_of(raw)):
+            return "550 5.7.1 List-Id not accepted here"
+        meta = MailMeta(
+            peer=_peer_text(session.peer),
+            mail_from=envelope.mail_from or "",
+            rcpt_tos=tuple(envelope.rcpt_tos),
+            tls=session.ssl is not None,
+        )
+        task = asyncio.ensure_future(self._deliver(raw, meta))
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            raise  # the client went away; the shielded commit still completes
+        except Exception:
+            log.exception("storing a %d-byte mail from %s failed", len(raw), meta.peer)
+            return TEMPFAIL
+        self.delivered += 1
+        return "250 2.0.0 OK: stored"
+
+    async def handle_exception(self, error: Exception) -> str:
+        # aiosmtpd's default is a permanent 500, which makes list servers bounce.
+        log.error("SMTP session fault: %r", error, exc_info=error)
+        return TEMPFAIL
+
+    async def drain(self) -> None:
+        """Wait until every delivery in progress has committed (or failed)."""
+        while self._inflight:
+            await asyncio.gather(*list(self._inflight), return_exceptions=True)
+
+
+def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    # Server side: no client certificates asked for, as aiosmtpd expects.
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(certfile=str(cert), keyfile=str(key))
+    return ctx
+
+
+class SmtpSink:
+    """The listening sink. `start()` binds (port 0 picks a free port); `stop()`
+    stops accepting, lets in-flight commits finish, then closes connections."""
+
+    def __init__(self, settings: SmtpSettings, deliver: Deliver, *, hostname: str | None = None) -> None:
+        if settings.require_tls and not (settings.tls_cert and settings.tls_key):
+            raise ValueError("smtp.require_tls needs smtp.tls_cert and smtp.tls_key")
+        if bool(settings.tls_cert) != bool(settings.tls_key):
+            raise ValueError("smtp.tls_cert and smtp.tls_key must be given together")
+        self.settings = settings
+        self.handler = SinkHandler(
+            AcceptPolicy.build(settings.recipients, settings.client_networks, settings.list_ids),
+            deliver,
+        )
+        self._tls = tls_context(settings.tls_cert, settings.tls_key) if settings.tls_cert and settings.tls_key else None
+        # aiosmtpd would call socket.getfqdn() (a DNS lookup) per connection.
+        self._hostname = hostname or socket.gethostname()
+        self._server: asyncio.AbstractServer | None = None
+        self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
+
+    def _protocol(self) -> SMTP:
+        proto = SMTP(
+            self.handler,
+            data_size_limit=self.settings.max_message_size,
+            enable_SMTPUTF8=True,
+            hostname=self._hostname,
+            ident=IDENT,
+            tls_context=self._tls,
+            require_starttls=self.settings.require_tls,
+        )
+        self._sessions.add(proto)
+        return proto
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._protocol, host=self.settings.host, port=self.settings.port)
+        host, port = self.address
+        log.info("SMTP sink listening on %s:%d", host, port)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("the SMTP sink is not listening")
+        name = self._server.sockets[0].getsockname()
+        return name[0], name[1]
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        self.handler.closing = True
+        self._server.close()
+        await self.handler.drain()
+        for proto in list(self._sessions):
+            if proto.transport is not None:
+                proto.transport.close()
+        await self._server.wait_closed()
+        self._server = None
+        log.info("SMTP sink stopped")

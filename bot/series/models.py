@@ -61,6 +61,7 @@ class SeriesView(_Frozen):
     supersedes: int | None = None  # series_id of the previous version
     superseded_by: int | None = None
     duplicate_of: int | None = None  # same posting sent again within minutes
+    partial: bool = False  # a partial reroll (e.g. v3 2/5 alone): `supersedes` is its base
     fixes: tuple[Fixes, ...] = ()
     stable: StableTag = StableTag()
     applied: Applied | None = None  # rolled up: every applied commit of the series

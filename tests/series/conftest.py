@@ -2,55 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from bot.mail.models import Applied, AppliedCommit, Kind, ParsedMail, Person, Subject, Trailer
+from bot.mail.subject import parse_subject
 from bot.series import Decision, MemoryIndex, decide
 
 T0 = datetime(2025, 3, 14, 12, 0, tzinfo=timezone.utc)
-_PREFIX = re.compile(r"^\[([^\]]*)\]\s*")
 
 
 def subject(raw: str) -> Subject:
-    """A small stand-in for the parser's subject split (enough for these tests)."""
-    text = raw
-    is_reply = False
-    if text.lower().startswith("re: "):
-        is_reply, text = True, text[4:]
-    tokens: list[str] = []
-    while m := _PREFIX.match(text):
-        tokens += m.group(1).split()
-        text = text[m.end():]
-    version, label, index, total = 1, None, None, None
-    rfc = resend = pull = False
-    tags = []
-    for tok in tokens:
-        if re.fullmatch(r"[vV]\d+(\.\d+)?", tok):
-            version = int(tok[1:].split(".")[0])
-            label = tok[1:] if "." in tok else None
-        elif re.fullmatch(r"\d+/\d+", tok):
-            index, total = (int(x) for x in tok.split("/"))
-        elif tok.upper() == "RFC":
-            rfc = True
-        elif tok.upper() == "RESEND":
-            resend = True
-        elif tok.upper() == "PULL":
-            pull = True
-        elif tok.upper() not in ("PATCH", "GIT"):
-            tags.append(tok)
-    subsystem = None
-    title = text
-    if m := re.match(r"^((?:[\w/-]+: )+)", text):
-        subsystem, title = m.group(1).rstrip(": "), text[m.end():]
-    return Subject(
-        raw=raw, title=title, subsystem=subsystem, prefixes=tuple(tokens), tags=tuple(tags),
-        version=version, version_label=label, index=index, total=total, rfc=rfc,
-        resend=resend, is_reply=is_reply, is_patch=bool(tokens), pull=pull,
-    )
+    return parse_subject(raw)
 
 
 def mail(

@@ -36,7 +36,7 @@ def test_02_shallow_threading(tracker):
     assert len(tracker.postings()) == 1
     s = tracker.series_of("c")
     assert s.cover == "c" and set(s.members) == {0, 1, 2, 3} and s.complete
-    assert s.title == "Do things"
+    assert s.title == "KVM: x86: Do things"
 
 
 def test_03_deep_threading(tracker):
@@ -59,7 +59,7 @@ def test_05_out_of_order(tracker):
     tracker.feed(p2, p1, c)
     assert len(tracker.postings()) == 1
     s = tracker.series_of("c")
-    assert set(s.members) == {0, 1, 2} and s.title == "Late parent"
+    assert set(s.members) == {0, 1, 2} and s.title == "KVM: x86: Late parent"
 
 
 def test_06_no_references(tracker):

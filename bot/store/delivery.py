@@ -1,0 +1,139 @@
+"""Delivery queries the notify worker needs beyond the Store's basic ones.
+
+Queueing an event's deliveries and advancing the routing cursor happen in one
+transaction, so a crash between them neither loses nor doubles a delivery.
+A delivery stays `pending` until its last Discord call is recorded; `attempts`
+counts the tries begun (a pending delivery with attempts > 0 was interrupted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from sqlalchemy import distinct, func, select, update
+
+from bot.series.models import Event
+from bot.store import schema as t
+from bot.store.engine import insert_ignore, upsert
+from bot.store.models import Delivery
+from bot.store.store import Store
+
+ROUTE_CURSOR = "notify.routed"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+async def routed_upto(store: Store, cursor: str = ROUTE_CURSOR) -> int:
+    value = await store.get_cursor(cursor)
+    return int(value) if value else 0
+
+
+async def queue_routed(
+    store: Store,
+    rows: Sequence[tuple[int, int, int | None]],
+    upto: int,
+    cursor: str = ROUTE_CURSOR,
+) -> None:
+    """Queue (event_id, channel_id, subscription_id) deliveries and mark events up to `upto` routed."""
+    now = _now()
+    async with store.engine.begin() as conn:
+        if rows:
+            await conn.execute(
+                insert_ignore(conn, t.deliveries),
+                [
+                    {"event_id": e, "channel_id": c, "subscription_id": s, "status": "pending",
+                     "attempts": 0, "error": None, "discord_message_id": None, "updated_at": now}
+                    for e, c, s in rows
+                ],
+            )
+        await conn.execute(upsert(conn, t.cursors, ["name"]), {"name": cursor, "value": str(upto)})
+
+
+async def pending_channels(store: Store) -> list[int]:
+    q = select(distinct(t.deliveries.c.channel_id)).where(t.deliveries.c.status == "pending")
+    async with store.engine.connect() as conn:
+        return [int(c) for c in (await conn.scalars(q))]
+
+
+async def pending_for_channel(store: Store, channel_id: int, limit: int = 50) -> list[Delivery]:
+    """A channel's pending deliveries, oldest event first (the order they must be posted in)."""
+    q = (
+        select(t.deliveries)
+        .where(t.deliveries.c.channel_id == channel_id, t.deliveries.c.status == "pending")
+        .order_by(t.deliveries.c.event_id)
+        .limit(limit)
+    )
+    async with store.engine.connect() as conn:
+        return [Delivery.model_validate(dict(r)) for r in (await conn.execute(q)).mappings()]
+
+
+async def pending_count(store: Store) -> int:
+    q = select(func.count()).select_from(t.deliveries).where(t.deliveries.c.status == "pending")
+    async with store.engine.connect() as conn:
+        return int(await conn.scalar(q) or 0)
+
+
+async def count_by_status(store: Store) -> dict[str, int]:
+    q = select(t.deliveries.c.status, func.count()).group_by(t.deliveries.c.status)
+    async with store.engine.connect() as conn:
+        return {s: int(n) for s, n in (await conn.execute(q))}
+
+
+async def begin_attempt(store: Store, event_id: int, channel_id: int) -> None:
+    async with store.engine.begin() as conn:
+        await conn.execute(
+            update(t.deliveries)
+            .where(t.deliveries.c.event_id == event_id, t.deliveries.c.channel_id == channel_id)
+            .values(attempts=t.deliveries.c.attempts + 1, updated_at=_now())
+        )
+
+
+async def settle(
+    store: Store,
+    event_id: int,
+    channel_id: int,
+    status: str,
+    *,
+    error: str | None = None,
+    discord_message_id: int | None = None,
+) -> None:
+    """Record where a delivery ended (done or failed), or a message id on the way."""
+    values: dict[str, object] = {"status": status, "error": error, "updated_at": _now()}
+    if discord_message_id is not None:
+        values["discord_message_id"] = discord_message_id
+    async with store.engine.begin() as conn:
+        await conn.execute(
+            update(t.deliveries)
+            .where(t.deliveries.c.event_id == event_id, t.deliveries.c.channel_id == channel_id)
+            .values(**values)
+        )
+
+
+async def fail_channel(store: Store, channel_id: int, error: str) -> int:
+    """Every pending delivery to a channel that is gone: failed, with the reason."""
+    async with store.engine.begin() as conn:
+        res = await conn.execute(
+            update(t.deliveries)
+            .where(t.deliveries.c.channel_id == channel_id, t.deliveries.c.status == "pending")
+            .values(status="failed", error=error, updated_at=_now())
+        )
+        return res.rowcount
+
+
+async def get_event(store: Store, event_id: int) -> Event | None:
+    found = await store.events_after(event_id - 1, limit=1)
+    return found[0] if found and found[0].event_id == event_id else None
+
+
+async def failed_deliveries(store: Store, limit: int = 100) -> list[Delivery]:
+    q = (
+        select(t.deliveries)
+        .where(t.deliveries.c.status == "failed")
+        .order_by(t.deliveries.c.event_id)
+        .limit(limit)
+    )
+    async with store.engine.connect() as conn:
+        return [Delivery.model_validate(dict(r)) for r in (await conn.execute(q)).mappings()]

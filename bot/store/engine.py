@@ -1,0 +1,46 @@
+"""Engines for both databases behind one code path: SQLite (WAL, foreign keys) or PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+
+def make_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
+    """An async engine; `schema` (PostgreSQL only) sets the search_path, e.g. for tests."""
+    kwargs: dict[str, Any] = {}
+    if url.startswith("postgresql"):
+        if schema:
+            kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+        kwargs["pool_pre_ping"] = True
+    engine = create_async_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            # WAL + NORMAL: a commit survives a process crash (not a power cut),
+            # and each commit costs no fsync of the main file.
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=5000")
+            cur.close()
+
+    return engine
+
+
+def upsert(conn: AsyncConnection, table: Table, keys: list[str]):  # type: ignore[no-untyped-def]
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET every other column (both dialects)."""
+    ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    cols = {c.name: ins.excluded[c.name] for c in table.columns if c.name not in keys}
+    return ins.on_conflict_do_update(index_elements=keys, set_=cols)
+
+
+def insert_ignore(conn: AsyncConnection, table: Table):  # type: ignore[no-untyped-def]
+    """INSERT ... ON CONFLICT DO NOTHING (both dialects)."""
+    ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    return ins.on_conflict_do_nothing()

@@ -1,0 +1,103 @@
+"""Typed results of the Store API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.config import SubscriptionFilter
+from bot.mail.models import ParsedMail
+from bot.series.models import Event
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class IngestResult(_Frozen):
+    message_id: str
+    new: bool  # False: this Message-ID was stored before; nothing changed
+    kind: str
+    series_id: int | None = None
+    events: tuple[Event, ...] = ()
+    errors: tuple[str, ...] = ()  # parse or tracking problems (the mail is kept)
+
+
+@dataclass
+class IngestStats:
+    read: int = 0
+    new: int = 0
+    duplicates: int = 0  # Message-IDs already stored (or repeated in the input)
+    unparsed: int = 0
+    series_created: int = 0
+    events: int = 0
+    batches: int = 0
+    fallbacks: int = 0  # batches retried mail by mail after an error
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.read / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class ReparseStats:
+    mails: int = 0
+    unparsed: int = 0
+    series: int = 0
+    lineages: int = 0
+    seconds: float = 0.0
+
+
+class StoredMail(_Frozen):
+    seq: int
+    message_id: str
+    source: str
+    source_ref: str | None
+    received_at: datetime
+    parsed: ParsedMail
+
+
+class UnparsedMail(_Frozen):
+    seq: int
+    message_id: str
+    source: str
+    source_ref: str | None
+    received_at: datetime
+    size: int
+    errors: tuple[str, ...]
+
+
+class Subscription(_Frozen):
+    id: int
+    guild_id: int
+    channel_id: int
+    filter: SubscriptionFilter
+    threads: bool
+    alert_channel_id: int | None
+    alert_role_id: int | None
+    enabled: bool
+    origin: str  # config | cli | slash
+    disabled_reason: str | None
+    created_at: datetime
+
+
+class Delivery(_Frozen):
+    event_id: int
+    channel_id: int
+    subscription_id: int | None
+    status: str  # pending | done | failed
+    attempts: int
+    error: str | None
+    discord_message_id: int | None
+    updated_at: datetime
+
+
+class Post(_Frozen):
+    series_id: int
+    channel_id: int
+    card_message_id: int | None
+    thread_id: int | None
+    rendered_hash: str | None

@@ -1,0 +1,239 @@
+"""Between tracker objects and table rows: pure conversions, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from bot.mail.models import Kind, ParsedMail, Person
+from bot.series.decision import AppliedRecord, Decision, MemberRecord, TrailerRecord
+from bot.series.state import SeriesState
+
+
+def mail_row(
+    parsed: ParsedMail,
+    *,
+    raw_z: bytes,
+    size: int,
+    source: str,
+    source_ref: str | None,
+    received_at: Any,
+    errors: list[str],
+    unparsed: bool,
+    series_id: int | None,
+) -> dict[str, Any]:
+    return {
+        "message_id": parsed.message_id,
+        "raw": raw_z,
+        "size": size,
+        "source": source,
+        "source_ref": source_ref,
+        "received_at": received_at,
+        "kind": str(parsed.kind),
+        "subject": parsed.subject.raw,
+        "author_name": parsed.author.name,
+        "author_email": parsed.author.email,
+        "date": parsed.date,
+        "list_id": parsed.list_id,
+        "in_reply_to": parsed.in_reply_to,
+        "series_id": series_id,
+        "errors": errors or None,
+        "unparsed": unparsed,
+    }
+
+
+def is_unparsed(parsed: ParsedMail) -> bool:
+    return parsed.kind is Kind.UNPARSEABLE
+
+
+def series_row(s: SeriesState) -> dict[str, Any]:
+    return {
+        "id": s.series_id,
+        "lineage_id": s.lineage_id,
+        "title": s.title,
+        "subject": s.subject,
+        "subsystem": s.subsystem,
+        "prefixes": list(s.prefixes),
+        "tags": list(s.tags),
+        "version": s.version,
+        "version_label": s.version_label,
+        "version_explicit": s.version_explicit,
+        "declared_total": s.declared_total,
+        "total": s.total,
+        "complete": s.complete,
+        "rfc": s.rfc,
+        "resend": s.resend,
+        "pull": s.pull,
+        "partial": s.partial,
+        "author_name": s.author.name,
+        "author_email": s.author.email,
+        "list_id": s.list_id,
+        "cover": s.cover,
+        "title_slot": s.title_slot,
+        "change_id": s.change_id,
+        "supersedes": s.supersedes,
+        "superseded_by": s.superseded_by,
+        "duplicate_of": s.duplicate_of,
+        "first_seen": s.first_seen,
+        "last_seen": s.last_seen,
+    }
+
+
+def state_from_rows(
+    row: Mapping[str, Any],
+    members: Iterable[tuple[int, str, str]],
+    trailer_keys: Iterable[tuple[int, str, str]],
+    applied_slots: Iterable[int],
+) -> SeriesState:
+    """Rebuild the tracker's state of one series from its stored rows."""
+    s = SeriesState(
+        series_id=row["id"],
+        lineage_id=row["lineage_id"],
+        author=Person(name=row["author_name"], email=row["author_email"]),
+        title=row["title"],
+        subject=row["subject"],
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+        version=row["version"],
+        version_label=row["version_label"],
+        version_explicit=row["version_explicit"],
+        declared_total=row["declared_total"],
+        rfc=row["rfc"],
+        resend=row["resend"],
+        pull=row["pull"],
+        subsystem=row["subsystem"],
+        prefixes=tuple(row["prefixes"]),
+        tags=tuple(row["tags"]),
+        list_id=row["list_id"],
+        cover=row["cover"],
+        title_slot=row["title_slot"],
+        change_id=row["change_id"],
+        supersedes=row["supersedes"],
+        superseded_by=row["superseded_by"],
+        duplicate_of=row["duplicate_of"],
+        partial=row["partial"],
+    )
+    for slot, mid, title in members:
+        s.members[slot] = mid
+        s.member_titles[slot] = title
+    s.trailer_keys.update(trailer_keys)
+    s.applied_slots.update(applied_slots)
+    return s
+
+
+def patch_row(m: MemberRecord) -> dict[str, Any]:
+    mail = m.mail
+    return {
+        "series_id": m.series_id,
+        "slot": m.slot,
+        "idx": mail.subject.index,
+        "message_id": mail.message_id,
+        "title": mail.subject.title,
+        "subject": mail.subject.raw,
+        "author_name": mail.author.name,
+        "author_email": mail.author.email,
+        "date": mail.date,
+        "diffstat": None if mail.diffstat is None else mail.diffstat.model_dump(mode="json"),
+        "files": list(mail.files),
+        "fixes": [f.model_dump(mode="json") for f in mail.fixes],
+        "stable": mail.stable.model_dump(mode="json"),
+    }
+
+
+def fixes_rows(m: MemberRecord) -> list[dict[str, Any]]:
+    return [
+        {
+            "series_id": m.series_id,
+            "slot": m.slot,
+            "message_id": m.mail.message_id,
+            "sha": f.sha,
+            "subject": f.subject,
+        }
+        for f in m.mail.fixes
+    ]
+
+
+def stable_rows(m: MemberRecord) -> list[dict[str, Any]]:
+    st = m.mail.stable
+    if not st.tagged:
+        return []
+    return [
+        {
+            "series_id": m.series_id,
+            "slot": m.slot,
+            "message_id": m.mail.message_id,
+            "versions": list(st.versions),
+            "noautosel": st.noautosel,
+            "embargoed": st.embargoed,
+        }
+    ]
+
+
+def trailer_row(t: TrailerRecord) -> dict[str, Any]:
+    return {
+        "series_id": t.series_id,
+        "slot": t.slot,
+        "name": t.name,
+        "giver": t.giver,
+        "giver_email": t.giver_email,
+        "message_id": t.message_id,
+        "from_reply": t.from_reply,
+    }
+
+
+def applied_row(a: AppliedRecord) -> dict[str, Any]:
+    return {
+        "series_id": a.series_id,
+        "slot": a.slot,
+        "idx": a.commit.index,
+        "title": a.commit.title,
+        "commit": a.commit.commit,
+        "url": a.commit.url,
+        "tree": a.tree,
+        "branch": a.branch,
+        "message_id": a.message_id,
+    }
+
+
+def event_rows(d: Decision, created_at: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": str(e.kind),
+            "series_id": e.series_id,
+            "message_id": e.message_id,
+            "patch_index": e.patch_index,
+            "data": dict(e.data),
+            "created_at": created_at,
+        }
+        for e in d.events
+    ]
+
+
+class RowBatch:
+    """Rows of many decisions, written table by table in one transaction."""
+
+    def __init__(self) -> None:
+        self.lineages: list[dict[str, Any]] = []
+        self.touched: set[int] = set()
+        self.patches: list[dict[str, Any]] = []
+        self.refs: list[dict[str, Any]] = []
+        self.trailers: list[dict[str, Any]] = []
+        self.fixes: list[dict[str, Any]] = []
+        self.stable: list[dict[str, Any]] = []
+        self.applied: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+
+    def add(self, d: Decision, fresh_refs: list[str], created_at: Any, *, with_events: bool = True) -> None:
+        if d.new_lineage and d.new_series is not None:
+            self.lineages.append({"id": d.new_series.lineage_id, "created_at": created_at})
+        self.touched |= d.touched
+        if d.member is not None:
+            self.patches.append(patch_row(d.member))
+            self.fixes += fixes_rows(d.member)
+            self.stable += stable_rows(d.member)
+        if d.series_id is not None:
+            self.refs += [{"series_id": d.series_id, "message_id": r} for r in fresh_refs]
+        self.trailers += [trailer_row(t) for t in d.trailers]
+        self.applied += [applied_row(a) for a in d.applied]
+        if with_events:
+            self.events += event_rows(d, created_at)

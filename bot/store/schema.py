@@ -1,0 +1,275 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations create it; this is
+what the store's queries are written against. Series and lineage ids are
+assigned by the store (one writer), every other id by the database."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
+mails = Table(
+    "mails",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),  # arrival order
+    Column("message_id", Text, nullable=False, unique=True),
+    Column("raw", LargeBinary, nullable=False),  # zlib-compressed bytes as received
+    Column("size", Integer, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("source_ref", Text),  # e.g. the public-inbox commit id
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("subject", Text, nullable=False, default=""),
+    Column("author_name", Text, nullable=False, default=""),
+    Column("author_email", Text, nullable=False, default=""),
+    Column("date", UtcDateTime),
+    Column("list_id", Text),
+    Column("in_reply_to", Text),
+    Column("series_id", Integer),  # the series it posted into or replied within
+    Column("errors", JSON),  # parse (or tracking) errors; null when none
+    # Kept but not understood: the parser gave up, or tracking it failed.
+    Column("unparsed", Boolean, nullable=False, default=False),
+    Index("ix_mails_received_at", "received_at"),
+    Index("ix_mails_source_ref", "source_ref"),
+    Index("ix_mails_date", "date"),
+)
+
+lineages = Table(
+    "lineages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+series = Table(
+    "series",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("lineage_id", Integer, ForeignKey("lineages.id"), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("subsystem", Text),
+    Column("prefixes", JSON, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("version_label", Text),
+    Column("version_explicit", Boolean, nullable=False),
+    Column("declared_total", Integer),
+    Column("total", Integer, nullable=False),
+    Column("complete", Boolean, nullable=False),
+    Column("rfc", Boolean, nullable=False),
+    Column("resend", Boolean, nullable=False),
+    Column("pull", Boolean, nullable=False),
+    Column("partial", Boolean, nullable=False),
+    Column("author_name", Text, nullable=False),
+    Column("author_email", Text, nullable=False),
+    Column("list_id", Text),
+    Column("cover", Text),
+    Column("title_slot", Integer, nullable=False),
+    Column("change_id", Text),
+    Column("supersedes", Integer),
+    Column("superseded_by", Integer),
+    Column("duplicate_of", Integer),
+    Column("first_seen", UtcDateTime, nullable=False),
+    Column("last_seen", UtcDateTime, nullable=False),
+    Index("ix_series_lineage", "lineage_id"),
+    Index("ix_series_first_seen", "first_seen"),
+    Index("ix_series_author_email", "author_email"),
+    Index("ix_series_change_id", "change_id"),
+)
+
+# One row per cover (slot 0) or patch (slot k) of a series.
+patches = Table(
+    "patches",
+    metadata,
+    Column("series_id", Integer, ForeignKey("series.id", ondelete="CASCADE"), nullable=False),
+    Column("slot", Integer, nullable=False),
+    Column("idx", Integer),  # the k of k/N as written; null for an unnumbered patch
+    Column("message_id", Text, nullable=False, unique=True),
+    Column("title", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("author_name", Text, nullable=False),
+    Column("author_email", Text, nullable=False),
+    Column("date", UtcDateTime),
+    Column("diffstat", JSON),
+    Column("files", JSON, nullable=False),
+    Column("fixes", JSON, nullable=False),
+    Column("stable", JSON, nullable=False),
+    PrimaryKeyConstraint("series_id", "slot"),
+)
+
+# Message ids a series' members named: a parent arriving later joins that series.
+series_refs = Table(
+    "series_refs",
+    metadata,
+    Column("series_id", Integer, ForeignKey("series.id", ondelete="CASCADE"), nullable=False),
+    Column("message_id", Text, nullable=False),
+    PrimaryKeyConstraint("series_id", "message_id"),
+    Index("ix_series_refs_message_id", "message_id"),
+)
+
+trailers = Table(
+    "trailers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("series_id", Integer, ForeignKey("series.id", ondelete="CASCADE"), nullable=False),
+    Column("slot", Integer, nullable=False),  # 0: given on the cover, counts for all
+    Column("name", Text, nullable=False),
+    Column("giver", Text, nullable=False),
+    Column("giver_email", Text, nullable=False),
+    Column("message_id", Text, nullable=False),
+    Column("from_reply", Boolean, nullable=False),
+    UniqueConstraint("series_id", "slot", "name", "giver_email", name="uq_trailers_key"),
+)
+
+fixes = Table(
+    "fixes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("series_id", Integer, ForeignKey("series.id", ondelete="CASCADE"), nullable=False),
+    Column("slot", Integer, nullable=False),
+    Column("message_id", Text, nullable=False),
+    Column("sha", Text, nullable=False),
+    Column("subject", Text),
+    Index("ix_fixes_sha", "sha"),
+)
+
+stable_requests = Table(
+    "stable_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("series_id", Integer, ForeignKey("series.id", ondelete="CASCADE"), nullable=False),
+    Column("slot", Integer, nullable=False),
+    Column("message_id", Text, nullable=False),
+    Column("versions", JSON, nullable=False),
+    Column("noautosel", Boolean, nullable=False),
+    Column("embargoed", Boolean, nullable=False),
+)
+
+applied = Table(
+    "applied",
+    metadata,
+    Column("series_id", Integer, ForeignKey("series.id", ondelete="CASCADE"), nullable=False),
+    Column("slot", Integer, nullable=False),
+    Column("idx", Integer),
+    Column("title", Text, nullable=False),
+    Column("commit", Text),
+    Column("url", Text),
+    Column("tree", Text),
+    Column("branch", Text),
+    Column("message_id", Text, nullable=False),
+    PrimaryKeyConstraint("series_id", "slot"),
+)
+
+# The outbox: every event, in order, for notify to route and deliver.
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("series_id", Integer, nullable=False),
+    Column("message_id", Text, nullable=False),
+    Column("patch_index", Integer),
+    Column("data", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_events_series_id", "series_id"),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("guild_id", BigInteger, nullable=False),
+    Column("channel_id", BigInteger, nullable=False),
+    Column("filter", JSON, nullable=False),  # bot.config.SubscriptionFilter
+    Column("threads", Boolean, nullable=False),
+    Column("alert_channel_id", BigInteger),
+    Column("alert_role_id", BigInteger),
+    Column("enabled", Boolean, nullable=False),
+    Column("origin", String(16), nullable=False),  # config | cli | slash
+    Column("disabled_reason", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_subscriptions_channel_id", "channel_id"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("event_id", BigInteger, nullable=False),
+    Column("channel_id", BigInteger, nullable=False),
+    Column("subscription_id", Integer),
+    Column("status", String(16), nullable=False),  # pending | done | failed
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text),
+    Column("discord_message_id", BigInteger),
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("event_id", "channel_id"),
+    Index("ix_deliveries_status", "status"),
+)
+
+posts = Table(
+    "posts",
+    metadata,
+    Column("series_id", Integer, nullable=False),
+    Column("channel_id", BigInteger, nullable=False),
+    Column("card_message_id", BigInteger),
+    Column("thread_id", BigInteger),
+    Column("rendered_hash", Text),
+    PrimaryKeyConstraint("series_id", "channel_id"),
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# Derived from the stored mails; `reparse` empties and rebuilds these.
+DERIVED = (applied, stable_requests, fixes, trailers, series_refs, patches, series, lineages)

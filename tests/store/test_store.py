@@ -1,0 +1,175 @@
+"""The Store on SQLite and PostgreSQL: ingest, re-delivery, views, outbox, bulk, reparse."""
+
+from __future__ import annotations
+
+import zlib
+
+from sqlalchemy import select
+
+from bot.config import SubscriptionConfig, SubscriptionFilter
+from bot.series import EventKind
+from bot.store import Store
+from bot.store import schema as t
+
+from .conftest import patch_body, raw_mail, series_mails
+
+SEAN = "Sean Christopherson <seanjc@google.com>"
+
+
+async def test_ingest_series_views_and_outbox(store: Store):
+    results = [await store.ingest(m) for m in series_mails("PATCH", 3, "Do things", tag="a")]
+    assert all(r.new for r in results)
+    sid = results[0].series_id
+    assert {r.series_id for r in results} == {sid}
+    kinds = [e.kind for r in results for e in r.events]
+    assert kinds[:2] == [EventKind.SERIES_CREATED, EventKind.COVER_ADDED]
+    assert kinds.count(EventKind.PATCH_ADDED) == 3 and kinds[-1] is EventKind.SERIES_COMPLETED
+    ids = [e.event_id for r in results for e in r.events]
+    assert ids == sorted(ids) and None not in ids
+
+    view = await store.get_series(sid)
+    assert view is not None and view.title == "KVM: x86: Do things" and view.total == 3 and view.complete
+    assert view.cover == "a-0@x" and [p.index for p in view.patches] == [0, 1, 2, 3]
+    assert view.received == 3 and view.lore_url == "https://lore.kernel.org/r/a-0@x"
+    assert view.author.email == "ann@example.com"
+    assert (await store.series_for_message("a-2@x")).series_id == sid
+
+    outbox = await store.events_after(0, 100)
+    assert [e.event_id for e in outbox] == ids
+    assert [e.kind for e in await store.events_after(ids[1], 2)] == [EventKind.PATCH_ADDED] * 2
+
+
+async def test_redelivery_is_stored_once_without_events(store: Store):
+    raw = raw_mail("dup@x", "[PATCH] KVM: x86: once", body=patch_body("once"))
+    first = await store.ingest(raw)
+    again = await store.ingest(raw, source="mbox")
+    assert first.new and first.events
+    assert not again.new and again.events == () and again.series_id == first.series_id
+    assert await store.count("mails") == 1 and len(await store.events_after(0, 100)) == len(first.events)
+    assert await store.raw("dup@x") == raw
+
+
+async def test_trailers_applied_and_lineage(store: Store):
+    for m in series_mails("PATCH", 3, "Work", tag="v1"):
+        await store.ingest(m)
+    await store.ingest(
+        raw_mail("r2@x", "Re: [PATCH 2/3] KVM: x86: Work part 2", irt="v1-2@x", refs=["v1-0@x"], author=SEAN,
+                 at=10, body="> quoted\n\nReviewed-by: Sean Christopherson <seanjc@google.com>\n")
+    )
+    res = await store.ingest(
+        raw_mail("r0@x", "Re: [PATCH 0/3] KVM: x86: Work", irt="v1-0@x", author=SEAN, at=20,
+                 body="Acked-by: Sean Christopherson <seanjc@google.com>\n")
+    )
+    assert [e.kind for e in res.events] == [EventKind.TRAILER_ADDED]
+    v1 = await store.series_for_message("v1-0@x")
+    by_index = {p.index: p for p in v1.patches}
+    assert by_index[2].reviewed_by == (SEAN,) and by_index[1].reviewed_by == ()
+    assert all(by_index[i].acked_by == (SEAN,) for i in (1, 2, 3))
+
+    for m in series_mails("PATCH v2", 3, "Work", tag="v2", at=7 * 24 * 60):
+        await store.ingest(m)
+    v2 = await store.series_for_message("v2-0@x")
+    versions = await store.lineage(v1.lineage_id)
+    assert [v.series_id for v in versions] == [v1.series_id, v2.series_id]
+    assert versions[0].superseded_by == v2.series_id and versions[1].supersedes == v1.series_id
+    assert all(p.reviewed_by == () for p in versions[1].patches)  # each version its own trailers
+    kinds = {e.kind for e in await store.events_after(0, 1000)}
+    assert EventKind.SUPERSEDED in kinds
+
+
+async def test_unparseable_and_undecodable_mail_is_kept(store: Store):
+    junk = b"\x00\x01 this is not a mail at all \xff\xfe"
+    res = await store.ingest(junk)
+    assert res.new
+    kept = await store.unparseable()
+    assert [k.message_id for k in kept] == [res.message_id] or res.kind != "unparseable"
+    assert await store.raw(res.message_id) == junk
+
+
+async def test_ingest_many_matches_one_by_one(store_url, tmp_path):
+    url, schema = store_url
+    mails = (
+        series_mails("PATCH", 3, "Bulk", tag="b")
+        + [raw_mail("s@x", "[PATCH] KVM: x86: single", at=5, body=patch_body("single"))]
+        + series_mails("PATCH v2", 3, "Bulk", tag="c", at=500)
+        + [raw_mail("s@x", "[PATCH] KVM: x86: single", at=5, body=patch_body("single"))]  # repeated
+    )
+    bulk = await Store.open(url, schema=schema)
+    try:
+        stats = await bulk.ingest_many(((m, f"ref{i}") for i, m in enumerate(mails)), source="git", batch_size=3)
+        assert (stats.read, stats.new, stats.duplicates) == (len(mails), len(mails) - 1, 1)
+        bulk_views = [v.model_dump(exclude={"first_seen", "last_seen"}) for v in await bulk.list_series()]
+        bulk_events = [(e.kind, e.series_id, e.message_id) for e in await bulk.events_after(0, 1000)]
+        stored = await bulk.mails(source_refs=["ref0", "ref4"])
+        assert [m.message_id for m in stored] == ["b-0@x", "s@x"]
+        # a later single ingest continues from the bulk state (index reloaded from the DB)
+        await bulk.close()
+        bulk = await Store.open(url, schema=schema)
+        res = await bulk.ingest(raw_mail("r@x", "Re: [PATCH v2 1/3] KVM: x86: Bulk part 1", irt="c-1@x",
+                                         author=SEAN, at=600, body="Tested-by: Sean Christopherson <seanjc@google.com>\n"))
+        assert [e.kind for e in res.events] == [EventKind.TRAILER_ADDED]
+    finally:
+        await bulk.close()
+    one_url = f"sqlite+aiosqlite:///{tmp_path / 'one.db'}"
+    one = await Store.open(one_url)
+    try:
+        for m in mails:
+            await one.ingest(m)
+        assert [v.model_dump(exclude={"first_seen", "last_seen"}) for v in await one.list_series()] == bulk_views
+        assert [(e.kind, e.series_id, e.message_id) for e in await one.events_after(0, 1000)] == bulk_events
+    finally:
+        await one.close()
+
+
+async def test_reparse_rebuilds_the_same_series(store: Store):
+    for m in series_mails("PATCH", 2, "Again", tag="a"):
+        await store.ingest(m)
+    await store.ingest(raw_mail("r@x", "Re: [PATCH 1/2] KVM: x86: Again part 1", irt="a-1@x", author=SEAN,
+                                body="Reviewed-by: Sean Christopherson <seanjc@google.com>\n", at=9))
+    before = [v.model_dump() for v in await store.list_series()]
+    events = await store.last_event_id()
+    stats = await store.reparse()
+    assert stats.mails == 4 and stats.series == 1
+    assert [v.model_dump() for v in await store.list_series()] == before
+    assert await store.last_event_id() == events  # no new events
+
+
+async def test_raw_is_compressed(store: Store):
+    raw = raw_mail("z@x", "[PATCH] KVM: x86: zip", body=patch_body("zip") * 20)
+    await store.ingest(raw)
+    async with store.engine.connect() as conn:
+        blob, size = (await conn.execute(select(t.mails.c.raw, t.mails.c.size))).one()
+    assert zlib.decompress(blob) == raw and size == len(raw) and len(blob) < len(raw)
+
+
+async def test_subscriptions_deliveries_posts_cursors(store: Store):
+    cfg_a = SubscriptionConfig(guild=1, channel=10, filter=SubscriptionFilter(subsystems=["KVM: x86"]))
+    cfg_b = SubscriptionConfig(guild=1, channel=11)
+    assert await store.sync_config([cfg_a, cfg_b]) == (2, 0, 0)
+    cli_id = await store.add_subscription(SubscriptionConfig(guild=1, channel=12), origin="cli")
+    assert await store.sync_config([cfg_a.model_copy(update={"threads": False})]) == (0, 1, 1)
+    subs = await store.list_subscriptions()
+    assert [(s.channel_id, s.origin, s.threads) for s in subs] == [(10, "config", False), (12, "cli", True)]
+    assert subs[0].filter.subsystems == ["KVM: x86"]
+    assert await store.disable_channel(12, "channel deleted") == 1
+    assert [s.channel_id for s in await store.list_subscriptions(enabled_only=True)] == [10]
+    assert await store.remove_subscription(cli_id) and not await store.remove_subscription(cli_id)
+
+    assert await store.add_deliveries(7, [(10, subs[0].id), (11, None)]) == 2
+    assert await store.add_deliveries(7, [(10, subs[0].id)]) == 0
+    await store.record_delivery(7, 10, "done", discord_message_id=555)
+    await store.record_delivery(7, 11, "failed", error="403 Missing Access")
+    assert [(d.event_id, d.channel_id) for d in await store.pending_deliveries()] == []
+    retry = await store.pending_deliveries(max_attempts=3)
+    assert [(d.channel_id, d.attempts, d.error) for d in retry] == [(11, 1, "403 Missing Access")]
+    assert (await store.get_delivery(7, 10)).discord_message_id == 555
+
+    assert await store.get_post(1, 10) is None
+    await store.save_post(1, 10, card_message_id=99, thread_id=100, rendered_hash="h1")
+    await store.save_post(1, 10, card_message_id=99, thread_id=100, rendered_hash="h2")
+    assert (await store.get_post(1, 10)).rendered_hash == "h2"
+
+    assert await store.get_cursor("kvm/0") is None
+    await store.set_cursor("kvm/0", "abc")
+    await store.set_cursor("kvm/0", "def")
+    assert await store.get_cursor("kvm/0") == "def"

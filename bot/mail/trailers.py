@@ -93,6 +93,8 @@ def canonical_name(name: str) -> str:
 
 
 def _well_formed(low: str) -> bool:
+    if low[:1] == "v" and low[1:].isdigit():  # `v1: https://...` is a changelog line
+        return False
     return low in _KNOWN or low.endswith("-by") or low.endswith("-of") or "-" not in low
 
 
@@ -363,7 +365,7 @@ def parse_trailers(text: str, reply: bool = False) -> TrailerBlock:
             base = value.split()[0] if value else None
         elif raw.name == "change-id" and change is None:
             change = value.split()[0] if value else None
-        elif raw.name == "Supersedes" and value and value not in prev_links:
+        elif raw.name == "Supersedes" and value.strip("<>") and value.strip("<>") not in prev_links:
             prev_links = (*prev_links, value.strip("<>"))
         trailers.append(
             Trailer.model_construct(name=raw.name, value=value, extra=extra, person=person, note=raw.note)

@@ -1,0 +1,56 @@
+"""A fake Discord (REST + gateway) on 127.0.0.1 for unmodified discord.py 2.7.
+
+In-process::
+
+    async with FakeDiscord(guild_id=G, channels=[C1, C2]) as fake:   # ids, names or (id, name)
+        with pointed_at(fake):                    # discord.py now talks to the fake
+            client = discord.Client(intents=discord.Intents.none() | discord.Intents(guilds=True),
+                                    guild_ready_timeout=0.05)
+            ...
+        await fake.wait_for(lambda f: len(f.messages) >= 5, timeout=10)
+
+Standalone: ``python -m tests.fakediscord --port P --guild G --channels C1,C2``
+prints one line ``fakediscord ready api=http://... gateway=ws://... control=http://.../_fake``
+and serves until killed.
+
+Pointing discord.py at the fake (verified against discord.py 2.7.1):
+
+* ``discord.http.Route.BASE`` is read each time a Route is built, so setting it to
+  ``fake.api_base_url`` (``http://127.0.0.1:P/api/v10``) redirects every REST call,
+  interaction callbacks and follow-ups included (they use Route too).
+* A plain ``Client.connect()`` never asks for /gateway/bot: it connects to
+  ``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY`` (a ``yarl.URL``), so set that to
+  ``yarl.URL(fake.gateway_url)``. ``AutoShardedClient`` asks GET /gateway/bot, which the
+  fake answers with its own ws URL. After READY, RESUMEs go to the ``resume_gateway_url``
+  from READY (``ws://127.0.0.1:P/resume``); an invalidated session returns to
+  DEFAULT_GATEWAY.
+* ``pointed_at(fake)`` sets both and restores them on exit. The bot's own settings
+  ``api_base_url``/``gateway_url`` should do the same two assignments.
+* ``on_ready`` waits ``guild_ready_timeout`` (default 2 s) after the last GUILD_CREATE:
+  pass ``guild_ready_timeout=0.05`` to the Client in tests.
+* discord.py retries 500/502/504 itself after sleeping 1 s, 3 s ...; an injected 503
+  is raised at once (DiscordServerError). 429s need ``Via`` (sent unless
+  ``RestFault(via=False)``) or discord.py treats them as a Cloudflare ban.
+
+Limits, error codes and faults are described in limits.py, rest.py, faults.py;
+the /_fake control routes in control.py.
+"""
+
+from __future__ import annotations
+
+from .discordpy import pointed_at
+from .faults import RestFault
+from .server import DEFAULT_BOT_ID, DEFAULT_GUILD_ID, FakeDiscord
+from .state import Channel, InteractionRecord, Message, RequestRecord
+
+__all__ = [
+    "DEFAULT_BOT_ID",
+    "DEFAULT_GUILD_ID",
+    "Channel",
+    "FakeDiscord",
+    "InteractionRecord",
+    "Message",
+    "RequestRecord",
+    "RestFault",
+    "pointed_at",
+]

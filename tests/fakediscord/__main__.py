@@ -1,0 +1,53 @@
+"""python -m tests.fakediscord --port P --guild G --channels C1,C2 [--token T]"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from .server import DEFAULT_GUILD_ID, FakeDiscord
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tests.fakediscord", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")
+    parser.add_argument("--guild", type=int, default=DEFAULT_GUILD_ID)
+    parser.add_argument("--channels", default="patches", help="comma-separated channel ids or names")
+    parser.add_argument("--token", default=None, help="require this bot token (default: accept any)")
+    parser.add_argument("--rate-limit", default="50/1", help="requests/seconds per route bucket, e.g. 5/5")
+    return parser.parse_args(argv)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    limit, window = args.rate_limit.split("/")
+    specs = [c.strip() for c in args.channels.split(",") if c.strip()]
+    fake = FakeDiscord(
+        guild_id=args.guild,
+        channels=specs,
+        token=args.token,
+        host=args.host,
+        port=args.port,
+        rate_limit=(int(limit), float(window)),
+    )
+    async with fake:
+        channels = ",".join(f"{c.id}:{c.name}" for c in fake.channels)
+        print(
+            f"fakediscord ready api={fake.api_base_url} gateway={fake.gateway_url} "
+            f"control={fake.base_url}/_fake guild={fake.guild_id} channels={channels}",
+            flush=True,
+        )
+        await asyncio.Event().wait()  # until killed
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        asyncio.run(serve(parse_args(argv)))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Channel and thread routes: read, edit (archive/unarchive), delete, start threads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from . import limits, payloads
+from .rest import API_PREFIX, Api, ApiError, invalid_form, json_response, no_content, read_json
+from .state import PRIVATE_THREAD, PUBLIC_THREAD, THREAD_TYPES, Channel, iso_now
+
+GUILDS = 1 << 0  # gateway intent for CHANNEL_* and THREAD_* events
+
+
+def delete_channel(api: Api, channel: Channel) -> None:
+    """Remove a channel (and its threads); later requests on it answer 10003."""
+    state = api.state
+    doomed = [channel] + [t for t in state.threads() if t.parent_id == channel.id]
+    for ch in doomed:
+        state.channels.pop(ch.id, None)
+        state.deleted_channels[ch.id] = ch
+    if channel.is_thread:
+        data = {"id": str(channel.id), "guild_id": str(state.guild_id), "parent_id": str(channel.parent_id), "type": channel.type}
+        api.dispatch("THREAD_DELETE", data, intent=GUILDS)
+    else:
+        api.dispatch("CHANNEL_DELETE", payloads.channel(state, channel), intent=GUILDS)
+    state.changed()
+
+
+def _new_thread(api: Api, parent: Channel, payload: dict[str, Any], *, thread_id: int, kind: int) -> Channel:
+    state = api.state
+    thread = Channel(
+        id=thread_id,
+        guild_id=state.guild_id,
+        name=str(payload["name"]),
+        type=kind,
+        parent_id=parent.id,
+        owner_id=state.bot_id,
+        auto_archive_duration=int(payload.get("auto_archive_duration") or 1440),
+    )
+    state.channels[thread.id] = thread
+    data = payloads.thread(state, thread)
+    data["newly_created"] = True
+    data["member"] = payloads.thread_member(state, thread)
+    api.dispatch("THREAD_CREATE", data, intent=GUILDS)
+    state.changed()
+    return thread
+
+
+def _thread_parent(api: Api, channel_id: str) -> Channel:
+    parent = api.writable_channel(channel_id)
+    if parent.is_thread:
+        raise ApiError(400, 50024, "Cannot execute action on this channel type")
+    return parent
+
+
+def _validate_thread(payload: dict[str, Any], *, partial: bool = False) -> None:
+    errors = limits.check_thread(payload, partial=partial)
+    if errors:
+        raise invalid_form(errors)
+
+
+def _edit_thread(api: Api, thread: Channel, payload: dict[str, Any]) -> None:
+    _validate_thread(payload, partial=True)
+    if thread.archived and thread.locked and payload.get("archived") is not False:
+        raise ApiError(400, 50083, "Thread is archived")
+    if "name" in payload:
+        thread.name = str(payload["name"])
+    if "auto_archive_duration" in payload:
+        thread.auto_archive_duration = int(payload["auto_archive_duration"])
+    if "locked" in payload:
+        thread.locked = bool(payload["locked"])
+    if "archived" in payload and bool(payload["archived"]) != thread.archived:
+        thread.archived = bool(payload["archived"])
+        thread.archive_timestamp = iso_now()
+    api.dispatch("THREAD_UPDATE", payloads.thread(api.state, thread), intent=GUILDS)
+
+
+def register(router: web.UrlDispatcher, api: Api) -> None:
+    state = api.state
+    base = API_PREFIX + "/channels/{channel_id}"
+
+    async def get_channel(request: web.Request) -> web.Response:
+        return json_response(payloads.channel(state, api.channel(request.match_info["channel_id"])))
+
+    async def patch_channel(request: web.Request) -> web.Response:
+        channel = api.writable_channel(request.match_info["channel_id"])
+        payload = await read_json(request)
+        if channel.is_thread:
+            _edit_thread(api, channel, payload)
+        else:
+            if "name" in payload and not (1 <= len(str(payload["name"])) <= 100):
+                raise invalid_form({"name": limits.check_thread({"name": payload["name"]})["name"]})
+            channel.name = str(payload.get("name", channel.name))
+            channel.topic = payload.get("topic", channel.topic)
+            api.dispatch("CHANNEL_UPDATE", payloads.channel(state, channel), intent=GUILDS)
+        state.changed()
+        return json_response(payloads.channel(state, channel))
+
+    async def delete(request: web.Request) -> web.Response:
+        channel = api.writable_channel(request.match_info["channel_id"])
+        data = payloads.channel(state, channel)
+        delete_channel(api, channel)
+        return json_response(data)
+
+    async def thread_from_message(request: web.Request) -> web.Response:
+        parent = _thread_parent(api, request.match_info["channel_id"])
+        msg = api.message(parent, request.match_info["message_id"])
+        payload = await read_json(request)
+        if msg.thread_id is not None:
+            raise ApiError(400, 160004, "A thread has already been created for this message")
+        _validate_thread(payload)
+        # Discord gives a thread started on a message the message's own id.
+        thread = _new_thread(api, parent, payload, thread_id=msg.id, kind=PUBLIC_THREAD)
+        thread.starter_message_id = msg.id
+        msg.thread_id = thread.id
+        return json_response(payloads.thread(state, thread), 201)
+
+    async def thread_without_message(request: web.Request) -> web.Response:
+        parent = _thread_parent(api, request.match_info["channel_id"])
+        payload = await read_json(request)
+        _validate_thread(payload)
+        kind = int(payload.get("type") or PRIVATE_THREAD)
+        if kind not in THREAD_TYPES:
+            error = {"_errors": [{"code": "BASE_TYPE_CHOICES", "message": "Value must be one of {11, 12}."}]}
+            raise invalid_form({"type": error})
+        thread = _new_thread(api, parent, payload, thread_id=state.snowflakes.next(), kind=kind)
+        return json_response(payloads.thread(state, thread), 201)
+
+    async def archived_public(request: web.Request) -> web.Response:
+        parent = api.channel(request.match_info["channel_id"])
+        found = [t for t in state.threads() if t.parent_id == parent.id and t.archived and t.type == PUBLIC_THREAD]
+        found.sort(key=lambda t: t.archive_timestamp, reverse=True)
+        limit = int(request.query.get("limit", "50"))
+        return json_response(
+            {
+                "threads": [payloads.thread(state, t) for t in found[:limit]],
+                "members": [payloads.thread_member(state, t) for t in found[:limit]],
+                "has_more": len(found) > limit,
+            }
+        )
+
+    async def join_thread(request: web.Request) -> web.Response:
+        thread = api.channel(request.match_info["channel_id"])
+        if not thread.is_thread:
+            raise ApiError(400, 50024, "Cannot execute action on this channel type")
+        return no_content()
+
+    router.add_get(base, get_channel)
+    router.add_patch(base, patch_channel)
+    router.add_delete(base, delete)
+    router.add_post(base + "/messages/{message_id}/threads", thread_from_message)
+    router.add_post(base + "/threads", thread_without_message)
+    router.add_get(base + "/threads/archived/public", archived_public)
+    router.add_put(base + "/thread-members/@me", join_thread)

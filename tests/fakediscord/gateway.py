@@ -1,0 +1,247 @@
+"""The gateway: HELLO, IDENTIFY -> READY + GUILD_CREATE, heartbeats, RESUME with
+replay of missed events, dispatches filtered by intents, and the drops,
+reconnect requests and session invalidations tests inject.
+
+Frames are sent zlib-stream compressed when the client asks for it (as
+discord.py does), else as text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from . import payloads
+from .state import FakeState
+
+DISPATCH, HEARTBEAT, IDENTIFY, PRESENCE, RESUME = 0, 1, 2, 3, 6
+RECONNECT, REQUEST_MEMBERS, INVALID_SESSION, HELLO, HEARTBEAT_ACK = 7, 8, 9, 10, 11
+GUILDS_INTENT = 1 << 0
+ALL_INTENTS = (1 << 26) - 1
+BACKLOG = 1000  # dispatches kept per session for RESUME
+
+
+class Connection:
+    """One websocket; frames go through a queue so dispatch order is kept."""
+
+    def __init__(self, ws: web.WebSocketResponse, *, zlib_stream: bool, path: str) -> None:
+        self.ws = ws
+        self.path = path
+        self._compressor = zlib.compressobj() if zlib_stream else None
+        self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._writer = asyncio.create_task(self._write())
+        self.session: Session | None = None
+
+    def send(self, frame: dict[str, Any]) -> None:
+        self._queue.put_nowait(frame)
+
+    async def _write(self) -> None:
+        while (frame := await self._queue.get()) is not None:
+            raw = json.dumps(frame).encode()
+            try:
+                if self._compressor is None:
+                    await self.ws.send_str(raw.decode())
+                else:
+                    data = self._compressor.compress(raw) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
+                    await self.ws.send_bytes(data)
+            except (ConnectionError, RuntimeError):
+                return  # the socket went away; the session keeps the backlog for RESUME
+
+    async def close(self, code: int) -> None:
+        self._queue.put_nowait(None)
+        await self._writer
+        await self.ws.close(code=code)
+
+    async def stop(self) -> None:
+        self._queue.put_nowait(None)
+        await self._writer
+
+
+@dataclass
+class Session:
+    id: str
+    intents: int
+    shard: list[int]
+    seq: int = 0
+    resumable: bool = True
+    backlog: list[dict[str, Any]] = field(default_factory=list)
+    connection: Connection | None = None
+
+    def frame(self, event: str, data: dict[str, Any]) -> dict[str, Any]:
+        self.seq += 1
+        frame = {"op": DISPATCH, "t": event, "s": self.seq, "d": data}
+        self.backlog.append(frame)
+        del self.backlog[:-BACKLOG]
+        return frame
+
+
+class Gateway:
+    def __init__(self, state: FakeState, *, token: str | None, heartbeat_interval_ms: int = 41250) -> None:
+        self.state = state
+        self.token = token
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.ack_heartbeats = True  # False makes a "zombie" connection
+        self.sessions: dict[str, Session] = {}
+        self.connections: set[Connection] = set()
+        self.resume_gateway_url = ""  # set once the server is bound
+
+    # -- dispatch ------------------------------------------------------------
+    def dispatch(self, event: str, data: dict[str, Any], intent: int | None) -> None:
+        """Send an event to every session that wants it (buffered while disconnected)."""
+        self.state.gateway_events.append((event, data))
+        for session in self.sessions.values():
+            if intent is not None and not session.intents & intent:
+                continue
+            frame = session.frame(event, data)
+            if session.connection is not None:
+                session.connection.send(frame)
+
+    # -- injected faults -------------------------------------------------------
+    async def drop(self, *, resume: bool = True, code: int | None = None) -> int:
+        """Close every connection; with resume=False the sessions can no longer RESUME."""
+        live = list(self.connections)
+        for conn in live:
+            if conn.session is not None:
+                conn.session.resumable = resume
+                conn.session.connection = None
+            # 4000 "unknown error" invites a RESUME; 4009 "session timed out" does not.
+            await conn.close(code if code is not None else (4000 if resume else 4009))
+        return len(live)
+
+    def request_reconnect(self) -> None:
+        """Send op 7 RECONNECT: the client closes and RESUMEs."""
+        for conn in self.connections:
+            conn.send({"op": RECONNECT, "d": None})
+
+    def invalidate_sessions(self, *, resumable: bool = False) -> None:
+        """Send op 9 INVALID_SESSION to every live connection."""
+        for conn in self.connections:
+            if conn.session is not None and not resumable:
+                conn.session.resumable = False
+            conn.send({"op": INVALID_SESSION, "d": resumable})
+
+    # -- the websocket handler -------------------------------------------------
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        conn = Connection(ws, zlib_stream=request.query.get("compress") == "zlib-stream", path=request.path)
+        self.connections.add(conn)
+        conn.send({"op": HELLO, "s": None, "t": None, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
+        try:
+            async for msg in ws:
+                if msg.type is not WSMsgType.TEXT:
+                    continue
+                try:
+                    frame = json.loads(msg.data)
+                except ValueError:
+                    await conn.close(4002)  # decode error
+                    break
+                if await self._on_frame(conn, frame) is False:
+                    break
+        finally:
+            self.connections.discard(conn)
+            if conn.session is not None and conn.session.connection is conn:
+                conn.session.connection = None
+            await conn.stop()
+            self.state.changed()
+        return ws
+
+    async def _on_frame(self, conn: Connection, frame: dict[str, Any]) -> bool:
+        op, data = frame.get("op"), frame.get("d")
+        if op == HEARTBEAT:
+            if self.ack_heartbeats:
+                conn.send({"op": HEARTBEAT_ACK})
+        elif op == IDENTIFY:
+            return await self._identify(conn, data or {})
+        elif op == RESUME:
+            return await self._resume(conn, data or {})
+        elif op == REQUEST_MEMBERS:
+            self._members_chunk(conn, data or {})
+        elif op == PRESENCE:
+            pass
+        else:
+            await conn.close(4001)  # unknown opcode
+            return False
+        return True
+
+    async def _identify(self, conn: Connection, data: dict[str, Any]) -> bool:
+        if conn.session is not None:
+            await conn.close(4005)  # already authenticated
+            return False
+        if self.token is not None and data.get("token") != self.token:
+            await conn.close(4004)  # authentication failed
+            return False
+        state = self.state
+        session = Session(
+            id=secrets.token_hex(16),
+            intents=int(data.get("intents", ALL_INTENTS)),
+            shard=list(data.get("shard") or [0, 1]),
+        )
+        self.sessions[session.id] = session
+        session.connection = conn
+        conn.session = session
+        ready = {
+            "v": 10,
+            "user": payloads.bot_user(state),
+            "guilds": [{"id": str(state.guild_id), "unavailable": True}],
+            "session_id": session.id,
+            "session_type": "normal",
+            "resume_gateway_url": self.resume_gateway_url,
+            "shard": session.shard,
+            "application": {"id": str(state.application_id), "flags": 0},
+            "private_channels": [],
+            "relationships": [],
+            "presences": [],
+            "guild_join_requests": [],
+            "geo_ordered_rtc_regions": [],
+            "user_settings": {},
+            "auth": {},
+        }
+        conn.send(session.frame("READY", ready))
+        if session.intents & GUILDS_INTENT:
+            conn.send(session.frame("GUILD_CREATE", payloads.guild(state)))
+        state.gateway_connects.append({"path": conn.path, "kind": "identify", "session_id": session.id})
+        state.changed()
+        return True
+
+    async def _resume(self, conn: Connection, data: dict[str, Any]) -> bool:
+        session = self.sessions.get(str(data.get("session_id")))
+        token_ok = self.token is None or data.get("token") == self.token
+        if session is None or not session.resumable or not token_ok:
+            conn.send({"op": INVALID_SESSION, "d": False})
+            self.state.gateway_connects.append({"path": conn.path, "kind": "resume-refused", "session_id": None})
+            self.state.changed()
+            return True
+        old = session.connection
+        if old is not None and old is not conn:
+            await old.close(4000)
+        session.connection = conn
+        conn.session = session
+        seq = int(data.get("seq") or 0)
+        for frame in session.backlog:
+            if frame["s"] > seq:
+                conn.send(frame)
+        conn.send(session.frame("RESUMED", {}))
+        self.state.gateway_connects.append({"path": conn.path, "kind": "resume", "session_id": session.id})
+        self.state.changed()
+        return True
+
+    def _members_chunk(self, conn: Connection, data: dict[str, Any]) -> None:
+        if conn.session is None:
+            return
+        chunk = {
+            "guild_id": str(self.state.guild_id),
+            "members": [payloads.member(payloads.bot_user(self.state))],
+            "chunk_index": 0,
+            "chunk_count": 1,
+            "not_found": [],
+        }
+        if data.get("nonce"):
+            chunk["nonce"] = data["nonce"]
+        conn.send(conn.session.frame("GUILD_MEMBERS_CHUNK", chunk))

@@ -1,0 +1,268 @@
+"""Discord JSON payloads built from the fake's state (the shapes discord.py parses)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .state import Channel, FakeState, Message, iso_now
+
+# Everything except ADMINISTRATOR: the bot can do all the bot needs.
+ALL_PERMISSIONS = (1 << 50) - 1 - 8
+# What a forbidden channel denies to @everyone (and so to the bot).
+SEND_MESSAGES = 1 << 11
+CREATE_PUBLIC_THREADS = 1 << 35
+SEND_MESSAGES_IN_THREADS = 1 << 38
+FORBIDDEN_DENY = SEND_MESSAGES | CREATE_PUBLIC_THREADS | SEND_MESSAGES_IN_THREADS
+
+
+def user(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
+    return {
+        "id": str(user_id),
+        "username": name,
+        "global_name": None,
+        "discriminator": "0",
+        "avatar": None,
+        "bot": bot,
+        "system": False,
+        "public_flags": 0,
+        "flags": 0,
+    }
+
+
+def bot_user(state: FakeState) -> dict[str, Any]:
+    data = user(state.bot_id, "kvm-patchbot-fake", bot=True)
+    data.update(verified=True, mfa_enabled=False, email=None, locale="en-US")
+    return data
+
+
+def member(user_data: dict[str, Any], *, permissions: int | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "user": user_data,
+        "nick": None,
+        "avatar": None,
+        "roles": [],
+        "joined_at": "2024-01-01T00:00:00.000000+00:00",
+        "premium_since": None,
+        "deaf": False,
+        "mute": False,
+        "flags": 0,
+        "pending": False,
+    }
+    if permissions is not None:
+        data["permissions"] = str(permissions)
+    return data
+
+
+def application(state: FakeState) -> dict[str, Any]:
+    return {
+        "id": str(state.application_id),
+        "name": "kvm-patchbot-fake",
+        "icon": None,
+        "description": "",
+        "rpc_origins": [],
+        "bot_public": True,
+        "bot_require_code_grant": False,
+        "bot": bot_user(state),
+        "owner": user(state.bot_id + 1, "owner"),
+        "summary": "",
+        "verify_key": "0" * 64,
+        "team": None,
+        "flags": 0,
+        "interactions_endpoint_url": None,
+        "tags": [],
+    }
+
+
+def everyone_role(state: FakeState) -> dict[str, Any]:
+    return {
+        "id": str(state.guild_id),  # @everyone shares the guild's id
+        "name": "@everyone",
+        "color": 0,
+        "hoist": False,
+        "icon": None,
+        "unicode_emoji": None,
+        "position": 0,
+        "permissions": str(ALL_PERMISSIONS),
+        "managed": False,
+        "mentionable": False,
+        "flags": 0,
+    }
+
+
+def channel(state: FakeState, ch: Channel) -> dict[str, Any]:
+    if ch.is_thread:
+        return thread(state, ch)
+    overwrites = []
+    if ch.forbidden:
+        overwrites.append({"id": str(state.guild_id), "type": 0, "allow": "0", "deny": str(FORBIDDEN_DENY)})
+    return {
+        "id": str(ch.id),
+        "type": ch.type,
+        "guild_id": str(ch.guild_id),
+        "name": ch.name,
+        "position": ch.position,
+        "permission_overwrites": overwrites,
+        "topic": ch.topic,
+        "nsfw": False,
+        "last_message_id": None if ch.last_message_id is None else str(ch.last_message_id),
+        "rate_limit_per_user": 0,
+        "parent_id": None,
+        "default_auto_archive_duration": 1440,
+        "flags": 0,
+    }
+
+
+def thread(state: FakeState, ch: Channel) -> dict[str, Any]:
+    return {
+        "id": str(ch.id),
+        "type": ch.type,
+        "guild_id": str(ch.guild_id),
+        "parent_id": str(ch.parent_id),
+        "owner_id": str(ch.owner_id or state.bot_id),
+        "name": ch.name,
+        "last_message_id": None if ch.last_message_id is None else str(ch.last_message_id),
+        "rate_limit_per_user": 0,
+        "message_count": ch.message_count,
+        "member_count": 1,
+        "total_message_sent": ch.message_count,
+        "flags": 0,
+        "thread_metadata": {
+            "archived": ch.archived,
+            "auto_archive_duration": ch.auto_archive_duration,
+            "archive_timestamp": ch.archive_timestamp,
+            "locked": ch.locked,
+            "invitable": True,
+            "create_timestamp": ch.created_at,
+        },
+    }
+
+
+def thread_member(state: FakeState, ch: Channel) -> dict[str, Any]:
+    return {"id": str(ch.id), "user_id": str(state.bot_id), "join_timestamp": ch.created_at, "flags": 0}
+
+
+def message(state: FakeState, msg: Message) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": str(msg.id),
+        "type": 19 if msg.message_reference else 0,
+        "channel_id": str(msg.channel_id),
+        "author": bot_user(state),
+        "content": msg.content,
+        "timestamp": msg.timestamp,
+        "edited_timestamp": msg.edited_timestamp,
+        "tts": False,
+        "mention_everyone": False,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": msg.embeds,
+        "pinned": False,
+        "flags": msg.flags,
+        "components": [],
+    }
+    if msg.guild_id is not None:
+        data["guild_id"] = str(msg.guild_id)
+    if msg.message_reference:
+        data["message_reference"] = msg.message_reference
+    if msg.webhook_id is not None:
+        data["webhook_id"] = str(msg.webhook_id)
+        data["application_id"] = str(state.application_id)
+    if msg.thread_id is not None and msg.thread_id in state.channels:
+        data["thread"] = thread(state, state.channels[msg.thread_id])
+    return data
+
+
+def guild(state: FakeState, *, with_members: bool = True) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": str(state.guild_id),
+        "name": state.guild_name,
+        "icon": None,
+        "splash": None,
+        "discovery_splash": None,
+        "owner_id": str(state.bot_id + 1),
+        "afk_channel_id": None,
+        "afk_timeout": 300,
+        "verification_level": 0,
+        "default_message_notifications": 1,
+        "explicit_content_filter": 0,
+        "roles": [everyone_role(state)],
+        "emojis": [],
+        "stickers": [],
+        "features": [],
+        "mfa_level": 0,
+        "system_channel_id": None,
+        "system_channel_flags": 0,
+        "rules_channel_id": None,
+        "vanity_url_code": None,
+        "description": None,
+        "banner": None,
+        "premium_tier": 0,
+        "premium_subscription_count": 0,
+        "preferred_locale": "en-US",
+        "public_updates_channel_id": None,
+        "nsfw_level": 0,
+        "premium_progress_bar_enabled": False,
+    }
+    if with_members:
+        data.update(
+            joined_at="2024-01-01T00:00:00.000000+00:00",
+            large=False,
+            unavailable=False,
+            member_count=2,
+            voice_states=[],
+            members=[member(bot_user(state))],
+            channels=[channel(state, c) for c in state.text_channels()],
+            threads=[thread(state, t) for t in state.threads() if not t.archived],
+            presences=[],
+            stage_instances=[],
+            guild_scheduled_events=[],
+            soundboard_sounds=[],
+        )
+    return data
+
+
+def interaction(
+    state: FakeState,
+    *,
+    interaction_id: int,
+    token: str,
+    command: dict[str, Any],
+    channel_obj: Channel,
+    user_id: int,
+    user_name: str,
+    permissions: int,
+    options: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """An APPLICATION_COMMAND interaction for a chat-input (slash) command."""
+    data: dict[str, Any] = {
+        "id": command["id"],
+        "name": command["name"],
+        "type": command.get("type", 1),
+        "options": options,
+    }
+    if command.get("guild_id"):
+        data["guild_id"] = command["guild_id"]
+    return {
+        "id": str(interaction_id),
+        "application_id": str(state.application_id),
+        "type": 2,
+        "data": data,
+        "guild_id": str(state.guild_id),
+        "guild": {"id": str(state.guild_id), "locale": "en-US", "features": []},
+        "channel_id": str(channel_obj.id),
+        "channel": channel(state, channel_obj),
+        "member": member(user(user_id, user_name), permissions=permissions),
+        "token": token,
+        "version": 1,
+        "app_permissions": str(ALL_PERMISSIONS),
+        "locale": "en-US",
+        "guild_locale": "en-US",
+        "entitlements": [],
+        "authorizing_integration_owners": {"0": str(state.guild_id)},
+        "context": 0,
+        "attachment_size_limit": 10 * 1024 * 1024,
+    }
+
+
+def now() -> str:
+    return iso_now()

@@ -1,0 +1,270 @@
+"""FakeDiscord: the aiohttp app (REST + gateway + /_fake control) on 127.0.0.1,
+and the in-process API tests drive it with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from aiohttp import web
+
+from . import channels, control, interactions, messages, payloads, rest
+from .faults import Faults, OutageMode, RestFault
+from .gateway import Gateway
+from .ratelimits import RateLimiter
+from .state import Channel, FakeState, InteractionRecord, Message, RequestRecord
+
+DEFAULT_GUILD_ID = 900000000000000001
+DEFAULT_BOT_ID = 900000000000000100
+
+ChannelSpec = int | str | tuple[int, str]
+
+
+class FakeDiscord:
+    """A Discord stand-in for unmodified discord.py; `async with FakeDiscord(...) as fake:`."""
+
+    def __init__(
+        self,
+        *,
+        guild_id: int = DEFAULT_GUILD_ID,
+        channels: Sequence[ChannelSpec] = ("patches",),
+        guild_name: str = "kvm-test",
+        bot_id: int = DEFAULT_BOT_ID,
+        token: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rate_limit: tuple[int, float] = (50, 1.0),
+        heartbeat_interval_ms: int = 41250,
+        interaction_ack_timeout: float = 3.0,
+    ) -> None:
+        # A bot's application id is its user id.
+        self.state = FakeState(guild_id=guild_id, guild_name=guild_name, bot_id=bot_id, application_id=bot_id)
+        for spec in channels:
+            self._add_spec(spec)
+        self.faults = Faults()
+        self.token = token
+        self.host, self.port = host, port
+        self.api = rest.Api(
+            self.state,
+            self.faults,
+            token=token,
+            rate_limiter=RateLimiter(*rate_limit),
+            interaction_ack_timeout=interaction_ack_timeout,
+        )
+        self.gateway = Gateway(self.state, token=token, heartbeat_interval_ms=heartbeat_interval_ms)
+        self.api.gateway = self.gateway
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._outage_timer: asyncio.TimerHandle | None = None
+
+    def _add_spec(self, spec: ChannelSpec) -> Channel:
+        if isinstance(spec, tuple):
+            return self.state.add_channel(spec[1], spec[0])
+        if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
+            return self.state.add_channel(f"channel-{len(self.state.channels) + 1}", int(spec))
+        return self.state.add_channel(spec)
+
+    # -- lifecycle ---------------------------------------------------------------
+    def build_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._refuse_middleware, self.api.middleware])
+        rest.register(app.router, self.api)
+        messages.register(app.router, self.api)
+        channels.register(app.router, self.api)
+        interactions.register(app.router, self.api)
+        control.register(app.router, self)
+        app.router.add_get("/gateway", self.gateway.handle)
+        app.router.add_get("/resume", self.gateway.handle)  # resume_gateway_url: a distinct path, like Discord's
+        app.router.add_get("/", self.gateway.handle)
+        return app
+
+    async def start(self) -> FakeDiscord:
+        self._runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        await self._listen()
+        return self
+
+    async def _listen(self) -> None:
+        assert self._runner is not None
+        self._site = web.TCPSite(self._runner, self.host, self.port)
+        await self._site.start()
+        if self.port == 0:  # keep the first free port across outages
+            self.port = self._runner.addresses[0][1]
+        self.api.gateway_url = self.gateway_url
+        self.gateway.resume_gateway_url = f"ws://{self.host}:{self.port}/resume"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self.gateway.drop(resume=False, code=1001)
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeDiscord:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- addresses -----------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_base_url(self) -> str:
+        return f"{self.base_url}{rest.API_PREFIX}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://{self.host}:{self.port}/gateway"
+
+    @property
+    def guild_id(self) -> int:
+        return self.state.guild_id
+
+    @property
+    def bot_id(self) -> int:
+        return self.state.bot_id
+
+    @property
+    def application_id(self) -> int:
+        return self.state.application_id
+
+    # -- observation -----------------------------------------------------------------
+    @property
+    def messages(self) -> list[Message]:
+        """Every message created, in creation order (edited/deleted ones included, flagged)."""
+        return self.state.messages
+
+    @property
+    def threads(self) -> list[Channel]:
+        """Every thread created, in creation order (deleted ones included)."""
+        return self.state.all_threads()
+
+    @property
+    def channels(self) -> list[Channel]:
+        """The guild's live text channels."""
+        return self.state.text_channels()
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        return self.state.requests
+
+    @property
+    def interactions(self) -> list[InteractionRecord]:
+        return list(self.state.interactions.values())
+
+    def messages_in(self, channel_id: int) -> list[Message]:
+        """Live messages of one channel or thread."""
+        return self.state.channel_messages(channel_id)
+
+    def count_requests(self, route: str, *, status: int | None = None) -> int:
+        """REST calls on a route template, e.g. 'POST /channels/{channel_id}/messages'."""
+        return sum(1 for r in self.state.requests if r.route == route and (status is None or r.status == status))
+
+    async def wait_for(self, predicate: Callable[[FakeDiscord], Any], timeout: float = 10.0) -> Any:
+        """Wait until predicate(fake) holds, re-checked on every state change (no polling)."""
+        return await self.state.wait_for(lambda _: predicate(self), timeout)
+
+    # -- world changes -------------------------------------------------------------
+    def add_channel(self, name: str, channel_id: int | None = None) -> Channel:
+        channel = self.state.add_channel(name, channel_id)
+        self.gateway.dispatch("CHANNEL_CREATE", payloads.channel(self.state, channel), channels.GUILDS)
+        self.state.changed()
+        return channel
+
+    def set_forbidden(self, channel_id: int, forbidden: bool = True) -> None:
+        """Writes to the channel (and its threads) answer 403 / 50013 Missing Permissions."""
+        channel = self.state.channels[channel_id]
+        channel.forbidden = forbidden
+        self.gateway.dispatch("CHANNEL_UPDATE", payloads.channel(self.state, channel), channels.GUILDS)
+        self.state.changed()
+
+    def delete_channel(self, channel_id: int) -> None:
+        """The channel answers 10003 from now on; CHANNEL_DELETE (or THREAD_DELETE) is dispatched."""
+        channels.delete_channel(self.api, self.state.channels[channel_id])
+
+    def archive_thread(self, thread_id: int, *, locked: bool = False) -> None:
+        """What Discord's auto-archive does: the thread is archived, THREAD_UPDATE dispatched."""
+        thread = self.state.channels[thread_id]
+        thread.archived, thread.locked = True, locked
+        self.gateway.dispatch("THREAD_UPDATE", payloads.thread(self.state, thread), channels.GUILDS)
+        self.state.changed()
+
+    def interact(
+        self,
+        name: str,
+        options: list[dict[str, Any]] | None = None,
+        *,
+        channel_id: int | None = None,
+        user_id: int | None = None,
+        user_name: str | None = None,
+        permissions: int = payloads.ALL_PERMISSIONS,
+        require_registered: bool = True,
+    ) -> InteractionRecord:
+        """Dispatch a slash-command INTERACTION_CREATE; `options` in Discord's shape, e.g.
+        [{"type": 1, "name": "add", "options": [{"type": 3, "name": "path", "value": "x"}]}].
+        The command must have been synced (PUT .../commands) unless require_registered=False."""
+        return interactions.new_interaction(
+            self.api,
+            {
+                "name": name,
+                "options": options,
+                "channel_id": channel_id,
+                "user_id": user_id,
+                "user_name": user_name,
+                "permissions": permissions,
+                "require_registered": require_registered,
+            },
+        )
+
+    # -- faults --------------------------------------------------------------------
+    def inject(self, fault: RestFault) -> RestFault:
+        """Answer the next fault.count matching REST requests with fault.status."""
+        self.faults.add(fault)
+        return fault
+
+    def rate_limit_next(
+        self, count: int = 1, *, route: str | None = None, retry_after: float = 0.05, is_global: bool = False
+    ) -> RestFault:
+        scope = "global" if is_global else "user"
+        return self.inject(RestFault(429, count, route, retry_after=retry_after, is_global=is_global, scope=scope))
+
+    def fail_next(self, count: int = 1, *, status: int = 503, route: str | None = None) -> RestFault:
+        """5xx answers. discord.py retries 500/502/504 itself (sleeping 1 s, 3 s ...); 503 it raises."""
+        return self.inject(RestFault(status, count, route))
+
+    async def set_outage(self, mode: OutageMode | None, *, duration: float | None = None) -> None:
+        """"503": every REST call answers 503. "refuse": no new connections and open ones are
+        cut (the gateway too, resumable). None ends the outage. With `duration` (seconds) the
+        outage ends by itself: the only way to end "refuse" over HTTP, the port being closed."""
+        if mode not in (None, "503", "refuse"):
+            raise ValueError(f"unknown outage mode {mode!r}")
+        if self._outage_timer is not None:
+            self._outage_timer.cancel()
+            self._outage_timer = None
+        if duration is not None and mode is not None:
+            loop = asyncio.get_running_loop()
+            self._outage_timer = loop.call_later(duration, lambda: loop.create_task(self.set_outage(None)))
+        previous, self.faults.outage = self.faults.outage, mode
+        if mode == "refuse" and previous != "refuse" and self._site is not None:
+            await self._site.stop()
+            self._site = None
+            await self.gateway.drop(resume=True)
+        elif mode != "refuse" and previous == "refuse" and self._runner is not None:
+            await self._listen()
+        self.state.changed()
+
+    async def drop_gateway(self, *, resume: bool = True, code: int | None = None) -> int:
+        """Close the gateway connections; resume=False makes the next RESUME fail (op 9)."""
+        return await self.gateway.drop(resume=resume, code=code)
+
+    @web.middleware
+    async def _refuse_middleware(self, request: web.Request, handler: rest.Handler) -> web.StreamResponse:
+        # Keep-alive connections outlive the closed listener: cut them too.
+        if self.faults.outage == "refuse" and not request.path.startswith("/_fake"):
+            if request.transport is not None:
+                request.transport.abort()
+            raise web.HTTPServiceUnavailable()
+        return await handler(request)

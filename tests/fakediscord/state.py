@@ -1,0 +1,221 @@
+"""The fake's world: guilds, channels, threads, messages, interactions, requests.
+
+Plain dataclasses mutated only by the REST and gateway handlers (all on one
+event loop), plus a condition that wakes `wait_for` callers on every change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+DISCORD_EPOCH_MS = 1420070400000
+
+# Channel types used here (Discord's numbering).
+GUILD_TEXT = 0
+PUBLIC_THREAD = 11
+PRIVATE_THREAD = 12
+THREAD_TYPES = (PUBLIC_THREAD, PRIVATE_THREAD)
+
+
+class Snowflakes:
+    """Increasing, realistic snowflakes (timestamp in the top 42 bits)."""
+
+    def __init__(self) -> None:
+        self._counter = itertools.count()
+        self._last = 0
+
+    def next(self) -> int:
+        stamp = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22
+        value = max(stamp | (next(self._counter) & 0xFFF), self._last + 1)
+        self._last = value
+        return value
+
+
+def iso_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1e6) % 1000000:06d}+00:00"
+
+
+@dataclass
+class Channel:
+    id: int
+    guild_id: int
+    name: str
+    type: int = GUILD_TEXT
+    position: int = 0
+    topic: str | None = None
+    parent_id: int | None = None  # for threads: the text channel
+    forbidden: bool = False  # writes answer 403 / 50013
+    last_message_id: int | None = None
+    # Thread-only fields.
+    owner_id: int | None = None
+    starter_message_id: int | None = None
+    archived: bool = False
+    locked: bool = False
+    auto_archive_duration: int = 1440
+    archive_timestamp: str = field(default_factory=iso_now)
+    message_count: int = 0
+    created_at: str = field(default_factory=iso_now)
+
+    @property
+    def is_thread(self) -> bool:
+        return self.type in THREAD_TYPES
+
+
+@dataclass
+class Message:
+    id: int
+    channel_id: int
+    guild_id: int | None
+    author_id: int
+    content: str = ""
+    embeds: list[dict[str, Any]] = field(default_factory=list)
+    allowed_mentions: dict[str, Any] | None = None
+    message_reference: dict[str, Any] | None = None
+    flags: int = 0
+    edits: int = 0
+    deleted: bool = False
+    thread_id: int | None = None  # thread started on this message
+    interaction_id: int | None = None  # set for interaction responses/follow-ups
+    webhook_id: int | None = None
+    timestamp: str = field(default_factory=iso_now)
+    edited_timestamp: str | None = None
+
+    def observed(self) -> dict[str, Any]:
+        """The record tests see (GET /_fake/messages)."""
+        return {
+            "id": str(self.id),
+            "channel_id": str(self.channel_id),
+            "content": self.content,
+            "embeds": self.embeds,
+            "allowed_mentions": self.allowed_mentions,
+            "message_reference": self.message_reference,
+            "flags": self.flags,
+            "edited": self.edits,
+            "deleted": self.deleted,
+            "thread_id": None if self.thread_id is None else str(self.thread_id),
+            "interaction_id": None if self.interaction_id is None else str(self.interaction_id),
+        }
+
+
+@dataclass
+class InteractionRecord:
+    """One INTERACTION_CREATE the fake sent and what the bot answered."""
+
+    id: int
+    token: str
+    payload: dict[str, Any]
+    created: float = field(default_factory=time.monotonic)
+    # Each callback: {"type": int, "data": {...}}; Discord accepts only one.
+    callbacks: list[dict[str, Any]] = field(default_factory=list)
+    original_message_id: int | None = None
+    followup_ids: list[int] = field(default_factory=list)
+
+    @property
+    def acknowledged(self) -> bool:
+        return bool(self.callbacks)
+
+    @property
+    def response_type(self) -> int | None:
+        return self.callbacks[0]["type"] if self.callbacks else None
+
+
+@dataclass
+class RequestRecord:
+    method: str
+    path: str
+    route: str  # template, e.g. "POST /channels/{channel_id}/messages"
+    status: int
+    time: float
+    body: Any = None
+
+    def observed(self) -> dict[str, Any]:
+        return {"method": self.method, "path": self.path, "route": self.route, "status": self.status, "time": self.time}
+
+
+class FakeState:
+    """Everything the fake knows; `wait_for` wakes on every `changed()`."""
+
+    def __init__(self, *, guild_id: int, guild_name: str, bot_id: int, application_id: int) -> None:
+        self.snowflakes = Snowflakes()
+        self.guild_id = guild_id
+        self.guild_name = guild_name
+        self.bot_id = bot_id
+        self.application_id = application_id
+        self.channels: dict[int, Channel] = {}
+        self.deleted_channels: dict[int, Channel] = {}
+        self.messages: list[Message] = []
+        self.messages_by_id: dict[int, Message] = {}
+        self.interactions: dict[int, InteractionRecord] = {}
+        self.requests: list[RequestRecord] = []
+        self.global_commands: list[dict[str, Any]] = []
+        self.guild_commands: dict[int, list[dict[str, Any]]] = {}
+        self.gateway_events: list[tuple[str, dict[str, Any]]] = []  # every dispatch (t, d)
+        self.gateway_connects: list[dict[str, Any]] = []  # {"path", "kind": identify|resume|...}
+        self.invalid_requests = 0  # 401/403/429 answers, as Discord counts them
+        self._waiters: set[asyncio.Event] = set()
+
+    # -- change notification -------------------------------------------------
+    def changed(self) -> None:
+        """Wake every waiter; synchronous so any handler can call it."""
+        for event in self._waiters:
+            event.set()
+
+    async def wait_for(self, predicate: Callable[[FakeState], Any], timeout: float = 10.0) -> Any:
+        """Wait until predicate(state) is truthy (re-checked on every change); return its value."""
+        event = asyncio.Event()
+        self._waiters.add(event)
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    event.clear()  # before the check, so no change is missed
+                    value = predicate(self)
+                    if value:
+                        return value
+                    await event.wait()
+        finally:
+            self._waiters.discard(event)
+
+    # -- lookups ---------------------------------------------------------------
+    def add_channel(self, name: str, channel_id: int | None = None, **kw: Any) -> Channel:
+        cid = channel_id or self.snowflakes.next()
+        position = sum(1 for c in self.channels.values() if not c.is_thread)
+        channel = Channel(id=cid, guild_id=self.guild_id, name=name, position=position, **kw)
+        self.channels[cid] = channel
+        return channel
+
+    def text_channels(self) -> list[Channel]:
+        return [c for c in self.channels.values() if not c.is_thread]
+
+    def threads(self) -> list[Channel]:
+        return [c for c in self.channels.values() if c.is_thread]
+
+    def all_threads(self) -> list[Channel]:
+        """Threads ever created, deleted ones included, in creation order."""
+        found = [c for c in self.channels.values() if c.is_thread]
+        found += [c for c in self.deleted_channels.values() if c.is_thread]
+        return sorted(found, key=lambda c: c.id)
+
+    def channel_messages(self, channel_id: int) -> list[Message]:
+        return [m for m in self.messages if m.channel_id == channel_id and not m.deleted]
+
+    def observed_messages(self) -> list[dict[str, Any]]:
+        return [m.observed() for m in self.messages]
+
+    def observed_threads(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": str(t.id),
+                "parent_id": str(t.parent_id),
+                "message_id": None if t.starter_message_id is None else str(t.starter_message_id),
+                "name": t.name,
+                "archived": t.archived,
+                "locked": t.locked,
+                "auto_archive_duration": t.auto_archive_duration,
+                "deleted": t.id in self.deleted_channels,
+            }
+            for t in self.all_threads()
+        ]

@@ -1,14 +1,92 @@
-"""`kvm-patchbot series`: under construction (owned by the stage that provides it)."""
+"""`kvm-patchbot series`: the series postings in a store, or in mail files given as PATHs.
+
+With PATHs (eml, mbox, directories, public-inbox git) the mails are first
+ingested into a temporary SQLite database (or into --db when given).
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bot.config import load_settings
+from bot.ingest.record import SourceError
+from bot.ingest.sources import iter_paths
+from bot.series.models import SeriesView
+from bot.store import Store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("series", help="(not built yet)")
+    p = sub.add_parser("series", help="list series postings (versions, patches, trailers, applied)")
+    p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="mail to ingest first")
+    p.add_argument("--jsonl", action="store_true", help="one JSON object per series posting")
+    p.add_argument("--db", metavar="URL", help="store URL (default: the configured store)")
+    p.add_argument("--config", type=Path, help="configuration file")
+    p.add_argument("--lineage", type=int, metavar="ID", help="only the versions of this lineage")
+    p.add_argument("--limit", type=int, help="at most this many (newest)")
     p.set_defaults(func=_run)
 
 
+def series_json(v: SeriesView) -> dict[str, Any]:
+    """The JSON object printed per posting: SeriesView plus `received`."""
+    out = v.model_dump(mode="json")
+    out["received"] = v.received
+    return out
+
+
+def _line(v: SeriesView) -> str:
+    ver = f"v{v.version_label or v.version}"
+    flags = [f for f, on in (("RFC", v.rfc), ("RESEND", v.resend), ("PULL", v.pull), ("partial", v.partial)) if on]
+    state = "complete" if v.complete else f"missing {','.join(map(str, v.missing))}"
+    links = []
+    if v.supersedes:
+        links.append(f"supersedes #{v.supersedes}")
+    if v.superseded_by:
+        links.append(f"superseded by #{v.superseded_by}")
+    if v.duplicate_of:
+        links.append(f"duplicate of #{v.duplicate_of}")
+    if v.applied_state != "none":
+        links.append(f"applied: {v.applied_state}")
+    head = f"#{v.series_id} (lineage {v.lineage_id}) {ver} {' '.join(flags)}".rstrip()
+    tail = "; ".join([f"{v.received}/{v.total} {state}", *links])
+    return f"{head} {v.title} — {v.author.name} <{v.author.email}> [{tail}]"
+
+
+async def _collect(url: str, paths: list[Path], lineage: int | None, limit: int | None) -> list[SeriesView]:
+    store = await Store.open(url)
+    try:
+        if paths:
+            stats = await store.ingest_many(iter_paths(paths), source="file")
+            print(
+                f"ingested {stats.new} mails ({stats.duplicates} duplicates, {stats.unparsed} unparsed)",
+                file=sys.stderr,
+            )
+        if limit is not None:
+            views = await store.list_series(lineage_id=lineage, limit=limit, newest_first=True)
+            return views[::-1]
+        return await store.list_series(lineage_id=lineage)
+    finally:
+        await store.close()
+
+
 def _run(args: argparse.Namespace) -> int:
-    raise SystemExit("kvm-patchbot series: not built yet")
+    try:
+        with tempfile.TemporaryDirectory(prefix="kvm-patchbot-series-") as tmp:
+            if args.db:
+                url = args.db
+            elif args.paths:
+                url = f"sqlite+aiosqlite:///{Path(tmp) / 'series.db'}"
+            else:
+                url = load_settings(args.config).store.url
+            views = asyncio.run(_collect(url, list(args.paths), args.lineage, args.limit))
+    except SourceError as exc:
+        print(f"kvm-patchbot series: {exc}", file=sys.stderr)
+        return 2
+    for v in views:
+        print(json.dumps(series_json(v), ensure_ascii=False) if args.jsonl else _line(v))
+    return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -20,4 +21,6 @@ def alembic_config(connection: Connection) -> Config:
 
 def upgrade(connection: Connection) -> None:
     """Bring the schema to the newest revision (run inside `conn.run_sync`)."""
+    # Alembic narrates every check at INFO; the CLI's own output matters more.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     command.upgrade(alembic_config(connection), "head")

@@ -1,0 +1,168 @@
+"""Public-inbox v2 archives: every commit holds one mail in blob `m`.
+
+A whole epoch (or a `A..B` range of it) is streamed with exactly two git
+processes: one `git rev-list --reverse` and one `git cat-file --batch` fed
+`<commit>:m` lines by a small thread, so memory stays flat and no process
+is started per mail.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
+
+from bot.ingest.record import RawMail, SourceError
+
+_EPOCH = re.compile(r"(\d+)\.git")
+
+
+def is_git_dir(path: Path) -> bool:
+    """A bare repository (or a work tree's .git): has objects/ and HEAD."""
+    return path.is_dir() and (path / "objects").is_dir() and (path / "HEAD").is_file()
+
+
+def epochs(path: Path) -> list[Path] | None:
+    """The epoch repositories of a public-inbox v2 top directory, oldest first."""
+    gitdir = path / "git"
+    if not gitdir.is_dir():
+        return None
+    found = []
+    for child in gitdir.iterdir():
+        m = _EPOCH.fullmatch(child.name)
+        if m and is_git_dir(child):
+            found.append((int(m.group(1)), child))
+    return [p for _, p in sorted(found)] or None
+
+
+def _git(gitdir: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        ["git", f"--git-dir={gitdir}", *args], capture_output=True, check=False
+    )
+
+
+def check_range(gitdir: Path, rev_range: str) -> None:
+    """Raise SourceError unless `rev_range` is `A..B` with both ends commits here."""
+    if rev_range.count("..") != 1 or "..." in rev_range:
+        raise SourceError(f"bad range {rev_range!r}: expected A..B")
+    for end in rev_range.split(".."):
+        if not end:
+            continue
+        if _git(gitdir, "rev-parse", "--verify", "--quiet", f"{end}^{{commit}}").returncode:
+            raise SourceError(f"bad range {rev_range!r}: {end!r} is not a commit in {gitdir}")
+
+
+def iter_git(gitdir: Path, rev_range: str | None = None) -> Iterator[RawMail]:
+    """The mails of one epoch in commit order (oldest first), each with its commit id.
+
+    `A..B` excludes A and includes B, as in git. Commits without an `m` blob
+    (public-inbox deletions) are skipped. A bad range raises SourceError here,
+    before anything is read.
+    """
+    if rev_range:
+        check_range(gitdir, rev_range)
+    return _stream(gitdir, rev_range)
+
+
+def _stream(gitdir: Path, rev_range: str | None) -> Iterator[RawMail]:
+    rev = rev_range or "HEAD"
+    if not rev_range and _git(gitdir, "rev-parse", "--verify", "--quiet", "HEAD").returncode:
+        return  # an empty repository
+    revlist = subprocess.Popen(
+        ["git", f"--git-dir={gitdir}", "rev-list", "--reverse", rev, "--"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    catfile = subprocess.Popen(
+        ["git", f"--git-dir={gitdir}", "cat-file", "--batch", "--buffer"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert revlist.stdout is not None and catfile.stdin is not None and catfile.stdout is not None
+    pending: deque[str] = deque()
+    done = threading.Event()
+
+    def feed() -> None:
+        # Runs beside the reader so cat-file never waits on us and we never
+        # wait on a full pipe: commit ids go to `pending` before the request.
+        assert revlist.stdout is not None and catfile.stdin is not None
+        try:
+            for line in revlist.stdout:
+                sha = line.strip().decode("ascii")
+                if not sha:
+                    continue
+                pending.append(sha)
+                catfile.stdin.write(f"{sha}:m\n".encode("ascii"))
+            catfile.stdin.close()
+        except (BrokenPipeError, ValueError, OSError):
+            pass  # the reader stopped early and closed the pipe
+        finally:
+            done.set()
+
+    feeder = threading.Thread(target=feed, name="publicinbox-feed", daemon=True)
+    feeder.start()
+    out = catfile.stdout
+    try:
+        while True:
+            header = out.readline()
+            if not header:
+                break
+            sha = pending.popleft()
+            parts = header.split()
+            if len(parts) == 2 and parts[1] == b"missing":
+                continue
+            if len(parts) != 3:
+                raise SourceError(f"unexpected git cat-file output: {header!r}")
+            size = int(parts[2])
+            data = out.read(size)
+            out.read(1)  # the newline after each object
+            yield RawMail(data=data, ref=sha, origin=str(gitdir))
+    finally:
+        # Normal end: both have exited. Early close: stop them; the feeder
+        # then sees a broken pipe and ends.
+        for proc in (revlist, catfile):
+            if proc.poll() is None:
+                proc.kill()
+        out.close()
+        feeder.join(timeout=10)
+        for proc in (revlist, catfile):
+            proc.wait()
+        revlist.stdout.close()
+        try:
+            catfile.stdin.close()
+        except OSError:
+            pass
+
+
+def iter_publicinbox(path: Path, rev_range: str | None = None) -> Iterator[RawMail]:
+    """A bare epoch repository, or a v2 top directory with git/0.git, git/1.git, ...
+
+    Arguments are checked at the call (SourceError), the mails read lazily.
+    """
+    if is_git_dir(path):
+        return iter_git(path, rev_range)
+    repos = epochs(path)
+    if not repos:
+        raise SourceError(f"{path} is not a public-inbox v2 archive")
+    if rev_range:
+        # A range names commits of one epoch: use the epoch(s) that have them.
+        usable = []
+        for repo in repos:
+            try:
+                check_range(repo, rev_range)
+            except SourceError:
+                continue
+            usable.append(repo)
+        if not usable:
+            raise SourceError(f"bad range {rev_range!r}: not found in any epoch of {path}")
+        repos = usable
+    return _chain(repos, rev_range)
+
+
+def _chain(repos: list[Path], rev_range: str | None) -> Iterator[RawMail]:
+    for repo in repos:
+        yield from _stream(repo, rev_range)

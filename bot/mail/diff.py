@@ -1,0 +1,331 @@
+"""Diffs in mail bodies: where they start, the diffstat block, the computed diffstat.
+
+The computed diffstat follows git's numstat: per file, the added and removed
+lines of its hunks; a binary file counts as changed with no lines; a rename
+or mode change alone is a file with 0/0. Hunks are counted with `str.count`
+over their span and checked against the `@@ -a,b +c,d @@` header; only a
+hunk whose counts disagree (e.g. the last one running into the `-- `
+signature) is walked line by line.
+
+The diffstat block's per-file *totals* and its summary line are exact; the
+`+++--` bar is scaled for big changes, so per-file insertions/deletions read
+from it are approximate unless the bar is as long as the total.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.mail.models import Diffstat, DiffstatEntry
+
+# Where a diff starts: git, `diff -u`/hg, CVS `Index:` or a bare `---`/`+++` pair.
+_DIFF_START = re.compile(
+    r"^(?:diff --git \S|diff --cc \S|diff -[a-zA-Z]+ \S|Index: \S[^\n]*\n={8,}$"
+    r"|--- \S[^\n]*\n\+\+\+ \S)",
+    re.MULTILINE,
+)
+_FILE_HDR = re.compile(r"^(?:diff --git (.*)|diff --cc (.*)|--- (.*)\n\+\+\+ (.*))$", re.MULTILINE)
+_HUNK = re.compile(r"^@@+ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@", re.MULTILINE)
+_SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
+_SUMMARY = re.compile(
+    r"^ ?(\d+) files? changed(?:, (\d+) insertions?\(\+\))?(?:, (\d+) deletions?\(-\))?[ \t]*$",
+    re.MULTILINE,
+)
+_STAT_LINE = re.compile(r" (.+?)\s*\|\s+(?:(\d+)(?: ([+-]*))?|Bin(?: (\d+) -> (\d+) bytes)?)\s*")
+_BRACE = re.compile(r"\{([^{}]*) => ([^{}]*)\}")
+
+
+def find_diff(text: str, start: int = 0) -> int:
+    """Offset of the first line of a diff in `text`, or -1."""
+    m = _DIFF_START.search(text, start)
+    return m.start() if m else -1
+
+
+def separator_before(text: str, end: int, start: int = 0) -> int:
+    """Offset of the last `---` line before `end` (the patch boundary), or -1."""
+    pos = -1
+    for m in _SEPARATOR.finditer(text, start, end):
+        pos = m.start()
+    return pos
+
+
+# --- the computed diffstat ----------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Section:
+    start: int
+    git: str | None  # the `diff --git` line's argument, or None for plain diffs
+    minus: str | None = None
+    plus: str | None = None
+
+
+def _unquote(path: str) -> str:
+    path = path.strip()
+    if len(path) >= 2 and path[0] == '"' and path[-1] == '"':
+        try:
+            raw = path[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape")
+            return raw.encode("latin-1").decode("utf-8", "replace")
+        except (UnicodeError, ValueError):
+            return path[1:-1]
+    return path
+
+
+def _strip_prefix(path: str, git: bool) -> str | None:
+    """A `---`/`+++` path without its timestamp and its first component (git's -p1)."""
+    path = _unquote(path.split("\t", 1)[0].rstrip())
+    if path == "/dev/null" or not path:
+        return None
+    if git:
+        if path[:2] in ("a/", "b/"):
+            return path[2:]
+        return path
+    slash = path.find("/")
+    return path[slash + 1 :] if slash != -1 else path
+
+
+def _git_paths(arg: str) -> tuple[str, str]:
+    """(old, new) from `a/X b/Y`; exact when X == Y, which is every non-rename."""
+    arg = arg.strip()
+    if arg.startswith('"'):
+        end = arg.find('"', 1)
+        while end != -1 and arg[end - 1] == "\\":
+            end = arg.find('"', end + 1)
+        if end != -1:
+            old, new = _unquote(arg[: end + 1]), _unquote(arg[end + 1 :])
+            return old[2:], new[2:]
+    half = (len(arg) - 1) // 2
+    if arg[half : half + 1] == " " and arg[2:half] == arg[half + 3 :]:
+        return arg[2:half], arg[2:half]
+    cut = arg.rfind(" b/")
+    if cut != -1:
+        return arg[2:cut], arg[cut + 3 :]
+    old, _, new = arg.partition(" ")
+    return old[2:], new[2:]
+
+
+def _hunk_counts(text: str, start: int, end: int) -> tuple[int, int]:
+    ins = dels = 0
+    hunks = list(_HUNK.finditer(text, start, end))
+    for i, m in enumerate(hunks):
+        old = int(m.group(1)) if m.group(1) is not None else 1
+        new = int(m.group(2)) if m.group(2) is not None else 1
+        a = m.end()
+        b = hunks[i + 1].start() if i + 1 < len(hunks) else end
+        plus = text.count("\n+", a, b)
+        minus = text.count("\n-", a, b)
+        if old - minus == new - plus and old >= minus:
+            ins += plus
+            dels += minus
+            continue
+        plus, minus = _walk_hunk(text[a + 1 : b], old, new)
+        ins += plus
+        dels += minus
+    return ins, dels
+
+
+def _walk_hunk(body: str, old: int, new: int) -> tuple[int, int]:
+    plus = minus = 0
+    for line in body.split("\n"):
+        if old <= 0 and new <= 0:
+            break
+        c = line[:1]
+        if c == "+":
+            plus += 1
+            new -= 1
+        elif c == "-":
+            minus += 1
+            old -= 1
+        elif c == "\\":
+            continue
+        else:  # context; an empty line is a context line whose space was eaten
+            old -= 1
+            new -= 1
+    return plus, minus
+
+
+def compute_diffstat(text: str, start: int = 0) -> Diffstat | None:
+    """The diffstat of every diff in `text` from `start`, in diff order; None if none."""
+    sections: list[_Section] = []
+    for m in _FILE_HDR.finditer(text, start):
+        git_arg = m.group(1) if m.group(1) is not None else m.group(2)
+        if git_arg is not None:
+            sections.append(_Section(m.start(), git_arg))
+            continue
+        cur = sections[-1] if sections else None
+        if (
+            cur is not None
+            and cur.git is not None
+            and cur.minus is None
+            and text.find("\n@@", cur.start, m.start()) == -1
+        ):
+            cur.minus, cur.plus = m.group(3), m.group(4)
+            continue
+        if cur is not None and cur.git is None and text.find("\n@@", cur.start, m.start()) == -1:
+            continue  # two header pairs in a row: the first was not a file
+        sections.append(_Section(m.start(), None, m.group(3), m.group(4)))
+    if not sections:
+        return None
+    entries: list[DiffstatEntry] = []
+    ins_total = dels_total = 0
+    for i, sec in enumerate(sections):
+        end = sections[i + 1].start if i + 1 < len(sections) else len(text)
+        first_hunk = text.find("\n@@", sec.start, end)
+        head_end = first_hunk if first_hunk != -1 else end
+        header = text[sec.start : head_end]
+        git = sec.git is not None
+        old_path: str | None = None
+        path: str | None = None
+        if git:
+            old_path, path = _git_paths(sec.git or "")
+        minus = _strip_prefix(sec.minus, git) if sec.minus is not None else None
+        plus = _strip_prefix(sec.plus, git) if sec.plus is not None else None
+        if plus or minus:
+            path = plus or minus
+            old_path = minus or plus
+        if git and ("\nrename " in header or "\ncopy " in header):
+            for line in header.split("\n"):
+                if line.startswith(("rename from ", "copy from ")):
+                    old_path = _unquote(line.split(" ", 2)[2])
+                elif line.startswith(("rename to ", "copy to ")):
+                    path = _unquote(line.split(" ", 2)[2])
+        binary = "\nGIT binary patch" in header or "\nBinary files " in header
+        if first_hunk != -1:
+            ins, dels = _hunk_counts(text, first_hunk + 1, end)
+        else:
+            ins = dels = 0
+        if not path:
+            continue
+        ins_total += ins
+        dels_total += dels
+        entries.append(
+            DiffstatEntry.model_construct(
+                path=path,
+                insertions=ins,
+                deletions=dels,
+                binary=binary,
+                old_path=old_path if old_path and old_path != path else None,
+            )
+        )
+    if not entries:
+        return None
+    return Diffstat.model_construct(
+        files=len(entries), insertions=ins_total, deletions=dels_total, per_file=tuple(entries)
+    )
+
+
+# --- the diffstat block --------------------------------------------------------
+
+
+def _stat_paths(written: str) -> tuple[str, str | None]:
+    """(path, old_path) from a diffstat path: `a/{b => c}/d`, `x => y` or plain."""
+    written = written.strip()
+    if " => " not in written:
+        return written, None
+    m = _BRACE.search(written)
+    if m:
+        pre, post = written[: m.start()], written[m.end() :]
+        old = (pre + m.group(1) + post).replace("//", "/")
+        new = (pre + m.group(2) + post).replace("//", "/")
+        return new, old
+    old, _, new = written.partition(" => ")
+    return new.strip(), old.strip()
+
+
+def parse_diffstat_block(text: str, start: int = 0, end: int | None = None) -> Diffstat | None:
+    """The first `git diff --stat` block in text[start:end], or None.
+
+    Found by its summary line (` 3 files changed, 7 insertions(+), ...`), then
+    read upwards while lines look like ` path | N +-`.
+    """
+    m = _SUMMARY.search(text, start, len(text) if end is None else end)
+    if m is None:
+        return None
+    entries: list[DiffstatEntry] = []
+    line_end = m.start() - 1
+    while line_end > start:
+        line_start = text.rfind("\n", start, line_end) + 1
+        s = _STAT_LINE.fullmatch(text, line_start, line_end)
+        if s is None:
+            break
+        path, old_path = _stat_paths(s.group(1))
+        if s.group(2) is not None:
+            changes = int(s.group(2))
+            bar = s.group(3) or ""
+            plus = bar.count("+")
+            if len(bar) == changes:
+                ins = plus
+            else:
+                ins = round(changes * plus / len(bar)) if bar else 0
+            entries.append(
+                DiffstatEntry.model_construct(
+                    path=path, insertions=ins, deletions=changes - ins, binary=False, old_path=old_path
+                )
+            )
+        else:
+            entries.append(
+                DiffstatEntry.model_construct(
+                    path=path, insertions=0, deletions=0, binary=True, old_path=old_path
+                )
+            )
+        line_end = line_start - 1
+    entries.reverse()
+    return Diffstat.model_construct(
+        files=int(m.group(1)),
+        insertions=int(m.group(2) or 0),
+        deletions=int(m.group(3) or 0),
+        per_file=tuple(entries),
+    )
+
+
+def _same_path(written: str, full: str) -> bool:
+    if written == full:
+        return True
+    if written.startswith(".../"):
+        return full.endswith(written[3:])
+    return False
+
+
+def diffstat_mismatches(block: Diffstat, computed: Diffstat) -> list[str]:
+    """How a diffstat block disagrees with the diff (empty: they agree as git means it).
+
+    Same file count and totals; per file, in order: the same path (a `.../`
+    shortened path matches by suffix), the same number of changed lines and
+    the same binary-ness.
+    """
+    out: list[str] = []
+    if (block.files, block.insertions, block.deletions) != (
+        computed.files,
+        computed.insertions,
+        computed.deletions,
+    ):
+        out.append(
+            f"totals {block.files} files +{block.insertions} -{block.deletions} != "
+            f"{computed.files} files +{computed.insertions} -{computed.deletions}"
+        )
+    if block.per_file and len(block.per_file) != len(computed.per_file):
+        out.append(f"{len(block.per_file)} stat lines for {len(computed.per_file)} diffs")
+    elif block.per_file:
+        for b, c in zip(block.per_file, computed.per_file, strict=True):
+            if not _same_path(b.path, c.path):
+                out.append(f"path {b.path} != {c.path}")
+            elif b.binary != c.binary or (
+                not b.binary and b.insertions + b.deletions != c.insertions + c.deletions
+            ):
+                out.append(
+                    f"{c.path}: {b.insertions + b.deletions} != {c.insertions + c.deletions}"
+                )
+    return out
+
+
+def exact_block(block: Diffstat, computed: Diffstat) -> Diffstat:
+    """The block with exact per-file counts and full paths, once it agrees with the diff."""
+    if not block.per_file:
+        return block
+    return Diffstat.model_construct(
+        files=block.files,
+        insertions=block.insertions,
+        deletions=block.deletions,
+        per_file=computed.per_file,
+    )

@@ -1,0 +1,316 @@
+"""Mail headers straight from bytes: split, unfold, decode only what we use.
+
+The stdlib `email` parser is far too slow for the archive rates we need
+(it builds a full object tree for every header), so the header block is
+scanned once with one regex that picks out just the headers the bot reads.
+Nothing here raises on bad input: undecodable bytes become replacement
+characters and the caller gets a warning.
+"""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_tz
+
+# Headers the parser uses; everything else in the block is skipped unread.
+WANTED = (
+    "message-id",
+    "in-reply-to",
+    "references",
+    "from",
+    "date",
+    "subject",
+    "to",
+    "cc",
+    "list-id",
+    "content-type",
+    "content-transfer-encoding",
+    "content-disposition",
+    "x-original-from",
+    "reply-to",
+    "x-mailing-list",
+)
+# One header: name, colon, value and its folded continuation lines.
+_HEADER = re.compile(
+    rb"^(" + b"|".join(n.encode() for n in WANTED) + rb")[ \t]*:[ \t]*(.*(?:\n[ \t].*)*)",
+    re.MULTILINE | re.IGNORECASE,
+)
+_FOLD = re.compile(rb"[ \t]*\r?\n[ \t]*")
+_RECEIVED = re.compile(rb"^received[ \t]*:(.*(?:\n[ \t].*)*)", re.MULTILINE | re.IGNORECASE)
+_FIRST_LINE_HEADER = re.compile(rb"[!-9;-~]+[ \t]*:")
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
+_ENCODED_GAP = re.compile(r"(\?=)\s+(=\?)")
+_COMMENT = re.compile(r"\([^()]*\)")
+_ANGLE_ID = re.compile(r"<([^<>\s]*)>")
+_DATE = re.compile(
+    r"(?:[A-Za-z]+,?\s*)?(\d{1,2})[\s-]+([A-Za-z]{3})[a-z]*[\s-]+(\d{2,4})\s+"
+    r"(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?(?:\.\d+)?\s*([+-]\d{4}|[A-Za-z]{1,5})?"
+)
+_MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
+_ZONES = {"ut": 0, "utc": 0, "gmt": 0, "z": 0, "est": -500, "edt": -400, "cst": -600,
+          "cdt": -500, "mst": -700, "mdt": -600, "pst": -800, "pdt": -700}
+# Dates outside this window are mailer bugs (1970 epochs, year 2106, ...).
+MIN_YEAR, MAX_YEAR = 1990, 2100
+MAX_HEADER_LEN = 64 * 1024
+
+
+@dataclass(slots=True)
+class RawHeaders:
+    """The wanted headers of one mail, values still bytes, in order of appearance."""
+
+    values: dict[str, list[bytes]] = field(default_factory=dict)
+    head: bytes = b""
+    warnings: list[str] = field(default_factory=list)
+
+    def first(self, name: str) -> bytes | None:
+        got = self.values.get(name)
+        return got[0] if got else None
+
+    def all(self, name: str) -> list[bytes]:
+        return self.values.get(name, [])
+
+
+def split_mail(raw: bytes) -> tuple[bytes, bytes]:
+    """(header block, body) at the first empty line; CRLF already normalised."""
+    if raw.startswith(b"From "):
+        # An mbox "From " separator line left on the message: not a header.
+        nl = raw.find(b"\n")
+        raw = raw[nl + 1 :] if nl != -1 else b""
+    if raw.startswith(b"\n"):
+        return b"", raw[1:]
+    cut = raw.find(b"\n\n")
+    if cut == -1:
+        return raw, b""
+    return raw[: cut + 1], raw[cut + 2 :]
+
+
+def looks_like_headers(head: bytes) -> bool:
+    return bool(head) and _FIRST_LINE_HEADER.match(head) is not None
+
+
+def read_headers(head: bytes) -> RawHeaders:
+    """The wanted headers with their folding kept (unfold when decoding)."""
+    out = RawHeaders(head=head)
+    values = out.values
+    for m in _HEADER.finditer(head):
+        name = m.group(1).lower().decode()
+        value = m.group(2)
+        if len(value) > MAX_HEADER_LEN:
+            out.warnings.append(f"{name} header truncated from {len(value)} bytes")
+            value = value[:MAX_HEADER_LEN]
+        got = values.get(name)
+        if got is None:
+            values[name] = [value]
+        else:
+            got.append(value)
+    return out
+
+
+def to_text(value: bytes, warnings: list[str] | None = None, what: str = "header") -> str:
+    """Header bytes as text: ASCII fast path, else UTF-8, else Latin-1 (8-bit headers)."""
+    try:
+        return value.decode("ascii")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        text = value.decode("latin-1")
+        if warnings is not None:
+            warnings.append(f"8-bit {what} is not UTF-8; read as Latin-1")
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    return text
+
+
+def unfold(value: bytes) -> bytes:
+    """Join folded lines; the fold and the whitespace around it become one space."""
+    if b"\n" not in value:
+        return value.strip()
+    return _FOLD.sub(b" ", value).strip()
+
+
+def lookup_charset(name: str) -> str | None:
+    """A Python codec name for a MIME charset name, or None if unknown."""
+    name = name.strip().strip('"').lower()
+    if name in ("us-ascii", "ascii", "utf-8", "utf8"):
+        return "utf-8"
+    if name in ("unknown-8bit", "x-unknown", "8bit", ""):
+        return None
+    try:
+        return codecs.lookup(name).name
+    except (LookupError, ValueError):
+        return None
+
+
+def decode_bytes(data: bytes, charset: str | None, warnings: list[str] | None = None) -> str:
+    """Bytes in a declared charset as text; never raises.
+
+    Unknown charsets and invalid bytes fall back to UTF-8 with replacement
+    when the bytes are mostly UTF-8, else Latin-1 (every byte maps).
+    """
+    codec = lookup_charset(charset) if charset else "utf-8"
+    if codec is not None:
+        try:
+            return data.decode(codec)
+        except (UnicodeDecodeError, LookupError):
+            if warnings is not None:
+                warnings.append(f"text is not valid {charset or 'utf-8'}")
+    elif warnings is not None:
+        warnings.append(f"unknown charset {charset!r}")
+    if codec != "utf-8":
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    text = data.decode("utf-8", "replace")
+    if text.count("\ufffd") * 20 > len(text):
+        # Mostly not UTF-8 at all: Latin-1 keeps every byte readable.
+        return data.decode("latin-1")
+    return text
+
+
+def _decode_word(charset: str, enc: str, payload: str, warnings: list[str] | None) -> str:
+    charset = charset.split("*", 1)[0]  # RFC 2231 language suffix
+    try:
+        if enc in "bB":
+            pad = -len(payload) % 4
+            data = binascii.a2b_base64(payload + "=" * pad)
+        else:
+            data = binascii.a2b_qp(payload.replace("_", " ").encode("ascii", "replace"), header=True)
+    except (binascii.Error, ValueError):
+        if warnings is not None:
+            warnings.append("broken RFC 2047 encoded word")
+        return payload
+    return decode_bytes(data, charset, warnings)
+
+
+def decode_rfc2047(text: str, warnings: list[str] | None = None) -> str:
+    """Decode `=?charset?B|Q?...?=` words; whitespace between adjacent words is dropped."""
+    if "=?" not in text:
+        return text
+    text = _ENCODED_GAP.sub(r"\1\2", text)
+    return _ENCODED_WORD.sub(
+        lambda m: _decode_word(m.group(1), m.group(2), m.group(3), warnings), text
+    )
+
+
+def header_text(value: bytes | None, warnings: list[str] | None = None) -> str:
+    """A header value unfolded and decoded to text ("" for None)."""
+    if value is None:
+        return ""
+    text = to_text(unfold(value), warnings)
+    if "=?" in text:
+        text = decode_rfc2047(text, warnings)
+    return text
+
+
+# --- Message-IDs -------------------------------------------------------------
+
+
+def _strip_comments(text: str) -> str:
+    while "(" in text:
+        stripped = _COMMENT.sub(" ", text)
+        if stripped == text:
+            break
+        text = stripped
+    return text
+
+
+def message_ids(text: str) -> list[str]:
+    """Every message-id in a References/In-Reply-To value, in order.
+
+    Angle-bracketed ids win; a value without brackets is split on whitespace
+    (some mailers drop them). RFC 2822 comments are ignored.
+    """
+    if "(" in text:
+        text = _strip_comments(text)
+    if "<" in text:
+        ids = [i for i in _ANGLE_ID.findall(text) if i]
+        if ids:
+            return ids
+    return [tok.strip("<>,;") for tok in text.split() if "@" in tok]
+
+
+def normalise_message_id(text: str) -> str | None:
+    """One Message-ID without brackets, comments or whitespace; None if empty."""
+    ids = message_ids(text)
+    if ids:
+        return ids[0]
+    text = _strip_comments(text).strip().strip("<>").strip()
+    return "".join(text.split()) or None
+
+
+def dedupe(ids: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(ids))
+
+
+# --- dates ------------------------------------------------------------------
+
+_TZ_CACHE: dict[int, timezone] = {}
+
+
+def _tz(offset_hhmm: int) -> timezone:
+    tz = _TZ_CACHE.get(offset_hhmm)
+    if tz is None:
+        sign = -1 if offset_hhmm < 0 else 1
+        hh, mm = divmod(abs(offset_hhmm), 100)
+        tz = timezone(sign * timedelta(hours=hh, minutes=mm)) if offset_hhmm else timezone.utc
+        _TZ_CACHE[offset_hhmm] = tz
+    return tz
+
+
+def parse_date(text: str) -> datetime | None:
+    """An aware datetime from an RFC 2822-ish date; None when unreadable or absurd.
+
+    A regex handles the usual forms; `email.utils.parsedate_tz` the rest.
+    Missing or unknown zones are taken as UTC.
+    """
+    m = _DATE.search(text)
+    try:
+        if m:
+            day, mon, year, hh, mi, ss, zone = m.groups()
+            month = _MONTHS.get(mon.lower())
+            if month is None:
+                return None
+            y = int(year)
+            if y < 100:
+                y += 2000 if y < 50 else 1900
+            offset = 0
+            if zone:
+                if zone[0] in "+-":
+                    offset = int(zone)
+                    if abs(offset) % 100 >= 60 or abs(offset) > 1400:
+                        offset = 0
+                else:
+                    offset = _ZONES.get(zone.lower(), 0)
+            if not MIN_YEAR <= y <= MAX_YEAR:
+                return None
+            return datetime(y, month, int(day), int(hh), int(mi), int(ss or 0), tzinfo=_tz(offset))
+        parts = parsedate_tz(text)
+        if not parts:
+            return None
+        y = parts[0]
+        if not MIN_YEAR <= y <= MAX_YEAR:
+            return None
+        off = parts[9] or 0
+        return datetime(*parts[:6], tzinfo=timezone(timedelta(seconds=off)))
+    except (ValueError, OverflowError, TypeError, IndexError):
+        return None
+
+
+def received_date(head: bytes) -> datetime | None:
+    """The date of the first (newest) Received: header that has a readable one."""
+    for m in _RECEIVED.finditer(head):
+        value = m.group(1)
+        semi = value.rfind(b";")
+        if semi == -1:
+            continue
+        got = parse_date(to_text(unfold(value[semi + 1 :])))
+        if got is not None:
+            return got
+    return None

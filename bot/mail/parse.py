@@ -1,0 +1,449 @@
+"""Raw bytes -> ParsedMail, and ParsedMail -> the JSON the parse command prints.
+
+`parse_mail` never raises: a failure anywhere becomes kind=unparseable with
+the error recorded (and a message-id, synthetic if need be). The hot path
+works on bytes and decodes only what it reads; see headers/mime/diff.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from bot.mail.applied import parse_applied
+from bot.mail.classify import classify
+from bot.mail.diff import (
+    compute_diffstat,
+    diffstat_mismatches,
+    exact_block,
+    find_diff,
+    parse_diffstat_block,
+    separator_before,
+)
+from bot.mail.headers import (
+    RawHeaders,
+    dedupe,
+    header_text,
+    looks_like_headers,
+    message_ids,
+    normalise_message_id,
+    parse_date,
+    read_headers,
+    received_date,
+    split_mail,
+    to_text,
+)
+from bot.mail.mime import read_body
+from bot.mail.models import (
+    Attachment,
+    Diffstat,
+    Kind,
+    ParsedMail,
+    Person,
+    StableTag,
+    Subject,
+)
+from bot.mail.people import parse_address_list, parse_person
+from bot.mail.subject import parse_subject
+from bot.mail.trailers import parse_trailers
+
+SYNTHETIC_DOMAIN = "kvm-patchbot.invalid"
+# "Jane Doe via kvm" <kvm@vger...>: the list rewrote From for DMARC.
+_VIA = re.compile(r"\s+via\s+\S+\s*$", re.IGNORECASE)
+_FORWARD_MARK = re.compile(
+    r"^(?:-{2,}\s*(?:Forwarded|Original)\s+[Mm]essage\s*-{2,}|Begin forwarded message:)",
+    re.MULTILINE,
+)
+# Mailman's footer: a line of underscores, then the list's name and URL.
+_LIST_FOOTER = re.compile(r"^_{20,}\n[^\n]*(?:mailing list|@)", re.MULTILINE)
+_MSGID_BYTES = re.compile(rb"^message-id[ \t]*:[ \t]*<?([^\s<>]+@[^\s<>]+)>?", re.MULTILINE | re.IGNORECASE)
+_NO_STABLE = StableTag()
+
+
+def synthetic_id(material: bytes) -> str:
+    """A stable Message-ID for a mail that has none: a hash of its content."""
+    return f"{hashlib.sha256(material).hexdigest()[:32]}@{SYNTHETIC_DOMAIN}"
+
+
+def parse_mail(raw: bytes) -> ParsedMail:
+    """Everything we can read from one raw mail. Never raises."""
+    try:
+        return _parse(raw)
+    except Exception as exc:  # noqa: BLE001 - the contract is "never raise"
+        return _unparseable(raw, f"{type(exc).__name__}: {exc}")
+
+
+def _unparseable(raw: bytes, error: str, size: int | None = None) -> ParsedMail:
+    """The smallest honest result: an id (found or synthetic), the size, the error."""
+    msgid: str | None = None
+    try:
+        data = bytes(raw)
+        m = _MSGID_BYTES.search(data[:65536])
+        if m:
+            msgid = m.group(1).decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001
+        data = b""
+    if size is None:
+        try:
+            size = len(raw)
+        except Exception:  # noqa: BLE001
+            size = 0
+    return ParsedMail(
+        message_id=msgid or synthetic_id(data),
+        synthetic_id=msgid is None,
+        kind=Kind.UNPARSEABLE,
+        size=size,
+        errors=(error,),
+    )
+
+
+def _author(h: RawHeaders, warnings: list[str]) -> Person:
+    value = h.first("from")
+    if value is None:
+        warnings.append("no From header")
+        return Person()
+    person = parse_person(header_text(value, warnings))
+    if person.name and _VIA.search(person.name):
+        # DMARC munging: the list put its own address in From.
+        for name in ("x-original-from", "reply-to"):
+            other = h.first(name)
+            if other is not None:
+                real = parse_address_list(header_text(other, warnings))
+                if len(real) == 1 and real[0].email:
+                    return real[0]
+        return Person(name=_VIA.sub("", person.name), email=person.email)
+    return person
+
+
+def _date(h: RawHeaders, warnings: list[str]) -> Any:
+    value = h.first("date")
+    if value is not None:
+        text = header_text(value, warnings)
+        got = parse_date(text)
+        if got is not None:
+            return got
+        warnings.append(f"unreadable Date {text[:80]!r}: using Received")
+    else:
+        warnings.append("no Date header: using Received")
+    got = received_date(h.head)
+    if got is None:
+        warnings.append("no usable date")
+    return got
+
+
+def _list_id(h: RawHeaders, warnings: list[str]) -> str | None:
+    value = h.first("list-id")
+    if value is not None:
+        text = header_text(value, warnings)
+        lt = text.rfind("<")
+        if lt != -1:
+            gt = text.find(">", lt)
+            text = text[lt + 1 : gt if gt != -1 else len(text)]
+        return text.strip() or None
+    value = h.first("x-mailing-list")
+    if value is not None:
+        addr = to_text(value).strip().strip("<>").strip()
+        return addr.replace("@", ".") or None
+    return None
+
+
+def _strip_tail(text: str) -> str:
+    """Text without the `-- ` signature and a mailing list's footer."""
+    sig = text.find("\n-- \n")
+    if sig != -1:
+        text = text[: sig + 1]
+    elif text.startswith("-- \n"):
+        return ""
+    if "____" in text:
+        m = _LIST_FOOTER.search(text)
+        if m:
+            text = text[: m.start()]
+    return text.rstrip() + "\n" if text.strip() else ""
+
+
+def _merge(stats: list[Diffstat]) -> Diffstat | None:
+    if not stats:
+        return None
+    if len(stats) == 1:
+        return stats[0]
+    per_file = tuple(e for s in stats for e in s.per_file)
+    return Diffstat.model_construct(
+        files=sum(s.files for s in stats),
+        insertions=sum(s.insertions for s in stats),
+        deletions=sum(s.deletions for s in stats),
+        per_file=per_file,
+    )
+
+
+def _parse(raw: bytes) -> ParsedMail:
+    size = len(raw)
+    if b"\r" in raw:
+        raw = raw.replace(b"\r\n", b"\n")
+    head, body_bytes = split_mail(raw)
+    warnings: list[str] = []
+    errors: list[str] = []
+    if not looks_like_headers(head):
+        return _unparseable(raw, "no mail header block found", size)
+    if b"\x00" in head:
+        warnings.append("NUL bytes in the headers")
+        head = head.replace(b"\x00", b"")
+    h = read_headers(head)
+    warnings.extend(h.warnings)
+
+    # Identity and threading.
+    ids = h.all("message-id")
+    msgid = normalise_message_id(header_text(ids[0], warnings)) if ids else None
+    if len(ids) > 1:
+        warnings.append(f"{len(ids)} Message-ID headers: the first is used")
+    irt_values = h.all("in-reply-to")
+    irt: list[str] = []
+    for v in irt_values:
+        irt.extend(message_ids(header_text(v, warnings)))
+    irt_ids = dedupe(irt)
+    if len(irt_ids) > 1:
+        warnings.append(f"{len(irt_ids)} In-Reply-To ids: the first is used")
+    refs: list[str] = []
+    for v in h.all("references"):
+        refs.extend(message_ids(header_text(v, warnings)))
+    references = dedupe(refs)
+
+    subjects = h.all("subject")
+    subject_text = header_text(subjects[0], warnings) if subjects else ""
+    if len(subjects) > 1:
+        warnings.append(f"{len(subjects)} Subject headers: the first is used")
+    subject = parse_subject(subject_text) if subject_text else Subject()
+
+    author = _author(h, warnings)
+    date = _date(h, warnings)
+    to = tuple(p for v in h.all("to") for p in parse_address_list(header_text(v, warnings)))
+    cc = tuple(p for v in h.all("cc") for p in parse_address_list(header_text(v, warnings)))
+    list_id = _list_id(h, warnings)
+
+    # Body and attachments.
+    ctype = h.first("content-type")
+    cte = h.first("content-transfer-encoding")
+    disp = h.first("content-disposition")
+    body = read_body(
+        header_text(ctype, warnings) if ctype else "",
+        to_text(cte).strip() if cte else "",
+        header_text(disp, warnings) if disp else "",
+        body_bytes,
+        warnings,
+    )
+    text = body.text
+
+    attachments: list[Attachment] = []
+    diff_parts: list[str] = []
+    for part in body.parts:
+        is_diff = part.text is not None and find_diff(part.text) != -1
+        if is_diff:
+            diff_parts.append(part.text)  # type: ignore[arg-type]
+        attachments.append(
+            Attachment.model_construct(
+                filename=part.filename, content_type=part.content_type, size=part.size, is_diff=is_diff
+            )
+        )
+
+    diff_pos = find_diff(text)
+    forwarded = subject.is_forward
+    if diff_pos != -1 and not forwarded and _FORWARD_MARK.search(text, 0, diff_pos):
+        forwarded = True
+        warnings.append("diff inside a forwarded message: not a patch")
+    if forwarded:
+        diff_parts = []
+    has_diff = not forwarded and (diff_pos != -1 or bool(diff_parts))
+    in_reply_to = irt_ids[0] if irt_ids else None
+    kind, carries_patch = classify(subject, has_diff=has_diff, in_reply_to=in_reply_to, author=author)
+    if kind is Kind.COVER:
+        has_diff = False  # an interdiff/range-diff is not the series' change
+
+    # Diffstats: the block as written, and the one computed from the diff.
+    block: Diffstat | None = None
+    computed: Diffstat | None = None
+    commit_message = ""
+    if has_diff:
+        stats = []
+        if diff_pos != -1:
+            got = compute_diffstat(text, diff_pos)
+            if got is not None:
+                stats.append(got)
+        for part_text in diff_parts:
+            got = compute_diffstat(part_text, find_diff(part_text))
+            if got is not None:
+                stats.append(got)
+        computed = _merge(stats)
+        end = diff_pos if diff_pos != -1 else len(text)
+        sep = separator_before(text, end)
+        block = parse_diffstat_block(text, max(sep, 0), end)
+        if block is None:
+            for part_text in diff_parts:
+                block = parse_diffstat_block(part_text, 0, find_diff(part_text))
+                if block is not None:
+                    break
+        if kind is Kind.PATCH:
+            if sep == -1 and diff_pos == -1:
+                commit_message = _strip_tail(text)
+            else:
+                commit_message = text[: sep if sep != -1 else end].rstrip() + "\n"
+    elif kind is Kind.COVER or kind is Kind.PULL:
+        commit_message = _strip_tail(text)
+        block = parse_diffstat_block(commit_message) if kind is Kind.COVER else None
+    elif kind is Kind.PATCH:
+        commit_message = _strip_tail(text)
+
+    diffstat = block
+    if block is not None and computed is not None:
+        problems = diffstat_mismatches(block, computed)
+        if problems:
+            warnings.append("diffstat block disagrees with the diff: " + "; ".join(problems[:5]))
+        else:
+            diffstat = exact_block(block, computed)
+    if computed is not None:
+        files = tuple(e.path for e in computed.per_file)
+    elif block is not None:
+        files = tuple(e.path for e in block.per_file)
+    else:
+        files = ()
+
+    # Trailers (commit-message rules for patches and covers, reply rules else).
+    tb = None
+    if kind in (Kind.PATCH, Kind.COVER, Kind.PULL):
+        tb = parse_trailers(text)
+    elif kind is Kind.REPLY or kind is Kind.BOT:
+        tb = parse_trailers(text, reply=True)
+    applied = parse_applied(text) if kind is Kind.REPLY else None
+    if tb is not None and tb.warnings:
+        warnings.extend(tb.warnings)
+
+    if msgid is None:
+        warnings.append("no Message-ID: a synthetic one was derived from the content")
+        material = b"\0".join(
+            (h.first("from") or b"", h.first("date") or b"", h.first("subject") or b"", body_bytes)
+        )
+    return ParsedMail.model_construct(
+        message_id=msgid if msgid is not None else synthetic_id(material),
+        synthetic_id=msgid is None,
+        in_reply_to=in_reply_to,
+        references=references,
+        author=author,
+        date=date,
+        to=to,
+        cc=cc,
+        list_id=list_id,
+        subject=subject,
+        kind=kind,
+        body=text,
+        commit_message=commit_message,
+        trailers=tb.trailers if tb is not None else (),
+        fixes=tb.fixes if tb is not None else (),
+        stable=tb.stable if tb is not None else _NO_STABLE,
+        change_id=tb.change_id if tb is not None else None,
+        base_commit=tb.base_commit if tb is not None else None,
+        previous_versions=tb.previous_versions if tb is not None else (),
+        diffstat=diffstat,
+        diffstat_computed=computed,
+        files=files,
+        has_diff=has_diff,
+        carries_patch=carries_patch,
+        attachments=tuple(attachments),
+        applied=applied,
+        size=size,
+        errors=tuple(errors),
+        warnings=tuple(warnings),
+    )
+
+
+# --- JSON -----------------------------------------------------------------------
+
+
+def _diffstat_json(ds: Diffstat | None) -> dict[str, Any] | None:
+    if ds is None:
+        return None
+    return {
+        "files": ds.files,
+        "insertions": ds.insertions,
+        "deletions": ds.deletions,
+        "per_file": [
+            {
+                "path": e.path,
+                "insertions": e.insertions,
+                "deletions": e.deletions,
+                **({"binary": True} if e.binary else {}),
+                **({"old_path": e.old_path} if e.old_path else {}),
+            }
+            for e in ds.per_file
+        ],
+    }
+
+
+def to_json(mail: ParsedMail) -> dict[str, Any]:
+    """The flat JSON object `kvm-patchbot parse` prints for one mail.
+
+    `diffstat` is the mail's diffstat block when it has one, else the one
+    computed from the diff (null without a diff); `diffstat_computed` is
+    always the computed one.
+    """
+    s = mail.subject
+    applied = mail.applied
+    return {
+        "message_id": mail.message_id,
+        "synthetic_id": mail.synthetic_id,
+        "kind": mail.kind.value,
+        "subject": s.raw,
+        "title": s.title,
+        "subsystem": s.subsystem,
+        "prefixes": list(s.prefixes),
+        "tags": list(s.tags),
+        "version": s.version,
+        "version_label": s.version_label,
+        "index": s.index,
+        "total": s.total,
+        "rfc": s.rfc,
+        "resend": s.resend,
+        "is_reply": s.is_reply,
+        "is_forward": s.is_forward,
+        "pull": s.pull,
+        "bot_report": s.bot_report,
+        "autosel": s.autosel,
+        "stable_backport": s.stable_backport,
+        "stable_targets": list(s.stable_targets),
+        "author": {"name": mail.author.name, "email": mail.author.email},
+        "date": mail.date.isoformat() if mail.date else None,
+        "in_reply_to": mail.in_reply_to,
+        "references": list(mail.references),
+        "list_id": mail.list_id,
+        "to": [{"name": p.name, "email": p.email} for p in mail.to],
+        "cc": [{"name": p.name, "email": p.email} for p in mail.cc],
+        "fixes": [{"sha": f.sha, "subject": f.subject} for f in mail.fixes],
+        "stable": {
+            "tagged": mail.stable.tagged,
+            "versions": list(mail.stable.versions),
+            "noautosel": mail.stable.noautosel,
+            "prerequisites": list(mail.stable.prerequisites),
+            "embargoed": mail.stable.embargoed,
+        },
+        "trailers": [{"name": t.name, "value": t.value, "extra": t.extra} for t in mail.trailers],
+        "change_id": mail.change_id,
+        "base_commit": mail.base_commit,
+        "previous_versions": list(mail.previous_versions),
+        "diffstat": _diffstat_json(mail.diffstat or mail.diffstat_computed),
+        "diffstat_computed": _diffstat_json(mail.diffstat_computed),
+        "files": list(mail.files),
+        "has_diff": mail.has_diff,
+        "carries_patch": mail.carries_patch,
+        "attachments": [
+            {"filename": a.filename, "content_type": a.content_type, "size": a.size, "is_diff": a.is_diff}
+            for a in mail.attachments
+        ],
+        "applied": None
+        if applied is None
+        else {
+            "tree": applied.tree,
+            "branch": applied.branch,
+            "commits": [{"index": c.index, "title": c.title, "commit": c.commit} for c in applied.commits],
+        },
+        "size": mail.size,
+        "errors": list(mail.errors),
+        "warnings": list(mail.warnings),
+    }

@@ -33,6 +33,9 @@ class Probe(discord.Client):
     async def on_ready(self) -> None:
         self.ready.set()
 
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        pass  # discord.py sleeps 5 s before re-identifying; the fake has no identify limit
+
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
@@ -78,6 +81,7 @@ async def test_login_ready_and_guild_create(fake: FakeDiscord) -> None:
     assert routes[:2] == ["GET /users/@me", "GET /oauth2/applications/@me"]
     assert [c["kind"] for c in fake.state.gateway_connects] == ["identify"]
     assert fake.state.gateway_connects[0]["path"] == "/gateway"
+    assert fake.state.gateway_connects[0]["compressed"]  # discord.py asks for zlib-stream
 
 
 async def test_wrong_token_is_refused(fake: FakeDiscord) -> None:
@@ -160,9 +164,10 @@ async def test_second_thread_on_a_message_is_160004(fake: FakeDiscord) -> None:
     assert [t.name for t in fake.threads] == ["first"]
 
 
-async def test_injected_429_is_retried_and_posts_once(fake: FakeDiscord) -> None:
+@pytest.mark.parametrize("is_global", [False, True])
+async def test_injected_429_is_retried_and_posts_once(fake: FakeDiscord, is_global: bool) -> None:
     async with connected(fake) as client:
-        fake.rate_limit_next(route=MESSAGES_ROUTE, retry_after=0.05)
+        fake.rate_limit_next(route=MESSAGES_ROUTE, retry_after=0.05, is_global=is_global)
         await patches(client).send("exactly once")
     assert [m.content for m in fake.messages] == ["exactly once"]
     assert fake.count_requests(MESSAGES_ROUTE, status=429) == 1
@@ -223,9 +228,11 @@ async def test_drop_without_resume_identifies_again(fake: FakeDiscord) -> None:
 
 async def test_forbidden_and_deleted_channels(fake: FakeDiscord) -> None:
     async with connected(fake) as client:
+        updated = asyncio.ensure_future(client.wait_for("guild_channel_update"))
         fake.set_forbidden(ALERTS)
-        alerts = client.get_channel(ALERTS)
-        assert isinstance(alerts, discord.TextChannel)
+        _, alerts = await asyncio.wait_for(updated, 10)
+        assert isinstance(alerts, discord.TextChannel) and alerts.id == ALERTS
+        assert not alerts.permissions_for(alerts.guild.me).send_messages  # the overwrite arrived
         with pytest.raises(discord.Forbidden) as forbidden:
             await alerts.send("ping")
         assert forbidden.value.code == 50013
@@ -245,6 +252,9 @@ async def test_outage_503(fake: FakeDiscord) -> None:
         await fake.set_outage("503")
         with pytest.raises(discord.DiscordServerError):
             await patches(client).send("during outage")
+        await fake.set_outage("refuse")  # even the pooled keep-alive connection is cut
+        with pytest.raises((aiohttp.ClientError, OSError)):
+            await patches(client).send("refused")
         await fake.set_outage(None)
         await patches(client).send("after outage")
     assert [m.content for m in fake.messages] == ["after outage"]
@@ -320,3 +330,82 @@ async def test_standalone_process_prints_ready_line() -> None:
     finally:
         proc.terminate()
         await proc.wait()
+
+
+async def test_archived_threads_and_deleted_messages(fake: FakeDiscord) -> None:
+    async with connected(fake) as client:
+        msg = await patches(client).send("series")
+        thread = await msg.create_thread(name="series")
+        await thread.edit(archived=True)
+        assert fake.threads[0].archived
+        await thread.send("posting unarchives")
+        assert not fake.threads[0].archived
+        fake.archive_thread(thread.id, locked=True)
+        with pytest.raises(discord.HTTPException) as locked:
+            await thread.send("refused")
+        assert locked.value.code == 50083
+        await msg.delete()
+    assert [(m["content"], m["deleted"]) for m in fake.state.observed_messages()] == [
+        ("series", True),
+        ("posting unarchives", False),
+    ]
+
+
+def bot_session(fake: FakeDiscord) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(fake.api_base_url + "/", headers={"Authorization": "Bot fake-token"})
+
+
+async def test_raw_rest_errors_and_headers(fake: FakeDiscord) -> None:
+    async with bot_session(fake) as http:
+        async with http.post(f"channels/{PATCHES}/messages", json={"content": "hi"}) as posted:
+            assert posted.status == 200 and posted.headers["Content-Type"] == "application/json"
+            assert int(posted.headers["X-RateLimit-Limit"]) >= int(posted.headers["X-RateLimit-Remaining"])
+            assert float(posted.headers["X-RateLimit-Reset-After"]) >= 0 and posted.headers["X-RateLimit-Bucket"]
+            message_id = (await posted.json())["id"]
+        thread_route = f"channels/{PATCHES}/messages/{message_id}/threads"
+        async with http.post(thread_route, json={"name": "x", "auto_archive_duration": 61}) as bad:
+            assert bad.status == 400
+            assert (await bad.json())["errors"]["auto_archive_duration"]["_errors"][0]["code"] == "BASE_TYPE_CHOICES"
+        async with http.post(f"channels/{PATCHES}/messages", json={}) as empty:
+            assert (await empty.json())["code"] == 50006
+        async with http.get("channels/1/messages/2") as unknown:
+            assert unknown.status == 404 and (await unknown.json())["code"] == 10003
+        async with http.get("no/such/route") as missing:
+            assert missing.status == 404 and missing.headers["Content-Type"] == "application/json"
+    assert fake.threads == []
+
+
+async def test_interaction_callback_rules() -> None:
+    async with FakeDiscord(channels=[(PATCHES, "patches")], interaction_ack_timeout=0.0) as late_fake:
+        async with bot_session(late_fake) as http:
+            route = f"applications/{late_fake.application_id}/guilds/{late_fake.guild_id}/commands"
+            async with http.put(route, json=[{"name": "ping", "description": "d"}]) as put:
+                assert [c["name"] for c in await put.json()] == ["ping"]
+            with pytest.raises(LookupError):
+                late_fake.interact("unsynced")
+            record = late_fake.interact("ping")
+            callback = f"interactions/{record.id}/{record.token}/callback"
+            async with http.post(callback, json={"type": 4, "data": {"content": "late"}}) as too_late:
+                assert too_late.status == 404 and (await too_late.json())["code"] == 10062
+
+    async with FakeDiscord(channels=[(PATCHES, "patches")]) as fake:
+        async with bot_session(fake) as http:
+            route = f"applications/{fake.application_id}/commands"
+            async with http.put(route, json=[{"name": "Bad Name", "description": "d"}]) as bad:
+                assert (await bad.json())["code"] == 50035
+            async with http.put(route, json=[{"name": "ping", "description": "d"}]):
+                pass
+            record = fake.interact("ping", channel_id=PATCHES)
+            callback = f"interactions/{record.id}/{record.token}/callback"
+            async with http.post(callback, json={"type": 4, "data": {"content": "pong"}}) as first:
+                assert first.status == 204
+            async with http.post(callback, json={"type": 4, "data": {"content": "again"}}) as second:
+                assert (await second.json())["code"] == 40060
+            async with http.get(f"webhooks/{fake.application_id}/{record.token}/messages/@original") as original:
+                assert (await original.json())["content"] == "pong"
+        assert [m.content for m in fake.messages] == ["pong"]
+
+
+async def test_wait_for_times_out(fake: FakeDiscord) -> None:
+    with pytest.raises(TimeoutError):
+        await fake.wait_for(lambda f: len(f.messages) > 0, timeout=0.05)

@@ -33,6 +33,7 @@ class Connection:
     def __init__(self, ws: web.WebSocketResponse, *, zlib_stream: bool, path: str) -> None:
         self.ws = ws
         self.path = path
+        self.compressed = zlib_stream
         self._compressor = zlib.compressobj() if zlib_stream else None
         self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self._writer = asyncio.create_task(self._write())
@@ -108,8 +109,9 @@ class Gateway:
         live = list(self.connections)
         for conn in live:
             if conn.session is not None:
-                conn.session.resumable = resume
                 conn.session.connection = None
+                if not resume:
+                    self._forget(conn.session)
             # 4000 "unknown error" invites a RESUME; 4009 "session timed out" does not.
             await conn.close(code if code is not None else (4000 if resume else 4009))
         return len(live)
@@ -123,8 +125,13 @@ class Gateway:
         """Send op 9 INVALID_SESSION to every live connection."""
         for conn in self.connections:
             if conn.session is not None and not resumable:
-                conn.session.resumable = False
+                self._forget(conn.session)
             conn.send({"op": INVALID_SESSION, "d": resumable})
+
+    def _forget(self, session: Session) -> None:
+        """A session that can no longer RESUME stops collecting events."""
+        session.resumable = False
+        self.sessions.pop(session.id, None)
 
     # -- the websocket handler -------------------------------------------------
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
@@ -206,7 +213,7 @@ class Gateway:
         conn.send(session.frame("READY", ready))
         if session.intents & GUILDS_INTENT:
             conn.send(session.frame("GUILD_CREATE", payloads.guild(state)))
-        state.gateway_connects.append({"path": conn.path, "kind": "identify", "session_id": session.id})
+        state.gateway_connects.append(self._record(conn, "identify", session))
         state.changed()
         return True
 
@@ -215,7 +222,7 @@ class Gateway:
         token_ok = self.token is None or data.get("token") == self.token
         if session is None or not session.resumable or not token_ok:
             conn.send({"op": INVALID_SESSION, "d": False})
-            self.state.gateway_connects.append({"path": conn.path, "kind": "resume-refused", "session_id": None})
+            self.state.gateway_connects.append(self._record(conn, "resume-refused", None))
             self.state.changed()
             return True
         old = session.connection
@@ -228,9 +235,18 @@ class Gateway:
             if frame["s"] > seq:
                 conn.send(frame)
         conn.send(session.frame("RESUMED", {}))
-        self.state.gateway_connects.append({"path": conn.path, "kind": "resume", "session_id": session.id})
+        self.state.gateway_connects.append(self._record(conn, "resume", session))
         self.state.changed()
         return True
+
+    @staticmethod
+    def _record(conn: Connection, kind: str, session: Session | None) -> dict[str, Any]:
+        return {
+            "path": conn.path,
+            "kind": kind,
+            "session_id": None if session is None else session.id,
+            "compressed": conn.compressed,
+        }
 
     def _members_chunk(self, conn: Connection, data: dict[str, Any]) -> None:
         if conn.session is None:

@@ -159,20 +159,27 @@ def _continues(prev: _Raw, line: str) -> bool:
     return False
 
 
+def _ends_commit_message(lines: list[str], i: int) -> bool:
+    """The `---` before the diffstat, a `diff` line, or a bare `diff -u` header."""
+    line = lines[i]
+    if line.startswith("diff "):
+        return True
+    if line.rstrip() == "---":
+        return True
+    return line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ")
+
+
 def _body_lines(text: str, reply: bool) -> list[str]:
-    """The lines that may hold trailers: before the diff/`---` and the signature."""
+    """The lines that may hold trailers: above the signature (and, in a commit
+    message, above the diff), or above an unquoted original-message block."""
     lines = text.splitlines()
     for i, line in enumerate(lines):
-        if line.startswith("-"):
-            if line in ("-- ", "--"):
-                return lines[:i]
-            if not reply and (line.rstrip() == "---"):
-                return lines[:i]
-            if line.startswith(_ORIGINAL_MARKERS):
-                return lines[:i]
-        elif line.startswith("diff ") and not reply:
+        first = line[:1]
+        if first not in ("-", "d", "B", "_"):
+            continue
+        if line in ("-- ", "--") or line.startswith(_ORIGINAL_MARKERS):
             return lines[:i]
-        elif line.startswith(("Begin forwarded", "_____")) and line.startswith(_ORIGINAL_MARKERS):
+        if not reply and _ends_commit_message(lines, i):
             return lines[:i]
     return lines
 

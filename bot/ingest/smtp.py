@@ -99,7 +99,8 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        raw = envelope.original_content or b""
+        # Stored as Unix text, byte for byte as the list archives hold it.
+        raw = (envelope.original_content or b"").replace(b"\r\n", b"\n")
         if self.policy.list_ids and not self.policy.list_id_ok(list_ids_of(raw)):
             return "550 5.7.1 List-Id not accepted here"
         meta = MailMeta(

@@ -1,0 +1,99 @@
+"""Fixtures for the ingestion tests: a real store on SQLite or PostgreSQL, TLS material."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.store import Store
+
+
+@dataclass
+class StoreTarget:
+    """Where a test store lives: the URL, and the PostgreSQL schema if any."""
+
+    url: str
+    schema: str | None = None
+    sqlite_file: Path | None = None
+
+    async def open(self, url: str | None = None) -> Store:
+        return await Store.open(url or self.url, schema=self.schema)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreTarget]:
+    """A fresh SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        db = tmp_path / "store.db"
+        yield StoreTarget(f"sqlite+aiosqlite:///{db}", sqlite_file=db)
+        return
+    url = request.getfixturevalue("pg_url")
+    schema = "ing_" + uuid.uuid4().hex[:12]
+    admin = create_async_engine(url)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield StoreTarget(url, schema=schema)
+    finally:
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@pytest.fixture
+async def store(target: StoreTarget) -> AsyncIterator[Store]:
+    s = await target.open()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+@pytest.fixture(scope="session")
+def seed_mails(seed_dir: Path) -> list[bytes]:
+    """The 18 seed mails in list arrival order."""
+    return [p.read_bytes() for p in sorted(seed_dir.glob("*.eml"))]
+
+
+@pytest.fixture(scope="session")
+def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(cert, key) PEM files of a fresh self-signed certificate for 127.0.0.1."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kvm-patchbot test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    d = tmp_path_factory.mktemp("tls")
+    cert_file, key_file = d / "cert.pem", d / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_file, key_file

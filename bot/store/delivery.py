@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-from sqlalchemy import distinct, func, select, update
+from sqlalchemy import func, select, update
 
 from bot.series.models import Event
 from bot.store import schema as t
@@ -53,7 +53,7 @@ async def queue_routed(
 
 
 async def pending_channels(store: Store) -> list[int]:
-    q = select(distinct(t.deliveries.c.channel_id)).where(t.deliveries.c.status == "pending")
+    q = select(t.deliveries.c.channel_id).distinct().where(t.deliveries.c.status == "pending")
     async with store.engine.connect() as conn:
         return [int(c) for c in (await conn.scalars(q))]
 

@@ -1,0 +1,75 @@
+"""The discord.py client: guilds intent only, no mentions by default, our API location.
+
+The bot needs no privileged intents: it posts over REST and listens to the
+gateway only for guild and channel changes (a deleted channel disables its
+subscriptions) and slash commands (the cogs).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import discord
+import discord.gateway
+import discord.http
+import yarl
+from discord.ext import commands
+
+from bot.config import DiscordSettings
+
+log = logging.getLogger(__name__)
+
+COGS = ("bot.discord.cogs.status",)
+
+
+def point_at(settings: DiscordSettings) -> None:
+    """Send discord.py's REST calls and first gateway connection where the settings say."""
+    discord.http.Route.BASE = settings.api_base_url.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+
+
+def intents() -> discord.Intents:
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    return wanted
+
+
+class PatchBot(commands.Bot):
+    """commands.Bot for the cogs; `on_channel_gone` is wired to the delivery worker."""
+
+    def __init__(
+        self,
+        settings: DiscordSettings,
+        *,
+        on_channel_gone: Callable[[int], Awaitable[None]] | None = None,
+        status: Callable[[], Awaitable[str]] | None = None,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        self.settings = settings
+        self.on_channel_gone = on_channel_gone
+        self.status_text = status
+
+    async def setup_hook(self) -> None:
+        for name in COGS:
+            await self.load_extension(name)
+        for guild_id in self.settings.guild_ids:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        if self.on_channel_gone is not None:
+            await self.on_channel_gone(channel.id)
+
+
+def make_client(settings: DiscordSettings, **kwargs: object) -> PatchBot:
+    point_at(settings)
+    return PatchBot(settings, **kwargs)  # type: ignore[arg-type]

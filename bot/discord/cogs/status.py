@@ -1,0 +1,26 @@
+"""`/kvm status`: is the bot alive, and how far behind is delivery."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+
+class Status(commands.Cog):
+    kvm = app_commands.Group(name="kvm", description="kvm-patchbot")
+
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+
+    @kvm.command(name="status", description="Delivery status of kvm-patchbot")
+    async def status(self, interaction: discord.Interaction) -> None:
+        text = "kvm-patchbot is running"
+        status = getattr(self.bot, "status_text", None)
+        if status is not None:
+            text = await status()
+        await interaction.response.send_message(text, ephemeral=True)
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(Status(bot))

@@ -1,0 +1,367 @@
+"""The delivery worker: routes committed events and posts them, exactly once, in order.
+
+Two stages, both restartable from the store alone:
+
+1. routing: events after the routing cursor become delivery rows, one per
+   (event, channel), in the same transaction that advances the cursor;
+2. one task per channel posts that channel's pending deliveries in event
+   order. Each Discord call's result (card/thread ids in `posts`, a message id
+   in `deliveries`) is recorded before the next call, and creates carry a
+   nonce Discord de-duplicates, so a retry after a crash or an error repeats
+   nothing. Transient failures (5xx, outage, connection) back off and retry
+   the same delivery, keeping order; Discord's 429s are waited out by
+   discord.py's own rate limiter. Permanent refusals are recorded as failed
+   and logged; a deleted channel disables its subscriptions.
+
+Card edits coalesce: a delivery that only changes the card stays pending
+until the channel's queue is quiet for `coalesce_delay`, then the card is
+edited once to the latest render (skipped when the render hash is unchanged)
+and those deliveries are settled together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.notify.models import Subscription, Target
+from bot.notify.render import (
+    CardLinks,
+    VersionLink,
+    render_alert,
+    render_card,
+    render_patch,
+    series_url,
+    version_label,
+)
+from bot.notify.route import PREVIEW_ALL, route
+from bot.notify.sink import ChannelGone, PermanentError, Sink, TransientError
+from bot.series.models import Event, PatchView, SeriesView
+from bot.store import Delivery, Post, Store
+from bot.store import delivery as q
+
+log = logging.getLogger(__name__)
+
+ROUTE_BATCH = 500
+
+
+def nonce(*parts: object) -> str:
+    """Discord nonces are at most 25 characters: a hash of what makes a post unique."""
+    return hashlib.sha1(":".join(map(str, parts)).encode()).hexdigest()[:25]
+
+
+@dataclass
+class _Channel:
+    channel_id: int
+    nudge: asyncio.Event = field(default_factory=asyncio.Event)
+    # series id -> event ids whose card edit is still owed (deliveries left pending).
+    dirty: dict[int, set[int]] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None
+
+    def owed(self) -> set[int]:
+        return {e for events in self.dirty.values() for e in events}
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        store: Store,
+        sink: Sink,
+        *,
+        preview: bool = False,
+        coalesce_delay: float = 0.3,
+        backoff: tuple[float, float] = (0.5, 30.0),
+        on_failure: Callable[[Delivery, str], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.sink = sink
+        self.preview = preview
+        self.coalesce_delay = coalesce_delay
+        self.backoff = backoff
+        self.on_failure = on_failure
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._channels: dict[int, _Channel] = {}
+        self._subs: list[Subscription] = []
+        self._task: asyncio.Task[None] | None = None
+        self.failures: list[tuple[Delivery, str]] = []
+
+    # ------------------------------------------------------------ lifecycle
+
+    def wake(self) -> None:
+        """Events were committed: route them (safe to call from any coroutine, often)."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        await self._load_subscriptions()
+        for channel_id in await q.pending_channels(self.store):
+            self._channel(channel_id).nudge.set()
+        self._wake.set()
+        self._task = asyncio.create_task(self._route_loop(), name="notify-route")
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._task, *(c.task for c in self._channels.values())) if t is not None]
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+
+    async def wait_idle(self, timeout: float | None = None) -> None:
+        """Until every committed event is routed and every delivery settled."""
+
+        async def idle() -> None:
+            self._wake.set()  # events committed just now may not have woken us yet
+            async with self._changed:
+                while not await self._is_idle():
+                    await self._changed.wait()
+
+        await asyncio.wait_for(idle(), timeout)
+
+    async def _is_idle(self) -> bool:
+        upto = await q.routed_upto(self.store)
+        return upto >= await self.store.last_event_id() and await q.pending_count(self.store) == 0
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # ------------------------------------------------------------ routing
+
+    async def _load_subscriptions(self) -> None:
+        subs = await self.store.list_subscriptions()
+        enabled = [
+            Subscription(
+                id=s.id,
+                guild_id=s.guild_id,
+                channel_id=s.channel_id,
+                filter=s.filter,
+                threads=s.threads,
+                alert_channel_id=s.alert_channel_id,
+                alert_role_id=s.alert_role_id,
+            )
+            for s in subs
+            if s.enabled
+        ]
+        # A user with no configuration at all still sees every card in preview.
+        self._subs = [PREVIEW_ALL] if self.preview and not subs else enabled
+
+    async def _route_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._route_pending()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the store may be briefly unavailable: retry on the next wake
+                log.exception("routing events failed; will retry")
+                await asyncio.sleep(self.backoff[0])
+                self._wake.set()
+            await self._notify()
+
+    async def _route_pending(self) -> None:
+        await self._load_subscriptions()
+        upto = await q.routed_upto(self.store)
+        while events := await self.store.events_after(upto, limit=ROUTE_BATCH):
+            views: dict[int, SeriesView | None] = {}
+            rows: list[tuple[int, int, int | None]] = []
+            for event in events:
+                assert event.event_id is not None
+                if event.series_id not in views:
+                    views[event.series_id] = await self.store.get_series(event.series_id)
+                series = views[event.series_id]
+                if series is not None:
+                    rows += [(event.event_id, t.channel_id, t.subscription_id) for t in route(event, series, self._subs)]
+            upto = events[-1].event_id or upto
+            await q.queue_routed(self.store, rows, upto)
+            for channel_id in {c for _, c, _ in rows}:
+                self._channel(channel_id).nudge.set()
+
+    # ------------------------------------------------------------ per channel
+
+    def _channel(self, channel_id: int) -> _Channel:
+        ch = self._channels.get(channel_id)
+        if ch is None:
+            ch = self._channels[channel_id] = _Channel(channel_id)
+        if ch.task is None or ch.task.done():
+            ch.task = asyncio.create_task(self._channel_loop(ch), name=f"notify-channel-{channel_id}")
+        return ch
+
+    async def _channel_loop(self, ch: _Channel) -> None:
+        delay = self.backoff[0]
+        while True:
+            try:
+                ch.nudge.clear()
+                owed = ch.owed()
+                batch = [
+                    d
+                    for d in await q.pending_for_channel(self.store, ch.channel_id, limit=50 + len(owed))
+                    if d.event_id not in owed
+                ]
+                if batch:
+                    for d in batch:
+                        await self._deliver(ch, d)
+                        await self._notify()
+                elif ch.dirty:
+                    # Quiet for a moment? Then edit each changed card once.
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(ch.nudge.wait(), self.coalesce_delay)
+                    if not ch.nudge.is_set():
+                        await self._flush_cards(ch)
+                        await self._notify()
+                else:
+                    await ch.nudge.wait()
+                delay = self.backoff[0]
+            except asyncio.CancelledError:
+                raise
+            except ChannelGone as gone:
+                await self._channel_gone(ch, str(gone))
+                return
+            except TransientError as err:
+                log.warning("channel %s: %s; retrying in %.1fs", ch.channel_id, err, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.backoff[1])
+            except Exception:  # a bug or the store: log, back off, keep the order
+                log.exception("channel %s: delivery failed; retrying in %.1fs", ch.channel_id, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.backoff[1])
+
+    async def _channel_gone(self, ch: _Channel, reason: str) -> None:
+        disabled = await self.store.disable_channel(ch.channel_id, reason)
+        failed = await q.fail_channel(self.store, ch.channel_id, f"channel gone: {reason}")
+        log.error("channel %s is gone (%s): %d subscriptions disabled, %d deliveries failed",
+                  ch.channel_id, reason, disabled, failed)
+        ch.dirty.clear()
+        await self._load_subscriptions()
+        await self._notify()
+
+    async def channel_deleted(self, channel_id: int) -> None:
+        """Discord said CHANNEL_DELETE: stop posting there."""
+        ch = self._channels.get(channel_id)
+        if ch is not None and ch.task is not None:
+            ch.task.cancel()
+        await self._channel_gone(ch or _Channel(channel_id), "channel deleted")
+
+    # ------------------------------------------------------------ one delivery
+
+    async def _fail(self, d: Delivery, error: str) -> None:
+        await q.settle(self.store, d.event_id, d.channel_id, "failed", error=error)
+        log.error("delivery of event %s to channel %s failed for good: %s", d.event_id, d.channel_id, error)
+        self.failures.append((d, error))
+        if self.on_failure is not None:
+            self.on_failure(d, error)
+
+    async def _deliver(self, ch: _Channel, d: Delivery) -> None:
+        event = await q.get_event(self.store, d.event_id)
+        series = await self.store.get_series(event.series_id) if event is not None else None
+        if event is None or series is None:
+            await self._fail(d, "event or series no longer stored")
+            return
+        target = next((t for t in route(event, series, self._subs) if t.channel_id == d.channel_id), None)
+        if target is None:
+            await q.settle(self.store, d.event_id, d.channel_id, "done", error="no longer routed here")
+            return
+        await q.begin_attempt(self.store, d.event_id, d.channel_id)
+        try:
+            await self._post(ch, d, event, series, target)
+        except (ChannelGone, TransientError):
+            raise
+        except PermanentError as err:
+            await self._fail(d, str(err))
+
+    async def _post(self, ch: _Channel, d: Delivery, event: Event, series: SeriesView, target: Target) -> None:
+        post: Post | None = None
+        if target.card or target.patch:
+            post = await self._ensure_card(series, target)
+        if target.patch and post is not None and d.discord_message_id is None:
+            patch = _patch_of(series, event)
+            if patch is not None:
+                where = post.thread_id or target.channel_id
+                mid = await self.sink.send(
+                    where, render_patch(series, patch), nonce=nonce("patch", event.event_id, target.channel_id)
+                )
+                await q.settle(self.store, d.event_id, d.channel_id, "pending", discord_message_id=mid)
+        if target.alert and d.discord_message_id is None:
+            patch = _patch_of(series, event)
+            mid = await self.sink.send(
+                target.channel_id,
+                render_alert(series, target.alert_role_id, patch),
+                nonce=nonce("alert", event.event_id, target.channel_id),
+            )
+            await q.settle(self.store, d.event_id, d.channel_id, "pending", discord_message_id=mid)
+        if target.card:
+            ch.dirty.setdefault(series.series_id, set()).add(d.event_id)
+        else:
+            await q.settle(self.store, d.event_id, d.channel_id, "done")
+
+    async def _ensure_card(self, series: SeriesView, target: Target) -> Post:
+        sid, cid = series.series_id, target.channel_id
+        post = await self.store.get_post(sid, cid)
+        if post is None or post.card_message_id is None:
+            card = render_card(series, await self._links(series, cid), with_thread=target.threads)
+            mid = await self.sink.send(cid, card, nonce=nonce("card", sid, cid))
+            await self.store.save_post(sid, cid, card_message_id=mid, rendered_hash=card.digest())
+            post = Post(series_id=sid, channel_id=cid, card_message_id=mid, thread_id=None, rendered_hash=card.digest())
+        if target.threads and post.thread_id is None and post.card_message_id is not None:
+            card = render_card(series, with_thread=True)
+            tid = await self.sink.start_thread(cid, post.card_message_id, card.thread_name or f"series {sid}")
+            await self.store.save_post(
+                sid, cid, card_message_id=post.card_message_id, thread_id=tid, rendered_hash=post.rendered_hash
+            )
+            post = post.model_copy(update={"thread_id": tid})
+        return post
+
+    async def _flush_cards(self, ch: _Channel) -> None:
+        """Edit each dirty card to its latest render, then settle the deliveries it covered."""
+        for sid in list(ch.dirty):
+            events = ch.dirty[sid]
+            series = await self.store.get_series(sid)
+            post = await self.store.get_post(sid, ch.channel_id)
+            error = None
+            if series is not None and post is not None and post.card_message_id is not None:
+                card = render_card(series, await self._links(series, ch.channel_id), with_thread=post.thread_id is not None)
+                if card.digest() != post.rendered_hash:
+                    try:
+                        await self.sink.edit(ch.channel_id, post.card_message_id, card)
+                    except (ChannelGone, TransientError):
+                        raise
+                    except PermanentError as err:
+                        error = f"card edit: {err}"
+                    else:
+                        await self.store.save_post(
+                            sid, ch.channel_id, card_message_id=post.card_message_id,
+                            thread_id=post.thread_id, rendered_hash=card.digest(),
+                        )
+            for event_id in sorted(events):
+                if error is None:
+                    await q.settle(self.store, event_id, ch.channel_id, "done")
+                else:
+                    d = await self.store.get_delivery(event_id, ch.channel_id)
+                    if d is not None:
+                        await self._fail(d, error)
+            del ch.dirty[sid]
+
+    async def _links(self, series: SeriesView, channel_id: int) -> CardLinks:
+        prev = await self._version_link(series.supersedes, channel_id) if series.supersedes else None
+        succ = await self._version_link(series.superseded_by, channel_id) if series.superseded_by else None
+        return CardLinks(previous=prev, superseded_by=succ)
+
+    async def _version_link(self, series_id: int, channel_id: int) -> VersionLink | None:
+        other = await self.store.get_series(series_id)
+        if other is None:
+            return None
+        post = await self.store.get_post(series_id, channel_id)
+        url = None
+        if post is not None and post.card_message_id is not None:
+            guild = next((s.guild_id for s in self._subs if s.channel_id == channel_id), None)
+            url = self.sink.message_url(guild, channel_id, post.card_message_id)
+        return VersionLink(version=version_label(other), url=url or series_url(other))
+
+
+def _patch_of(series: SeriesView, event: Event) -> PatchView | None:
+    return next((p for p in series.patches if p.message_id == event.message_id), None)

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from bot.config import Settings, SubscriptionConfig, SubscriptionFilter
+from bot.discord.service import DeliveryService
+from bot.store import Store
+from bot.store import delivery as q
+
+
+def _records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+async def test_preview_everything_without_subscriptions(store: Store, seeds: list[bytes], tmp_path: Path) -> None:
+    out = io.StringIO()
+    settings = Settings(discord={"preview_file": tmp_path / "preview.jsonl"})
+    service = await DeliveryService.start(settings, store, stream=out, coalesce_delay=0.05)
+    try:
+        for raw in seeds:
+            await store.ingest(raw)
+            service.wake()
+        await service.wait_idle(timeout=30)
+    finally:
+        await service.stop()
+    recs = _records(tmp_path / "preview.jsonl")
+    sends = [r for r in recs if r["action"] == "send"]
+    threads = [r for r in recs if r["action"] == "thread"]
+    cards = [r for r in sends if r["post"]["thread_name"] is not None]
+    # 5 single patches + the 3-patch and 8-patch series: 7 cards, one thread each.
+    assert len(cards) == 7
+    assert len(threads) == 7
+    patch_msgs = [r for r in sends if r["post"]["thread_name"] is None]
+    titles = sorted(r["post"]["embeds"][0]["title"] for r in patch_msgs)
+    assert len(titles) == 16 and len(set(titles)) == 16  # every patch once
+    assert "== channel 0: new message" in out.getvalue()
+    assert "[PATCH 0/8] x86/irq: KVM: Optimize KVM's PIR harvesting" in out.getvalue()
+    # The 8-patch card ends at 8/8; card edits coalesce (at most one after the burst).
+    pir = next(c for c in cards if "PIR harvesting" in c["post"]["embeds"][0]["title"])
+    edits = [r for r in recs if r["action"] == "edit" and r["message_id"] == pir["message_id"]]
+    assert len(edits) <= 1
+    fields = {f["name"]: f["value"] for f in (edits or [pir])[-1]["post"]["embeds"][0]["fields"]}
+    assert fields["Received"] == "8/8"
+    assert await q.pending_count(store) == 0
+    assert await q.count_by_status(store) == {"done": await store.count("deliveries")}
+
+
+async def test_filters_pick_channels(store: Store, seeds: list[bytes], tmp_path: Path) -> None:
+    settings = Settings(
+        discord={"preview_file": tmp_path / "preview.jsonl"},
+        subscriptions=[
+            SubscriptionConfig(guild=1, channel=10, filter=SubscriptionFilter(kinds=["series"])),
+            SubscriptionConfig(guild=1, channel=20, threads=False, filter=SubscriptionFilter(subsystems=["KVM: nVMX"])),
+        ],
+    )
+    service = await DeliveryService.start(settings, store, stream=io.StringIO(), coalesce_delay=0.05)
+    try:
+        for raw in seeds:
+            await store.ingest(raw)
+        service.wake()
+        await service.wait_idle(timeout=30)
+    finally:
+        await service.stop()
+    recs = _records(tmp_path / "preview.jsonl")
+    cards10 = [r for r in recs if r["action"] == "send" and r["channel_id"] == 10 and r["post"]["thread_name"]]
+    assert len(cards10) == 2
+    in20 = [r for r in recs if r["channel_id"] == 20]
+    assert [r["action"] for r in in20] == ["send"]
+    assert "nVMX" in in20[0]["post"]["embeds"][0]["title"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -345,10 +346,17 @@ async def test_archived_threads_and_deleted_messages(fake: FakeDiscord) -> None:
             await thread.send("refused")
         assert locked.value.code == 50083
         await msg.delete()
+        digest = await patches(client).send("digest", file=discord.File(io.BytesIO(b"a" * 1000), "digest.txt"))
+        assert digest.attachments[0].filename == "digest.txt" and digest.attachments[0].size == 1000
+        with pytest.raises(discord.HTTPException) as too_big:
+            await patches(client).send(file=discord.File(io.BytesIO(b"a" * (10 * 1024 * 1024 + 1)), "big.bin"))
+        assert too_big.value.status == 413 and too_big.value.code == 40005
     assert [(m["content"], m["deleted"]) for m in fake.state.observed_messages()] == [
         ("series", True),
         ("posting unarchives", False),
+        ("digest", False),
     ]
+    assert fake.messages[-1].attachments[0].data == b"a" * 1000
 
 
 def bot_session(fake: FakeDiscord) -> aiohttp.ClientSession:

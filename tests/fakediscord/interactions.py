@@ -16,7 +16,7 @@ from aiohttp import web
 
 from . import payloads
 from .messages import EPHEMERAL, LOADING, create_message, delete_message, edit_message, validate_message
-from .rest import API_PREFIX, Api, ApiError, invalid_form, json_response, no_content, read_json
+from .rest import API_PREFIX, Api, ApiError, invalid_form, json_response, no_content, read_body
 from .state import InteractionRecord, Message
 
 TOKEN_LIFETIME = 15 * 60.0
@@ -159,12 +159,14 @@ def register(router: web.UrlDispatcher, api: Api) -> None:
             raise ApiError(400, 40060, "Interaction has already been acknowledged.")
         if time.monotonic() - record.created > api.interaction_ack_timeout:
             raise ApiError(404, 10062, "Unknown interaction")
-        body = await read_json(request)
+        body, uploads = await read_body(request)
         kind, data = int(body.get("type", 0)), body.get("data") or {}
         msg: Message | None = None
         channel = api.channel(record.payload["channel_id"])
         if kind == CHANNEL_MESSAGE:
-            msg = create_message(api, channel, data, interaction_id=record.id, webhook_id=state.application_id)
+            msg = create_message(
+                api, channel, data, interaction_id=record.id, webhook_id=state.application_id, uploads=uploads
+            )
         elif kind == DEFERRED_CHANNEL_MESSAGE:
             flags = LOADING | (int(data.get("flags") or 0) & EPHEMERAL)
             msg = _loading_message(api, channel.id, record.id, flags)
@@ -213,15 +215,17 @@ def register(router: web.UrlDispatcher, api: Api) -> None:
         if not record.acknowledged:
             raise ApiError(404, 10015, "Unknown Webhook")
         channel = api.channel(record.payload["channel_id"])
-        payload = await read_json(request)
+        payload, uploads = await read_body(request)
         original = state.messages_by_id.get(record.original_message_id or 0)
         if original is not None and original.flags & LOADING and not original.deleted:
             # After a defer, Discord turns the first follow-up into the answer itself.
-            validate_message(payload)
-            msg = edit_message(api, original, payload)
+            validate_message(payload, uploads=uploads)
+            msg = edit_message(api, original, payload, uploads)
             msg.edits, msg.edited_timestamp = msg.edits - 1, None  # an answer, not an edit
         else:
-            msg = create_message(api, channel, payload, interaction_id=record.id, webhook_id=state.application_id)
+            msg = create_message(
+                api, channel, payload, interaction_id=record.id, webhook_id=state.application_id, uploads=uploads
+            )
         record.followup_ids.append(msg.id)
         state.changed()
         if request.query.get("wait") in ("1", "true", "True"):
@@ -234,7 +238,7 @@ def register(router: web.UrlDispatcher, api: Api) -> None:
 
     async def patch_webhook_message(request: web.Request) -> web.Response:
         _, msg = webhook_message(request)
-        edit_message(api, msg, await read_json(request))
+        edit_message(api, msg, *(await read_body(request)))
         return json_response(payloads.message(state, msg))
 
     async def delete_webhook_message(request: web.Request) -> web.Response:

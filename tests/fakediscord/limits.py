@@ -79,8 +79,8 @@ def check_embed(embed: dict[str, Any]) -> Errors:
     return errors
 
 
-def check_message(payload: dict[str, Any], *, partial: bool = False) -> Errors:
-    """Errors for a message create (or, with partial=True, an edit) payload."""
+def check_message(payload: dict[str, Any]) -> Errors:
+    """Errors for a message create or edit payload."""
     errors: Errors = {}
     content = payload.get("content")
     if content is not None and not isinstance(content, str):

@@ -8,8 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from . import limits, payloads
-from .rest import API_PREFIX, Api, ApiError, invalid_form, json_response, no_content, read_json
-from .state import Channel, Message, iso_now
+from .rest import API_PREFIX, Api, ApiError, Upload, invalid_form, json_response, no_content, read_body
+from .state import Attachment, Channel, Message, iso_now
 
 GUILD_MESSAGES = 1 << 9  # gateway intent for MESSAGE_* events
 EPHEMERAL = 1 << 6
@@ -17,12 +17,16 @@ LOADING = 1 << 7
 NONCE_WINDOW = 300.0  # Discord dedupes enforce_nonce sends for a few minutes
 
 
-def validate_message(payload: dict[str, Any], *, partial: bool = False) -> None:
-    errors = limits.check_message(payload, partial=partial)
+def validate_message(payload: dict[str, Any], *, partial: bool = False, uploads: list[Upload] | None = None) -> None:
+    errors = limits.check_message(payload)
     if errors:
         raise invalid_form(errors)
-    if not partial and limits.is_empty_message(payload):
+    if not partial and not uploads and limits.is_empty_message(payload):
         raise ApiError(400, 50006, "Cannot send an empty message")
+
+
+def _attachments(api: Api, uploads: list[Upload]) -> list[Attachment]:
+    return [Attachment(api.state.snowflakes.next(), u.filename, u.content_type, u.data) for u in uploads]
 
 
 def _unarchive_for_post(api: Api, channel: Channel) -> None:
@@ -44,10 +48,11 @@ def create_message(
     interaction_id: int | None = None,
     webhook_id: int | None = None,
     flags: int = 0,
+    uploads: list[Upload] | None = None,
 ) -> Message:
     """Validate, store and announce (MESSAGE_CREATE) one message."""
     state = api.state
-    validate_message(payload)
+    validate_message(payload, uploads=uploads)
     reference = payload.get("message_reference")
     if reference:
         target = state.messages_by_id.get(int(reference.get("message_id") or 0))
@@ -70,6 +75,7 @@ def create_message(
         embeds=list(payload.get("embeds") or []),
         allowed_mentions=payload.get("allowed_mentions"),
         message_reference=reference or None,
+        attachments=_attachments(api, uploads or []),
         flags=flags | (int(payload.get("flags") or 0) & EPHEMERAL),
         interaction_id=interaction_id,
         webhook_id=webhook_id,
@@ -85,15 +91,19 @@ def create_message(
     return msg
 
 
-def edit_message(api: Api, msg: Message, payload: dict[str, Any]) -> Message:
+def edit_message(api: Api, msg: Message, payload: dict[str, Any], uploads: list[Upload] | None = None) -> Message:
     validate_message(payload, partial=True)
+    if "attachments" in payload:  # the list names the attachments to keep
+        keep = {str(a.get("id")) for a in payload["attachments"] or []}
+        msg.attachments = [a for a in msg.attachments if str(a.id) in keep]
+    msg.attachments += _attachments(api, uploads or [])
     if "content" in payload:
         msg.content = payload["content"] or ""
     if "embeds" in payload:
         msg.embeds = list(payload["embeds"] or [])
     if "allowed_mentions" in payload:
         msg.allowed_mentions = payload["allowed_mentions"]
-    if not (msg.content or msg.embeds):
+    if not (msg.content or msg.embeds or msg.attachments):
         raise ApiError(400, 50006, "Cannot send an empty message")
     msg.flags &= ~LOADING  # editing a deferred answer replaces the "thinking" state
     msg.edits += 1
@@ -134,13 +144,13 @@ def register(router: web.UrlDispatcher, api: Api) -> None:
 
     async def post(request: web.Request) -> web.Response:
         channel = api.writable_channel(request.match_info["channel_id"])
-        payload = await read_json(request)
+        payload, uploads = await read_body(request)
         nonce = payload.get("nonce")
         if nonce is not None and payload.get("enforce_nonce"):
             existing = nonces.lookup(channel.id, str(nonce))
             if existing is not None:
                 return json_response(payloads.message(state, state.messages_by_id[existing]))
-        msg = create_message(api, channel, payload)
+        msg = create_message(api, channel, payload, uploads=uploads)
         if nonce is not None:
             nonces.remember(channel.id, str(nonce), msg.id)
         return json_response(payloads.message(state, msg))
@@ -165,7 +175,7 @@ def register(router: web.UrlDispatcher, api: Api) -> None:
     async def patch(request: web.Request) -> web.Response:
         channel = api.writable_channel(request.match_info["channel_id"])
         msg = api.message(channel, request.match_info["message_id"])
-        edit_message(api, msg, await read_json(request))
+        edit_message(api, msg, *(await read_body(request)))
         return json_response(payloads.message(state, msg))
 
     async def delete(request: web.Request) -> web.Response:

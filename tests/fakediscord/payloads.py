@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .state import Channel, FakeState, Message, iso_now
+from .state import Attachment, Channel, FakeState, Message, iso_now
 
 # Everything except ADMINISTRATOR: the bot can do all the bot needs.
 ALL_PERMISSIONS = (1 << 50) - 1 - 8
@@ -154,7 +154,7 @@ def message(state: FakeState, msg: Message) -> dict[str, Any]:
         "mention_everyone": False,
         "mentions": [],
         "mention_roles": [],
-        "attachments": [],
+        "attachments": [attachment(state, msg, a) for a in msg.attachments],
         "embeds": msg.embeds,
         "pinned": False,
         "flags": msg.flags,
@@ -170,6 +170,18 @@ def message(state: FakeState, msg: Message) -> dict[str, Any]:
     if msg.thread_id is not None and msg.thread_id in state.channels:
         data["thread"] = thread(state, state.channels[msg.thread_id])
     return data
+
+
+def attachment(state: FakeState, msg: Message, item: Attachment) -> dict[str, Any]:
+    url = f"https://cdn.discordapp.com/attachments/{msg.channel_id}/{item.id}/{item.filename}"
+    return {
+        "id": str(item.id),
+        "filename": item.filename,
+        "size": len(item.data),
+        "url": url,
+        "proxy_url": url.replace("cdn.discordapp.com", "media.discordapp.net"),
+        "content_type": item.content_type or None,
+    }
 
 
 def guild(state: FakeState, *, with_members: bool = True) -> dict[str, Any]:

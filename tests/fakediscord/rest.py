@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from aiohttp import web
@@ -53,16 +54,45 @@ def no_content() -> web.Response:
     return web.Response(status=204)
 
 
+UPLOAD_MAX = 10 * 1024 * 1024  # per request, a guild without boosts
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+async def read_body(request: web.Request) -> tuple[dict[str, Any], list[Upload]]:
+    """The JSON payload and any uploaded files (multipart: payload_json + files[n])."""
+    if not request.content_type.startswith("multipart/"):
+        return await read_json(request), []
+    payload: dict[str, Any] = {}
+    uploads: list[Upload] = []
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if part.name == "payload_json":
+            payload = _json_object(await part.text())
+        elif getattr(part, "filename", None):
+            uploads.append(Upload(part.filename, part.headers.get("Content-Type", ""), await part.read()))
+    if sum(len(u.data) for u in uploads) > UPLOAD_MAX:
+        raise ApiError(413, 40005, "Request entity too large")
+    return payload, uploads
+
+
 async def read_json(request: web.Request) -> dict[str, Any]:
-    """The JSON body, or the payload_json part of a multipart upload."""
+    """The JSON body (or the payload_json part of a multipart upload)."""
     if request.content_type.startswith("multipart/"):
-        form = await request.post()
-        raw = form.get("payload_json")
-        return json.loads(raw) if isinstance(raw, str) else {}
+        return (await read_body(request))[0]
     if not request.can_read_body:
         return {}
+    return _json_object(await request.text() or "{}")
+
+
+def _json_object(text: str) -> dict[str, Any]:
     try:
-        data = json.loads(await request.text() or "{}")
+        data = json.loads(text)
     except ValueError as exc:
         raise ApiError(400, 50109, "The request body contains invalid JSON.") from exc
     if not isinstance(data, dict):

@@ -68,7 +68,10 @@ class FakeDiscord:
 
     # -- lifecycle ---------------------------------------------------------------
     def build_app(self) -> web.Application:
-        app = web.Application(middlewares=[self._refuse_middleware, self.api.middleware])
+        # Bodies up to 64 MiB reach the handlers, which answer Discord's own 413 above 10 MiB.
+        app = web.Application(
+            middlewares=[self._refuse_middleware, self.api.middleware], client_max_size=64 * 1024 * 1024
+        )
         rest.register(app.router, self.api)
         messages.register(app.router, self.api)
         channels.register(app.router, self.api)

@@ -66,6 +66,17 @@ class Channel:
 
 
 @dataclass
+class Attachment:
+    id: int
+    filename: str
+    content_type: str
+    data: bytes
+
+    def observed(self) -> dict[str, Any]:
+        return {"id": str(self.id), "filename": self.filename, "size": len(self.data), "content_type": self.content_type}
+
+
+@dataclass
 class Message:
     id: int
     channel_id: int
@@ -75,6 +86,7 @@ class Message:
     embeds: list[dict[str, Any]] = field(default_factory=list)
     allowed_mentions: dict[str, Any] | None = None
     message_reference: dict[str, Any] | None = None
+    attachments: list[Attachment] = field(default_factory=list)
     flags: int = 0
     edits: int = 0
     deleted: bool = False
@@ -93,6 +105,7 @@ class Message:
             "embeds": self.embeds,
             "allowed_mentions": self.allowed_mentions,
             "message_reference": self.message_reference,
+            "attachments": [a.observed() for a in self.attachments],
             "flags": self.flags,
             "edited": self.edits,
             "deleted": self.deleted,

@@ -155,6 +155,18 @@ async def test_limits_answer_50035_and_store_nothing(fake: FakeDiscord) -> None:
     assert fake.threads == []
 
 
+async def test_enforced_nonce_returns_the_first_message(fake: FakeDiscord) -> None:
+    async with connected(fake) as client:
+        first = await patches(client).send("card", nonce="abc123")
+        again = await patches(client).send("card (retried)", nonce="abc123")
+        other = await patches(client).send("card", nonce="def456")
+        with pytest.raises(discord.HTTPException) as long_nonce:
+            await patches(client).send("card", nonce="n" * 26)
+        assert long_nonce.value.code == 50035
+    assert again.id == first.id and other.id != first.id
+    assert [m.content for m in fake.messages] == ["card", "card"]
+
+
 async def test_second_thread_on_a_message_is_160004(fake: FakeDiscord) -> None:
     async with connected(fake) as client:
         msg = await patches(client).send("series")

@@ -52,6 +52,11 @@ def test_content_limit() -> None:
     )
 
 
+def test_nonce_limit() -> None:
+    assert limits.check_message({"content": "c", "nonce": "n" * 25}) == {}
+    assert "25 or fewer" in error_at(limits.check_message({"content": "c", "nonce": "n" * 26}), "nonce")["message"]
+
+
 def test_embed_count_field_count_and_total_size() -> None:
     assert limits.check_message({"embeds": [{"title": "t"}] * 10}) == {}
     assert "10 or fewer" in error_at(limits.check_message({"embeds": [{"title": "t"}] * 11}), "embeds")["message"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 CONTENT_MAX = 2000
+NONCE_MAX = 25
 EMBEDS_MAX = 10
 EMBEDS_TOTAL_MAX = 6000
 EMBED_TITLE_MAX = 256
@@ -87,6 +88,9 @@ def check_message(payload: dict[str, Any]) -> Errors:
         errors["content"] = _error("STRING_TYPE_CONVERT", "Could not interpret value as string.")
     else:
         _check_len(errors, "content", content, CONTENT_MAX)
+    nonce = payload.get("nonce")
+    if isinstance(nonce, str):
+        _check_len(errors, "nonce", nonce, NONCE_MAX)
     embeds = payload.get("embeds")
     if embeds:
         if len(embeds) > EMBEDS_MAX:

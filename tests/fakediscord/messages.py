@@ -122,19 +122,20 @@ def delete_message(api: Api, msg: Message) -> None:
 
 
 class _Nonces:
-    """Recent (channel, nonce) -> message id, for enforce_nonce sends."""
+    """Recent (author, nonce) -> message id: Discord's enforce_nonce de-duplication,
+    documented as per author over "the past few minutes" (not per channel)."""
 
     def __init__(self) -> None:
         self.seen: dict[tuple[int, str], tuple[int, float]] = {}
 
-    def lookup(self, channel_id: int, nonce: str) -> int | None:
-        found = self.seen.get((channel_id, nonce))
+    def lookup(self, author_id: int, nonce: str) -> int | None:
+        found = self.seen.get((author_id, nonce))
         if found is None or time.monotonic() - found[1] > NONCE_WINDOW:
             return None
         return found[0]
 
-    def remember(self, channel_id: int, nonce: str, message_id: int) -> None:
-        self.seen[(channel_id, nonce)] = (message_id, time.monotonic())
+    def remember(self, author_id: int, nonce: str, message_id: int) -> None:
+        self.seen[(author_id, nonce)] = (message_id, time.monotonic())
 
 
 def register(router: web.UrlDispatcher, api: Api) -> None:
@@ -146,13 +147,14 @@ def register(router: web.UrlDispatcher, api: Api) -> None:
         channel = api.writable_channel(request.match_info["channel_id"])
         payload, uploads = await read_body(request)
         nonce = payload.get("nonce")
-        if nonce is not None and payload.get("enforce_nonce"):
-            existing = nonces.lookup(channel.id, str(nonce))
+        enforced = nonce is not None and bool(payload.get("enforce_nonce"))
+        if enforced:
+            existing = nonces.lookup(state.bot_id, str(nonce))
             if existing is not None:
                 return json_response(payloads.message(state, state.messages_by_id[existing]))
         msg = create_message(api, channel, payload, uploads=uploads)
-        if nonce is not None:
-            nonces.remember(channel.id, str(nonce), msg.id)
+        if enforced:
+            nonces.remember(state.bot_id, str(nonce), msg.id)
         return json_response(payloads.message(state, msg))
 
     async def history(request: web.Request) -> web.Response:

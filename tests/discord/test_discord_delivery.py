@@ -1,0 +1,156 @@
+"""The delivery worker against the fake Discord through unmodified discord.py."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings, SubscriptionConfig
+from bot.discord.sender import DiscordSink
+from bot.discord.service import DeliveryService
+from bot.store import Store
+from bot.store import delivery as q
+from tests.fakediscord import FakeDiscord, RestFault, pointed_at
+
+GUILD = 4000
+CARDS, ALERTS = 4101, 4102
+ROLE = 4555
+POST = "POST /channels/{channel_id}/messages"
+THREAD = "POST /channels/{channel_id}/messages/{message_id}/threads"
+EDIT = "PATCH /channels/{channel_id}/messages/{message_id}"
+
+
+@asynccontextmanager
+async def delivering(fake: FakeDiscord, store: Store, **sub: object) -> AsyncIterator[DeliveryService]:
+    settings = Settings(
+        discord={"token": "test-token", "api_base_url": fake.api_base_url, "gateway_url": fake.gateway_url},
+        subscriptions=[SubscriptionConfig(guild=GUILD, channel=CARDS, alert_channel=ALERTS, alert_role=ROLE, **sub)],
+    )
+    with pointed_at(fake):
+        service = await DeliveryService.start(settings, store, stream=io.StringIO(), coalesce_delay=0.05, backoff=(0.05, 0.2))
+        try:
+            yield service
+        finally:
+            await service.stop()
+
+
+def _cards(fake: FakeDiscord) -> list:
+    return [m for m in fake.messages_in(CARDS)]
+
+
+async def test_series_cards_threads_alerts_and_mentions(store: Store, seeds: list[bytes]) -> None:
+    async with FakeDiscord(guild_id=GUILD, channels=[(CARDS, "patches"), (ALERTS, "stable")]) as fake:
+        async with delivering(fake, store) as service:
+            # The 8-patch series out of order: patches 8..5 first, then the rest.
+            singles_and_small, pir = seeds[:9], seeds[9:]
+            for raw in singles_and_small:
+                await store.ingest(raw)
+            for raw in reversed(pir[5:]):
+                await store.ingest(raw)
+            service.wake()
+            await service.wait_idle(timeout=30)
+            first = [m for m in _cards(fake) if "PIR" in m.embeds[0]["title"]]
+            assert len(first) == 1
+            for raw in pir[:5]:
+                await store.ingest(raw)
+            service.wake()
+            await service.wait_idle(timeout=30)
+    cards = _cards(fake)
+    assert len(cards) == 7  # one card per series, nothing else in the card channel
+    alerts = fake.messages_in(ALERTS)
+    assert len(alerts) == 1
+    assert [m for m in cards if m.content] == []
+    real_cards = [m for m in cards if m.thread_id is not None]
+    assert len(real_cards) == 7 and len(fake.threads) == 7
+    pir_card = next(m for m in real_cards if "PIR" in m.embeds[0]["title"])
+    received = next(f["value"] for f in pir_card.embeds[0]["fields"] if f["name"] == "Received")
+    assert received == "8/8" and pir_card.edits >= 1
+    pir_thread = fake.messages_in(pir_card.thread_id)
+    assert sorted(m.embeds[0]["footer"]["text"] for m in pir_thread) == [
+        f"kvm-patchbot · series {pir_card.embeds[0]['footer']['text'].split()[-1]} · {i}/8" for i in range(1, 9)
+    ]
+    # The only mention the bot ever makes: the stable role, on the alert.
+    (alert,) = alerts
+    assert alert.content.startswith(f"<@&{ROLE}> Stable request:")
+    assert alert.allowed_mentions == {"parse": [], "roles": [ROLE]}
+    for m in fake.messages:
+        if m is not alert:
+            assert m.allowed_mentions == {"parse": []}, m.allowed_mentions
+
+
+async def test_429s_and_an_outage_lose_and_duplicate_nothing(store: Store, seeds: list[bytes]) -> None:
+    async with FakeDiscord(guild_id=GUILD, channels=[(CARDS, "patches"), (ALERTS, "stable")]) as fake:
+        async with delivering(fake, store) as service:
+            fake.rate_limit_next(3, route=POST, retry_after=0.05)
+            for raw in seeds[:5]:
+                await store.ingest(raw)
+            service.wake()
+            await fake.wait_for(lambda f: f.count_requests(POST, status=429) == 3, timeout=10)
+            await service.wait_idle(timeout=30)
+            # Discord goes away (503s, then refused connections) while mail keeps coming.
+            await fake.set_outage("503")
+            for raw in seeds[5:12]:
+                await store.ingest(raw)
+            service.wake()
+            await fake.wait_for(lambda f: sum(r.status == 503 for r in f.requests) >= 2, timeout=10)
+            await fake.set_outage("refuse")
+            for raw in seeds[12:]:
+                await store.ingest(raw)
+            service.wake()
+            assert await q.pending_count(store) > 0
+            await fake.set_outage(None)
+            await service.wait_idle(timeout=60)
+    # Footers name what a post is (card, patch k/N, alert): each exactly once.
+    footers = [m.embeds[0]["footer"]["text"] for m in fake.messages if not m.deleted]
+    assert len(footers) == len(set(footers)) == 7 + 16 + 1  # cards, patches, one alert
+    assert len(fake.threads) == 7
+    assert await q.count_by_status(store) == {"done": await store.count("deliveries")}
+
+
+async def test_permanent_refusals_are_recorded_not_retried(store: Store, seeds: list[bytes]) -> None:
+    async with FakeDiscord(guild_id=GUILD, channels=[(CARDS, "patches"), (ALERTS, "stable")]) as fake:
+        fake.set_forbidden(ALERTS)
+        async with delivering(fake, store) as service:
+            for raw in seeds[:9]:
+                await store.ingest(raw)
+            service.wake()
+            await service.wait_idle(timeout=30)
+            failed = await q.failed_deliveries(store)
+            assert [(d.channel_id, d.attempts) for d in failed] == [(ALERTS, 1)]
+            assert "50013" in (failed[0].error or "")
+            assert fake.count_requests(POST, status=403) == 1
+            # A deleted channel disables its subscriptions and fails what was queued for it.
+            fake.delete_channel(CARDS)
+            for raw in seeds[9:]:
+                await store.ingest(raw)
+            service.wake()
+            await service.wait_idle(timeout=30)
+    subs = await store.list_subscriptions()
+    assert [s.enabled for s in subs] == [False]
+    assert await q.pending_count(store) == 0
+
+
+async def test_retried_thread_creation_recovers_the_thread() -> None:
+    async with FakeDiscord(guild_id=GUILD, channels=[(CARDS, "patches")]) as fake:
+        from bot.config import DiscordSettings
+        from bot.discord.client import make_client
+        from bot.notify.models import Embed, Post
+
+        with pointed_at(fake):
+            client = make_client(DiscordSettings(token="t", api_base_url=fake.api_base_url, gateway_url=fake.gateway_url))
+            await client.login("t")
+            try:
+                sink = DiscordSink(client)
+                mid = await sink.send(CARDS, Post(embeds=(Embed(title="card"),)), nonce="n1")
+                again = await sink.send(CARDS, Post(embeds=(Embed(title="card"),)), nonce="n1")
+                assert again == mid  # the nonce de-duplicates a retried send
+                tid = await sink.start_thread(CARDS, mid, "v1 thing")
+                assert await sink.start_thread(CARDS, mid, "v1 thing") == tid == mid
+            finally:
+                await client.close()
+    assert len(fake.threads) == 1
+    assert fake.count_requests(THREAD, status=400) == 1

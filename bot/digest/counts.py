@@ -39,14 +39,24 @@ def top_domains(authors: Iterable[Person], top: int = TOP) -> list[tuple[int, st
 
 
 def top_contributors(authors: Iterable[Person], top: int = TOP) -> list[tuple[int, str]]:
-    """Senders keyed by address (case-insensitive); shown with the name of their first mail."""
+    """Senders keyed by address (case-insensitive), shown as `Name <email>`.
+
+    The name shown is the one the sender used most (an empty name only when
+    they never gave one), ties going to the earlier; the address is as on
+    their first mail.
+    """
     counts: Counter[str] = Counter()
-    shown: dict[str, str] = {}
+    first: dict[str, Person] = {}
+    names: dict[str, Counter[str]] = {}
     for author in authors:
         key = author.email.lower() if author.email else f"name:{author.name}"
         counts[key] += 1
-        shown.setdefault(key, person_label(author))
+        first.setdefault(key, author)
+        if author.name:
+            names.setdefault(key, Counter())[author.name] += 1
     labelled: Counter[str] = Counter()
     for key, count in counts.items():
-        labelled[shown[key]] += count
+        # Counter.most_common keeps first-seen order among equal counts.
+        name = names[key].most_common(1)[0][0] if key in names else ""
+        labelled[person_label(Person(name=name, email=first[key].email))] += count
     return _ranked(labelled, top)

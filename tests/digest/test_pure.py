@@ -54,10 +54,17 @@ def test_ranking_counts_then_label_casefolded() -> None:
         Person(name="Bob", email="bob@b.org"),
         Person(name="Zed Z.", email="ZED@b.org"),  # same sender, other spelling
         Person(name="Carl", email="carl@c.org"),
+        Person(name="", email="dan@d.org"),  # named on later mails only
+        Person(name="Dan", email="dan@d.org"),
+        Person(name="", email="eve@e.org"),  # never named
     ]
-    assert top_domains(people) == [(3, "b.org"), (1, "a.org"), (1, "c.org")]
+    assert top_domains(people) == [
+        (3, "b.org"), (2, "d.org"), (1, "a.org"), (1, "c.org"), (1, "e.org"),
+    ]
     assert top_contributors(people) == [
+        (2, "Dan <dan@d.org>"),
         (2, "Zed <zed@B.org>"),
+        (1, "<eve@e.org>"),
         (1, "amy <amy@a.org>"),
         (1, "Bob <bob@b.org>"),
         (1, "Carl <carl@c.org>"),

@@ -206,6 +206,14 @@ async def test_bucket_exhaustion_is_announced_in_headers(fake: FakeDiscord) -> N
         assert tight.count_requests(MESSAGES_ROUTE, status=429) == 0
 
 
+async def test_global_rate_limit_is_waited_out(fake: FakeDiscord) -> None:
+    async with FakeDiscord(channels=[(PATCHES, "patches")], global_rate_limit=3) as tight:
+        async with connected(tight) as client:
+            await asyncio.gather(*(patches(client).send(f"m{i}") for i in range(6)))
+        assert sorted(m.content for m in tight.messages) == [f"m{i}" for i in range(6)]
+        assert tight.count_requests(MESSAGES_ROUTE, status=429) >= 1
+
+
 async def test_gateway_drop_then_resume(fake: FakeDiscord) -> None:
     async with connected(fake) as client:
         resumed = asyncio.ensure_future(client.wait_for("resumed"))
@@ -288,7 +296,22 @@ async def test_slash_commands_immediate_and_deferred(fake: FakeDiscord) -> None:
         await interaction.followup.send("done")
         await interaction.followup.send("and one more")
 
+    seen: list[tuple[int, bool, int]] = []
+
+    @client.tree.command(name="subscribe", description="channel option and a permission check", guild=guild)
+    async def subscribe(interaction: discord.Interaction, channel: discord.TextChannel, role: discord.Role) -> None:
+        seen.append((channel.id, interaction.permissions.manage_channels, role.id))
+        await interaction.response.send_message("checked", ephemeral=True)
+
     async with connected(fake, client):
+        synced = await client.tree.sync(guild=guild)
+        assert sorted(c.name for c in synced) == ["ping", "slow", "subscribe"]
+        options = [{"type": 7, "name": "channel", "value": str(ALERTS)}, {"type": 8, "name": "role", "value": "77"}]
+        denied = fake.interact("subscribe", options, permissions=0)
+        allowed = fake.interact("subscribe", options)
+        await fake.wait_for(lambda f: denied.acknowledged and allowed.acknowledged)
+        assert sorted(seen) == [(ALERTS, False, 77), (ALERTS, True, 77)]
+        client.tree.remove_command("subscribe", guild=guild)
         synced = await client.tree.sync(guild=guild)
         assert sorted(c.name for c in synced) == ["ping", "slow"]
         assert sorted(c["name"] for c in fake.state.guild_commands[fake.guild_id]) == ["ping", "slow"]

@@ -17,6 +17,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--channels", default="patches", help="comma-separated channel ids or names")
     parser.add_argument("--token", default=None, help="require this bot token (default: accept any)")
     parser.add_argument("--rate-limit", default="50/1", help="requests/seconds per route bucket, e.g. 5/5")
+    parser.add_argument("--global-rate-limit", type=int, default=None, help="requests per second over all routes")
     return parser.parse_args(argv)
 
 
@@ -30,6 +31,7 @@ async def serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         rate_limit=(int(limit), float(window)),
+        global_rate_limit=args.global_rate_limit,
     )
     async with fake:
         channels = ",".join(f"{c.id}:{c.name}" for c in fake.channels)

@@ -43,11 +43,25 @@ def register(router: web.UrlDispatcher, fake: FakeDiscord) -> None:
     async def commands(request: web.Request) -> web.Response:
         return json_response({"global": state.global_commands, "guild": state.guild_commands.get(state.guild_id, [])})
 
+    async def summary(request: web.Request) -> web.Response:
+        return json_response(
+            {
+                "guild_id": str(state.guild_id),
+                "application_id": str(state.application_id),
+                "channels": [{"id": str(c.id), "name": c.name, "forbidden": c.forbidden} for c in state.text_channels()],
+                "gateway_connects": state.gateway_connects,
+                "live_connections": len(fake.gateway.connections),
+                "invalid_requests": state.invalid_requests,
+                "ack_heartbeats": fake.gateway.ack_heartbeats,
+            }
+        )
+
     async def get_faults(request: web.Request) -> web.Response:
         return json_response({"pending": [f.describe() for f in fake.faults.pending], "outage": fake.faults.outage})
 
     async def post_faults(request: web.Request) -> web.Response:
         """Body: {"rest": {...RestFault}} | {"gateway": "drop"|"reconnect"|"invalidate", "resume": bool}
+        | {"ack_heartbeats": bool}
         | {"outage": "503"|"refuse"|null, "duration"?: seconds} | {"clear": true}."""
         body = await request.json()
         try:
@@ -58,6 +72,8 @@ def register(router: web.UrlDispatcher, fake: FakeDiscord) -> None:
                 fake.faults.add(RestFault.from_json(body["rest"]))
             if "outage" in body:
                 await fake.set_outage(body["outage"], duration=body.get("duration"))
+            if "ack_heartbeats" in body:  # false: a zombie connection that never ACKs
+                fake.gateway.ack_heartbeats = bool(body["ack_heartbeats"])
             action = body.get("gateway")
             if action == "drop":
                 await fake.drop_gateway(resume=bool(body.get("resume", True)))
@@ -96,6 +112,7 @@ def register(router: web.UrlDispatcher, fake: FakeDiscord) -> None:
             fake.set_forbidden(channel_id, bool(body["forbidden"]))
         return json_response({"id": str(channel_id)})
 
+    router.add_get("/_fake/state", summary)
     router.add_get("/_fake/messages", messages)
     router.add_get("/_fake/threads", threads)
     router.add_get("/_fake/requests", requests)

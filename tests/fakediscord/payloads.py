@@ -233,6 +233,39 @@ def guild(state: FakeState, *, with_members: bool = True) -> dict[str, Any]:
     return data
 
 
+def _walk_options(options: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Leaf options, descending into sub-commands and groups."""
+    leaves = []
+    for option in options:
+        if option.get("type") in (1, 2):
+            leaves += _walk_options(option.get("options") or [])
+        else:
+            leaves.append(option)
+    return leaves
+
+
+def resolved(state: FakeState, options: list[dict[str, Any]]) -> dict[str, Any]:
+    """Discord's `resolved` objects for user (6), channel (7) and role (8) option values."""
+    found: dict[str, dict[str, Any]] = {}
+    for option in _walk_options(options):
+        kind, value = option.get("type"), str(option.get("value"))
+        if kind == 7 and int(value) in state.channels:
+            data = channel(state, state.channels[int(value)])
+            data["permissions"] = str(ALL_PERMISSIONS)
+            found.setdefault("channels", {})[value] = data
+        elif kind == 6:
+            found.setdefault("users", {})[value] = user(int(value), f"user-{value}")
+            found.setdefault("members", {})[value] = {
+                k: v for k, v in member(user(int(value), f"user-{value}"), permissions=0).items() if k != "user"
+            }
+        elif kind == 8:
+            role = everyone_role(state)
+            if value != role["id"]:
+                role.update(id=value, name=f"role-{value}", permissions="0")
+            found.setdefault("roles", {})[value] = role
+    return found
+
+
 def interaction(
     state: FakeState,
     *,
@@ -252,6 +285,8 @@ def interaction(
         "type": command.get("type", 1),
         "options": options,
     }
+    if (found := resolved(state, options)):
+        data["resolved"] = found
     if command.get("guild_id"):
         data["guild_id"] = command["guild_id"]
     return {

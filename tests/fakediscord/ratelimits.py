@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections import deque
 from dataclasses import dataclass
 
 MAJOR_PARAMETERS = ("channel_id", "guild_id", "webhook_id", "application_id")
@@ -25,10 +26,24 @@ class Bucket:
 
 
 class RateLimiter:
-    def __init__(self, limit: int = 50, window: float = 1.0) -> None:
+    def __init__(self, limit: int = 50, window: float = 1.0, global_per_second: int | None = None) -> None:
         self.limit = limit
         self.window = window
+        self.global_per_second = global_per_second  # Discord's is 50; None: not enforced
         self._buckets: dict[tuple[str, str], Bucket] = {}
+        self._recent: deque[float] = deque()
+
+    def acquire_global(self) -> float | None:
+        """Count one request against the global limit; the retry_after when over it."""
+        if self.global_per_second is None:
+            return None
+        now = time.monotonic()
+        while self._recent and now - self._recent[0] >= 1.0:
+            self._recent.popleft()
+        if len(self._recent) >= self.global_per_second:
+            return max(0.001, round(1.0 - (now - self._recent[0]), 3))
+        self._recent.append(now)
+        return None
 
     @staticmethod
     def bucket_hash(route: str) -> str:

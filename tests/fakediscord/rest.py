@@ -189,6 +189,17 @@ class Api:
         fault = self.faults.take(route, params)
         if fault is not None:
             return self._fault_response(fault)
+        # Interaction endpoints are exempt from the global limit, as on Discord.
+        retry_global = None if is_webhook else self.rate_limiter.acquire_global()
+        if retry_global is not None:
+            body = {"message": "You are being rate limited.", "retry_after": retry_global, "global": True, "code": 0}
+            headers = {
+                "Retry-After": str(math.ceil(retry_global)),
+                "X-RateLimit-Global": "true",
+                "X-RateLimit-Scope": "global",
+                "Via": "1.1 google",
+            }
+            return json_response(body, 429, headers)
         bucket, allowed = self.rate_limiter.acquire(route, params)
         headers = RateLimiter.headers(bucket)
         if not allowed:

@@ -23,7 +23,17 @@ ChannelSpec = int | str | tuple[int, str]
 
 
 class FakeDiscord:
-    """A Discord stand-in for unmodified discord.py; `async with FakeDiscord(...) as fake:`."""
+    """A Discord stand-in for unmodified discord.py; `async with FakeDiscord(...) as fake:`.
+
+    channels: ids (int or digit strings, named channel-N), names, or (id, name).
+    token: when set, REST and IDENTIFY must present it (401 / close 4004); None accepts any.
+    port: 0 picks a free port, kept across "refuse" outages.
+    rate_limit: (requests, seconds) per route bucket and major parameter, announced in
+      X-RateLimit-* headers and enforced with real 429s; Discord's message bucket is (5, 5.0).
+    global_rate_limit: requests per second over all non-interaction routes (Discord: 50).
+    heartbeat_interval_ms: sent in HELLO.
+    interaction_ack_timeout: seconds to answer an interaction before 10062 (Discord: 3).
+    """
 
     def __init__(
         self,
@@ -36,6 +46,7 @@ class FakeDiscord:
         host: str = "127.0.0.1",
         port: int = 0,
         rate_limit: tuple[int, float] = (50, 1.0),
+        global_rate_limit: int | None = None,
         heartbeat_interval_ms: int = 41250,
         interaction_ack_timeout: float = 3.0,
     ) -> None:
@@ -50,7 +61,7 @@ class FakeDiscord:
             self.state,
             self.faults,
             token=token,
-            rate_limiter=RateLimiter(*rate_limit),
+            rate_limiter=RateLimiter(*rate_limit, global_per_second=global_rate_limit),
             interaction_ack_timeout=interaction_ack_timeout,
         )
         self.gateway = Gateway(self.state, token=token, heartbeat_interval_ms=heartbeat_interval_ms)

@@ -1,14 +1,78 @@
-"""`kvm-patchbot run`: under construction (owned by the stage that provides it)."""
+"""`kvm-patchbot run`: the service (SMTP sink, store, poller, delivery) until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from bot.app import App
+from bot.config import Settings, load_settings
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="(not built yet)")
+    p = sub.add_parser(
+        "run",
+        help="run the service: SMTP sink, store, poller, Discord delivery",
+        description=(
+            "Run the service until SIGINT or SIGTERM. Settings come from --config (else "
+            "./kvm-patchbot.toml if present, else embedded defaults) and KVMBOT_<SECTION>__<KEY> "
+            "environment variables, e.g. KVMBOT_SMTP__PORT=2525."
+        ),
+    )
+    p.add_argument("--config", type=Path, help="TOML settings file")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    raise SystemExit("kvm-patchbot run: not built yet")
+    try:
+        settings = load_settings(args.config)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"kvm-patchbot run: bad configuration: {exc}", file=sys.stderr)
+        return 2
+    if not args.verbose:
+        logging.getLogger().setLevel(settings.log_level.upper())
+        # aiosmtpd logs every SMTP command at INFO.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
+    try:
+        asyncio.run(serve(settings))
+    except Exception as exc:  # the port is taken, the database is down, ...
+        log.debug("startup failed", exc_info=True)
+        print(f"kvm-patchbot run: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def serve(settings: Settings) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    app = App(settings)
+    await app.start()
+    try:
+        assert app.sink is not None
+        host, port = app.sink.address
+        # The ready line: scripts and tests wait for it (it carries the real port).
+        print(f"kvm-patchbot: ready, SMTP on {host}:{port}, store {_safe(settings.store.url)}", flush=True)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await app.stop()
+    s = app.stats
+    print(f"kvm-patchbot: stopped after {s.read} mails ({s.new} new, {s.duplicates} duplicates)", flush=True)
+
+
+def _safe(url: str) -> str:
+    """The store URL without a password, for logs."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparseable URL)"

@@ -1,0 +1,150 @@
+"""The service: one event loop running the store, the SMTP sink, the lore poller
+and the delivery workers.
+
+    app = App(settings)
+    await app.start()          # store open, sink listening, poller and workers running
+    ...
+    await app.stop()           # stop accepting, finish in-flight commits, stop workers
+
+Delivery workers plug in through `WorkerStarter`: an async callable
+`(settings, store) -> Worker` (e.g. `DeliveryService.start`). A worker is
+woken with `wake()` after every commit that produced events, and stopped last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from bot.config import Settings
+from bot.ingest.poller import Poller
+from bot.ingest.record import RawMail
+from bot.ingest.smtp import MailMeta, SmtpSink
+from bot.store import IngestResult, IngestStats, Store
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE = 30.0  # seconds a poll may take to finish its chunk at shutdown
+
+
+class Worker(Protocol):
+    def wake(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+WorkerStarter = Callable[[Settings, Store], Awaitable[Worker]]
+
+
+def delivery_workers() -> list[WorkerStarter]:
+    """The workers every service runs: Discord delivery (preview without a token)."""
+    from bot.discord.service import DeliveryService
+
+    return [DeliveryService.start]
+
+
+class App:
+    def __init__(self, settings: Settings, *, workers: Sequence[WorkerStarter] | None = None) -> None:
+        self.settings = settings
+        self._starters = list(delivery_workers() if workers is None else workers)
+        self.workers: list[Worker] = []
+        self._store: Store | None = None
+        self.sink: SmtpSink | None = None
+        self.poller: Poller | None = None
+        self._poll_task: asyncio.Task[None] | None = None
+        self.stats = IngestStats()  # mails taken in since start, by every path
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise RuntimeError("the app is not started")
+        return self._store
+
+    # ------------------------------------------------------------ ingestion paths
+
+    def wake_workers(self) -> None:
+        for worker in self.workers:
+            worker.wake()
+
+    async def deliver(self, raw: bytes, meta: MailMeta) -> None:
+        """The SMTP sink's callback: returns once the mail is committed."""
+        result = await self.store.ingest(raw, source="smtp", source_ref=meta.source_ref)
+        self._count(result)
+        if result.events:
+            self.wake_workers()
+
+    def _count(self, result: IngestResult) -> None:
+        self.stats.read += 1
+        if result.new:
+            self.stats.new += 1
+            self.stats.events += len(result.events)
+        else:
+            self.stats.duplicates += 1
+
+    async def import_chunk(self, mails: list[RawMail]) -> None:
+        """The poller's callback: one bulk commit for a chunk of archive mails."""
+        got = await self.store.ingest_many([(m.data, m.ref) for m in mails], source="lore")
+        for name in ("read", "new", "duplicates", "unparsed", "series_created", "events"):
+            setattr(self.stats, name, getattr(self.stats, name) + getattr(got, name))
+        if got.events:
+            self.wake_workers()
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        s = self.settings
+        self._store = await Store.open(s.store.url)
+        try:
+            for starter in self._starters:
+                self.workers.append(await starter(s, self._store))
+            # Events committed before this start (or by an `ingest` run) are owed too.
+            self.wake_workers()
+            if s.poller.enabled:
+                if not s.poller.url:
+                    raise ValueError("poller.enabled needs poller.url")
+                self.poller = Poller(
+                    s.poller.url,
+                    s.poller.mirror,
+                    import_chunk=self.import_chunk,
+                    load_cursor=self._store.get_cursor,
+                    save_cursor=self._store.set_cursor,
+                    interval=s.poller.interval_seconds,
+                )
+                self._poll_task = asyncio.create_task(self.poller.run(), name="lore-poller")
+            self.sink = SmtpSink(s.smtp, self.deliver)
+            await self.sink.start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Stop taking mail in (sink, poller), let commits finish, then stop workers."""
+        if self.sink is not None:
+            await self.sink.stop()
+            self.sink = None
+        if self.poller is not None and self._poll_task is not None:
+            self.poller.stop()  # ends after the chunk being committed
+            done, _ = await asyncio.wait({self._poll_task}, timeout=STOP_GRACE)
+            if not done:  # stuck in a network fetch: nothing to commit there
+                self._poll_task.cancel()
+                await asyncio.gather(self._poll_task, return_exceptions=True)
+            self._poll_task = None
+        for worker in reversed(self.workers):
+            try:
+                await worker.stop()
+            except Exception:
+                log.exception("stopping a worker failed")
+        self.workers.clear()
+        if self._store is not None:
+            await self._store.close()
+            self._store = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Start, serve until `stop` is set, stop cleanly."""
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()

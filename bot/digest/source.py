@@ -24,12 +24,18 @@ async def window_mails(
 ) -> list[DigestMail]:
     """The window's mails as digest inputs, in the store's arrival order."""
     stored = await store.mails(since=since, until=until, source_refs=source_refs)
+    # One series lookup answers for all its members: a lookup per series, not per patch.
+    known: dict[str, int] = {}
     mails: list[DigestMail] = []
     for item in stored:
         series_id = None
         if is_patch_mail(item.parsed):
-            view = await store.series_for_message(item.message_id)
-            series_id = view.series_id if view is not None else None
+            series_id = known.get(item.message_id)
+            if series_id is None:
+                view = await store.series_for_message(item.message_id)
+                if view is not None:
+                    series_id = view.series_id
+                    known.update((p.message_id, view.series_id) for p in view.patches)
         mails.append(DigestMail(seq=item.seq, parsed=item.parsed, series_id=series_id))
     return mails
 

@@ -11,6 +11,7 @@ from collections import defaultdict
 
 from bot.series.decision import Decision
 from bot.series.state import Member, SeriesState
+from bot.series.titles import title_tokens
 
 
 class MemoryIndex:
@@ -21,6 +22,8 @@ class MemoryIndex:
         self._change_ids: dict[str, list[int]] = defaultdict(list)
         self._authors: dict[str, list[int]] = defaultdict(list)
         self._lineages: dict[int, list[int]] = defaultdict(list)
+        # (author email, title word) -> series: narrows lineage-by-title to a few candidates
+        self._words: dict[tuple[str, str], set[int]] = defaultdict(set)
         self._next_series = 1
         self._next_lineage = 1
 
@@ -40,6 +43,12 @@ class MemoryIndex:
 
     def candidates_by_author(self, email: str) -> list[int]:
         return self._authors.get(email, [])
+
+    def candidates_by_title(self, email: str, title: str) -> list[int]:
+        found: set[int] = set()
+        for word in title_tokens(title):
+            found |= self._words.get((email, word), set())
+        return sorted(found)
 
     def lineage(self, lineage_id: int) -> list[int]:
         return self._lineages.get(lineage_id, [])
@@ -61,6 +70,8 @@ class MemoryIndex:
         self._series[sid] = state
         for slot, mid in state.members.items():
             self._members[mid] = Member(sid, slot)
+        for title in {state.title, *state.member_titles.values()}:
+            self._index_title(state, title)
         self._authors[state.author_email].append(sid)
         self._lineages[state.lineage_id].append(sid)
         if state.change_id:
@@ -87,6 +98,7 @@ class MemoryIndex:
             s.members[d.member.slot] = d.message_id
             s.member_titles[d.member.slot] = d.member.mail.subject.title
             self._members[d.message_id] = Member(s.series_id, d.member.slot)
+            self._index_title(s, d.member.mail.subject.title)
         for sid, name, value in d.updates:
             self._update(self._series[sid], name, value)
         if d.series_id is not None:
@@ -96,6 +108,11 @@ class MemoryIndex:
             self._series[t.series_id].trailer_keys.add((t.slot, t.name, t.giver_email))
         for a in d.applied:
             self._series[a.series_id].applied_slots.add(a.slot)
+
+    def _index_title(self, s: SeriesState, title: str) -> None:
+        email = s.author_email
+        for word in title_tokens(title):
+            self._words[(email, word)].add(s.series_id)
 
     def _update(self, s: SeriesState, name: str, value: object) -> None:
         if name == "lineage_id" and value != s.lineage_id:

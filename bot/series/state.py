@@ -103,6 +103,10 @@ class SeriesIndex(Protocol):
         """Series by this author (lower-cased email), oldest first: for lineage
         by title and for threading mailers that send no References at all."""
 
+    def candidates_by_title(self, email: str, title: str) -> list[int]:
+        """Series by this author with a member title sharing a word with `title`
+        (see `bot.series.titles.title_tokens`), oldest first: lineage candidates."""
+
     def lineage(self, lineage_id: int) -> list[int]:
         """The series of a lineage, in the order they were created."""
 

@@ -44,7 +44,6 @@ PARTIAL_WINDOW = timedelta(days=1)
 # How many of an author's most recent series an unthreaded patch is matched against.
 UNTHREADED_SCAN = 20
 
-_VERSION_PREFIX = re.compile(r"^v\d+(?:\.\d+)*$", re.IGNORECASE)
 _LORE_MID = re.compile(r"https?://lore\.kernel\.org/(?:[^/\s]+/)*?([^/\s<>]+@[^/\s<>]+)")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -90,8 +89,9 @@ def _slot(mail: ParsedMail) -> int:
 
 
 def _explicit_version(mail: ParsedMail) -> bool:
-    return any(_VERSION_PREFIX.match(p) for p in mail.subject.prefixes) or (
-        mail.subject.version_label is not None
+    # The parser normalises version prefixes to "v<digits>" ("V2" -> "v2").
+    return mail.subject.version_label is not None or any(
+        p[:1] == "v" and p[1:2].isdigit() for p in mail.subject.prefixes
     )
 
 
@@ -371,7 +371,7 @@ def _find_lineage(
     if mail.kind is Kind.PULL:
         return None  # pull titles repeat every cycle; they are not versions
     best: tuple[float, SeriesState] | None = None
-    for sid in index.candidates_by_author(mail.author.email.lower()):
+    for sid in index.candidates_by_title(mail.author.email.lower(), mail.subject.title):
         s = index.series(sid)
         if sid == mine or s.pull or s.tags != mail.subject.tags:
             continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 import logging
 import time
 import zlib
@@ -53,6 +54,11 @@ def _record(rec: Any) -> tuple[bytes, str | None]:
     if isinstance(rec, tuple):
         return bytes(rec[0]), rec[1]
     return bytes(rec.data), rec.ref
+
+
+def _compress_all(raws: list[bytes]) -> list[bytes]:
+    # zlib releases the GIL: run in a thread, this overlaps parsing and tracking.
+    return [zlib.compress(raw, ZLIB_LEVEL) for raw in raws]
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -285,41 +291,57 @@ class Store(ReadMixin, AdminMixin):
         async with self._lock:
             if self._stale:
                 await self._reload_index()
-            for chunk in _chunks(records, batch_size):
-                items = [_record(r) for r in chunk]
-                try:
-                    await self._ingest_batch(items, source, stats)
-                except _DB_DOWN:
-                    self._stale = True
-                    raise
-                except Exception:
-                    # Something in this batch broke the bulk path: redo it mail by
-                    # mail, where each mail is kept even if tracking it fails.
-                    log.exception("bulk batch failed; retrying its %d mails one by one", len(items))
-                    stats.fallbacks += 1
-                    await self._reload_index()
-                    for raw, ref in items:
-                        res = await self._ingest_locked(raw, source, ref)
-                        stats.read += 1
-                        if not res.new:
-                            stats.duplicates += 1
-                            continue
-                        stats.new += 1
-                        stats.unparsed += res.kind == Kind.UNPARSEABLE or any(
-                            e.startswith("tracker:") for e in res.errors
-                        )
-                        stats.events += len(res.events)
-                        stats.series_created += sum(e.kind is EventKind.SERIES_CREATED for e in res.events)
-                stats.batches += 1
-                stats.seconds = time.perf_counter() - start
-                if progress is not None:
-                    progress(stats)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zlib") as pool:
+                await self._ingest_all(records, source, batch_size, progress, stats, pool)
         stats.seconds = time.perf_counter() - start
         return stats
 
-    async def _ingest_batch(self, items: list[tuple[bytes, str | None]], source: str, stats: IngestStats) -> None:
+    async def _ingest_all(
+        self,
+        records: Iterable[Any],
+        source: str,
+        batch_size: int,
+        progress: Callable[[IngestStats], None] | None,
+        stats: IngestStats,
+        pool: ThreadPoolExecutor,
+    ) -> None:
+        start = time.perf_counter()
+        for chunk in _chunks(records, batch_size):
+            items = [_record(r) for r in chunk]
+            try:
+                await self._ingest_batch(items, source, stats, pool)
+            except _DB_DOWN:
+                self._stale = True
+                raise
+            except Exception:
+                # Something in this batch broke the bulk path: redo it mail by
+                # mail, where each mail is kept even if tracking it fails.
+                log.exception("bulk batch failed; retrying its %d mails one by one", len(items))
+                stats.fallbacks += 1
+                await self._reload_index()
+                for raw, ref in items:
+                    res = await self._ingest_locked(raw, source, ref)
+                    stats.read += 1
+                    if not res.new:
+                        stats.duplicates += 1
+                        continue
+                    stats.new += 1
+                    stats.unparsed += res.kind == Kind.UNPARSEABLE or any(
+                        e.startswith("tracker:") for e in res.errors
+                    )
+                    stats.events += len(res.events)
+                    stats.series_created += sum(e.kind is EventKind.SERIES_CREATED for e in res.events)
+            stats.batches += 1
+            stats.seconds = time.perf_counter() - start
+            if progress is not None:
+                progress(stats)
+
+    async def _ingest_batch(
+        self, items: list[tuple[bytes, str | None]], source: str, stats: IngestStats, pool: ThreadPoolExecutor
+    ) -> None:
         """One transaction; `stats` is only updated once it committed."""
         local = IngestStats()
+        compressed = asyncio.get_running_loop().run_in_executor(pool, _compress_all, [raw for raw, _ in items])
         parsed = [self._parse(raw) for raw, _ in items]
         now = _now()
         async with self._engine.begin() as conn:
@@ -334,7 +356,8 @@ class Store(ReadMixin, AdminMixin):
             mail_rows: list[dict[str, Any]] = []
             batch = RowBatch()
             seen: set[str] = set()
-            for (raw, ref), (p, errors, unparsed) in zip(items, parsed, strict=True):
+            raws_z = await compressed
+            for (raw, ref), raw_z, (p, errors, unparsed) in zip(items, raws_z, parsed, strict=True):
                 local.read += 1
                 if p.message_id in existing or p.message_id in seen:
                     local.duplicates += 1
@@ -353,7 +376,7 @@ class Store(ReadMixin, AdminMixin):
                 local.unparsed += unparsed
                 mail_rows.append(
                     mail_row(
-                        p, raw_z=zlib.compress(raw, ZLIB_LEVEL), size=len(raw), source=source,
+                        p, raw_z=raw_z, size=len(raw), source=source,
                         source_ref=ref, received_at=now, errors=errors, unparsed=unparsed,
                         series_id=series_id,
                     )

@@ -1,0 +1,178 @@
+"""Bulk ingest benchmark: the kvmarm public-inbox archive into a fresh SQLite store.
+
+Prints, each phase measured in its own process (so peak RSS is its own):
+
+  parse   bot.mail.parse_mail over every mail, nothing else
+  ingest  Store.ingest_many end to end (parse + track + write), fresh SQLite file
+  store   the same with the parse results computed beforehand: what tracking
+          and writing cost on their own
+  b4      b4.LoreMailbox.add_message over the same mails, as a reference
+
+Usage: python bench/ingest.py [--archive DIR_OR_BUNDLE] [--phases parse,ingest,store,b4]
+The archive defaults to ../shared/corpus/kvmarm-epoch0.bundle (cloned to a
+temporary directory). Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLE = ROOT.parent / "shared" / "corpus" / "kvmarm-epoch0.bundle"
+
+
+def _raws(archive: Path) -> list[tuple[bytes, str]]:
+    from bot.ingest.sources import iter_path
+
+    return [(r.data, r.ref) for r in iter_path(archive)]
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def phase_parse(archive: Path) -> dict[str, object]:
+    from bot.mail import parse_mail
+
+    raws = _raws(archive)
+    start = time.perf_counter()
+    for raw, _ in raws:
+        parse_mail(raw)
+    secs = time.perf_counter() - start
+    return {"mails": len(raws), "seconds": secs, "mails_per_s": len(raws) / secs}
+
+
+def phase_ingest(archive: Path, *, preparsed: bool) -> dict[str, object]:
+    from bot.ingest.sources import iter_path
+    from bot.mail import parse_mail
+    from bot.store import Store
+
+    parser = parse_mail
+    records: object
+    if preparsed:
+        raws = _raws(archive)
+        cache = {raw: parse_mail(raw) for raw, _ in raws}
+        parser = cache.__getitem__
+        records = raws
+    else:
+        records = iter_path(archive)  # streamed: reading git is part of the cost
+
+    async def run(db: Path) -> dict[str, object]:
+        store = await Store.open(f"sqlite+aiosqlite:///{db}", parser=parser)
+        try:
+            start = time.perf_counter()
+            stats = await store.ingest_many(records, source="publicinbox")  # type: ignore[arg-type]
+            secs = time.perf_counter() - start
+            series = await store.count("series")
+            lineages = len({v.lineage_id for v in await store.list_series()})
+        finally:
+            await store.close()
+        return {
+            "mails": stats.read,
+            "new": stats.new,
+            "duplicates": stats.duplicates,
+            "unparsed": stats.unparsed,
+            "series": series,
+            "lineages": lineages,
+            "events": stats.events,
+            "seconds": secs,
+            "mails_per_s": stats.read / secs,
+            "db_mb": db.stat().st_size / 2**20,
+        }
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return asyncio.run(run(Path(tmp) / "bench.db"))
+
+
+def phase_b4(archive: Path) -> dict[str, object]:
+    try:
+        import email
+
+        import b4
+    except ImportError:
+        return {"error": "b4 is not installed (pip install -e '.[bench]')"}
+    raws = _raws(archive)
+    start = time.perf_counter()
+    mbx = b4.LoreMailbox()
+    failed = 0
+    for raw, _ in raws:
+        try:
+            mbx.add_message(email.message_from_bytes(raw, policy=b4.emlpolicy))
+        except Exception:  # b4 raises on some real mail; count, do not hide
+            failed += 1
+    secs = time.perf_counter() - start
+    return {
+        "mails": len(raws),
+        "failed": failed,
+        "seconds": secs,
+        "mails_per_s": len(raws) / secs,
+        # LoreMailbox is built for one thread: it keys series by revision only
+        "series_by_revision": len(mbx.series),
+        "followups": len(mbx.followups),
+        "unknowns": len(mbx.unknowns),
+    }
+
+
+PHASES = {
+    "parse": phase_parse,
+    "ingest": lambda a: phase_ingest(a, preparsed=False),
+    "store": lambda a: phase_ingest(a, preparsed=True),
+    "b4": phase_b4,
+}
+
+
+def _archive(arg: str | None, tmp: Path) -> Path:
+    path = Path(arg) if arg else BUNDLE
+    if path.is_file() and path.suffix == ".bundle":
+        dest = tmp / "archive.git"
+        subprocess.run(["git", "clone", "--quiet", "--bare", str(path), str(dest)], check=True)
+        return dest
+    return path
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--archive", help="public-inbox git dir or .bundle (default: the kvmarm bundle)")
+    ap.add_argument("--phases", default="parse,ingest,store,b4")
+    ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one phase, print JSON
+    args = ap.parse_args()
+    if args.one:
+        result = PHASES[args.one](Path(args.archive))
+        result["peak_rss_mb"] = _peak_mb()
+        print(json.dumps(result))
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = _archive(args.archive, Path(tmp))
+        print(f"archive: {archive}  cpus: {os.cpu_count()}  python {sys.version.split()[0]}")
+        for name in args.phases.split(","):
+            proc = subprocess.run(
+                [sys.executable, __file__, "--one", name, "--archive", str(archive)],
+                capture_output=True, text=True, cwd=ROOT,
+            )
+            if proc.returncode != 0:
+                print(f"{name:7s} FAILED: {proc.stderr.strip().splitlines()[-1:]}")
+                continue
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            if "error" in r:
+                print(f"{name:7s} not measured: {r['error']}")
+                continue
+            extra = {k: (round(v, 1) if isinstance(v, float) else v) for k, v in r.items()
+                     if k not in ("mails_per_s", "peak_rss_mb", "seconds")}
+            print(
+                f"{name:7s} {r['mails_per_s']:9.0f} mails/s  {r['seconds']:7.1f} s  "
+                f"peak RSS {r['peak_rss_mb']:6.0f} MB  {extra}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

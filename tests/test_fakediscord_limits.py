@@ -89,7 +89,9 @@ def test_thread_name_length(name: str, ok: bool) -> None:
         assert error_at(errors, "name")["message"] == "Must be between 1 and 100 in length."
 
 
-@pytest.mark.parametrize("duration,ok", [(60, True), (1440, True), (4320, True), (10080, True), (61, False), (0, False)])
+@pytest.mark.parametrize(
+    "duration,ok", [(60, True), (1440, True), (4320, True), (10080, True), (61, False), (0, False)]
+)
 def test_auto_archive_duration(duration: int, ok: bool) -> None:
     assert (limits.check_thread({"name": "t", "auto_archive_duration": duration}) == {}) is ok
 

@@ -21,7 +21,12 @@ def delete_channel(api: Api, channel: Channel) -> None:
         state.channels.pop(ch.id, None)
         state.deleted_channels[ch.id] = ch
     if channel.is_thread:
-        data = {"id": str(channel.id), "guild_id": str(state.guild_id), "parent_id": str(channel.parent_id), "type": channel.type}
+        data = {
+            "id": str(channel.id),
+            "guild_id": str(state.guild_id),
+            "parent_id": str(channel.parent_id),
+            "type": channel.type,
+        }
         api.dispatch("THREAD_DELETE", data, intent=GUILDS)
     else:
         api.dispatch("CHANNEL_DELETE", payloads.channel(state, channel), intent=GUILDS)
@@ -123,8 +128,7 @@ def register(router: web.UrlDispatcher, api: Api) -> None:
         _validate_thread(payload)
         kind = int(payload.get("type") or PRIVATE_THREAD)
         if kind not in THREAD_TYPES:
-            error = {"_errors": [{"code": "BASE_TYPE_CHOICES", "message": "Value must be one of {11, 12}."}]}
-            raise invalid_form({"type": error})
+            raise invalid_form({"type": limits.field_error("BASE_TYPE_CHOICES", "Value must be one of {11, 12}.")})
         thread = _new_thread(api, parent, payload, thread_id=state.snowflakes.next(), kind=kind)
         return json_response(payloads.thread(state, thread), 201)
 

@@ -48,7 +48,9 @@ def register(router: web.UrlDispatcher, fake: FakeDiscord) -> None:
             {
                 "guild_id": str(state.guild_id),
                 "application_id": str(state.application_id),
-                "channels": [{"id": str(c.id), "name": c.name, "forbidden": c.forbidden} for c in state.text_channels()],
+                "channels": [
+                    {"id": str(c.id), "name": c.name, "forbidden": c.forbidden} for c in state.text_channels()
+                ],
                 "gateway_connects": state.gateway_connects,
                 "live_connections": len(fake.gateway.connections),
                 "invalid_requests": state.invalid_requests,

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from . import payloads
+from .limits import field_error
 from .messages import EPHEMERAL, LOADING, create_message, delete_message, edit_message, validate_message
 from .rest import API_PREFIX, Api, ApiError, invalid_form, json_response, no_content, read_body
 from .state import InteractionRecord, Message
@@ -33,17 +34,17 @@ def _command_errors(command: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, Any] = {}
     name = command.get("name") or ""
     if not COMMAND_NAME.match(name) or name != name.lower():
-        errors["name"] = {"_errors": [{"code": "APPLICATION_COMMAND_INVALID_NAME", "message": "Command name is invalid"}]}
+        errors["name"] = field_error("APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")
     if command.get("type", 1) == 1 and not (1 <= len(command.get("description") or "") <= 100):
-        errors["description"] = {
-            "_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}]
-        }
+        errors["description"] = field_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
     if len(command.get("options") or []) > 25:
-        errors["options"] = {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 25 or fewer in length."}]}
+        errors["options"] = field_error("BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
     return errors
 
 
-def store_commands(api: Api, existing: list[dict[str, Any]], incoming: list[Any], guild_id: str | None) -> list[dict[str, Any]]:
+def store_commands(
+    api: Api, existing: list[dict[str, Any]], incoming: list[Any], guild_id: str | None
+) -> list[dict[str, Any]]:
     """Bulk overwrite: validate all, keep ids of commands whose name survives."""
     errors = {str(i): e for i, c in enumerate(incoming) if (e := _command_errors(c))}
     if errors:
@@ -90,7 +91,8 @@ def new_interaction(api: Api, payload_args: dict[str, Any]) -> InteractionRecord
         command = {"id": str(state.snowflakes.next()), "name": name, "type": 1}
     channel_id = payload_args.get("channel_id") or state.text_channels()[0].id
     channel = api.channel(channel_id)
-    record = InteractionRecord(id=state.snowflakes.next(), token="aW50ZXJhY3Rpb24" + secrets.token_urlsafe(48), payload={})
+    token = "aW50ZXJhY3Rpb246" + secrets.token_urlsafe(48)  # "interaction:" in base64, like Discord's
+    record = InteractionRecord(id=state.snowflakes.next(), token=token, payload={})
     record.payload = payloads.interaction(
         state,
         interaction_id=record.id,
@@ -174,7 +176,8 @@ def register(router: web.UrlDispatcher, api: Api) -> None:
             if kind == UPDATE_MESSAGE:
                 validate_message(data, partial=True)
         else:
-            raise invalid_form({"type": {"_errors": [{"code": "BASE_TYPE_CHOICES", "message": "Value must be one of {1, 4, 5, 6, 7, 8, 9, 10, 12}."}]}})
+            choices = "Value must be one of {1, 4, 5, 6, 7, 8, 9, 10, 12}."
+            raise invalid_form({"type": field_error("BASE_TYPE_CHOICES", choices)})
         record.callbacks.append({"type": kind, "data": data})
         if msg is not None:
             record.original_message_id = msg.id

@@ -25,12 +25,12 @@ AUTO_ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
 Errors = dict[str, Any]
 
 
-def _error(code: str, message: str) -> Errors:
+def field_error(code: str, message: str) -> Errors:
     return {"_errors": [{"code": code, "message": message}]}
 
 
 def _too_long(limit: int) -> Errors:
-    return _error("BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
+    return field_error("BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
 
 
 def _check_len(errors: Errors, key: str, value: Any, limit: int) -> None:
@@ -70,7 +70,7 @@ def check_embed(embed: dict[str, Any]) -> Errors:
             for key, limit in (("name", FIELD_NAME_MAX), ("value", FIELD_VALUE_MAX)):
                 value = f.get(key)
                 if not value:
-                    one[key] = _error("BASE_TYPE_REQUIRED", "This field is required")
+                    one[key] = field_error("BASE_TYPE_REQUIRED", "This field is required")
                 else:
                     _check_len(one, key, value, limit)
             if one:
@@ -85,7 +85,7 @@ def check_message(payload: dict[str, Any]) -> Errors:
     errors: Errors = {}
     content = payload.get("content")
     if content is not None and not isinstance(content, str):
-        errors["content"] = _error("STRING_TYPE_CONVERT", "Could not interpret value as string.")
+        errors["content"] = field_error("STRING_TYPE_CONVERT", "Could not interpret value as string.")
     else:
         _check_len(errors, "content", content, CONTENT_MAX)
     nonce = payload.get("nonce")
@@ -100,7 +100,7 @@ def check_message(payload: dict[str, Any]) -> Errors:
             if per_embed:
                 errors["embeds"] = per_embed
             elif sum(embed_size(e) for e in embeds) > EMBEDS_TOTAL_MAX:
-                errors["embeds"] = _error(
+                errors["embeds"] = field_error(
                     "MAX_EMBED_SIZE_EXCEEDED", f"Embed size exceeds maximum size of {EMBEDS_TOTAL_MAX}"
                 )
     return errors
@@ -108,7 +108,7 @@ def check_message(payload: dict[str, Any]) -> Errors:
 
 def is_empty_message(payload: dict[str, Any]) -> bool:
     """Discord refuses (50006) a message with neither content, embeds, stickers nor components."""
-    return not (payload.get("content") or payload.get("embeds") or payload.get("sticker_ids") or payload.get("components"))
+    return not any(payload.get(key) for key in ("content", "embeds", "sticker_ids", "components"))
 
 
 def check_thread(payload: dict[str, Any], *, partial: bool = False) -> Errors:
@@ -116,13 +116,13 @@ def check_thread(payload: dict[str, Any], *, partial: bool = False) -> Errors:
     errors: Errors = {}
     name = payload.get("name")
     if name is None and not partial:
-        errors["name"] = _error("BASE_TYPE_REQUIRED", "This field is required")
+        errors["name"] = field_error("BASE_TYPE_REQUIRED", "This field is required")
     elif name is not None and not (THREAD_NAME_MIN <= len(str(name)) <= THREAD_NAME_MAX):
-        errors["name"] = _error(
+        errors["name"] = field_error(
             "BASE_TYPE_BAD_LENGTH", f"Must be between {THREAD_NAME_MIN} and {THREAD_NAME_MAX} in length."
         )
     duration = payload.get("auto_archive_duration")
     if duration is not None and duration not in AUTO_ARCHIVE_DURATIONS:
         choices = ", ".join(str(d) for d in AUTO_ARCHIVE_DURATIONS)
-        errors["auto_archive_duration"] = _error("BASE_TYPE_CHOICES", f"Value must be one of {{{choices}}}.")
+        errors["auto_archive_duration"] = field_error("BASE_TYPE_CHOICES", f"Value must be one of {{{choices}}}.")
     return errors

@@ -57,7 +57,7 @@ def create_message(
     if reference:
         target = state.messages_by_id.get(int(reference.get("message_id") or 0))
         if (target is None or target.deleted) and reference.get("fail_if_not_exists", True):
-            error = {"_errors": [{"code": "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "message": "Unknown message"}]}
+            error = limits.field_error("MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message")
             raise invalid_form({"message_reference": error})
         reference = {
             "type": reference.get("type", 0),

@@ -73,7 +73,12 @@ class Attachment:
     data: bytes
 
     def observed(self) -> dict[str, Any]:
-        return {"id": str(self.id), "filename": self.filename, "size": len(self.data), "content_type": self.content_type}
+        return {
+            "id": str(self.id),
+            "filename": self.filename,
+            "size": len(self.data),
+            "content_type": self.content_type,
+        }
 
 
 @dataclass

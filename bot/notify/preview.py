@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import sys
 import time
 from datetime import datetime, timezone
@@ -20,8 +21,20 @@ from typing import IO
 from bot.notify.models import Post
 
 
+# The escapes `bot.notify.text.escape` adds, removed again for reading on a console.
+_ESCAPED = re.compile(r"\\([\\*_`~|>#\-\[\]()])")
+
+
+def readable(text: str) -> str:
+    return _ESCAPED.sub(r"\1", text).replace("\u200b", "")
+
+
 def post_text(post: Post) -> list[str]:
-    """A post as console lines (markdown left as is: it reads fine as text)."""
+    """A post as console lines (JSONL keeps the exact text; the console reads easier)."""
+    return [readable(line) for line in _lines(post)]
+
+
+def _lines(post: Post) -> list[str]:
     lines: list[str] = []
     if post.content:
         lines.append(post.content)

@@ -63,6 +63,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _digest(args: argparse.Namespace) -> str:
+    if args.since is not None and args.until is not None and args.since >= args.until:
+        raise ValueError("--since must be before --until")
     if args.inbox is not None:
         if args.paths or args.db:
             raise ValueError("--inbox reads its own range: give no PATH or --db with it")

@@ -50,6 +50,8 @@ async def _main_in_thread(argv: list[str]) -> int:
         (["--range", "a..b"], "--range needs --inbox"),
         (["--since", "2025-03-15"], "give PATHs, --inbox with --range, or --since and --until"),
         (["/nonexistent/mail.eml"], "no such file or directory: /nonexistent/mail.eml"),
+        (["--since", "2025-03-16", "--until", "2025-03-15"], "--since must be before --until"),
+        (["--inbox", "/tmp"], "--inbox needs --range A..B"),
     ],
 )
 def test_bad_arguments_fail_clearly(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -195,8 +195,8 @@ def parse_applied(body: str) -> Applied | None:
                 commits[-1]["commit"], commits[-1]["url"] = sha, url
     if not commits and indices:
         commits = [{"index": n, "title": "", "commit": None, "url": None} for n in indices]
-    return Applied.model_construct(
+    return Applied(
         tree=tree,
         branch=branch,
-        commits=tuple(AppliedCommit.model_construct(**c) for c in commits),
+        commits=tuple(AppliedCommit(**c) for c in commits),
     )

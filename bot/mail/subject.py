@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import NamedTuple
 
 from bot.mail.models import Subject
 
@@ -54,7 +55,7 @@ _STABLE_TARGET = re.compile(r"(?:linux-|stable-)?(\d+\.\d+(?:\.y|\.\d+)?)(?:[.-]
 _TREE_BRANCH = re.compile(r"[\w.-]+:[\w./-]*")
 _TAG = re.compile(r"-?[A-Za-z0-9][\w.+:/-]*\??")
 _TRAILING_VERSION = re.compile(r"\s*\((?:v|ver\.?\s*|version\s*)(\d+(?:\.\d+)*)\)\s*$", re.IGNORECASE)
-_COMPONENT = re.compile(r"([A-Za-z0-9_][\w./+-]*)\s*:(?:\s+|$)")
+_COMPONENT_WORD = re.compile(r"[A-Za-z0-9_][\w./+-]*")
 
 _KEYWORDS = {
     "PATCH": "PATCH",
@@ -95,7 +96,8 @@ def _strip_reply(text: str) -> tuple[str, bool, bool]:
     """Drop leading reply/forward markers and list tags; return (rest, reply, forward)."""
     reply = forward = False
     while text:
-        m = _MARKER.match(text)
+        # A marker's colon comes within the first few characters (`Antwort[12]:`).
+        m = _MARKER.match(text) if (":" in text[:14] or "：" in text[:14]) else None
         if m:
             reply = True
             if m.group(1).lower() in _FORWARDS:
@@ -149,20 +151,106 @@ def _tokens(group: str) -> list[str]:
     return out
 
 
-def _subsystem(title: str) -> str | None:
-    comps: list[str] = []
-    pos = 0
-    while len(comps) < 2:
-        m = _COMPONENT.match(title, pos)
-        if not m:
-            break
-        comps.append(m.group(1))
-        pos = m.end()
-    if not comps:
+class _Group(NamedTuple):
+    """What one bracket group says (cached: the same groups recur on every list)."""
+
+    prefixes: tuple[str, ...]
+    tags: tuple[str, ...]
+    targets: tuple[str, ...]
+    version: str | None  # as written after the `v`: "3", "5.5"
+    counter: tuple[int, int] | None
+    flags: frozenset[str]  # patch rfc resend pull autosel stable bot
+
+
+_FLAG_OF = {"PATCH": "patch", "RFC": "rfc", "RESEND": "resend", "PULL": "pull", "AUTOSEL": "autosel", "stable": "stable"}
+
+
+@lru_cache(maxsize=4096)
+def _analyse_group(group: str, first: bool) -> _Group:
+    toks = _tokens(group)
+    known = [t for t in toks if t.upper() in _KEYWORDS or _VERSION.fullmatch(t) or _COUNTER.fullmatch(t)]
+    if not known and len(toks) > 1 and all(t.isalpha() for t in toks):
+        # A free-text group such as `[not for merge]`: one prefix, not a tag.
+        return _Group((" ".join(toks),), (), (), None, None, frozenset())
+    prefixes: list[str] = []
+    tags: list[str] = []
+    targets: list[str] = []
+    flags: set[str] = set()
+    version: str | None = None
+    counter: tuple[int, int] | None = None
+    if first and toks:
+        if toks[0].lower() == "syzbot" or (
+            _TREE_BRANCH.fullmatch(toks[0]) and not any(t.upper() == "PATCH" for t in toks)
+        ):
+            flags.add("bot")
+    j = 0
+    while j < len(toks):
+        tok = toks[j]
+        j += 1
+        up = tok.upper()
+        kw = _KEYWORDS.get(up)
+        if kw:
+            prefixes.append(kw)
+            flag = _FLAG_OF.get(kw)
+            if flag:
+                flags.add(flag)
+            if kw == "AUTOSEL":
+                flags.add("stable")
+            elif kw == "stable":
+                tags.append(kw)
+            continue
+        m = _VERSION.fullmatch(tok)
+        if m:
+            prefixes.append("v" + m.group(1))
+            version = version or m.group(1)
+            continue
+        m = _COUNTER.fullmatch(tok)
+        if m:
+            prefixes.append(tok)
+            counter = counter or (int(m.group(1)), int(m.group(2)))
+            continue
+        if up == "FOR" and j < len(toks):
+            # `for 6.10`, `for next`: a phrase, not a stable target.
+            prefixes.append(f"{tok} {toks[j]}")
+            j += 1
+            continue
+        m = _STABLE_TARGET.fullmatch(tok)
+        if m:
+            prefixes.append(tok)
+            targets.append(m.group(1))
+            flags.add("stable")
+            continue
+        prefixes.append(tok)
+        if _TAG.fullmatch(tok) and up not in _NOT_TAGS:
+            tags.append(tok)
+    return _Group(tuple(prefixes), tuple(tags), tuple(targets), version, counter, frozenset(flags))
+
+
+def _component(title: str, pos: int) -> tuple[str, int] | None:
+    """The `word:` component starting at `pos` and where the next one starts."""
+    colon = title.find(":", pos)
+    if colon <= pos:
         return None
-    if comps[0].upper() == "KVM" and len(comps) > 1:
-        return f"{comps[0]}: {comps[1]}"
-    return comps[0]
+    after = colon + 1
+    if after < len(title) and title[after] != " ":
+        return None
+    word = title[pos:colon]
+    if not _COMPONENT_WORD.fullmatch(word):
+        return None
+    while after < len(title) and title[after] == " ":
+        after += 1
+    return word, after
+
+
+def _subsystem(title: str) -> str | None:
+    first = _component(title, 0)
+    if first is None:
+        return None
+    if first[0].upper() == "KVM":
+        second = _component(title, first[1])
+        if second is not None:
+            return f"{first[0]}: {second[0]}"
+    return first[0]
 
 
 @lru_cache(maxsize=8192)
@@ -191,76 +279,27 @@ def parse_subject(raw: str) -> Subject:
     prefixes: list[str] = []
     tags: list[str] = []
     targets: list[str] = []
+    flags: set[str] = set()
+    version_text: str | None = None
+    counter: tuple[int, int] | None = None
+    for gi, group in enumerate(groups):
+        info = _analyse_group(group, gi == 0)
+        prefixes.extend(info.prefixes)
+        tags.extend(info.tags)
+        targets.extend(info.targets)
+        flags |= info.flags
+        version_text = version_text or info.version
+        counter = counter or info.counter
     version: int | None = None
     label: str | None = None
-    index = total = None
-    rfc = resend = patch = pull = autosel = stable = bot = False
+    if version_text:
+        version = int(version_text.split(".")[0])
+        label = version_text if "." in version_text else None
+    index, total = counter if counter else (None, None)
+    bot = "bot" in flags
+    stable = "stable" in flags
 
-    for gi, group in enumerate(groups):
-        toks = _tokens(group)
-        known = [t for t in toks if t.upper() in _KEYWORDS or _VERSION.fullmatch(t) or _COUNTER.fullmatch(t)]
-        if not known and len(toks) > 1 and all(t.isalpha() for t in toks):
-            # A free-text group such as `[not for merge]`: one prefix, not a tag.
-            prefixes.append(" ".join(toks))
-            continue
-        if gi == 0 and toks:
-            first = toks[0].lower()
-            if first == "syzbot" or (
-                _TREE_BRANCH.fullmatch(toks[0]) and not any(t.upper() == "PATCH" for t in toks)
-            ):
-                bot = True
-        j = 0
-        while j < len(toks):
-            tok = toks[j]
-            j += 1
-            up = tok.upper()
-            kw = _KEYWORDS.get(up)
-            if kw:
-                prefixes.append(kw)
-                if kw == "PATCH":
-                    patch = True
-                elif kw == "RFC":
-                    rfc = True
-                elif kw == "RESEND":
-                    resend = True
-                elif kw == "PULL":
-                    pull = True
-                elif kw == "AUTOSEL":
-                    autosel = stable = True
-                elif kw == "stable":
-                    stable = True
-                    tags.append(kw)
-                continue
-            m = _VERSION.fullmatch(tok)
-            if m:
-                prefixes.append("v" + m.group(1))
-                if version is None:
-                    num = m.group(1)
-                    version = int(num.split(".")[0])
-                    label = num if "." in num else None
-                continue
-            m = _COUNTER.fullmatch(tok)
-            if m:
-                prefixes.append(tok)
-                if index is None:
-                    index, total = int(m.group(1)), int(m.group(2))
-                continue
-            if up == "FOR" and j < len(toks):
-                # `for 6.10`, `for next`: a phrase, not a stable target.
-                prefixes.append(f"{tok} {toks[j]}")
-                j += 1
-                continue
-            m = _STABLE_TARGET.fullmatch(tok)
-            if m and not bot:
-                prefixes.append(tok)
-                targets.append(m.group(1))
-                stable = True
-                continue
-            prefixes.append(tok)
-            if _TAG.fullmatch(tok) and up not in _NOT_TAGS:
-                tags.append(tok)
-
-    m = _TRAILING_VERSION.search(text)
+    m = _TRAILING_VERSION.search(text) if text.endswith(")") else None
     if m and m.start() > 0:
         if version is None:
             num = m.group(1)
@@ -274,7 +313,7 @@ def parse_subject(raw: str) -> Subject:
         targets = []
         stable = False
     counters_or_version = index is not None or version is not None
-    return Subject.model_construct(
+    return Subject(
         raw=raw,
         title=text,
         subsystem=None if bot else _subsystem(text),
@@ -284,14 +323,14 @@ def parse_subject(raw: str) -> Subject:
         version_label=label,
         index=index,
         total=total,
-        rfc=rfc,
-        resend=resend,
+        rfc="rfc" in flags,
+        resend="resend" in flags,
         is_reply=is_reply,
         is_forward=is_forward,
-        is_patch=patch or (counters_or_version and not pull and not bot),
-        pull=pull,
+        is_patch="patch" in flags or (counters_or_version and "pull" not in flags and not bot),
+        pull="pull" in flags,
         bot_report=bot,
-        autosel=autosel,
+        autosel="autosel" in flags,
         stable_backport=stable,
         stable_targets=tuple(targets),
     )

@@ -44,19 +44,10 @@ _KNOWN["message-id"] = "Message-ID"
 _LINE = re.compile(r"([A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)[ \t]*:[ \t]*(.*)")
 _FIX = re.compile(r"(commit[ \t]+)?([0-9a-fA-F]+|\?)\b[ \t:]*(.*)")
 _STABLE_PREREQ = re.compile(r"([^:]*?)\s*:\s*([0-9a-fA-F]{6,40})\b")
-_META = re.compile(r"^(base-commit|change-id)[ \t]*:[ \t]*(\S+)[ \t]*$", re.MULTILINE | re.IGNORECASE)
+_META = re.compile(r"(base-commit|change-id)[ \t]*:[ \t]*(\S+)[ \t]*$")
 _PREV = re.compile(
     r"^[ \t]*(?:[-*][ \t]*)?(?:Supersedes|(?:Link to )?v\d+(?:\.\d+)?)[ \t]*:[ \t]*<?(\S+?)>?[ \t]*$",
-    re.MULTILINE | re.IGNORECASE,
-)
-# Outlook and forwarders paste the original mail unquoted below these.
-_ORIGINAL_MARKERS = (
-    "-----Original Message-----",
-    "-------- Original Message --------",
-    "---------- Forwarded message",
-    "-------- Forwarded Message --------",
-    "Begin forwarded message:",
-    "________________________________",
+    re.IGNORECASE,
 )
 _STABLE_ADDRS = {
     "stable@vger.kernel.org": "vger",
@@ -65,6 +56,7 @@ _STABLE_ADDRS = {
 }
 USUAL_SHA_LEN = 12
 MIN_SHA_LEN = 6
+_NO_STABLE = StableTag()
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,33 +151,50 @@ def _continues(prev: _Raw, line: str) -> bool:
     return False
 
 
-def _ends_commit_message(lines: list[str], i: int) -> bool:
-    """The `---` before the diffstat, a `diff` line, or a bare `diff -u` header."""
-    line = lines[i]
-    if line.startswith("diff "):
-        return True
-    if line.rstrip() == "---":
-        return True
-    return line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ")
+def _commit_region(text: str) -> tuple[str, int]:
+    """(the commit message, where the diff starts): cut at the `---` before the
+    diffstat, the signature, or the diff (`diff ...` or a bare `--- a/` + `+++`)."""
+    diff = text.find("\ndiff ")
+    cut = len(text) if diff == -1 else diff
+    if text.startswith(("---\n", "-- \n", "diff ")):
+        return "", cut
+    pos = text.find("\n--", 0, cut)
+    while pos != -1:
+        le = text.find("\n", pos + 1)
+        if le == -1:
+            le = len(text)
+        line = text[pos + 1 : le].rstrip("\r")
+        if line in ("---", "--- ", "-- ", "--") or (line.startswith("--- ") and text.startswith("+++ ", le + 1)):
+            bare_diff = line.startswith("--- ") and len(line) > 4
+            return text[:pos], pos if bare_diff else cut
+        pos = text.find("\n--", pos + 1, cut)
+    return text[:cut], cut
 
 
-def _body_lines(text: str, reply: bool) -> list[str]:
-    """The lines that may hold trailers: above the signature (and, in a commit
-    message, above the diff), or above an unquoted original-message block."""
-    lines = text.splitlines()
-    for i, line in enumerate(lines):
-        first = line[:1]
-        if first not in ("-", "d", "B", "_"):
-            continue
-        if line in ("-- ", "--") or line.startswith(_ORIGINAL_MARKERS):
-            return lines[:i]
-        if not reply and _ends_commit_message(lines, i):
-            return lines[:i]
-    return lines
+def _tail(region: str, paragraphs: int) -> tuple[str, bool]:
+    """The last `paragraphs` paragraphs of `region`; True when that is all of it."""
+    end = len(region)
+    start = end
+    for _ in range(paragraphs):
+        p = region.rfind("\n\n", 0, start)
+        if p <= 0:
+            return region, True
+        start = p
+        while start > 0 and region[start - 1] == "\n":
+            start -= 1
+    return region[start:], False
 
 
-def _commit_trailers(lines: list[str]) -> list[_Raw]:
-    # Paragraph boundaries, from the end.
+def _commit_trailers(region: str) -> list[_Raw]:
+    """Trailers of the trailing paragraph(s); only the tail of the text is split."""
+    window, whole = _tail(region, 4)
+    raws, reached_top = _trailing_paragraphs(window.splitlines())
+    if reached_top and not whole:
+        raws, _ = _trailing_paragraphs(region.splitlines())
+    return raws
+
+
+def _trailing_paragraphs(lines: list[str]) -> tuple[list[_Raw], bool]:
     end = len(lines)
     while end and not lines[end - 1].strip():
         end -= 1
@@ -211,7 +220,7 @@ def _commit_trailers(lines: list[str]) -> list[_Raw]:
     out: list[_Raw] = []
     for raws in reversed(blocks):
         out.extend(raws)
-    return out
+    return out, end == 0
 
 
 def _read_paragraph(par: list[str]) -> tuple[list[_Raw], int, int, bool]:
@@ -242,23 +251,73 @@ def _read_paragraph(par: list[str]) -> tuple[list[_Raw], int, int, bool]:
     return raws, n_trailers, n_other, has_known
 
 
-def _reply_trailers(lines: list[str]) -> list[_Raw]:
+# Names a reply trailer can have, lower-cased, as substrings to look for: the
+# scan is str.find over the body (C speed) instead of a Python loop per line.
+_REPLY_NEEDLES = ("-by:", "fixes:", "cc:", "link:", "closes:", "stable-dep-of:")
+_REPLY_ENDS = ("\n-- \n", "\n--\n", "\n-- \r\n")
+_REPLY_MARKERS = ("original message", "forwarded message", "begin forwarded message:", "\n_______________")
+
+
+def _reply_end(text: str, low: str) -> int:
+    """Where the reply's own text ends: its signature or a pasted original."""
+    end = len(text)
+    if text.startswith(("-- \n", "--\n")):
+        return 0
+    for needle in _REPLY_ENDS:
+        pos = text.find(needle, 0, end)
+        if pos != -1:
+            end = pos
+    for needle in _REPLY_MARKERS:
+        pos = low.find(needle, 0, end)
+        if pos != -1:
+            end = text.rfind("\n", 0, pos) + 1 if needle[0] != "\n" else pos
+    return end
+
+
+def _line_at(text: str, start: int, end: int) -> tuple[str, int]:
+    """The line starting at `start` (without its newline) and where the next begins."""
+    le = text.find("\n", start, end)
+    if le == -1:
+        le = end
+    return text[start:le].rstrip("\r"), le + 1
+
+
+def _reply_trailers(text: str) -> list[_Raw]:
+    low = text.lower()
+    starts: set[int] = set()
+    for needle in _REPLY_NEEDLES:
+        pos = low.find(needle)
+        while pos != -1:
+            ls = text.rfind("\n", 0, pos) + 1
+            if text[ls : ls + 1] != ">":
+                starts.add(ls)
+            pos = low.find(needle, pos + len(needle))
+    if not starts:
+        return []
+    end = _reply_end(text, low)
     raws: list[_Raw] = []
-    prev: _Raw | None = None
-    for line in lines:
-        if not line or line[0] == ">":
-            prev = None
+    consumed = -1  # continuation lines already folded into a trailer end here
+    for ls in sorted(starts):
+        if ls >= end:
+            break
+        if ls < consumed:
             continue
-        if prev is not None and _unclosed(prev) and _continues(prev, line):
-            continue
-        parsed = _split_line(line.lstrip(), True) if ":" in line else None
+        line, nxt = _line_at(text, ls, end)
+        parsed = _split_line(line.lstrip(), True)
         if parsed is None:
-            if prev is not None and _continues(prev, line):
-                continue
-            prev = None
             continue
         prev = _Raw(*parsed)
         raws.append(prev)
+        while nxt < end:
+            cont, after = _line_at(text, nxt, end)
+            if not cont or cont[0] == ">":
+                break
+            if not _unclosed(prev) and _split_line(cont.lstrip(), True) is not None:
+                break
+            if not _continues(prev, cont):
+                break
+            nxt = after
+        consumed = nxt
     return raws
 
 
@@ -301,7 +360,7 @@ def _parse_fix(value: str, warnings: list[str], label: str) -> Fixes | None:
     elif rest:
         nonstandard = True
         subject = " ".join(rest.strip("\"'").split()) or None
-    return Fixes.model_construct(
+    return Fixes(
         sha=sha.lower(),
         subject=subject,
         long_sha=len(sha) > USUAL_SHA_LEN,
@@ -309,20 +368,41 @@ def _parse_fix(value: str, warnings: list[str], label: str) -> Fixes | None:
     )
 
 
-def _meta(text: str) -> tuple[str | None, str | None, tuple[str, ...]]:
-    base = change = None
-    if "base-commit" in text or "change-id" in text:
-        for m in _META.finditer(text):
-            if m.group(1).lower() == "base-commit":
-                base = base or m.group(2)
-            else:
-                change = change or m.group(2)
+# b4 writes base-commit/change-id near the end of the mail, after the diff.
+_META_TAIL = 4000
+
+
+def _meta_value(text: str, key: str) -> str | None:
+    start = max(0, len(text) - _META_TAIL)
+    pos = text.find(key, start)
+    while pos != -1:
+        if pos == 0 or text[pos - 1] == "\n":
+            line, _ = _line_at(text, pos, len(text))
+            m = _META.match(line)
+            if m:
+                return m.group(2)
+        pos = text.find(key, pos + 1)
+    return None
+
+
+def _meta(text: str, diff_at: int) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """base-commit, change-id and earlier-version links anywhere above the diff."""
+    base = _meta_value(text, "base-commit:")
+    change = _meta_value(text, "change-id:")
     prev: list[str] = []
-    if "Supersedes" in text or "supersedes" in text or "v1" in text or ": http" in text:
-        for m in _PREV.finditer(text):
-            link = m.group(1)
-            if link not in prev and ("://" in link or "@" in link):
-                prev.append(link)
+    for needle in (": http", "Supersedes:"):
+        pos = text.find(needle, 0, diff_at)
+        while pos != -1:
+            ls = text.rfind("\n", 0, pos) + 1
+            line, _ = _line_at(text, ls, len(text))
+            m = _PREV.match(line)
+            if m:
+                link = m.group(1)
+                if link not in prev and ("://" in link or "@" in link):
+                    prev.append(link)
+            pos = text.find(needle, pos + len(needle), diff_at)
+    if len(prev) > 1:
+        prev.sort(key=text.find)  # the order they were written in
     return base, change, tuple(prev)
 
 
@@ -330,9 +410,14 @@ def parse_trailers(text: str, reply: bool = False) -> TrailerBlock:
     """The trailers of a commit message (default) or of a reply body. Never raises."""
     if not text:
         return EMPTY
-    lines = _body_lines(text, reply)
-    raws = _reply_trailers(lines) if reply else _commit_trailers(lines)
-    base, change, prev_links = _meta(text)
+    if reply:
+        raws = _reply_trailers(text)
+        base = change = None
+        prev_links: tuple[str, ...] = ()
+    else:
+        region, diff_at = _commit_region(text)
+        raws = _commit_trailers(region)
+        base, change, prev_links = _meta(text, diff_at)
     if not raws and base is None and change is None and not prev_links:
         return EMPTY
 
@@ -375,12 +460,12 @@ def parse_trailers(text: str, reply: bool = False) -> TrailerBlock:
         elif raw.name == "Supersedes" and value.strip("<>") and value.strip("<>") not in prev_links:
             prev_links = (*prev_links, value.strip("<>"))
         trailers.append(
-            Trailer.model_construct(name=raw.name, value=value, extra=extra, person=person, note=raw.note)
+            Trailer(name=raw.name, value=value, extra=extra, person=person, note=raw.note)
         )
 
-    stable = StableTag()
+    stable = _NO_STABLE
     if tagged or noautosel or deps:
-        stable = StableTag.model_construct(
+        stable = StableTag(
             tagged=tagged,
             versions=tuple(versions),
             prerequisites=tuple(prereqs),

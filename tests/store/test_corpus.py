@@ -1,0 +1,151 @@
+"""Real mail end to end: the 42 x86 threads and the kvmarm public-inbox archive."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.ingest.sources import iter_path
+from bot.series.models import SeriesView
+from bot.store import IngestStats, Store
+
+pytestmark = pytest.mark.corpus
+
+TLB = "Fine-grained TLB flush"
+
+
+def _bulk_db(path: Path, db: Path) -> IngestStats:
+    """Ingest once per session (synchronously, outside the tests' event loops)."""
+
+    async def run() -> IngestStats:
+        store = await Store.open(f"sqlite+aiosqlite:///{db}")
+        try:
+            return await store.ingest_many(iter_path(path), source="archive")
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+@pytest.fixture(scope="session")
+def x86_db(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("x86") / "x86.db"
+    stats = _bulk_db(corpus / "kvm-x86-threads", db)
+    assert stats.read == 1358 and stats.new + stats.duplicates == stats.read
+    return db
+
+
+@pytest.fixture
+async def x86(x86_db: Path) -> AsyncIterator[Store]:
+    store = await Store.open(f"sqlite+aiosqlite:///{x86_db}")
+    yield store
+    await store.close()
+
+
+async def _lineage_of(store: Store, needle: str) -> list[SeriesView]:
+    hits = [v for v in await store.list_series() if needle in v.title]
+    assert hits, needle
+    return await store.lineage(hits[0].lineage_id)
+
+
+async def test_x86_one_posting_per_thread(x86: Store):
+    views = await x86.list_series()
+    assert len(views) == 42
+    assert all(v.complete and v.cover for v in views)
+    assert not await x86.unparseable()
+
+
+async def test_hyperv_tlb_flush_is_one_lineage_of_13_versions(x86: Store):
+    versions = await _lineage_of(x86, TLB)
+    labels = [("RFC " if v.rfc else "") + f"v{v.version}" for v in versions]
+    assert labels == ["RFC v1", "v1"] + [f"v{n}" for n in range(3, 14)]
+    assert [v.total for v in versions][-1] == 48 and max(v.total for v in versions) == 48
+    for older, newer in zip(versions, versions[1:]):
+        assert older.superseded_by == newer.series_id and newer.supersedes == older.series_id
+    assert versions[-1].superseded_by is None
+    # each version holds its own patches: no message id is shared between versions
+    ids = [p.message_id for v in versions for p in v.patches]
+    assert len(ids) == len(set(ids)) == sum(v.total + 1 for v in versions)
+    # trailers stay with the version they were given on
+    rfc = {p.index: p.reviewed_by for p in versions[0].patches if p.reviewed_by}
+    assert rfc == {15: ("Michael Kelley <mikelley@microsoft.com>",)}
+    # v12: Sean reviewed the cover, which counts for every patch of v12 only
+    sean = "Sean Christopherson <seanjc@google.com>"
+    v12, v13 = versions[-2], versions[-1]
+    assert v12.version == 12 and all(sean in p.reviewed_by for p in v12.patches)
+    assert not all(sean in p.reviewed_by for p in v13.patches if p.index)
+
+
+async def test_other_x86_lineages(x86: Store):
+    evmcs = await _lineage_of(x86, "TscScaling and EnclsExitingBitmap whith")
+    assert [v.version for v in evmcs if not v.rfc] == [1, 2, 3, 4, 5, 6]
+    xen = await _lineage_of(x86, "Xen event channel")
+    assert [v.version for v in xen] == [3, 5]
+    svm = await _lineage_of(x86, "exit_code bugs")
+    assert [v.version for v in svm] == [1, 2]
+    assert svm[1].applied_state == "all" and svm[1].applied is not None
+    nvmx = await _lineage_of(x86, "Use vmcs_config for setting up nested")
+    assert {v.lineage_id for v in nvmx}.isdisjoint({v.lineage_id for v in evmcs})
+
+
+async def test_x86_bulk_equals_one_by_one(x86: Store, corpus: Path, tmp_path: Path):
+    """The bulk path and mail-by-mail ingest build the same series (a few threads)."""
+    files = sorted((corpus / "kvm-x86-threads").glob("3[0-9]-*.mbox"))
+    one = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'one.db'}")
+    bulk = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'bulk.db'}")
+    try:
+        for f in files:
+            for rec in iter_path(f):
+                await one.ingest(rec.data, source="mbox", source_ref=rec.ref)
+        await bulk.ingest_many((r for f in files for r in iter_path(f)), source="mbox", batch_size=97)
+
+        def strip(views: list[SeriesView]) -> list[dict]:
+            return [v.model_dump() for v in views]
+
+        assert strip(await one.list_series()) == strip(await bulk.list_series())
+        ev_one = [(e.kind, e.series_id, e.message_id, e.data) for e in await one.events_after(0, 10**6)]
+        ev_bulk = [(e.kind, e.series_id, e.message_id, e.data) for e in await bulk.events_after(0, 10**6)]
+        assert ev_one == ev_bulk and ev_one
+    finally:
+        await one.close()
+        await bulk.close()
+
+
+@pytest.fixture(scope="session")
+def kvmarm_db(kvmarm_git: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, IngestStats]:
+    db = tmp_path_factory.mktemp("kvmarm-store") / "kvmarm.db"
+    return db, _bulk_db(kvmarm_git, db)
+
+
+@pytest.fixture
+async def kvmarm(kvmarm_db: tuple[Path, IngestStats]) -> AsyncIterator[tuple[Store, IngestStats]]:
+    store = await Store.open(f"sqlite+aiosqlite:///{kvmarm_db[0]}")
+    yield store, kvmarm_db[1]
+    await store.close()
+
+
+async def test_kvmarm_archive_end_to_end(kvmarm: tuple[Store, IngestStats]):
+    store, stats = kvmarm
+    assert stats.read == 21367
+    assert stats.new + stats.duplicates == stats.read and stats.fallbacks == 0
+    assert await store.count("mails") == stats.new  # every distinct mail kept
+    views = await store.list_series()
+    assert len(views) > 1000
+    complete = sum(v.complete for v in views)
+    assert complete / len(views) > 0.9
+    # some series were reviewed and applied, in a real list
+    assert sum(any(p.reviewed_by for p in v.patches) for v in views) > 200
+    assert sum(v.applied_state != "none" for v in views) > 50
+    # versions link up: many lineages have more than one version
+    lineages: dict[int, int] = {}
+    for v in views:
+        lineages[v.lineage_id] = lineages.get(v.lineage_id, 0) + 1
+    assert sum(n > 1 for n in lineages.values()) > 200
+    # stored mails come back in arrival order with their commit ids
+    last = views[-1]
+    mails = await store.mails(source_refs=None, since=last.first_seen)
+    assert mails and all(len(m.source_ref or "") == 40 for m in mails)
+    assert [m.seq for m in mails] == sorted(m.seq for m in mails)

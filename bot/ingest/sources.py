@@ -31,6 +31,7 @@ __all__ = [
 # "From " are far less specific than this.
 _FROM_LINE = re.compile(rb"From \S*[ \t]+(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[ \t]")
 _MBOXRD_QUOTED = re.compile(rb"^>(>*From )", re.MULTILINE)
+_HEADER_LINE = re.compile(rb"[!-9;-~]+:")
 MBOX_SUFFIXES = (".mbox", ".mbx", ".mbox.txt")
 
 
@@ -40,13 +41,16 @@ def iter_eml(path: Path) -> Iterator[RawMail]:
 
 
 def is_mbox(path: Path) -> bool:
-    """A file whose first line is an mbox separator."""
+    """A file whose first line is an mbox separator (dated, or followed by a header)."""
     try:
         with path.open("rb") as fh:
             first = fh.readline(4096)
+            second = fh.readline(4096)
     except OSError:
         return False
-    return _FROM_LINE.match(first) is not None
+    if _FROM_LINE.match(first):
+        return True
+    return first.startswith(b"From ") and _HEADER_LINE.match(second) is not None
 
 
 def _finish(lines: list[bytes]) -> bytes:
@@ -64,25 +68,41 @@ def _finish(lines: list[bytes]) -> bytes:
 def iter_mbox(path: Path) -> Iterator[RawMail]:
     """Each mail of an mbox (mboxrd `>From ` unquoted), with `<path>:<offset>` refs.
 
-    The separator line is dropped; a separator is only recognised after a
-    blank line (or at the start), and must carry an asctime date.
+    The separator line is dropped. It is only recognised after a blank line
+    (or at the start), and must carry an asctime date or be followed by a
+    header line (test mboxes use bare `From A` lines).
     """
     origin = str(path)
     with path.open("rb") as fh:
         lines: list[bytes] = []
-        start = 0
-        offset = 0
+        start = offset = 0
         prev_blank = True
+        maybe: bytes | None = None  # an undated "From " line: decided by the next line
+        maybe_at = 0
         for line in fh:
-            if prev_blank and line.startswith(b"From ") and _FROM_LINE.match(line):
-                if lines:
-                    yield RawMail(data=_finish(lines), ref=f"{origin}:{start}", origin=origin)
-                lines = []
-                start = offset
+            if maybe is not None:
+                if _HEADER_LINE.match(line):
+                    if lines:
+                        yield RawMail(data=_finish(lines), ref=f"{origin}:{start}", origin=origin)
+                    lines = []
+                    start = maybe_at
+                else:
+                    lines.append(maybe)
+                maybe = None
+            if prev_blank and line.startswith(b"From "):
+                if _FROM_LINE.match(line):
+                    if lines:
+                        yield RawMail(data=_finish(lines), ref=f"{origin}:{start}", origin=origin)
+                    lines = []
+                    start = offset
+                else:
+                    maybe, maybe_at = line, offset
             else:
                 lines.append(line)
             offset += len(line)
             prev_blank = line in (b"\n", b"\r\n")
+        if maybe is not None:
+            lines.append(maybe)
         if lines and any(line.strip() for line in lines):
             yield RawMail(data=_finish(lines), ref=f"{origin}:{start}", origin=origin)
 

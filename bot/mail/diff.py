@@ -20,16 +20,19 @@ from dataclasses import dataclass
 from bot.mail.models import Diffstat, DiffstatEntry
 
 # Where a diff starts: git, `diff -u`/hg, CVS `Index:` or a bare `---`/`+++` pair.
+# Anchored with `match` at line starts found by `str.find`, which is much
+# faster than letting a MULTILINE `^` regex try every character.
 _DIFF_START = re.compile(
-    r"^(?:diff --git \S|diff --cc \S|diff -[a-zA-Z]+ \S|Index: \S[^\n]*\n={8,}$"
-    r"|--- \S[^\n]*\n\+\+\+ \S)",
+    r"diff --git \S|diff --cc \S|diff -[a-zA-Z]+ \S|Index: \S[^\n]*\n={8,}$"
+    r"|--- \S[^\n]*\n\+\+\+ \S",
     re.MULTILINE,
 )
-_FILE_HDR = re.compile(r"^(?:diff --git (.*)|diff --cc (.*)|--- (.*)\n\+\+\+ (.*))$", re.MULTILINE)
-_HUNK = re.compile(r"^@@+ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@", re.MULTILINE)
-_SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
+_DIFF_TOKENS = ("diff -", "Index: ", "--- ")
+# Patterns below run over "\n" + the diff, so a literal "\n" starts each line.
+_FILE_HDR = re.compile(r"\n(?:diff --git ([^\n]*)|diff --cc ([^\n]*)|--- ([^\n]*)\n\+\+\+ ([^\n]*))")
+_HUNK = re.compile(r"\n@@+ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@[^\n]*")
 _SUMMARY = re.compile(
-    r"^ ?(\d+) files? changed(?:, (\d+) insertions?\(\+\))?(?:, (\d+) deletions?\(-\))?[ \t]*$",
+    r" ?(\d+) files? changed(?:, (\d+) insertions?\(\+\))?(?:, (\d+) deletions?\(-\))?[ \t]*$",
     re.MULTILINE,
 )
 _STAT_LINE = re.compile(r" (.+?)\s*\|\s+(?:(\d+)(?: ([+-]*))?|Bin(?: (\d+) -> (\d+) bytes)?)\s*")
@@ -38,16 +41,29 @@ _BRACE = re.compile(r"\{([^{}]*) => ([^{}]*)\}")
 
 def find_diff(text: str, start: int = 0) -> int:
     """Offset of the first line of a diff in `text`, or -1."""
-    m = _DIFF_START.search(text, start)
-    return m.start() if m else -1
+    best = -1
+    for token in _DIFF_TOKENS:
+        pos = text.find(token, start)
+        while pos != -1 and (best == -1 or pos < best):
+            if (pos == 0 or text[pos - 1] == "\n") and _DIFF_START.match(text, pos):
+                best = pos
+                break
+            pos = text.find(token, pos + 1)
+    return best
 
 
 def separator_before(text: str, end: int, start: int = 0) -> int:
     """Offset of the last `---` line before `end` (the patch boundary), or -1."""
-    pos = -1
-    for m in _SEPARATOR.finditer(text, start, end):
-        pos = m.start()
-    return pos
+    pos = end
+    while True:
+        pos = text.rfind("---", start, pos)
+        if pos == -1:
+            return -1
+        if pos == 0 or text[pos - 1] == "\n":
+            eol = text.find("\n", pos)
+            line = text[pos : eol if eol != -1 else len(text)]
+            if not line[3:].strip(" \t"):
+                return pos
 
 
 # --- the computed diffstat ----------------------------------------------------
@@ -86,7 +102,7 @@ def _strip_prefix(path: str, git: bool) -> str | None:
 
 
 def _git_paths(arg: str) -> tuple[str, str]:
-    """(old, new) from `a/X b/Y`; exact when X == Y, which is every non-rename."""
+    """(old, new) from `a/X b/Y` (or `X Y` with diff.noprefix); exact when X == Y."""
     arg = arg.strip()
     if arg.startswith('"'):
         end = arg.find('"', 1)
@@ -94,32 +110,36 @@ def _git_paths(arg: str) -> tuple[str, str]:
             end = arg.find('"', end + 1)
         if end != -1:
             old, new = _unquote(arg[: end + 1]), _unquote(arg[end + 1 :])
-            return old[2:], new[2:]
+            return old[2:] if old[:2] == "a/" else old, new[2:] if new[:2] == "b/" else new
     half = (len(arg) - 1) // 2
-    if arg[half : half + 1] == " " and arg[2:half] == arg[half + 3 :]:
-        return arg[2:half], arg[2:half]
+    if arg[half : half + 1] == " ":
+        left, right = arg[:half], arg[half + 1 :]
+        if left[:2] == "a/" and right[:2] == "b/" and left[2:] == right[2:]:
+            return left[2:], left[2:]
+        if left == right:
+            return left, left
     cut = arg.rfind(" b/")
-    if cut != -1:
+    if cut != -1 and arg[:2] == "a/":
         return arg[2:cut], arg[cut + 3 :]
     old, _, new = arg.partition(" ")
-    return old[2:], new[2:]
+    return old, new
 
 
-def _hunk_counts(text: str, start: int, end: int) -> tuple[int, int]:
+def _hunk_counts(d: str, start: int, end: int) -> tuple[int, int]:
     ins = dels = 0
-    hunks = list(_HUNK.finditer(text, start, end))
+    hunks = list(_HUNK.finditer(d, start, end))
     for i, m in enumerate(hunks):
         old = int(m.group(1)) if m.group(1) is not None else 1
         new = int(m.group(2)) if m.group(2) is not None else 1
         a = m.end()
         b = hunks[i + 1].start() if i + 1 < len(hunks) else end
-        plus = text.count("\n+", a, b)
-        minus = text.count("\n-", a, b)
+        plus = d.count("\n+", a, b)
+        minus = d.count("\n-", a, b)
         if old - minus == new - plus and old >= minus:
             ins += plus
             dels += minus
             continue
-        plus, minus = _walk_hunk(text[a + 1 : b], old, new)
+        plus, minus = _walk_hunk(d[a + 1 : b], old, new)
         ins += plus
         dels += minus
     return ins, dels
@@ -145,10 +165,15 @@ def _walk_hunk(body: str, old: int, new: int) -> tuple[int, int]:
     return plus, minus
 
 
-def compute_diffstat(text: str, start: int = 0) -> Diffstat | None:
-    """The diffstat of every diff in `text` from `start`, in diff order; None if none."""
+def compute_diffstat(text: str, start: int = 0, unknown: list[str] | None = None) -> Diffstat | None:
+    """The diffstat of every diff in `text` from `start`, in diff order; None if none.
+
+    Files deleted with `format-patch -D` (a `deleted file mode` header and no
+    hunks) count 0 lines here; their paths are appended to `unknown`.
+    """
+    d = "\n" + text[start:] if start else "\n" + text
     sections: list[_Section] = []
-    for m in _FILE_HDR.finditer(text, start):
+    for m in _FILE_HDR.finditer(d):
         git_arg = m.group(1) if m.group(1) is not None else m.group(2)
         if git_arg is not None:
             sections.append(_Section(m.start(), git_arg))
@@ -156,24 +181,22 @@ def compute_diffstat(text: str, start: int = 0) -> Diffstat | None:
         cur = sections[-1] if sections else None
         if (
             cur is not None
-            and cur.git is not None
-            and cur.minus is None
-            and text.find("\n@@", cur.start, m.start()) == -1
+            and (cur.git is None or cur.minus is None)
+            and d.find("\n@@", cur.start, m.start()) == -1
         ):
+            # No hunk since the section began: the pair is its git header, or
+            # (plain diffs) the earlier pair was not a file after all.
             cur.minus, cur.plus = m.group(3), m.group(4)
             continue
-        if cur is not None and cur.git is None and text.find("\n@@", cur.start, m.start()) == -1:
-            continue  # two header pairs in a row: the first was not a file
         sections.append(_Section(m.start(), None, m.group(3), m.group(4)))
     if not sections:
         return None
     entries: list[DiffstatEntry] = []
     ins_total = dels_total = 0
     for i, sec in enumerate(sections):
-        end = sections[i + 1].start if i + 1 < len(sections) else len(text)
-        first_hunk = text.find("\n@@", sec.start, end)
+        end = sections[i + 1].start if i + 1 < len(sections) else len(d)
+        first_hunk = d.find("\n@@", sec.start, end)
         head_end = first_hunk if first_hunk != -1 else end
-        header = text[sec.start : head_end]
         git = sec.git is not None
         old_path: str | None = None
         path: str | None = None
@@ -184,23 +207,30 @@ def compute_diffstat(text: str, start: int = 0) -> Diffstat | None:
         if plus or minus:
             path = plus or minus
             old_path = minus or plus
-        if git and ("\nrename " in header or "\ncopy " in header):
-            for line in header.split("\n"):
-                if line.startswith(("rename from ", "copy from ")):
-                    old_path = _unquote(line.split(" ", 2)[2])
-                elif line.startswith(("rename to ", "copy to ")):
-                    path = _unquote(line.split(" ", 2)[2])
-        binary = "\nGIT binary patch" in header or "\nBinary files " in header
+        binary = False
+        if git:
+            header = d[sec.start : head_end]
+            if "\nrename " in header or "\ncopy " in header:
+                for line in header.split("\n"):
+                    if line.startswith(("rename from ", "copy from ")):
+                        old_path = _unquote(line.split(" ", 2)[2])
+                    elif line.startswith(("rename to ", "copy to ")):
+                        path = _unquote(line.split(" ", 2)[2])
+            binary = "\nGIT binary patch" in header or "\nBinary files " in header
+        elif first_hunk == -1:
+            binary = d.find("\nBinary files ", sec.start, end) != -1
         if first_hunk != -1:
-            ins, dels = _hunk_counts(text, first_hunk + 1, end)
+            ins, dels = _hunk_counts(d, first_hunk, end)
         else:
             ins = dels = 0
+            if git and not binary and unknown is not None and "\ndeleted file mode" in d[sec.start : end]:
+                unknown.append(path or old_path or "")
         if not path:
             continue
         ins_total += ins
         dels_total += dels
         entries.append(
-            DiffstatEntry.model_construct(
+            DiffstatEntry(
                 path=path,
                 insertions=ins,
                 deletions=dels,
@@ -210,17 +240,23 @@ def compute_diffstat(text: str, start: int = 0) -> Diffstat | None:
         )
     if not entries:
         return None
-    return Diffstat.model_construct(
-        files=len(entries), insertions=ins_total, deletions=dels_total, per_file=tuple(entries)
-    )
+    return Diffstat(files=len(entries), insertions=ins_total, deletions=dels_total, per_file=tuple(entries))
 
 
 # --- the diffstat block --------------------------------------------------------
 
 
 def _stat_paths(written: str) -> tuple[str, str | None]:
-    """(path, old_path) from a diffstat path: `a/{b => c}/d`, `x => y` or plain."""
+    """(path, old_path) from a diffstat path: `a/{b => c}/d`, `x => y` or plain.
+
+    git shortens long paths from the left (`.../kvm/arm => arch/arm64/kvm}/x.c`,
+    even `.../nvhe/fixed_config.h}`): then only a `.../` suffix of the new
+    path is known, and no old path.
+    """
     written = written.strip()
+    if written.startswith("...") and "}" in written and "{" not in written:
+        tail = written.split(" => ", 1)[1] if " => " in written else written[3:].lstrip("/")
+        return ".../" + tail.replace("}", "", 1).replace("//", "/"), None
     if " => " not in written:
         return written, None
     m = _BRACE.search(written)
@@ -239,7 +275,15 @@ def parse_diffstat_block(text: str, start: int = 0, end: int | None = None) -> D
     Found by its summary line (` 3 files changed, 7 insertions(+), ...`), then
     read upwards while lines look like ` path | N +-`.
     """
-    m = _SUMMARY.search(text, start, len(text) if end is None else end)
+    stop = len(text) if end is None else end
+    m = None
+    pos = text.find(" changed", start, stop)
+    while pos != -1:
+        line_start = text.rfind("\n", start, pos) + 1
+        m = _SUMMARY.match(text, line_start, stop)
+        if m is not None:
+            break
+        pos = text.find(" changed", pos + 8, stop)
     if m is None:
         return None
     entries: list[DiffstatEntry] = []
@@ -259,19 +303,19 @@ def parse_diffstat_block(text: str, start: int = 0, end: int | None = None) -> D
             else:
                 ins = round(changes * plus / len(bar)) if bar else 0
             entries.append(
-                DiffstatEntry.model_construct(
+                DiffstatEntry(
                     path=path, insertions=ins, deletions=changes - ins, binary=False, old_path=old_path
                 )
             )
         else:
             entries.append(
-                DiffstatEntry.model_construct(
+                DiffstatEntry(
                     path=path, insertions=0, deletions=0, binary=True, old_path=old_path
                 )
             )
         line_end = line_start - 1
     entries.reverse()
-    return Diffstat.model_construct(
+    return Diffstat(
         files=int(m.group(1)),
         insertions=int(m.group(2) or 0),
         deletions=int(m.group(3) or 0),
@@ -283,18 +327,23 @@ def _same_path(written: str, full: str) -> bool:
     if written == full:
         return True
     if written.startswith(".../"):
-        return full.endswith(written[3:])
+        return full.endswith(written[4:])
     return False
 
 
-def diffstat_mismatches(block: Diffstat, computed: Diffstat) -> list[str]:
+def diffstat_mismatches(block: Diffstat, computed: Diffstat, unknown: list[str] | tuple[str, ...] = ()) -> list[str]:
     """How a diffstat block disagrees with the diff (empty: they agree as git means it).
 
     Same file count and totals; per file, in order: the same path (a `.../`
     shortened path matches by suffix), the same number of changed lines and
-    the same binary-ness.
+    the same binary-ness. Deletions of `unknown` files (`format-patch -D`)
+    are not in the diff, so only their presence is checked.
     """
     out: list[str] = []
+    if unknown:
+        gone = {e.path: e.insertions + e.deletions for e in block.per_file}
+        missing = sum(n for p, n in gone.items() if any(_same_path(p, u) for u in unknown))
+        computed = computed.model_copy(update={"deletions": computed.deletions + missing})
     if (block.files, block.insertions, block.deletions) != (
         computed.files,
         computed.insertions,
@@ -310,6 +359,8 @@ def diffstat_mismatches(block: Diffstat, computed: Diffstat) -> list[str]:
         for b, c in zip(block.per_file, computed.per_file, strict=True):
             if not _same_path(b.path, c.path):
                 out.append(f"path {b.path} != {c.path}")
+            elif c.path in unknown:
+                continue
             elif b.binary != c.binary or (
                 not b.binary and b.insertions + b.deletions != c.insertions + c.deletions
             ):
@@ -319,11 +370,11 @@ def diffstat_mismatches(block: Diffstat, computed: Diffstat) -> list[str]:
     return out
 
 
-def exact_block(block: Diffstat, computed: Diffstat) -> Diffstat:
+def exact_block(block: Diffstat, computed: Diffstat, unknown: list[str] | tuple[str, ...] = ()) -> Diffstat:
     """The block with exact per-file counts and full paths, once it agrees with the diff."""
-    if not block.per_file:
+    if not block.per_file or unknown:
         return block
-    return Diffstat.model_construct(
+    return Diffstat(
         files=block.files,
         insertions=block.insertions,
         deletions=block.deletions,

@@ -59,6 +59,11 @@ _FORWARD_MARK = re.compile(
 _LIST_FOOTER = re.compile(r"^_{20,}\n[^\n]*(?:mailing list|@)", re.MULTILINE)
 _MSGID_BYTES = re.compile(rb"^message-id[ \t]*:[ \t]*<?([^\s<>]+@[^\s<>]+)>?", re.MULTILINE | re.IGNORECASE)
 _NO_STABLE = StableTag()
+# Kernel mail repeats the same To/Cc lists and the same people endlessly;
+# Person is frozen, so parsed values are shared. Bounded: cleared when full.
+_CACHE_MAX = 50_000
+_LIST_CACHE: dict[bytes, tuple[Person, ...]] = {}
+_PERSON_CACHE: dict[str, Person] = {}
 
 
 def synthetic_id(material: bytes) -> str:
@@ -96,6 +101,55 @@ def _unparseable(raw: bytes, error: str, size: int | None = None) -> ParsedMail:
         size=size,
         errors=(error,),
     )
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[key] = value
+
+
+def _address_list(text: str) -> tuple[Person, ...]:
+    """`people.parse_address_list`, with a fast path for the common plain lists.
+
+    Without quotes or comments every comma separates two addresses, so the
+    value can be split directly and each `Name <addr>` looked up in a cache.
+    """
+    if '"' in text or "(" in text:
+        return parse_address_list(text)
+    items = text.split(",")
+    out: list[Person] = []
+    for item in items:
+        if "@" not in item:
+            if not item.strip():
+                continue
+            return parse_address_list(text)  # a name-only fragment: merging rules
+        person = _PERSON_CACHE.get(item)
+        if person is None:
+            person = parse_person(item)
+            _remember(_PERSON_CACHE, item, person)
+        out.append(person)
+    return tuple(out)
+
+
+def _addresses(values: list[bytes], warnings: list[str]) -> tuple[Person, ...]:
+    """Every person of the given To/Cc header values, in order."""
+    if not values:
+        return ()
+    out: list[Person] = []
+    for value in values:
+        got = _LIST_CACHE.get(value)
+        if got is None:
+            local: list[str] = []
+            got = _address_list(header_text(value, local))
+            if local:
+                warnings.extend(local)
+            else:  # only clean values are shared, so warnings stay per mail
+                _remember(_LIST_CACHE, value, got)
+        if len(values) == 1:
+            return got
+        out.extend(got)
+    return tuple(out)
 
 
 def _author(h: RawHeaders, warnings: list[str]) -> Person:
@@ -168,7 +222,7 @@ def _merge(stats: list[Diffstat]) -> Diffstat | None:
     if len(stats) == 1:
         return stats[0]
     per_file = tuple(e for s in stats for e in s.per_file)
-    return Diffstat.model_construct(
+    return Diffstat(
         files=sum(s.files for s in stats),
         insertions=sum(s.insertions for s in stats),
         deletions=sum(s.deletions for s in stats),
@@ -216,8 +270,8 @@ def _parse(raw: bytes) -> ParsedMail:
 
     author = _author(h, warnings)
     date = _date(h, warnings)
-    to = tuple(p for v in h.all("to") for p in parse_address_list(header_text(v, warnings)))
-    cc = tuple(p for v in h.all("cc") for p in parse_address_list(header_text(v, warnings)))
+    to = _addresses(h.all("to"), warnings)
+    cc = _addresses(h.all("cc"), warnings)
     list_id = _list_id(h, warnings)
 
     # Body and attachments.
@@ -240,7 +294,7 @@ def _parse(raw: bytes) -> ParsedMail:
         if is_diff:
             diff_parts.append(part.text)  # type: ignore[arg-type]
         attachments.append(
-            Attachment.model_construct(
+            Attachment(
                 filename=part.filename, content_type=part.content_type, size=part.size, is_diff=is_diff
             )
         )
@@ -261,15 +315,16 @@ def _parse(raw: bytes) -> ParsedMail:
     # Diffstats: the block as written, and the one computed from the diff.
     block: Diffstat | None = None
     computed: Diffstat | None = None
+    unknown: list[str] = []  # files deleted with format-patch -D: counts not in the diff
     commit_message = ""
     if has_diff:
         stats = []
         if diff_pos != -1:
-            got = compute_diffstat(text, diff_pos)
+            got = compute_diffstat(text, diff_pos, unknown)
             if got is not None:
                 stats.append(got)
         for part_text in diff_parts:
-            got = compute_diffstat(part_text, find_diff(part_text))
+            got = compute_diffstat(part_text, find_diff(part_text), unknown)
             if got is not None:
                 stats.append(got)
         computed = _merge(stats)
@@ -293,12 +348,13 @@ def _parse(raw: bytes) -> ParsedMail:
         commit_message = _strip_tail(text)
 
     diffstat = block
-    if block is not None and computed is not None:
-        problems = diffstat_mismatches(block, computed)
+    if block is not None and computed is not None and kind is not Kind.PULL:
+        # (a pull request's diffstat covers the whole pull, its diff often less)
+        problems = diffstat_mismatches(block, computed, unknown)
         if problems:
             warnings.append("diffstat block disagrees with the diff: " + "; ".join(problems[:5]))
         else:
-            diffstat = exact_block(block, computed)
+            diffstat = exact_block(block, computed, unknown)
     if computed is not None:
         files = tuple(e.path for e in computed.per_file)
     elif block is not None:

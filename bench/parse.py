@@ -1,0 +1,119 @@
+"""Parse speed and memory on the kvmarm public-inbox archive.
+
+    python bench/parse.py [--git DIR] [--limit N] [--profile]
+
+Without --git the shared bundle (../shared/corpus/kvmarm-epoch0.bundle) is
+cloned into a temporary directory. Prints, on one core:
+
+1. in-memory rates: all raw mails are read into a list first (that pass is
+   reported), then `parse_mail` (parse + classify) and, over the same bytes,
+   `email.message_from_bytes(raw, policy=compat32)` are timed;
+2. streaming end to end (git cat-file -> parse_mail), with peak RSS after the
+   first 5,000 mails and after all of them, to show memory stays flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import email
+import email.policy
+import gc
+import pstats
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.ingest.sources import iter_path  # noqa: E402
+from bot.mail import parse_mail  # noqa: E402
+
+BUNDLE = ROOT.parent / "shared" / "corpus" / "kvmarm-epoch0.bundle"
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def report(label: str, mails: int, nbytes: int, seconds: float) -> None:
+    mb = nbytes / 1e6
+    print(
+        f"{label:<34} {mails:>7} mails {mb:>8.1f} MB {seconds:>7.2f} s "
+        f"{mails / seconds:>9.0f} mails/s {mb / seconds:>7.1f} MB/s"
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--git", type=Path, help="a bare clone of the archive (default: clone the bundle)")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N mails")
+    ap.add_argument("--profile", action="store_true", help="cProfile parse_mail over the mails")
+    ap.add_argument("--skip-stream", action="store_true")
+    args = ap.parse_args()
+
+    tmp = None
+    gitdir = args.git
+    if gitdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="kvmbot-bench-")
+        gitdir = Path(tmp.name) / "0.git"
+        t = time.perf_counter()
+        subprocess.run(["git", "clone", "-q", "--bare", str(BUNDLE), str(gitdir)], check=True)
+        print(f"cloned {BUNDLE.name} in {time.perf_counter() - t:.1f} s")
+
+    # Streaming end to end first, so its peak RSS is not inflated by the list below.
+    if not args.skip_stream:
+        t = time.perf_counter()
+        n = nbytes = 0
+        rss_5k = 0.0
+        for raw in iter_path(gitdir):
+            parse_mail(raw.data)
+            n += 1
+            nbytes += len(raw.data)
+            if n == 5000:
+                rss_5k = peak_rss_mb()
+            if args.limit and n >= args.limit:
+                break
+        report("stream git -> parse_mail", n, nbytes, time.perf_counter() - t)
+        print(f"peak RSS after 5,000 mails: {rss_5k:.1f} MB; after {n}: {peak_rss_mb():.1f} MB")
+
+    t = time.perf_counter()
+    raws = []
+    for raw in iter_path(gitdir):
+        raws.append(raw.data)
+        if args.limit and len(raws) >= args.limit:
+            break
+    total = sum(map(len, raws))
+    report("read from git into memory", len(raws), total, time.perf_counter() - t)
+
+    gc.collect()
+    if args.profile:
+        prof = cProfile.Profile()
+        prof.enable()
+        for raw in raws:
+            parse_mail(raw)
+        prof.disable()
+        pstats.Stats(prof).sort_stats("tottime").print_stats(30)
+
+    for label, fn in (
+        ("parse_mail (parse + classify)", parse_mail),
+        ("email compat32 (parse only)", lambda raw: email.message_from_bytes(raw, policy=email.policy.compat32)),
+    ):
+        gc.collect()
+        t = time.perf_counter()
+        for raw in raws:
+            fn(raw)
+        report(label, len(raws), total, time.perf_counter() - t)
+
+    if tmp is not None:
+        tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

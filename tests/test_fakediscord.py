@@ -14,7 +14,7 @@ import discord
 import pytest
 from discord import app_commands
 
-from tests.fakediscord import FakeDiscord, RestFault, pointed_at
+from tests.fakediscord import FakeDiscord, RestFault, pointed_at, running
 
 ROOT = Path(__file__).resolve().parent.parent
 PATCHES, ALERTS = 800000000000000011, 800000000000000012
@@ -46,21 +46,9 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 @asynccontextmanager
 async def connected(fake: FakeDiscord, client: Probe | None = None) -> AsyncIterator[Probe]:
-    client = client or Probe()
-    with pointed_at(fake):
-        runner = asyncio.create_task(client.start("fake-token"))
-        ready = asyncio.create_task(client.ready.wait())
-        done, _ = await asyncio.wait({runner, ready}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
-        if ready not in done:
-            ready.cancel()
-            if runner in done:
-                runner.result()  # raises the login/connect error
-            raise AssertionError("client never became ready")
-        try:
-            yield client
-        finally:
-            await client.close()
-            await runner
+    probe = client or Probe()
+    async with running(fake, probe, "fake-token"):
+        yield probe
 
 
 def patches(client: discord.Client) -> discord.TextChannel:

@@ -3,11 +3,14 @@
 In-process::
 
     async with FakeDiscord(guild_id=G, channels=[C1, C2]) as fake:   # ids, names or (id, name)
-        with pointed_at(fake):                    # discord.py now talks to the fake
-            client = discord.Client(intents=discord.Intents.none() | discord.Intents(guilds=True),
-                                    guild_ready_timeout=0.05)
-            ...
-        await fake.wait_for(lambda f: len(f.messages) >= 5, timeout=10)
+        client = discord.Client(intents=discord.Intents(guilds=True), guild_ready_timeout=0.05)
+        async with running(fake, client):         # login + connect + READY, close on exit
+            await client.get_channel(C1).send("hi")
+            await fake.wait_for(lambda f: len(f.messages) >= 1, timeout=10)
+            record = fake.interact("kvm", [{"type": 1, "name": "status"}], channel_id=C1)
+            await fake.wait_for(lambda f: record.acknowledged)
+
+``pointed_at(fake)`` alone redirects discord.py for code that starts its own client.
 
 Standalone: ``python -m tests.fakediscord --port P --guild G --channels C1,C2``
 prints one line ``fakediscord ready api=http://... gateway=ws://... control=http://.../_fake``
@@ -38,7 +41,7 @@ the /_fake control routes in control.py.
 
 from __future__ import annotations
 
-from .discordpy import pointed_at
+from .discordpy import pointed_at, running
 from .faults import RestFault
 from .server import DEFAULT_BOT_ID, DEFAULT_GUILD_ID, FakeDiscord
 from .state import Channel, InteractionRecord, Message, RequestRecord
@@ -53,4 +56,5 @@ __all__ = [
     "RequestRecord",
     "RestFault",
     "pointed_at",
+    "running",
 ]

@@ -159,6 +159,8 @@ class SmtpSink:
         self._hostname = hostname or socket.gethostname()
         self._server: asyncio.AbstractServer | None = None
         self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
+        # Set once stop() no longer accepts connections (commits may still be finishing).
+        self.closed = asyncio.Event()
 
     def _protocol(self) -> SMTP:
         proto = SMTP(
@@ -191,6 +193,7 @@ class SmtpSink:
             return
         self.handler.closing = True
         self._server.close()
+        self.closed.set()
         await self.handler.drain()
         for proto in list(self._sessions):
             if proto.transport is not None:

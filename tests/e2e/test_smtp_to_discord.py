@@ -1,0 +1,104 @@
+"""Mail in through SMTP, posts observed in the fake Discord."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.store import delivery as q
+from tests.fakediscord import FakeDiscord
+
+from .harness import ALERTS, CARDS, GUILD, ROLE, field, footers, service
+from .mails import series, single
+
+POST = "POST /channels/{channel_id}/messages"
+
+
+def _fake() -> FakeDiscord:
+    return FakeDiscord(guild_id=GUILD, channels=[(CARDS, "patches"), (ALERTS, "stable")])
+
+
+async def test_out_of_order_series_one_card_one_thread_every_patch_once(tmp_path: Path) -> None:
+    mails = series("ooo", "Rework the frobnicator", 4)
+    async with _fake() as fake, service(fake, tmp_path) as svc:
+        await svc.send(mails[3], mails[1])
+        await svc.settle()
+        (card,) = fake.messages_in(CARDS)
+        assert field(card, "Received") == "2/4 (missing 2, 4)"
+        await svc.send(mails[4], mails[0], mails[2])
+        await svc.settle()
+        (card,) = fake.messages_in(CARDS)
+        assert len(fake.threads) == 1 and card.thread_id == fake.threads[0].id
+        assert field(card, "Received") == "4/4" and card.edits >= 1
+        assert card.embeds[0]["title"] == "[PATCH 0/4] KVM: x86: Rework the frobnicator"
+        in_thread = sorted(footers(fake, card.thread_id))
+        assert in_thread == [f"kvm-patchbot · series 1 · {i}/4" for i in range(1, 5)]
+        # Named when the thread started (from the first patch seen; not renamed later).
+        assert fake.threads[0].name == "v1 KVM: x86: Rework the frobnicator part 1"
+
+
+async def test_v2_links_to_v1_and_v1_says_superseded(tmp_path: Path) -> None:
+    v1 = series("w1", "Teach the widget", 2)
+    v2 = series("w2", "Teach the widget", 2, version=2, minutes=90,
+                cover_extra="v1: https://lore.kernel.org/r/w1-0@example.com\n")
+    async with _fake() as fake, service(fake, tmp_path) as svc:
+        await svc.send(*v1)
+        await svc.settle()
+        await svc.send(*v2)
+        await svc.settle()
+        card1, card2 = fake.messages_in(CARDS)
+        link1 = f"https://discord.com/channels/{GUILD}/{CARDS}/{card1.id}"
+        link2 = f"https://discord.com/channels/{GUILD}/{CARDS}/{card2.id}"
+        assert field(card2, "Version") == f"v2 · previous: [v1]({link1})"
+        assert field(card1, "Status") == f"Superseded by [v2]({link2})"
+
+
+async def test_stable_alert_is_the_only_mention_and_mail_text_is_escaped(tmp_path: Path) -> None:
+    evil = single(
+        "evil@example.com",
+        "[PATCH] KVM: x86: Fix **everything** @everyone <@&123456789012345678> ||now||",
+        trailers='Fixes: 0123456789ab ("KVM: x86: old")\nCc: stable@vger.kernel.org # 6.1+\n',
+    )
+    plain = single("plain@example.com", "[PATCH] KVM: x86: Tidy @here", minutes=5)
+    async with _fake() as fake, service(fake, tmp_path) as svc:
+        await svc.send(evil, plain)
+        await svc.settle()
+        (alert,) = fake.messages_in(ALERTS)
+        assert alert.content.startswith(f"<@&{ROLE}> Stable request: [")
+        assert alert.allowed_mentions == {"parse": [], "roles": [ROLE]}
+        others = [m for m in fake.messages if m is not alert]
+        assert len(others) == 4  # two cards, two patch messages in their threads
+        for m in others:
+            assert m.allowed_mentions == {"parse": []}
+            assert not m.content
+        evil_card = fake.messages_in(CARDS)[0]
+        title = evil_card.embeds[0]["title"]
+        assert title == "[PATCH] KVM: x86: Fix \\*\\*everything\\*\\* @\u200beveryone <@\u200b&123456789012345678> \\|\\|now\\|\\|"
+        assert field(evil_card, "Badges") == "stable (6.1+)"
+        # The alert text escapes the subject too: the role id in it cannot ping.
+        assert alert.content.count("<@&") == 1
+
+
+async def test_429s_and_an_outage_lose_and_duplicate_nothing(tmp_path: Path) -> None:
+    first = series("r1", "Survive the storm", 3)
+    second = series("r2", "Survive the outage", 3, minutes=30)
+    third = series("r3", "Drain the outbox", 2, minutes=60)
+    async with _fake() as fake, service(fake, tmp_path) as svc:
+        fake.rate_limit_next(4, route=POST, retry_after=0.05)
+        await svc.send(*first)
+        await svc.settle()
+        assert fake.count_requests(POST, status=429) == 4
+        # A long Discord outage, driven by the fake's switch rather than by the clock.
+        await fake.set_outage("503")
+        await svc.send(*second)
+        await fake.wait_for(lambda f: sum(r.status == 503 for r in f.requests) >= 3, timeout=10)
+        await fake.set_outage("refuse")
+        await svc.send(*third)
+        assert await q.pending_count(svc.app.store) > 0
+        await fake.set_outage(None)
+        await svc.settle(timeout=60)
+        got = footers(fake)
+        assert len(got) == len(set(got)) == 3 + 3 + 3 + 2  # cards + patch messages
+        assert len(fake.threads) == 3
+        for card in fake.messages_in(CARDS):
+            total = card.embeds[0]["title"].split()[1].split("/")[1].rstrip("]")
+            assert field(card, "Received") == f"{total}/{total}"

@@ -253,7 +253,8 @@ def _read_paragraph(par: list[str]) -> tuple[list[_Raw], int, int, bool]:
 
 # Names a reply trailer can have, lower-cased, as substrings to look for: the
 # scan is str.find over the body (C speed) instead of a Python loop per line.
-_REPLY_NEEDLES = ("-by:", "fixes:", "cc:", "link:", "closes:", "stable-dep-of:")
+# ("-by" without its colon also finds the `Reviewed-by : X` some people write.)
+_REPLY_NEEDLES = ("-by", "fixes:", "cc:", "link:", "closes:", "stable-dep-of:")
 _REPLY_ENDS = ("\n-- \n", "\n--\n", "\n-- \r\n")
 _REPLY_MARKERS = ("original message", "forwarded message", "begin forwarded message:", "\n_______________")
 
@@ -269,8 +270,12 @@ def _reply_end(text: str, low: str) -> int:
             end = pos
     for needle in _REPLY_MARKERS:
         pos = low.find(needle, 0, end)
-        if pos != -1:
-            end = text.rfind("\n", 0, pos) + 1 if needle[0] != "\n" else pos
+        while pos != -1:
+            ls = pos + 1 if needle[0] == "\n" else text.rfind("\n", 0, pos) + 1
+            if text[ls : ls + 1] != ">":  # a quoted marker is part of the quote
+                end = ls
+                break
+            pos = low.find(needle, pos + len(needle), end)
     return end
 
 
@@ -412,8 +417,8 @@ def parse_trailers(text: str, reply: bool = False) -> TrailerBlock:
         return EMPTY
     if reply:
         raws = _reply_trailers(text)
-        base = change = None
-        prev_links: tuple[str, ...] = ()
+        diff_at = text.find("\ndiff ")
+        base, change, prev_links = _meta(text, len(text) if diff_at == -1 else diff_at)
     else:
         region, diff_at = _commit_region(text)
         raws = _commit_trailers(region)

@@ -147,3 +147,20 @@ def test_matches_sender() -> None:
     (t,) = block.trailers
     assert matches_sender(t, Person(name="Followup Reviewer1", email="R1@x.org"))
     assert not matches_sender(t, Person(name="Someone", email="other@x.org"))
+
+
+def test_reply_space_before_colon_and_quoted_original_marker() -> None:
+    # Both seen in the kvmarm archive: "Reviewed-by : X" and a quoted Outlook header.
+    body = "> -----Original Message-----\n> From: M\n> Signed-off-by: M <m@x.org>\n\n" \
+           "   Tested-by: Shameer K <shameer@x.org>\n\nReviewed-by : Suzuki P <suzuki@x.org>\n" \
+           "_______________________________________________\nkvmarm mailing list\n"
+    assert pairs(parse_trailers(body, reply=True)) == [
+        ("Tested-by", "Shameer K <shameer@x.org>"), ("Reviewed-by", "Suzuki P <suzuki@x.org>")]
+
+
+def test_crlf_bodies() -> None:
+    text = commit('Fixes: 54a4f0239f2e ("KVM: x")', SOB).replace("\n", "\r\n") + "---\r\n x | 1 +\r\n"
+    block = parse_trailers(text)
+    assert pairs(block) == [("Fixes", '54a4f0239f2e ("KVM: x")'), ("Signed-off-by", "Jane Doe <jane@example.com>")]
+    reply = "> quoted\r\n\r\nAcked-by: A <a@x.org>\r\n-- \r\nsig\r\n"
+    assert pairs(parse_trailers(reply, reply=True)) == [("Acked-by", "A <a@x.org>")]

@@ -1,4 +1,4 @@
-"""kvm-patchbot: follows the Linux KVM mailing list and posts series to Discord.
+r"""kvm-patchbot: follows the Linux KVM mailing list and posts series to Discord.
 
 Stages, each a sub-package, data flowing one way (a package imports only
 those before it):

@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from bot.mail.applied import parse_applied  # noqa: E402
 from bot.mail.subject import _analyse_group, parse_subject  # noqa: E402
-from bot.mail.trailers import parse_trailers  # noqa: E402
+from bot.mail.people import parse_person  # noqa: E402
+from bot.mail.trailers import _parse_fix, _trailer, parse_trailers  # noqa: E402
 
 BUNDLE = ROOT.parent / "shared" / "corpus" / "kvmarm-epoch0.bundle"
 
@@ -80,6 +81,12 @@ def clear_subject_caches() -> None:
     _analyse_group.cache_clear()
 
 
+def clear_trailer_caches() -> None:
+    _trailer.cache_clear()
+    _parse_fix.cache_clear()
+    parse_person.cache_clear()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--git", type=Path)
@@ -98,8 +105,8 @@ def main() -> None:
     commits = [body for (s, body), p in zip(mails, parsed) if not p.is_reply]
     print(f"{len(mails)} mails: {len(commits)} non-replies, {len(replies)} replies")
     total = timed("parse_subject (cold caches)", parse_subject, subjects, clear_subject_caches)
-    total += timed("parse_trailers (commit messages)", parse_trailers, commits)
-    total += timed("parse_trailers (replies)", lambda b: parse_trailers(b, reply=True), replies)
+    total += timed("parse_trailers (commit messages)", parse_trailers, commits, clear_trailer_caches)
+    total += timed("parse_trailers (replies)", lambda b: parse_trailers(b, reply=True), replies, clear_trailer_caches)
     total += timed("parse_applied (replies)", parse_applied, replies)
     print(f"{'all four, per mail':<34} {len(mails):>7} mails {total:>7.3f} s {len(mails) / total:>10.0f} mails/s")
     found = sum(1 for b in replies if parse_applied(b) is not None)

@@ -11,6 +11,7 @@ are case-insensitive; local parts in theory are not).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from bot.mail.models import Person
 
@@ -41,6 +42,7 @@ def _clean_name(name: str) -> str:
     return " ".join(name.split())
 
 
+@lru_cache(maxsize=16384)
 def parse_person(value: str) -> Person:
     """One person from `Name <addr>`, `"Name" <addr>`, `addr (Name)`, `<addr>` or `addr`.
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from bot.mail.models import Fixes, Person, StableTag, Trailer
 from bot.mail.people import _MAILTO_JUNK, parse_person
@@ -254,7 +255,7 @@ def _read_paragraph(par: list[str]) -> tuple[list[_Raw], int, int, bool]:
 # Names a reply trailer can have, lower-cased, as substrings to look for: the
 # scan is str.find over the body (C speed) instead of a Python loop per line.
 # ("-by" without its colon also finds the `Reviewed-by : X` some people write.)
-_REPLY_NEEDLES = ("-by", "fixes:", "cc:", "link:", "closes:", "stable-dep-of:")
+_REPLY_NEEDLES = ("-by", "fixes:", "cc:", "link:", "closes:")
 _REPLY_ENDS = ("\n-- \n", "\n--\n", "\n-- \r\n")
 _REPLY_MARKERS = ("original message", "forwarded message", "begin forwarded message:", "\n_______________")
 
@@ -346,12 +347,13 @@ def _split_extra(name: str, value: str) -> tuple[str, str | None]:
     return value, None
 
 
-def _parse_fix(value: str, warnings: list[str], label: str) -> Fixes | None:
+@lru_cache(maxsize=8192)
+def _parse_fix(value: str, label: str) -> tuple[Fixes | None, str | None]:
+    """(the fix, None) or (None, a warning) for a Fixes:/Stable-dep-of: value."""
     m = _FIX.match(value.strip())
     sha = m.group(2) if m else ""
     if not m or sha == "?" or len(sha) < MIN_SHA_LEN:
-        warnings.append(f"{label}: not a commit id: {value.strip()[:80]!r}")
-        return None
+        return None, f"{label}: not a commit id: {value.strip()[:80]!r}"
     rest = m.group(3).strip()
     subject = None
     nonstandard = bool(m.group(1))
@@ -365,12 +367,20 @@ def _parse_fix(value: str, warnings: list[str], label: str) -> Fixes | None:
     elif rest:
         nonstandard = True
         subject = " ".join(rest.strip("\"'").split()) or None
-    return Fixes(
-        sha=sha.lower(),
-        subject=subject,
-        long_sha=len(sha) > USUAL_SHA_LEN,
-        nonstandard=nonstandard,
-    )
+    fix = Fixes(sha=sha.lower(), subject=subject, long_sha=len(sha) > USUAL_SHA_LEN, nonstandard=nonstandard)
+    return fix, None
+
+
+@lru_cache(maxsize=16384)
+def _trailer(name: str, raw_value: str) -> Trailer:
+    """One trailer from its name and written value (cached: the same sign-offs
+    and reviews recur on every patch of a series)."""
+    value = raw_value
+    if "mailto:" in value:
+        value = _MAILTO_JUNK.sub("", value)
+    value, extra = _split_extra(name, value)
+    person = parse_person(value) if _is_people(name) else None
+    return Trailer(name=name, value=value, extra=extra, person=person)
 
 
 # b4 writes base-commit/change-id near the end of the mail, after the diff.
@@ -417,8 +427,8 @@ def parse_trailers(text: str, reply: bool = False) -> TrailerBlock:
         return EMPTY
     if reply:
         raws = _reply_trailers(text)
-        diff_at = text.find("\ndiff ")
-        base, change, prev_links = _meta(text, len(text) if diff_at == -1 else diff_at)
+        # links to earlier versions are a cover letter's business, not a reply's
+        base, change, prev_links = _meta(text, 0)
     else:
         region, diff_at = _commit_region(text)
         raws = _commit_trailers(region)
@@ -434,14 +444,13 @@ def parse_trailers(text: str, reply: bool = False) -> TrailerBlock:
     prereqs: list[str] = []
     tagged = noautosel = embargoed = False
     for raw in raws:
-        value = raw.value
-        if "mailto:" in value:
-            value = _MAILTO_JUNK.sub("", value)
-        value, extra = _split_extra(raw.name, value)
-        person: Person | None = None
-        if _is_people(raw.name):
-            person = parse_person(value)
-            if raw.name == "Cc" and person.email:
+        trailer = _trailer(raw.name, raw.value)
+        if raw.note:
+            trailer = trailer.model_copy(update={"note": raw.note})
+        trailers.append(trailer)
+        name, value, extra, person = trailer.name, trailer.value, trailer.extra, trailer.person
+        if person is not None:
+            if name == "Cc" and person.email:
                 kind = _STABLE_ADDRS.get(person.email.lower())
                 if kind == "noautosel":
                     noautosel = True
@@ -450,23 +459,20 @@ def parse_trailers(text: str, reply: bool = False) -> TrailerBlock:
                     embargoed = embargoed or kind == "embargoed"
                     if extra and extra.startswith("#"):
                         _stable_hint(extra[1:].strip(), versions, prereqs)
-        elif raw.name == "Fixes":
-            fix = _parse_fix(value, warnings, "Fixes")
-            if fix is not None:
+        elif name == "Fixes" or name == "Stable-dep-of":
+            fix, warning = _parse_fix(value, name)
+            if warning:
+                warnings.append(warning)
+            elif name == "Fixes":
                 fixes.append(fix)
-        elif raw.name == "Stable-dep-of":
-            dep = _parse_fix(value, warnings, "Stable-dep-of")
-            if dep is not None:
-                deps.append(dep)
-        elif raw.name == "base-commit" and base is None:
+            else:
+                deps.append(fix)
+        elif name == "base-commit" and base is None:
             base = value.split()[0] if value else None
-        elif raw.name == "change-id" and change is None:
+        elif name == "change-id" and change is None:
             change = value.split()[0] if value else None
-        elif raw.name == "Supersedes" and value.strip("<>") and value.strip("<>") not in prev_links:
+        elif name == "Supersedes" and value.strip("<>") and value.strip("<>") not in prev_links:
             prev_links = (*prev_links, value.strip("<>"))
-        trailers.append(
-            Trailer(name=raw.name, value=value, extra=extra, person=person, note=raw.note)
-        )
 
     stable = _NO_STABLE
     if tagged or noautosel or deps:

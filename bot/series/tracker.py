@@ -199,7 +199,7 @@ def _posting(mail: ParsedMail, index: SeriesIndex, when: datetime) -> Decision:
     slot = _slot(mail)
     target, nearest = _find_target(mail, slot, index, when)
     if target is not None:
-        return _join(mail, slot, target, index, when)
+        return _join(mail, slot, target, nearest, index, when)
     return _create(mail, slot, nearest, index, when)
 
 
@@ -280,7 +280,9 @@ def when_before(mail: ParsedMail, s: SeriesState) -> bool:
     return mail.date is not None and mail.date < s.first_seen
 
 
-def _join(mail: ParsedMail, slot: int, s: SeriesState, index: SeriesIndex, when: datetime) -> Decision:
+def _join(
+    mail: ParsedMail, slot: int, s: SeriesState, nearest: Member | None, index: SeriesIndex, when: datetime
+) -> Decision:
     sid = s.series_id
     updates = [(sid, f, v) for f, v in _identity_updates(mail, slot, s)]
     events = _member_events(mail, slot, sid, when)
@@ -294,6 +296,17 @@ def _join(mail: ParsedMail, slot: int, s: SeriesState, index: SeriesIndex, when:
     if now_complete and not was_complete:
         events.append(Event(kind=EventKind.SERIES_COMPLETED, series_id=sid, message_id=mail.message_id, created_at=when))
     notes = [f"joins series {sid} as slot {slot}"]
+    if s.partial and not (nearest and nearest.series_id == s.supersedes and nearest.slot == slot):
+        # Not a patch-by-patch answer to the old version after all (a cover, or a
+        # patch threaded to its own posting): a full new version in the chain.
+        updates.append((sid, "partial", False))
+        if s.supersedes is not None:
+            probe = replace(s, members=after_members, partial=False, supersedes=None)
+            link = (index.series(s.supersedes), "thread")
+            lin_updates, lin_events, mine = _link(probe, link, index, when, mail.message_id)
+            updates += lin_updates + [(sid, f, v) for f, v in mine.items()]
+            events += lin_events
+        notes.append("no longer a partial reroll")
     # A cover arriving after its patches may reveal the lineage (change-id, links).
     if slot == 0 and s.supersedes is None and s.duplicate_of is None and index.lineage(s.lineage_id) == [sid]:
         explicit = _explicit_version(mail)
@@ -463,9 +476,14 @@ def _create(
     sid, new_lid = index.next_ids()
     sub = mail.subject
     partial = False
-    if nearest is not None and slot > 0 and nearest.slot > 0:
+    if nearest is not None and slot > 0 and nearest.slot == slot and (sub.total or 0) > 1:
+        # b4's rule: a new version's patch answering the same k/N of the old one.
         base = index.series(nearest.series_id)
-        partial = _explicit_version(mail) and _version_key(mail) != base.version_key
+        partial = (
+            _explicit_version(mail)
+            and _version_key(mail) != base.version_key
+            and base.declared_total == sub.total
+        )
     state = SeriesState(
         series_id=sid,
         lineage_id=new_lid,

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 Parser = Callable[[bytes], ParsedMail]
 # Level 1: about 3x smaller mail at a fraction of level 6's cost on the bulk path.
 ZLIB_LEVEL = 1
-BATCH = 2000
+BATCH = 1000  # mails per transaction: bigger batches gain little and cost RSS
 _DB_DOWN = (OperationalError, InterfaceError)
 
 

@@ -334,6 +334,11 @@ def _split_extra(name: str, value: str) -> tuple[str, str | None]:
         pos = value.find(sep)
         if pos != -1 and (hash_at == -1 or pos < hash_at):
             hash_at = pos
+    if hash_at == -1 and _is_people(name):
+        # `Cc: stable@vger.kernel.org#v5.2+`: no space, but a people value has no `#`
+        pos = value.find("#")
+        if pos > value.find("@") >= 0:
+            hash_at = pos
     if value.startswith("#"):
         hash_at = 0
     if hash_at != -1 and (name != "Link" or hash_at > 0):
@@ -425,6 +430,7 @@ def parse_trailers(text: str, reply: bool = False) -> TrailerBlock:
     """The trailers of a commit message (default) or of a reply body. Never raises."""
     if not text:
         return EMPTY
+    notes = ""  # between the commit message's `---` and the diff
     if reply:
         raws = _reply_trailers(text)
         # links to earlier versions are a cover letter's business, not a reply's
@@ -433,32 +439,24 @@ def parse_trailers(text: str, reply: bool = False) -> TrailerBlock:
         region, diff_at = _commit_region(text)
         raws = _commit_trailers(region)
         base, change, prev_links = _meta(text, diff_at)
-    if not raws and base is None and change is None and not prev_links:
+        notes = text[len(region) : diff_at]
+    if not raws and base is None and change is None and not prev_links and "stable@" not in notes:
         return EMPTY
 
     trailers: list[Trailer] = []
     fixes: list[Fixes] = []
     deps: list[Fixes] = []
     warnings: list[str] = []
-    versions: list[str] = []
-    prereqs: list[str] = []
-    tagged = noautosel = embargoed = False
+    stable = _StableAcc()
     for raw in raws:
         trailer = _trailer(raw.name, raw.value)
         if raw.note:
             trailer = trailer.model_copy(update={"note": raw.note})
         trailers.append(trailer)
-        name, value, extra, person = trailer.name, trailer.value, trailer.extra, trailer.person
-        if person is not None:
-            if name == "Cc" and person.email:
-                kind = _STABLE_ADDRS.get(person.email.lower())
-                if kind == "noautosel":
-                    noautosel = True
-                elif kind:
-                    tagged = True
-                    embargoed = embargoed or kind == "embargoed"
-                    if extra and extra.startswith("#"):
-                        _stable_hint(extra[1:].strip(), versions, prereqs)
+        name, value = trailer.name, trailer.value
+        if trailer.person is not None:
+            if name == "Cc":
+                stable.add(trailer)
         elif name == "Fixes" or name == "Stable-dep-of":
             fix, warning = _parse_fix(value, name)
             if warning:
@@ -473,26 +471,56 @@ def parse_trailers(text: str, reply: bool = False) -> TrailerBlock:
             change = value.split()[0] if value else None
         elif name == "Supersedes" and value.strip("<>") and value.strip("<>") not in prev_links:
             prev_links = (*prev_links, value.strip("<>"))
+    if notes and "stable" in notes:
+        for line in notes.splitlines():
+            parsed = _split_line(line, True) if line[:3].lower() == "cc:" else None
+            if parsed and stable.add(_trailer(*parsed)):
+                warnings.append("stable Cc below the --- line: the commit itself will not carry it")
 
-    stable = _NO_STABLE
-    if tagged or noautosel or deps:
-        stable = StableTag(
-            tagged=tagged,
-            versions=tuple(versions),
-            prerequisites=tuple(prereqs),
-            noautosel=noautosel,
-            embargoed=embargoed,
-            depends_on=tuple(deps),
-        )
     return TrailerBlock(
         trailers=tuple(trailers),
         fixes=tuple(fixes),
-        stable=stable,
+        stable=stable.tag(deps),
         change_id=change,
         base_commit=base,
         previous_versions=prev_links,
         warnings=tuple(warnings),
     )
+
+
+@dataclass(slots=True)
+class _StableAcc:
+    """What the stable Cc trailers of one mail add up to."""
+
+    tagged: bool = False
+    noautosel: bool = False
+    embargoed: bool = False
+    versions: list[str] = field(default_factory=list)
+    prereqs: list[str] = field(default_factory=list)
+
+    def add(self, cc: Trailer) -> bool:
+        """Take a Cc trailer into account; True when it names a stable address."""
+        kind = _STABLE_ADDRS.get(cc.person.email.lower()) if cc.person and cc.person.email else None
+        if kind == "noautosel":
+            self.noautosel = True
+        elif kind:
+            self.tagged = True
+            self.embargoed = self.embargoed or kind == "embargoed"
+            if cc.extra and cc.extra.startswith("#"):
+                _stable_hint(cc.extra[1:].strip(), self.versions, self.prereqs)
+        return kind is not None
+
+    def tag(self, deps: list[Fixes]) -> StableTag:
+        if not (self.tagged or self.noautosel or deps):
+            return _NO_STABLE
+        return StableTag(
+            tagged=self.tagged,
+            versions=tuple(self.versions),
+            prerequisites=tuple(self.prereqs),
+            noautosel=self.noautosel,
+            embargoed=self.embargoed,
+            depends_on=tuple(deps),
+        )
 
 
 def _stable_hint(comment: str, versions: list[str], prereqs: list[str]) -> None:

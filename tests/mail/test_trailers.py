@@ -164,3 +164,29 @@ def test_crlf_bodies() -> None:
     assert pairs(block) == [("Fixes", '54a4f0239f2e ("KVM: x")'), ("Signed-off-by", "Jane Doe <jane@example.com>")]
     reply = "> quoted\r\n\r\nAcked-by: A <a@x.org>\r\n-- \r\nsig\r\n"
     assert pairs(parse_trailers(reply, reply=True)) == [("Acked-by", "A <a@x.org>")]
+
+
+def test_stable_cc_forms_not_spaced_or_below_the_line() -> None:
+    block = parse_trailers(commit("Cc: stable@vger.kernel.org#v5.2+", SOB))
+    assert block.stable.versions == ("v5.2+",) and block.trailers[0].value == "stable@vger.kernel.org"
+    body = commit('Fixes: 54a4f0239f2e ("KVM: x")', SOB) + "---\nCc: stable@vger.kernel.org # v4.19+\n\n x | 1 +\n\ndiff --git a/x b/x\n"
+    block = parse_trailers(body)
+    assert block.stable.tagged and block.stable.versions == ("v4.19+",)
+    assert [t.name for t in block.trailers] == ["Fixes", "Signed-off-by"]  # not a commit trailer
+    assert any("below the ---" in w for w in block.warnings)
+
+
+@pytest.mark.corpus
+def test_every_stable_fix_in_the_corpus_has_fixes_and_a_stable_tag(corpus) -> None:
+    """stable-fixes.mbox: 255 real patches, each carrying Fixes: and a stable Cc."""
+    import mailbox
+
+    count = 0
+    for msg in mailbox.mbox(corpus / "stable-fixes.mbox"):
+        payload = next(p for p in msg.walk() if p.get_content_type() == "text/plain")
+        text = (payload.get_payload(decode=True) or b"").decode(payload.get_content_charset() or "utf-8", "replace")
+        block = parse_trailers(text)
+        assert block.fixes and all(len(f.sha) >= 6 and f.subject for f in block.fixes), msg["subject"]
+        assert block.stable.tagged, msg["subject"]
+        count += 1
+    assert count == 255

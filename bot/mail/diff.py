@@ -165,6 +165,23 @@ def _walk_hunk(body: str, old: int, new: int) -> tuple[int, int]:
     return plus, minus
 
 
+def _inside_hunk(d: str, section_start: int, pos: int) -> bool:
+    """Whether `pos` still lies in the body of the last hunk before it, by its counts."""
+    at = d.rfind("\n@@", section_start, pos)
+    if at == -1:
+        return False
+    m = _HUNK.match(d, at)
+    if m is None:
+        return False
+    old = int(m.group(1)) if m.group(1) is not None else 1
+    new = int(m.group(2)) if m.group(2) is not None else 1
+    a = m.end()
+    minus = d.count("\n-", a, pos)
+    plus = d.count("\n+", a, pos)
+    context = d.count("\n", a, pos) - minus - plus - d.count("\n\\", a, pos)
+    return context + minus < old or context + plus < new
+
+
 def compute_diffstat(text: str, start: int = 0, unknown: list[str] | None = None) -> Diffstat | None:
     """The diffstat of every diff in `text` from `start`, in diff order; None if none.
 
@@ -188,6 +205,8 @@ def compute_diffstat(text: str, start: int = 0, unknown: list[str] | None = None
             # (plain diffs) the earlier pair was not a file after all.
             cur.minus, cur.plus = m.group(3), m.group(4)
             continue
+        if cur is not None and _inside_hunk(d, cur.start, m.start()):
+            continue  # removed "-- x" and added "++ y" lines, not a file header
         sections.append(_Section(m.start(), None, m.group(3), m.group(4)))
     if not sections:
         return None
@@ -207,6 +226,12 @@ def compute_diffstat(text: str, start: int = 0, unknown: list[str] | None = None
         if plus or minus:
             path = plus or minus
             old_path = minus or plus
+        if not git:
+            # CVS/SVN: the `Index: <path>` line names the file exactly (no -p1 guess).
+            idx = d.rfind("\nIndex: ", max(0, sec.start - 1000), sec.start + 1)
+            if idx != -1 and d.find("\n@@", idx, sec.start) == -1:
+                eol = d.find("\n", idx + 1)
+                path = old_path = d[idx + 8 : eol].strip() or path
         binary = False
         if git:
             header = d[sec.start : head_end]

@@ -74,6 +74,10 @@ class Store(ReadMixin, AdminMixin):
         self._index = MemoryIndex()
         self._lock = asyncio.Lock()
         self._stale = True  # the in-memory index must be reloaded before use
+        # The newest mail the index has seen. One process writes at a time; if
+        # another (e.g. `kvm-patchbot ingest` beside `run`) added mail since,
+        # the index is reloaded before deciding anything.
+        self._seen_seq: int | None = None
 
     @classmethod
     async def open(cls, url: str, *, schema: str | None = None, parser: Parser | None = None) -> Store:
@@ -149,8 +153,20 @@ class Store(ReadMixin, AdminMixin):
             top = await conn.scalar(select(func.max(t.lineages.c.id)))
             if top is not None:
                 index.reserve_lineage(top)
+            seen = await conn.scalar(select(func.max(t.mails.c.seq)))
         self._index = index
+        self._seen_seq = seen
         self._stale = False
+
+    async def _sync_index(self) -> None:
+        """Reload the index if it is stale or another writer stored mail since."""
+        if not self._stale:
+            async with self._engine.connect() as conn:
+                top = await conn.scalar(select(func.max(t.mails.c.seq)))
+            if top == self._seen_seq:
+                return
+            log.info("the store changed under us (mail %s, we saw %s): reloading", top, self._seen_seq)
+        await self._reload_index()
 
     def _fresh_refs(self, d: Decision) -> list[str]:
         if d.series_id is None:
@@ -202,8 +218,7 @@ class Store(ReadMixin, AdminMixin):
             return await self._ingest_locked(raw, source, source_ref)
 
     async def _ingest_locked(self, raw: bytes, source: str, source_ref: str | None) -> IngestResult:
-        if self._stale:
-            await self._reload_index()
+        await self._sync_index()
         parsed, errors, unparsed = self._parse(raw)
         now = _now()
         decision: Decision | None = None
@@ -258,10 +273,13 @@ class Store(ReadMixin, AdminMixin):
         if decision is None:
             if self._stale:
                 await self._reload_index()
+            else:
+                self._seen_seq = seq
             return IngestResult(
                 message_id=parsed.message_id, new=True, kind=str(parsed.kind), errors=tuple(errors)
             )
         self._stale = False
+        self._seen_seq = seq
         events = tuple(
             e.model_copy(update={"event_id": eid, "created_at": now})
             for e, eid in zip(decision.events, event_ids, strict=True)
@@ -289,8 +307,7 @@ class Store(ReadMixin, AdminMixin):
         stats = IngestStats()
         start = time.perf_counter()
         async with self._lock:
-            if self._stale:
-                await self._reload_index()
+            await self._sync_index()
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zlib") as pool:
                 await self._ingest_all(records, source, batch_size, progress, stats, pool)
         stats.seconds = time.perf_counter() - start
@@ -384,7 +401,9 @@ class Store(ReadMixin, AdminMixin):
             if mail_rows:
                 await conn.execute(insert(t.mails), mail_rows)
             await self._write(conn, batch)
+            top = await conn.scalar(select(func.max(t.mails.c.seq)))
         self._stale = False
+        self._seen_seq = top
         stats.read += local.read
         stats.new += local.new
         stats.duplicates += local.duplicates

@@ -77,15 +77,6 @@ async def test_trailers_applied_and_lineage(store: Store):
     assert EventKind.SUPERSEDED in kinds
 
 
-async def test_unparseable_and_undecodable_mail_is_kept(store: Store):
-    junk = b"\x00\x01 this is not a mail at all \xff\xfe"
-    res = await store.ingest(junk)
-    assert res.new
-    kept = await store.unparseable()
-    assert [k.message_id for k in kept] == [res.message_id] or res.kind != "unparseable"
-    assert await store.raw(res.message_id) == junk
-
-
 async def test_ingest_many_matches_one_by_one(store_url, tmp_path):
     url, schema = store_url
     mails = (
@@ -173,3 +164,52 @@ async def test_subscriptions_deliveries_posts_cursors(store: Store):
     await store.set_cursor("kvm/0", "abc")
     await store.set_cursor("kvm/0", "def")
     assert await store.get_cursor("kvm/0") == "def"
+
+
+async def test_unparseable_mail_is_kept_and_listed(store: Store):
+    junk = b"\x00\x01 this is not a mail at all \xff\xfe"
+    res = await store.ingest(junk, source="smtp")
+    assert res.new and res.kind == "unparseable" and res.events == ()
+    (kept,) = await store.unparseable()
+    assert kept.message_id == res.message_id and kept.errors and kept.size == len(junk)
+    assert await store.raw(res.message_id) == junk
+
+
+async def test_parser_crash_keeps_the_mail(store_url):
+    """A parser bug must not lose mail: the raw bytes are kept and listed."""
+    from bot.mail import parse_mail
+
+    def fragile(raw: bytes):
+        if b"boom" in raw:
+            raise RuntimeError("parser bug")
+        return parse_mail(raw)
+
+    url, schema = store_url
+    store = await Store.open(url, schema=schema, parser=fragile)
+    try:
+        raw = raw_mail("boom@x", "[PATCH] KVM: x86: boom", body=patch_body("boom"))
+        res = await store.ingest(raw)
+        assert res.new and res.kind == "unparseable" and "parser bug" in res.errors[0]
+        assert [u.message_id for u in await store.unparseable()] == [res.message_id]
+        assert await store.raw(res.message_id) == raw
+        ok = await store.ingest(raw_mail("fine@x", "[PATCH] KVM: x86: fine", body=patch_body("fine")))
+        assert ok.series_id is not None
+    finally:
+        await store.close()
+
+
+async def test_second_writer_is_noticed(store_url):
+    """Two Store objects on one database (e.g. `ingest` beside `run`) keep ids apart."""
+    url, schema = store_url
+    a = await Store.open(url, schema=schema)
+    b = await Store.open(url, schema=schema)
+    try:
+        ra = await a.ingest(raw_mail("a@x", "[PATCH] KVM: x86: from a", body=patch_body("a")))
+        rb = await b.ingest(raw_mail("b@x", "[PATCH] KVM: x86: from b", body=patch_body("b")))
+        assert ra.series_id != rb.series_id and not rb.errors
+        reply = await a.ingest(raw_mail("r@x", "Re: [PATCH] KVM: x86: from b", irt="b@x", author=SEAN,
+                                        body="Acked-by: Sean Christopherson <seanjc@google.com>\n"))
+        assert reply.series_id == rb.series_id and [e.kind for e in reply.events] == [EventKind.TRAILER_ADDED]
+    finally:
+        await a.close()
+        await b.close()

@@ -51,7 +51,7 @@ _LIST_TAG = re.compile(r"\[([\w.-]+-(?:devel|users|discuss|list)|kvm|kvmarm)\]\s
 
 _VERSION = re.compile(r"[vV](\d+(?:\.\d+)*)")
 _COUNTER = re.compile(r"(\d{1,4})/(\d{1,4})")
-_STABLE_TARGET = re.compile(r"(?:linux-|stable-)?(\d+\.\d+(?:\.y|\.\d+)?)(?:[.-]stable|[.-]y)?")
+_STABLE_TARGET = re.compile(r"(?:linux-|stable-|for-stable-)?v?(\d+\.\d+(?:\.y|\.\d+)?)(?:[.-]stable|[.-]y)?")
 _TREE_BRANCH = re.compile(r"[\w.-]+:[\w./-]*")
 _TAG = re.compile(r"-?[A-Za-z0-9][\w.+:/-]*\??")
 _TRAILING_VERSION = re.compile(r"\s*\((?:v|ver\.?\s*|version\s*)(\d+(?:\.\d+)*)\)\s*$", re.IGNORECASE)
@@ -66,8 +66,11 @@ _KEYWORDS = {
     "GIT": "GIT",
     "PULL": "PULL",
     "AUTOSEL": "AUTOSEL",
+    "MANUALSEL": "MANUALSEL",  # a stable backport picked by hand
     "STABLE": "stable",
 }
+_JOINERS = re.compile(r"[-/:]")
+_QUALIFIERS = frozenset(("RFT",))
 # Keywords that may be glued to what follows (PATCHv2, RFC-PATCH, PATCH1/8).
 _GLUEABLE = ("PATCH", "RFC", "RESEND")
 # Single words that qualify a posting but are not a project or tree.
@@ -95,6 +98,10 @@ def subject_version_key(subject: Subject) -> tuple[int, ...]:
 def _strip_reply(text: str) -> tuple[str, bool, bool]:
     """Drop leading reply/forward markers and list tags; return (rest, reply, forward)."""
     reply = forward = False
+    if text.startswith("***"):
+        end = text.find("***", 3)
+        if end != -1:  # `***SPAM*** Re: ...` added by a filter on the way
+            text = text[end + 3 :].lstrip()
     while text:
         # A marker's colon comes within the first few characters (`Antwort[12]:`).
         m = _MARKER.match(text) if (":" in text[:14] or "：" in text[:14]) else None
@@ -131,9 +138,12 @@ def _split_glued(tok: str) -> list[str]:
                 _VERSION.fullmatch(rest) or _COUNTER.fullmatch(rest) or rest.upper().split("-")[0].split("/")[0] in _KEYWORDS
             ):
                 return [kw, *_split_glued(rest)]
-    if ("-" in tok or "/" in tok) and not _COUNTER.fullmatch(tok):
-        parts = re.split(r"[-/]", tok)
-        if len(parts) > 1 and all(p and (p.upper() in _KEYWORDS or _VERSION.fullmatch(p)) for p in parts):
+    if ("-" in tok or "/" in tok or ":" in tok) and not _COUNTER.fullmatch(tok):
+        # RFC/RFT, stable:PATCH, v3-resend; but never kvm-unit-tests or s390:features
+        parts = _JOINERS.split(tok)
+        if len(parts) > 1 and all(
+            p and (p.upper() in _KEYWORDS or p.upper() in _QUALIFIERS or _VERSION.fullmatch(p)) for p in parts
+        ) and any(p.upper() in _KEYWORDS or _VERSION.fullmatch(p) for p in parts):
             return parts
     return [tok]
 
@@ -141,6 +151,8 @@ def _split_glued(tok: str) -> list[str]:
 def _tokens(group: str) -> list[str]:
     out: list[str] = []
     for raw in group.replace(",", " ").split():
+        if len(raw) > 2 and raw[0] == "(" and raw[-1] == ")":
+            raw = raw[1:-1]  # `[PATCH V5 (RESEND) 0/4]`
         out.extend(_split_glued(raw))
     # `1 of 2` -> `1/2`
     i = 0
@@ -169,8 +181,9 @@ _FLAG_OF = {"PATCH": "patch", "RFC": "rfc", "RESEND": "resend", "PULL": "pull", 
 def _analyse_group(group: str, first: bool) -> _Group:
     toks = _tokens(group)
     known = [t for t in toks if t.upper() in _KEYWORDS or _VERSION.fullmatch(t) or _COUNTER.fullmatch(t)]
-    if not known and len(toks) > 1 and all(t.isalpha() for t in toks):
-        # A free-text group such as `[not for merge]`: one prefix, not a tag.
+    if not known and (len(toks) > 2 or (len(toks) == 2 and all(t.isalpha() and t.islower() for t in toks))):
+        # A free-text group such as `[not for merge]`, `[Question about KVM on arm64]`:
+        # one prefix, not tags.
         return _Group((" ".join(toks),), (), (), None, None, frozenset())
     prefixes: list[str] = []
     tags: list[str] = []
@@ -194,11 +207,17 @@ def _analyse_group(group: str, first: bool) -> _Group:
             flag = _FLAG_OF.get(kw)
             if flag:
                 flags.add(flag)
-            if kw == "AUTOSEL":
+            if kw == "AUTOSEL" or kw == "MANUALSEL":
                 flags.add("stable")
             elif kw == "stable":
                 tags.append(kw)
             continue
+        if j >= 2 and toks[j - 2].upper() == "STABLE" and "." in tok:
+            m = _STABLE_TARGET.fullmatch(tok)
+            if m:  # `[PATCH stable v4.9 v2]`: the tree, not the patch version
+                prefixes.append(tok)
+                targets.append(m.group(1))
+                continue
         m = _VERSION.fullmatch(tok)
         if m:
             prefixes.append("v" + m.group(1))

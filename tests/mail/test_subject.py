@@ -87,6 +87,22 @@ CASES: list[tuple[str, dict]] = [
     ("[PATCH v2 00/15] x86/irq: KVM: Optimize KVM's PIR harvesting",
      dict(subsystem="x86/irq", index=0, total=15)),
     ("[PATCH] Revert \"KVM: x86: foo\"", dict(subsystem=None)),
+    # Seen in the kvmarm archive.
+    ("Re: [PATCH stable v4.9 v2] arm64: entry: Place an SB sequence",
+     dict(version=2, stable_backport=True, stable_targets=("4.9",), is_reply=True)),
+    ("[PATCH MANUALSEL 5.18 2/3] selftests: KVM: Handle compiler optimizations",
+     dict(stable_backport=True, stable_targets=("5.18",), autosel=False, index=2, total=3)),
+    ("RE: [PATCH for-stable-5.10 2/2] KVM: arm64: Workaround firmware",
+     dict(stable_backport=True, stable_targets=("5.10",), index=2, is_reply=True)),
+    ("Re: [stable:PATCH] KVM: arm64: Reset PMC_EL0", dict(stable_backport=True, is_patch=True, is_reply=True)),
+    ("[PATCH V5 (RESEND) 0/4] arm64/cpufeature: Introduce ID_PFR2", dict(resend=True, version=5, index=0, total=4)),
+    ("Re: [Question about KVM on arm64] Consider putting VINVALL",
+     dict(prefixes=("Question about KVM on arm64",), tags=(), is_patch=False, is_reply=True)),
+    ("Re: [RFC/RFT PATCH 1/3] memblock: update initialization", dict(rfc=True, index=1, total=3, tags=())),
+    ("***SPAM*** Re: [PATCH v6 0/6] KASan for arm", dict(is_reply=True, version=6, index=0, total=6)),
+    ("[kvmarm:next 29/32] arch/arm64/kvm/sys_regs.c:1544:13: warning: initializer overrides",
+     dict(bot_report=True, index=None, is_patch=False)),
+    ("[PATCH 5.10 1/2] KVM: arm64: foo", dict(stable_backport=True, stable_targets=("5.10",), index=1)),
 ]
 
 

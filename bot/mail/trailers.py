@@ -38,7 +38,7 @@ _KNOWN = {
         "Stable-dep-of Bug Supersedes base-commit change-id prerequisite-patch-id "
         "prerequisite-change-id prerequisite-message-id Requested-by Debugged-by "
         "Originally-by Helped-by Analyzed-by Bisected-by Noticed-by Inspired-by "
-        "Based-on-patch-by Co-authored-by Assisted-by"
+        "Based-on-patch-by Co-authored-by Assisted-by To"
     ).split()
 }
 _KNOWN["message-id"] = "Message-ID"
@@ -92,7 +92,7 @@ def _well_formed(low: str) -> bool:
 
 
 def _is_people(name: str) -> bool:
-    return name.endswith("-by") or name == "Cc"
+    return name.endswith("-by") or name == "Cc" or name == "To"
 
 
 @dataclass(slots=True)
@@ -123,10 +123,17 @@ def _split_line(line: str, reply: bool) -> tuple[str, str] | None:
             return None
         if not value:
             return None
+        if canon == "Fixes" and not _looks_like_fix(value):
+            return None  # "Fixes: tags should be on one line" is prose in a reply
         return canon, value
     if not _well_formed(low):
         return None
     return canonical_name(name), value
+
+
+def _looks_like_fix(value: str) -> bool:
+    m = _FIX.match(value)
+    return bool(m) and len(m.group(2)) >= MIN_SHA_LEN
 
 
 def _unclosed(prev: _Raw) -> bool:

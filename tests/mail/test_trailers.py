@@ -190,3 +190,13 @@ def test_every_stable_fix_in_the_corpus_has_fixes_and_a_stable_tag(corpus) -> No
         assert block.stable.tagged, msg["subject"]
         count += 1
     assert count == 255
+
+
+def test_reply_prose_fixes_and_to_trailers() -> None:
+    reply = "> Fixes: 54a4f0239f2e (\"x\")\n\nFixes: tags should be on a single line.\n" \
+            "Fixes: 54a4f0239f2e (\"KVM: x\")\n"
+    block = parse_trailers(reply, reply=True)
+    assert [f.sha for f in block.fixes] == ["54a4f0239f2e"] and block.warnings == ()
+    block = parse_trailers(commit("Cc: kvmarm@lists.cs.columbia.edu", "To: linux-arm-kernel@lists.infradead.org"))
+    assert [(t.name, t.person.email) for t in block.trailers] == [
+        ("Cc", "kvmarm@lists.cs.columbia.edu"), ("To", "linux-arm-kernel@lists.infradead.org")]

@@ -104,6 +104,11 @@ def _clause_destination(rest: str) -> tuple[str | None, str | None, bool]:
         pos = clause.find(end)
         if pos != -1:
             clause = clause[:pos]
+    if rest.startswith((", http", " http")):
+        # `Queued, https://gitlab.com/rhdrjones/kvm-unit-tests/commits/arm/queue`
+        url = rest.lstrip(", ").split()[0].rstrip(".,")
+        tree, branch = _destination(url.replace("/commits/", "/-/commits/").replace("/-/-/", "/-/"))
+        return tree, branch, True
     for word in (" to ", " into "):
         to = clause.find(word)
         if to != -1:

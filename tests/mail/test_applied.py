@@ -120,6 +120,10 @@ BRIEF_FORMS = [
     ("Applied, thanks!\n\n[1/1] KVM: foo\n      commit: 0123456789abcdef0123456789abcdef01234567\n", None, None,
      [(1, "KVM: foo", "0123456789abcdef0123456789abcdef01234567")]),
     ("applied to kvmarm/next\n", "kvmarm", "next", []),
+    ("Queued, https://gitlab.com/rhdrjones/kvm-unit-tests/commits/arm/queue\n\nThanks,\ndrew\n",
+     "https://gitlab.com/rhdrjones/kvm-unit-tests", "arm/queue", []),
+    ("Queued 1-20 and 22-28.  Initially I skipped 21.\n", None, None,
+     [(i, "", None) for i in [*range(1, 21), *range(22, 29)]]),
 ]
 
 

@@ -103,7 +103,8 @@ def final_posts(preview_file: Path) -> list[tuple[Post, list[Post]]]:
     return [(card, threads.get(mid, [])) for mid, card in cards.items()]
 
 
-def print_cards(posts: list[tuple[Post, list[Post]]], out: io.TextIOBase | Any = sys.stdout) -> None:
+def print_cards(posts: list[tuple[Post, list[Post]]], out: Any = None) -> None:
+    out = out if out is not None else sys.stdout
     for card, thread in posts:
         out.write("=" * 78 + "\n")
         out.write("\n".join(post_text(card)) + "\n")

@@ -55,6 +55,7 @@ _STABLE_ADDRS = {
     "stable@kernel.org": "embargoed",
     "stable+noautosel@kernel.org": "noautosel",
 }
+_META_NAMES = frozenset(("base-commit", "change-id"))
 USUAL_SHA_LEN = 12
 MIN_SHA_LEN = 6
 _NO_STABLE = StableTag()
@@ -459,8 +460,9 @@ def parse_trailers(text: str, reply: bool = False) -> TrailerBlock:
         trailer = _trailer(raw.name, raw.value)
         if raw.note:
             trailer = trailer.model_copy(update={"note": raw.note})
-        trailers.append(trailer)
         name, value = trailer.name, trailer.value
+        if name not in _META_NAMES:  # git format-patch/b4 metadata, kept in its own fields
+            trailers.append(trailer)
         if trailer.person is not None:
             if name == "Cc":
                 stable.add(trailer)

@@ -200,3 +200,11 @@ def test_reply_prose_fixes_and_to_trailers() -> None:
     block = parse_trailers(commit("Cc: kvmarm@lists.cs.columbia.edu", "To: linux-arm-kernel@lists.infradead.org"))
     assert [(t.name, t.person.email) for t in block.trailers] == [
         ("Cc", "kvmarm@lists.cs.columbia.edu"), ("To", "linux-arm-kernel@lists.infradead.org")]
+
+
+def test_base_commit_paragraph_is_metadata_not_trailers() -> None:
+    # A git format-patch cover letter: base-commit is the last paragraph above the signature.
+    cover = "Series text.\n\nSean Christopherson (3):\n  KVM: x86: foo\n\n x.c | 1 +\n\n" \
+            "base-commit: 7d2154117a02832ab3643fe2da4cdc9d2090dcb2\n-- \n2.49.0\n"
+    block = parse_trailers(cover)
+    assert block.trailers == () and block.base_commit == "7d2154117a02832ab3643fe2da4cdc9d2090dcb2"

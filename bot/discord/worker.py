@@ -14,9 +14,10 @@ Two stages, both restartable from the store alone:
    and logged; a deleted channel disables its subscriptions.
 
 Card edits coalesce: a delivery that only changes the card stays pending
-until the channel's queue is quiet for `coalesce_delay`, then the card is
-edited once to the latest render (skipped when the render hash is unchanged)
-and those deliveries are settled together.
+until the channel's queue is quiet for `coalesce_delay` (or an edit has been
+owed for `max_edit_delay` under steady traffic), then the card is edited once
+to the latest render (skipped when the render hash is unchanged) and those
+deliveries are settled together.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class _Channel:
     # series id -> event ids whose card edit is still owed (deliveries left pending).
     dirty: dict[int, set[int]] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
+    dirty_since: float = 0.0  # loop time the oldest owed card edit was queued
 
     def owed(self) -> set[int]:
         return {e for events in self.dirty.values() for e in events}
@@ -74,6 +76,7 @@ class DeliveryWorker:
         *,
         preview: bool = False,
         coalesce_delay: float = 0.3,
+        max_edit_delay: float = 2.0,
         backoff: tuple[float, float] = (0.5, 30.0),
         on_failure: Callable[[Delivery, str], None] | None = None,
     ) -> None:
@@ -81,6 +84,7 @@ class DeliveryWorker:
         self.sink = sink
         self.preview = preview
         self.coalesce_delay = coalesce_delay
+        self.max_edit_delay = max_edit_delay
         self.backoff = backoff
         self.on_failure = on_failure
         self._wake = asyncio.Event()
@@ -207,6 +211,10 @@ class DeliveryWorker:
                     for d in batch:
                         await self._deliver(ch, d)
                         await self._notify()
+                    # Under steady traffic the queue is never quiet: edit stale cards anyway.
+                    if ch.dirty and asyncio.get_running_loop().time() - ch.dirty_since >= self.max_edit_delay:
+                        await self._flush_cards(ch)
+                        await self._notify()
                 elif ch.dirty:
                     # Quiet for a moment? Then edit each changed card once.
                     with contextlib.suppress(asyncio.TimeoutError):
@@ -295,6 +303,8 @@ class DeliveryWorker:
             )
             await q.settle(self.store, d.event_id, d.channel_id, "pending", discord_message_id=mid)
         if target.card:
+            if not ch.dirty:
+                ch.dirty_since = asyncio.get_running_loop().time()
             ch.dirty.setdefault(series.series_id, set()).add(d.event_id)
         else:
             await q.settle(self.store, d.event_id, d.channel_id, "done")

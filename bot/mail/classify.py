@@ -10,7 +10,7 @@ is the point:
 3. pull requests (a numbered pull mail with a diff is a patch of the pull);
 4. index 0 is a cover letter, even with an interdiff or range-diff in it;
 5. a diff makes a patch, unless the mail answers another one without any
-   patch prefix (an unnumbered "how about this instead?" diff);
+   bracketed prefix (an unnumbered "how about this instead?" diff);
 6. no diff: a mail answering another is a reply (a `[PATCH n/N]` one lost
    its `Re:`); a lone `[PATCH]` without a diff is still a patch, else other.
 """
@@ -43,7 +43,8 @@ def classify(
         return Kind.PULL, False
     if subject.index == 0:
         return Kind.COVER, False
-    patchish = subject.is_patch or subject.index is not None
+    # Any bracketed prefix marks a posting ("[PATCH/FIXUP FOR STABLE] ...").
+    patchish = subject.is_patch or subject.index is not None or bool(subject.prefixes)
     if has_diff:
         if in_reply_to and not patchish:
             return Kind.REPLY, True

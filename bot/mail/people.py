@@ -18,6 +18,8 @@ from bot.mail.models import Person
 # HTML mail clients turn `<a@b.c>` into `<a@b.c<mailto:a@b.c>>`; the trailing
 # `<mailto:...>` copy is junk.
 _MAILTO_JUNK = re.compile(r"<mailto:[^<>]*>", re.IGNORECASE)
+# RFC 5322 groups: `undisclosed-recipients:;`, `Team: a@x, b@x;`
+_GROUP_START = re.compile(r'(^|,)\s*[^,:<>"@]+:(?!//)')
 _BARE_ADDR = re.compile(r"[^\s<>()\"',;:\[\]]+@[^\s<>()\"',;:\[\]]+")
 
 
@@ -39,6 +41,8 @@ def _clean_name(name: str) -> str:
         name = name[1:-1].replace('\\"', '"').replace("\\\\", "\\")
     elif len(name) >= 2 and name[0] == "'" and name[-1] == "'":
         name = name[1:-1]
+    elif name.count('"') == 1:
+        name = name.replace('"', "")  # an unterminated quote
     return " ".join(name.split())
 
 
@@ -116,12 +120,15 @@ def split_addresses(value: str) -> list[str]:
 def parse_address_list(value: str) -> tuple[Person, ...]:
     """Every person of a To/Cc-style header value, in order, empty entries dropped.
 
+    Group syntax (`undisclosed-recipients:;`) contributes its members only.
     `Doe, Jane <jane@x>` (an unquoted comma inside a name) would split into a
     name-only `Doe` and `Jane <jane@x>`; we merge a name-only fragment into the
     following entry so the name survives.
     """
     people: list[Person] = []
     pending = ""
+    if ":" in value and ";" in value:
+        value = _GROUP_START.sub(r"\1", value).replace(";", ",")
     for part in split_addresses(value):
         if "@" not in part:
             pending = f"{pending}, {part.strip()}" if pending else part.strip()

@@ -24,7 +24,8 @@ Input is already unfolded and RFC 2047 decoded. The steps, in order:
 Subsystem rule: the title's leading chain of `word:` components (a component
 has no spaces). A title starting with `KVM:` keeps the pair `KVM: <next>`
 (`KVM: x86/mmu: Fix` -> `KVM: x86/mmu`, `KVM: selftests: Baz` -> `KVM:
-selftests`, `KVM: Add foo` -> `KVM`); any other title takes its first
+selftests`, `KVM: Add foo` -> `KVM`; `kvm:` is spelled `KVM`, so filters
+match either); any other title takes its first
 component (`x86/irq: KVM: Optimize` -> `x86/irq`). None when the title does
 not start with such a component, and for bot reports.
 """
@@ -268,7 +269,8 @@ def _subsystem(title: str) -> str | None:
     if first[0].upper() == "KVM":
         second = _component(title, first[1])
         if second is not None:
-            return f"{first[0]}: {second[0]}"
+            return f"KVM: {second[0]}"
+        return "KVM"
     return first[0]
 
 

@@ -103,6 +103,10 @@ CASES: list[tuple[str, dict]] = [
     ("[kvmarm:next 29/32] arch/arm64/kvm/sys_regs.c:1544:13: warning: initializer overrides",
      dict(bot_report=True, index=None, is_patch=False)),
     ("[PATCH 5.10 1/2] KVM: arm64: foo", dict(stable_backport=True, stable_targets=("5.10",), index=1)),
+    ("[PATCH] kvm: arm64: vgic-v3: Fix foo", dict(subsystem="KVM: arm64", title="kvm: arm64: vgic-v3: Fix foo")),
+    ("[PATCH] KVM: x86: nVMX: Fix foo", dict(subsystem="KVM: x86")),
+    ("[PATCH] KVM: Scalable memslots v2", dict(subsystem="KVM")),
+    ("[PATCH] tools headers UAPI: Sync kvm.h", dict(subsystem=None)),  # words with spaces
 ]
 
 

@@ -99,11 +99,13 @@ def subject_version_key(subject: Subject) -> tuple[int, ...]:
 def _strip_reply(text: str) -> tuple[str, bool, bool]:
     """Drop leading reply/forward markers and list tags; return (rest, reply, forward)."""
     reply = forward = False
-    if text.startswith("***"):
-        end = text.find("***", 3)
-        if end != -1:  # `***SPAM*** Re: ...` added by a filter on the way
-            text = text[end + 3 :].lstrip()
     while text:
+        if text.startswith("**"):
+            # Filters on the way add `***SPAM***` or `** POTENTIAL FRAUD ALERT - RED HAT **`
+            end = text.find("**", 2)
+            if end != -1:
+                text = text[end:].lstrip("*").lstrip()
+                continue
         # A marker's colon comes within the first few characters (`Antwort[12]:`).
         m = _MARKER.match(text) if (":" in text[:14] or "：" in text[:14]) else None
         if m:

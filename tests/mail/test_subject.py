@@ -100,6 +100,8 @@ CASES: list[tuple[str, dict]] = [
      dict(prefixes=("Question about KVM on arm64",), tags=(), is_patch=False, is_reply=True)),
     ("Re: [RFC/RFT PATCH 1/3] memblock: update initialization", dict(rfc=True, index=1, total=3, tags=())),
     ("***SPAM*** Re: [PATCH v6 0/6] KASan for arm", dict(is_reply=True, version=6, index=0, total=6)),
+    ("Re: ** POTENTIAL FRAUD ALERT - RED HAT ** RE: [PATCH v2 8/8] KVM: x86: Add checks",
+     dict(is_reply=True, version=2, index=8, total=8, subsystem="KVM: x86")),
     ("[kvmarm:next 29/32] arch/arm64/kvm/sys_regs.c:1544:13: warning: initializer overrides",
      dict(bot_report=True, index=None, is_patch=False)),
     ("[PATCH 5.10 1/2] KVM: arm64: foo", dict(stable_backport=True, stable_targets=("5.10",), index=1)),

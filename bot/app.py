@@ -19,10 +19,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from bot.config import Settings
+from bot.ingest.groupcommit import GroupCommit
 from bot.ingest.poller import Poller
 from bot.ingest.record import RawMail
 from bot.ingest.smtp import MailMeta, SmtpSink
-from bot.store import IngestResult, IngestStats, Store
+from bot.store import IngestStats, Store
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class App:
         self.poller: Poller | None = None
         self._poll_task: asyncio.Task[None] | None = None
         self.stats = IngestStats()  # mails taken in since start, by every path
+        self._smtp_commits: GroupCommit[tuple[bytes, str]] = GroupCommit(self._commit_smtp)
 
     @property
     def store(self) -> Store:
@@ -69,23 +71,19 @@ class App:
             worker.wake()
 
     async def deliver(self, raw: bytes, meta: MailMeta) -> None:
-        """The SMTP sink's callback: returns once the mail is committed."""
-        result = await self.store.ingest(raw, source="smtp", source_ref=meta.source_ref)
-        self._count(result)
-        if result.events:
-            self.wake_workers()
+        """The SMTP sink's callback: returns once the mail is committed.
 
-    def _count(self, result: IngestResult) -> None:
-        self.stats.read += 1
-        if result.new:
-            self.stats.new += 1
-            self.stats.events += len(result.events)
-        else:
-            self.stats.duplicates += 1
+        Mails arriving together share a transaction (group commit)."""
+        await self._smtp_commits.submit((raw, meta.source_ref))
+
+    async def _commit_smtp(self, mails: list[tuple[bytes, str]]) -> None:
+        self._add(await self.store.ingest_many(mails, source="smtp"))
 
     async def import_chunk(self, mails: list[RawMail]) -> None:
         """The poller's callback: one bulk commit for a chunk of archive mails."""
-        got = await self.store.ingest_many([(m.data, m.ref) for m in mails], source="lore")
+        self._add(await self.store.ingest_many([(m.data, m.ref) for m in mails], source="lore"))
+
+    def _add(self, got: IngestStats) -> None:
         for name in ("read", "new", "duplicates", "unparsed", "series_created", "events"):
             setattr(self.stats, name, getattr(self.stats, name) + getattr(got, name))
         if got.events:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from bot.ingest.policy import AcceptPolicy, list_ids_of
+from bot.ingest.smtpdata import BulkDataSMTP
 
 if TYPE_CHECKING:
     from bot.config import SmtpSettings
@@ -144,6 +145,8 @@ class SmtpSink:
     """The listening sink. `start()` binds (port 0 picks a free port); `stop()`
     stops accepting, lets in-flight commits finish, then closes connections."""
 
+    protocol_class: type[SMTP] = BulkDataSMTP
+
     def __init__(self, settings: SmtpSettings, deliver: Deliver, *, hostname: str | None = None) -> None:
         if settings.require_tls and not (settings.tls_cert and settings.tls_key):
             raise ValueError("smtp.require_tls needs smtp.tls_cert and smtp.tls_key")
@@ -163,7 +166,7 @@ class SmtpSink:
         self.closed = asyncio.Event()
 
     def _protocol(self) -> SMTP:
-        proto = SMTP(
+        proto = self.protocol_class(
             self.handler,
             data_size_limit=self.settings.max_message_size,
             enable_SMTPUTF8=True,

@@ -1,0 +1,226 @@
+"""SMTP sink benchmark: N concurrent clients over loopback into the real sink and
+a fresh SQLite store, the server in its own process.
+
+Each client keeps one connection and sends its share of the mails one after
+the other (MAIL, RCPT, DATA); latency is measured from the end of DATA
+("\\r\\n.\\r\\n" written) to the server's 250, i.e. the store's commit. Payloads
+are real list mails (the kvm-x86-threads mboxes, or the kvmarm archive with
+--kvmarm) whose Message-ID/In-Reply-To/References get a per-round prefix, so
+every mail is new to the store and threads stay threads.
+
+Usage: python bench/smtp.py [--clients 16] [--mails 4000] [--kvmarm] [--full]
+  --full  run `kvm-patchbot run` (with preview delivery) instead of sink + store only
+Figures are printed, never asserted. Targets: >= 500 mails/s, p99 < 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus"
+READY = re.compile(rb"ready, SMTP on ([\d.]+):(\d+)")
+_ID_HEADER = re.compile(rb"^(Message-I[Dd]|In-Reply-To|References):[^\n]*(?:\n[ \t][^\n]*)*", re.M | re.I)
+_HEADER_END = re.compile(rb"\n\n")
+
+
+# ---------------------------------------------------------------- server side
+
+
+async def _serve(db: Path) -> None:
+    """The sink + store only (no delivery), printing the ready line."""
+    import signal
+
+    sys.path.insert(0, str(ROOT))
+    from bot.app import App
+    from bot.config import Settings
+
+    settings = Settings(smtp={"port": 0}, store={"url": f"sqlite+aiosqlite:///{db}"})
+    app = App(settings, workers=[])
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await app.start()
+    assert app.sink is not None
+    host, port = app.sink.address
+    print(f"kvm-patchbot: ready, SMTP on {host}:{port}", flush=True)
+    await stop.wait()
+    await app.stop()
+
+
+# ---------------------------------------------------------------- payloads
+
+
+def _payloads(kvmarm: bool, limit: int) -> list[bytes]:
+    sys.path.insert(0, str(ROOT))
+    from bot.ingest.sources import iter_path
+
+    if kvmarm:
+        tmp = Path(tempfile.mkdtemp(prefix="bench-smtp-"))
+        subprocess.run(["git", "clone", "-q", "--bare", str(CORPUS / "kvmarm-epoch0.bundle"), str(tmp / "0.git")], check=True)
+        src = iter_path(tmp / "0.git")
+    else:
+        src = iter_path(CORPUS / "kvm-x86-threads")
+    out = []
+    for rec in src:
+        out.append(rec.data)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _renamed(raw: bytes, prefix: bytes) -> bytes:
+    """Every message id in the id headers gets `prefix`: a new, consistent thread."""
+    end = _HEADER_END.search(raw)
+    cut = end.start() if end else len(raw)
+    head = _ID_HEADER.sub(lambda m: m.group(0).replace(b"<", b"<" + prefix), raw[:cut])
+    return head + raw[cut:]
+
+
+def _wire(raw: bytes) -> bytes:
+    """CRLF lines, dot-stuffed, ending in CRLF.CRLF."""
+    lines = raw.replace(b"\r\n", b"\n").split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    body = b"\r\n".join(b"." + ln if ln.startswith(b".") else ln for ln in lines)
+    return body + b"\r\n.\r\n"
+
+
+# ---------------------------------------------------------------- client side
+
+
+async def _reply(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    lines = []
+    while True:
+        line = await reader.readline()
+        if not line:
+            raise ConnectionError("server closed the connection")
+        lines.append(line)
+        if line[3:4] != b"-":
+            return int(line[:3]), b"".join(lines)
+
+
+async def _expect(reader: asyncio.StreamReader, code: int) -> None:
+    got, text = await _reply(reader)
+    if got != code:
+        raise RuntimeError(f"expected {code}, got {text!r}")
+
+
+async def _client(port: int, mails: list[bytes], latencies: list[float], codes: dict[int, int]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    await _expect(reader, 220)
+    writer.write(b"EHLO bench.test\r\n")
+    await _expect(reader, 250)
+    for data in mails:
+        writer.write(b"MAIL FROM:<kvm+bounces@vger.kernel.org>\r\n")
+        await _expect(reader, 250)
+        writer.write(b"RCPT TO:<kvm@localhost>\r\n")
+        await _expect(reader, 250)
+        writer.write(b"DATA\r\n")
+        await _expect(reader, 354)
+        writer.write(data)
+        await writer.drain()
+        t0 = time.perf_counter()
+        code, _ = await _reply(reader)
+        latencies.append(time.perf_counter() - t0)
+        codes[code] = codes.get(code, 0) + 1
+    writer.write(b"QUIT\r\n")
+    await _reply(reader)
+    writer.close()
+    await writer.wait_closed()
+
+
+async def _drive(port: int, wire: list[bytes], clients: int) -> tuple[list[float], dict[int, int], float]:
+    shares = [wire[i::clients] for i in range(clients)]
+    latencies: list[float] = []
+    codes: dict[int, int] = {}
+    start = time.perf_counter()
+    await asyncio.gather(*(_client(port, s, latencies, codes) for s in shares if s))
+    return latencies, codes, time.perf_counter() - start
+
+
+def _cpu_seconds(pid: int) -> float:
+    """user + system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--mails", type=int, default=4000, help="mails to send in all")
+    ap.add_argument("--kvmarm", action="store_true", help="payloads from the kvmarm archive")
+    ap.add_argument("--full", action="store_true", help="`kvm-patchbot run` with preview delivery")
+    ap.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve:
+        asyncio.run(_serve(args.serve))
+        return 0
+
+    base = _payloads(args.kvmarm, args.mails)
+    wire = []
+    round_no = 0
+    while len(wire) < args.mails:
+        prefix = f"bench{round_no}.".encode()
+        wire.extend(_wire(_renamed(raw, prefix)) for raw in base[: args.mails - len(wire)])
+        round_no += 1
+    mean_kib = statistics.mean(len(w) for w in wire) / 1024
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-smtp-"))
+    db = tmp / "bench.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KVMBOT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    if args.full:
+        env.update(KVMBOT_SMTP__PORT="0", KVMBOT_STORE__URL=f"sqlite+aiosqlite:///{db}",
+                   KVMBOT_DISCORD__PREVIEW_FILE=str(tmp / "preview.jsonl"))
+        cmd = [sys.executable, "-m", "bot", "run"]
+    else:
+        cmd = [sys.executable, __file__, "--serve", str(db)]
+        if os.environ.get("BENCH_PROFILE"):  # where the server's time goes
+            cmd[1:1] = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]]
+    server = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=open(tmp / "server.log", "wb"))
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        ready = READY.search(line)
+        if not ready:
+            print(f"server did not start: {line!r}; see {tmp / 'server.log'}", file=sys.stderr)
+            return 1
+        port = int(ready.group(2))
+        cpu0 = _cpu_seconds(server.pid)
+        latencies, codes, secs = asyncio.run(_drive(port, wire, args.clients))
+        server_cpu = _cpu_seconds(server.pid) - cpu0
+    finally:
+        server.terminate()
+        server.wait(60)
+        if server.stdout is not None:
+            server.stdout.close()
+    with sqlite3.connect(db) as con:
+        stored = con.execute("SELECT count(*) FROM mails").fetchone()[0]
+
+    ms = [x * 1000 for x in latencies]
+    print(f"server      {'kvm-patchbot run (sink + store + preview delivery)' if args.full else 'sink + SQLite store'}")
+    print(f"payloads    {len(wire)} mails ({len(base)} distinct real mails, mean {mean_kib:.1f} KiB), {args.clients} clients")
+    print(f"replies     {dict(sorted(codes.items()))}; rows stored {stored}")
+    print(f"throughput  {len(wire) / secs:,.0f} mails/s ({secs:.2f} s)")
+    print(f"server CPU  {server_cpu:.2f} s = {server_cpu / secs:.0%} of one core, {server_cpu * 1000 / len(wire):.2f} ms per mail")
+    print(f"latency     end of DATA -> 250: p50 {_pct(ms, 50):.1f} ms, p99 {_pct(ms, 99):.1f} ms, max {max(ms):.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -28,13 +28,18 @@ class GroupCommit(Generic[T]):
         self.batches = 0  # commits made, for figures
 
     async def submit(self, item: T) -> None:
+        """Queue `item` and return once it is committed (raise if its commit failed)."""
+        await asyncio.shield(self.enqueue(item))
+
+    def enqueue(self, item: T) -> asyncio.Future[None]:
+        """Queue `item`; the future is done when its batch has committed."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((item, fut))
         if self._flusher is None:
             # Its own task: a caller that is cancelled (client hung up) cannot
             # cancel a commit that holds other callers' mail.
             self._flusher = asyncio.create_task(self._flush(), name="group-commit")
-        await asyncio.shield(fut)
+        return fut
 
     async def _flush(self) -> None:
         try:

@@ -145,3 +145,21 @@ def test_notice_forms(body: str, tree, branch, commits) -> None:
 ])
 def test_not_a_notice(body: str) -> None:
     assert parse_applied(body) is None
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_NOTICE_LINES = st.sampled_from([
+    "", "Applied to kvm-x86 mmu, thanks!", "Queued 2-8, thanks.", "[1/3] KVM: x", "      commit: abcdef1",
+    "      https://github.com/kvm-x86/linux/commit/abcdef123456", "> Applied, thanks", "-- ", "Applied to",
+    "Queued 1-999999999", "Applied to ,", "Pushed to branch `` at:", "Applied patch to (",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_NOTICE_LINES, st.text(max_size=12)), max_size=15).map("\n".join))
+def test_parse_applied_never_raises(body: str) -> None:
+    applied = parse_applied(body)
+    if applied is not None:
+        assert all(c.index is not None and c.index >= 0 for c in applied.commits)

@@ -141,3 +141,20 @@ def test_version_key_orders_labels() -> None:
     assert sorted(keys) == [(5,), (5, 1), (5, 5), (6,)]
     assert subject_version_key(parse_subject("[PATCH v5.5 1/2] x")) == (5, 5)
     assert subject_version_key(parse_subject("[PATCH 1/2] x")) == (1,)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SUBJECT_BITS = st.sampled_from(
+    ["[", "]", "PATCH", "v2", "v5.5", "1/3", " ", ",", "Re:", "Fwd:", "RFC", "KVM:", "x86:", "(v3)", "**",
+     "[PATCH", "of", "2", "stable", "6.1.y", ":", "-", "/", "syzbot", "a:b"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_SUBJECT_BITS, st.text(max_size=5)), max_size=20).map("".join))
+def test_parse_subject_never_raises(raw: str) -> None:
+    s = parse_subject(raw)
+    assert s.raw == raw and s.version >= 0
+    assert (s.index is None) == (s.total is None)

@@ -208,3 +208,21 @@ def test_base_commit_paragraph_is_metadata_not_trailers() -> None:
             "base-commit: 7d2154117a02832ab3643fe2da4cdc9d2090dcb2\n-- \n2.49.0\n"
     block = parse_trailers(cover)
     assert block.trailers == () and block.base_commit == "7d2154117a02832ab3643fe2da4cdc9d2090dcb2"
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_LINES = st.sampled_from([
+    "", "---", "-- ", "> quoted", "Signed-off-by: A <a@x.org>", "Fixes: 54a4f0239f2e (\"x", "in y()\")",
+    "Cc: stable@vger.kernel.org # 5.10", "[note]", "  indented", "<b@x.org>", "Fixes: ?", "Link: http://x#y",
+    "diff --git a/x b/x", "--- a/x", "+++ b/x", "base-commit: abc", "v1: https://lore", "Reviewed-by : R <r@x>",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_LINES, st.text(max_size=12)), max_size=25).map("\n".join), st.booleans())
+def test_parse_trailers_never_raises(text: str, reply: bool) -> None:
+    block = parse_trailers(text, reply=reply)
+    for t in block.trailers:
+        assert t.name and t.name[0].isalpha() and "\n" not in t.value

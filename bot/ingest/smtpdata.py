@@ -52,7 +52,7 @@ class BulkDataSMTP(SMTP):
             await self.push("552 Error: Too much mail data")
             self._set_post_data_state()
             return
-        if any(len(line) > self.line_length_limit - 2 for line in data.split(_CRLF)):
+        if max(map(len, data.split(_CRLF))) > self.line_length_limit - 2:
             await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
             self._set_post_data_state()
             return

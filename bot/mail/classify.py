@@ -43,10 +43,10 @@ def classify(
         return Kind.PULL, False
     if subject.index == 0:
         return Kind.COVER, False
-    # Any bracketed prefix marks a posting ("[PATCH/FIXUP FOR STABLE] ...").
-    patchish = subject.is_patch or subject.index is not None or bool(subject.prefixes)
+    patchish = subject.is_patch or subject.index is not None
     if has_diff:
-        if in_reply_to and not patchish:
+        # With a diff, any bracketed prefix marks a posting ("[PATCH/FIXUP FOR STABLE] ...").
+        if in_reply_to and not (patchish or subject.prefixes):
             return Kind.REPLY, True
         return Kind.PATCH, False
     if in_reply_to:

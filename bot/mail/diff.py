@@ -27,7 +27,7 @@ _DIFF_START = re.compile(
     r"|--- \S[^\n]*\n\+\+\+ \S",
     re.MULTILINE,
 )
-_DIFF_TOKENS = ("diff -", "Index: ", "--- ")
+_DIFF_CANDIDATE = re.compile(r"\n(?:diff -|Index: |--- )")
 # Patterns below run over "\n" + the diff, so a literal "\n" starts each line.
 _FILE_HDR = re.compile(r"\n(?:diff --git ([^\n]*)|diff --cc ([^\n]*)|--- ([^\n]*)\n\+\+\+ ([^\n]*))")
 _HUNK = re.compile(r"\n@@+ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@[^\n]*")
@@ -41,15 +41,16 @@ _BRACE = re.compile(r"\{([^{}]*) => ([^{}]*)\}")
 
 def find_diff(text: str, start: int = 0) -> int:
     """Offset of the first line of a diff in `text`, or -1."""
-    best = -1
-    for token in _DIFF_TOKENS:
-        pos = text.find(token, start)
-        while pos != -1 and (best == -1 or pos < best):
-            if (pos == 0 or text[pos - 1] == "\n") and _DIFF_START.match(text, pos):
-                best = pos
-                break
-            pos = text.find(token, pos + 1)
-    return best
+    if start == 0 and _DIFF_START.match(text):
+        return 0
+    pos = start
+    while True:
+        m = _DIFF_CANDIDATE.search(text, pos)
+        if m is None:
+            return -1
+        pos = m.start() + 1
+        if _DIFF_START.match(text, pos):
+            return pos
 
 
 def separator_before(text: str, end: int, start: int = 0) -> int:
@@ -125,7 +126,22 @@ def _git_paths(arg: str) -> tuple[str, str]:
     return old, new
 
 
-def _hunk_counts(d: str, start: int, end: int) -> tuple[int, int]:
+def _hunk_counts(d: str, start: int, end: int, soft_end: int | None = None) -> tuple[int, int]:
+    """(+, -) lines of the hunks in d[start:end].
+
+    Fast path: count over the whole span (up to `soft_end`, the signature)
+    and check against the sums of the hunk headers; only if they disagree is
+    each hunk counted on its own.
+    """
+    stop = end if soft_end is None else soft_end
+    olds = news = 0
+    for old, new in _HUNK.findall(d, start, stop):
+        olds += int(old) if old else 1
+        news += int(new) if new else 1
+    plus = d.count("\n+", start, stop)
+    minus = d.count("\n-", start, stop)
+    if olds - minus == news - plus and olds >= minus:
+        return plus, minus
     ins = dels = 0
     hunks = list(_HUNK.finditer(d, start, end))
     for i, m in enumerate(hunks):
@@ -210,6 +226,9 @@ def compute_diffstat(text: str, start: int = 0, unknown: list[str] | None = None
         sections.append(_Section(m.start(), None, m.group(3), m.group(4)))
     if not sections:
         return None
+    # The `-- ` signature after the last hunk: counting stops there (checked
+    # against the hunk headers, so a removed "- " line cannot fool it).
+    sig = d.rfind("\n-- \n", sections[-1].start)
     entries: list[DiffstatEntry] = []
     ins_total = dels_total = 0
     for i, sec in enumerate(sections):
@@ -245,7 +264,8 @@ def compute_diffstat(text: str, start: int = 0, unknown: list[str] | None = None
         elif first_hunk == -1:
             binary = d.find("\nBinary files ", sec.start, end) != -1
         if first_hunk != -1:
-            ins, dels = _hunk_counts(d, first_hunk, end)
+            last = i + 1 == len(sections)
+            ins, dels = _hunk_counts(d, first_hunk, end, sig if last and sig > first_hunk else None)
         else:
             ins = dels = 0
             if git and not binary and unknown is not None and "\ndeleted file mode" in d[sec.start : end]:

@@ -66,6 +66,28 @@ _LIST_CACHE: dict[bytes, tuple[Person, ...]] = {}
 _PERSON_CACHE: dict[str, Person] = {}
 
 
+_FIELDS = frozenset(ParsedMail.model_fields)
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _build(**values: Any) -> ParsedMail:
+    """`ParsedMail.model_construct` for a complete set of already-typed fields.
+
+    It does what model_construct does (no validation; every value here is
+    built typed by construction, and the property tests re-validate results)
+    without its per-field default handling, which costs 10x more.
+    """
+    if values.keys() != _FIELDS:
+        return ParsedMail.model_construct(**values)
+    obj = _new(ParsedMail)
+    _set(obj, "__dict__", values)
+    _set(obj, "__pydantic_fields_set__", set(_FIELDS))
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
+    return obj
+
+
 def synthetic_id(material: bytes) -> str:
     """A stable Message-ID for a mail that has none: a hash of its content."""
     return f"{hashlib.sha256(material).hexdigest()[:32]}@{SYNTHETIC_DOMAIN}"
@@ -377,7 +399,7 @@ def _parse(raw: bytes) -> ParsedMail:
         material = b"\0".join(
             (h.first("from") or b"", h.first("date") or b"", h.first("subject") or b"", body_bytes)
         )
-    return ParsedMail.model_construct(
+    return _build(
         message_id=msgid if msgid is not None else synthetic_id(material),
         synthetic_id=msgid is None,
         in_reply_to=in_reply_to,

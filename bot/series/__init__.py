@@ -8,7 +8,7 @@ from bot.series.decision import AppliedRecord, Decision, MemberRecord, Role, Tra
 from bot.series.memindex import MemoryIndex
 from bot.series.models import Event, EventKind, PatchView, SeriesView
 from bot.series.state import Member, SeriesIndex, SeriesState
-from bot.series.tracker import decide
+from bot.series.tracker import decide, waits_for_parent
 
 __all__ = [
     "AppliedRecord",
@@ -25,4 +25,5 @@ __all__ = [
     "SeriesView",
     "TrailerRecord",
     "decide",
+    "waits_for_parent",
 ]

@@ -558,6 +558,17 @@ def _create(
 # ---------------------------------------------------------------- replies
 
 
+def waits_for_parent(mail: ParsedMail, d: Decision) -> bool:
+    """A reply that gives trailers or applies patches, but arrived before the
+    patch it answers: worth deciding again once that patch is posted."""
+    return (
+        d.role is Role.NONE
+        and mail.in_reply_to is not None
+        and mail.kind not in (Kind.BOT, Kind.UNPARSEABLE, Kind.PATCH, Kind.COVER, Kind.PULL)
+        and (mail.applied is not None or bool(_review_trailers(mail)))
+    )
+
+
 def _review_trailers(mail: ParsedMail) -> list[Trailer]:
     return [t for t in mail.trailers if t.name in REVIEW_TRAILERS]
 

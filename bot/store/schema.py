@@ -78,6 +78,7 @@ mails = Table(
     Index("ix_mails_received_at", "received_at"),
     Index("ix_mails_source_ref", "source_ref"),
     Index("ix_mails_date", "date"),
+    Index("ix_mails_in_reply_to", "in_reply_to"),  # replies that arrived before their patch
 )
 
 lineages = Table(

@@ -19,13 +19,14 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.mail.models import Kind, ParsedMail
-from bot.series import Decision, MemoryIndex, decide
+from bot.series import Decision, MemoryIndex, Role, decide, waits_for_parent
 from bot.series.models import Event, EventKind
 from bot.store import schema as t
 from bot.store.admin import AdminMixin
 from bot.store.engine import insert_ignore, make_engine, upsert
 from bot.store.migrate import upgrade
 from bot.store.models import IngestResult, IngestStats, ReparseStats
+from bot.store.orphans import Orphans
 from bot.store.reads import ReadMixin
 from bot.store.rows import RowBatch, mail_row, series_row, state_from_rows
 
@@ -36,6 +37,12 @@ Parser = Callable[[bytes], ParsedMail]
 ZLIB_LEVEL = 1
 BATCH = 1000  # mails per transaction: bigger batches gain little and cost RSS
 _DB_DOWN = (OperationalError, InterfaceError)
+# How many early replies one posted patch may adopt from the database.
+ADOPT_MAX = 200
+_MEMBER = (Role.COVER, Role.PATCH)
+_SET_SERIES_BY_ID = (
+    update(t.mails).where(t.mails.c.message_id == bindparam("b_mid")).values(series_id=bindparam("b_sid"))
+)
 
 
 def _now() -> datetime:
@@ -223,6 +230,7 @@ class Store(ReadMixin, AdminMixin):
         now = _now()
         decision: Decision | None = None
         event_ids: list[int] = []
+        adopted: list[Event] = []
         try:
             async with self._engine.begin() as conn:
                 known = (
@@ -258,6 +266,8 @@ class Store(ReadMixin, AdminMixin):
                                     .where(t.mails.c.seq == seq)
                                     .values(series_id=decision.series_id)
                                 )
+                            if decision.role in _MEMBER:
+                                adopted = await self._adopt_stored(conn, decision.message_id, now)
                     except _DB_DOWN:
                         raise
                     except Exception as exc:  # a tracker bug: keep the mail, report it
@@ -283,7 +293,7 @@ class Store(ReadMixin, AdminMixin):
         events = tuple(
             e.model_copy(update={"event_id": eid, "created_at": now})
             for e, eid in zip(decision.events, event_ids, strict=True)
-        )
+        ) + tuple(adopted)
         return IngestResult(
             message_id=parsed.message_id,
             new=True,
@@ -292,6 +302,41 @@ class Store(ReadMixin, AdminMixin):
             events=events,
             errors=tuple(errors),
         )
+
+    async def _adopt_stored(self, conn: AsyncConnection, message_id: str, now: datetime) -> list[Event]:
+        """Decide again the stored replies that answered this new patch (or
+        replies to those) before it arrived; returns their events."""
+        out: list[Event] = []
+        queue, visited = [message_id], 0
+        while queue and visited < ADOPT_MAX:
+            parent = queue.pop()
+            rows = await conn.execute(
+                select(t.mails.c.seq, t.mails.c.raw).where(
+                    t.mails.c.in_reply_to == parent,
+                    t.mails.c.series_id.is_(None),
+                    t.mails.c.unparsed.is_(False),
+                ).order_by(t.mails.c.seq)
+            )
+            for seq, raw_z in rows.all():
+                visited += 1
+                p, _, unparsed = self._parse(zlib.decompress(raw_z))
+                queue.append(p.message_id)
+                if unparsed or not waits_for_parent(p, Decision(p.message_id, Role.NONE)):
+                    continue
+                d = decide(p, self._index, received_at=now)
+                if d.role is not Role.REPLY:
+                    continue
+                fresh = self._fresh_refs(d)
+                self._index.apply(d)
+                batch = RowBatch()
+                batch.add(d, fresh, now)
+                ids = await self._write(conn, batch, returning=True)
+                await conn.execute(update(t.mails).where(t.mails.c.seq == seq).values(series_id=d.series_id))
+                out += [
+                    e.model_copy(update={"event_id": eid, "created_at": now})
+                    for e, eid in zip(d.events, ids, strict=True)
+                ]
+        return out
 
     async def ingest_many(
         self,
@@ -323,10 +368,11 @@ class Store(ReadMixin, AdminMixin):
         pool: ThreadPoolExecutor,
     ) -> None:
         start = time.perf_counter()
+        orphans = Orphans()
         for chunk in _chunks(records, batch_size):
             items = [_record(r) for r in chunk]
             try:
-                await self._ingest_batch(items, source, stats, pool)
+                await self._ingest_batch(items, source, stats, pool, orphans)
             except _DB_DOWN:
                 self._stale = True
                 raise
@@ -353,8 +399,36 @@ class Store(ReadMixin, AdminMixin):
             if progress is not None:
                 progress(stats)
 
+    def _track_bulk(
+        self, p: ParsedMail, now: datetime, batch: RowBatch, orphans: Orphans, *, with_events: bool = True
+    ) -> tuple[Decision, list[tuple[str, int]]]:
+        """Decide one mail on the bulk path; also adopt the early replies a new
+        patch was waiting for. Returns the decision and (reply id, series id) adopted."""
+        d = decide(p, self._index, received_at=now)
+        fresh = self._fresh_refs(d)
+        self._index.apply(d)
+        batch.add(d, fresh, now, with_events=with_events)
+        adopted: list[tuple[str, int]] = []
+        if d.role in _MEMBER:
+            for early in orphans.take(p.message_id, ADOPT_MAX):
+                od = decide(early, self._index, received_at=now)
+                if od.role is not Role.REPLY or od.series_id is None:
+                    continue
+                fresh = self._fresh_refs(od)
+                self._index.apply(od)
+                batch.add(od, fresh, now, with_events=with_events)
+                adopted.append((early.message_id, od.series_id))
+        elif d.role is Role.NONE:
+            orphans.add(p, waiting=waits_for_parent(p, d))
+        return d, adopted
+
     async def _ingest_batch(
-        self, items: list[tuple[bytes, str | None]], source: str, stats: IngestStats, pool: ThreadPoolExecutor
+        self,
+        items: list[tuple[bytes, str | None]],
+        source: str,
+        stats: IngestStats,
+        pool: ThreadPoolExecutor,
+        orphans: Orphans,
     ) -> None:
         """One transaction; `stats` is only updated once it committed."""
         local = IngestStats()
@@ -370,36 +444,37 @@ class Store(ReadMixin, AdminMixin):
                     .scalars()
                     .all()
                 )
-            mail_rows: list[dict[str, Any]] = []
+            mail_rows: dict[str, dict[str, Any]] = {}
+            late: list[dict[str, Any]] = []  # early replies stored by an earlier batch
             batch = RowBatch()
-            seen: set[str] = set()
             raws_z = await compressed
             for (raw, ref), raw_z, (p, errors, unparsed) in zip(items, raws_z, parsed, strict=True):
                 local.read += 1
-                if p.message_id in existing or p.message_id in seen:
+                if p.message_id in existing or p.message_id in mail_rows:
                     local.duplicates += 1
                     continue
-                seen.add(p.message_id)
                 series_id = None
                 if not unparsed:
                     self._stale = True  # until this batch commits
-                    d = decide(p, self._index, received_at=now)
-                    fresh = self._fresh_refs(d)
-                    self._index.apply(d)
-                    batch.add(d, fresh, now)
+                    d, adopted = self._track_bulk(p, now, batch, orphans)
                     series_id = d.series_id
                     local.series_created += d.new_series is not None
+                    for mid, sid in adopted:
+                        if mid in mail_rows:
+                            mail_rows[mid]["series_id"] = sid
+                        else:
+                            late.append({"b_mid": mid, "b_sid": sid})
                 local.new += 1
                 local.unparsed += unparsed
-                mail_rows.append(
-                    mail_row(
-                        p, raw_z=raw_z, size=len(raw), source=source,
-                        source_ref=ref, received_at=now, errors=errors, unparsed=unparsed,
-                        series_id=series_id,
-                    )
+                mail_rows[p.message_id] = mail_row(
+                    p, raw_z=raw_z, size=len(raw), source=source,
+                    source_ref=ref, received_at=now, errors=errors, unparsed=unparsed,
+                    series_id=series_id,
                 )
             if mail_rows:
-                await conn.execute(insert(t.mails), mail_rows)
+                await conn.execute(insert(t.mails), list(mail_rows.values()))
+            if late:
+                await conn.execute(_SET_SERIES_BY_ID, late)
             await self._write(conn, batch)
             top = await conn.scalar(select(func.max(t.mails.c.seq)))
         self._stale = False
@@ -439,6 +514,7 @@ class Store(ReadMixin, AdminMixin):
                 for table in t.DERIVED:
                     await conn.execute(delete(table))
                 last = 0
+                orphans = Orphans()
                 while True:
                     rows = (
                         await conn.execute(
@@ -452,32 +528,35 @@ class Store(ReadMixin, AdminMixin):
                         break
                     last = rows[-1][0]
                     batch = RowBatch()
-                    updates = []
+                    updates: dict[str, dict[str, Any]] = {}
+                    late: list[dict[str, Any]] = []
                     for seq, raw_z, received_at in rows:
                         p, errors, unparsed = self._parse(zlib.decompress(raw_z))
                         series_id = None
                         if not unparsed:
                             try:
-                                d = decide(p, self._index, received_at=received_at)
-                                fresh = self._fresh_refs(d)
-                                self._index.apply(d)
-                                batch.add(d, fresh, received_at, with_events=False)
+                                d, adopted = self._track_bulk(p, received_at, batch, orphans, with_events=False)
                                 series_id = d.series_id
+                                for mid, sid in adopted:
+                                    if mid in updates:
+                                        updates[mid]["b_series_id"] = sid
+                                    else:
+                                        late.append({"b_mid": mid, "b_sid": sid})
                             except Exception as exc:
                                 log.exception("tracking %s failed during reparse", p.message_id)
                                 errors.append(f"tracker: {exc!r}")
                                 unparsed = True
                         stats.mails += 1
                         stats.unparsed += unparsed
-                        updates.append(
-                            {
-                                "b_seq": seq, "b_kind": str(p.kind), "b_subject": p.subject.raw,
-                                "b_author_name": p.author.name, "b_author_email": p.author.email,
-                                "b_date": p.date, "b_list_id": p.list_id, "b_in_reply_to": p.in_reply_to,
-                                "b_series_id": series_id, "b_errors": errors or None, "b_unparsed": unparsed,
-                            }
-                        )
-                    await conn.execute(upd, updates)
+                        updates[p.message_id] = {
+                            "b_seq": seq, "b_kind": str(p.kind), "b_subject": p.subject.raw,
+                            "b_author_name": p.author.name, "b_author_email": p.author.email,
+                            "b_date": p.date, "b_list_id": p.list_id, "b_in_reply_to": p.in_reply_to,
+                            "b_series_id": series_id, "b_errors": errors or None, "b_unparsed": unparsed,
+                        }
+                    await conn.execute(upd, list(updates.values()))
+                    if late:
+                        await conn.execute(_SET_SERIES_BY_ID, late)
                     await self._write(conn, batch)
                 stats.series = len(self._index)
                 stats.lineages = await conn.scalar(select(func.count()).select_from(t.lineages)) or 0

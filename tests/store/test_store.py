@@ -213,3 +213,35 @@ async def test_second_writer_is_noticed(store_url):
     finally:
         await a.close()
         await b.close()
+
+
+async def test_reply_before_its_patch_still_counts(store: Store):
+    """A Reviewed-by that arrives before the patch it answers is counted when the patch lands."""
+    early = raw_mail("rv@x", "Re: [PATCH 2/2] KVM: x86: Early part 2", irt="e-2@x", refs=["e-0@x"], author=SEAN,
+                     at=30, body="Reviewed-by: Sean Christopherson <seanjc@google.com>\n")
+    deeper = raw_mail("rv2@x", "Re: [PATCH 2/2] KVM: x86: Early part 2", irt="rv@x", refs=["e-0@x", "e-2@x"],
+                      author="Paolo Bonzini <pbonzini@redhat.com>", at=31,
+                      body="Acked-by: Paolo Bonzini <pbonzini@redhat.com>\n")
+    assert (await store.ingest(early)).series_id is None
+    assert (await store.ingest(deeper)).series_id is None
+    results = [await store.ingest(m) for m in series_mails("PATCH", 2, "Early", tag="e")]
+    kinds = [(e.kind, e.message_id) for r in results for e in r.events if e.kind is EventKind.TRAILER_ADDED]
+    assert kinds == [(EventKind.TRAILER_ADDED, "rv@x"), (EventKind.TRAILER_ADDED, "rv2@x")]
+    view = await store.series_for_message("e-2@x")
+    patch2 = next(p for p in view.patches if p.index == 2)
+    assert patch2.reviewed_by == (SEAN,) and patch2.acked_by == ("Paolo Bonzini <pbonzini@redhat.com>",)
+    assert (await store.series_for_message("rv@x")).series_id == view.series_id
+    # the bulk path and reparse come to the same result
+    before = [v.model_dump() for v in await store.list_series()]
+    await store.reparse()
+    assert [v.model_dump() for v in await store.list_series()] == before
+
+
+async def test_bulk_reply_before_its_patch(store: Store):
+    early = raw_mail("rv@x", "Re: [PATCH 1/1] KVM: x86: Early", irt="b-1@x", author=SEAN, at=30,
+                     body="Tested-by: Sean Christopherson <seanjc@google.com>\n")
+    stats = await store.ingest_many([early, *series_mails("PATCH", 1, "Early", tag="b")], source="mbox", batch_size=1)
+    assert stats.new == 3
+    view = await store.series_for_message("b-1@x")
+    assert next(p for p in view.patches if p.index == 1).tested_by == (SEAN,)
+    assert (await store.series_for_message("rv@x")).series_id == view.series_id

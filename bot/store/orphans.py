@@ -1,0 +1,45 @@
+"""Replies that arrived before the patch they answer, kept until it is posted.
+
+For every reply not yet placed in a series we remember which mail it answers
+(ids only); the replies that matter (review trailers or an applied notice, see
+`bot.series.waits_for_parent`) are kept too, slimmed of their text. When a
+cover or patch joins, the bulk importer walks the replies below it, depth
+first in arrival order, exactly as the single-mail path walks
+`mails.in_reply_to` in the database.
+"""
+
+from __future__ import annotations
+
+from bot.mail.models import ParsedMail
+
+LIMIT = 200_000  # replies remembered per import; beyond that they stay plain replies
+
+
+class Orphans:
+    def __init__(self, limit: int = LIMIT) -> None:
+        self._children: dict[str, list[str]] = {}
+        self._waiting: dict[str, ParsedMail] = {}
+        self._count = 0
+        self._limit = limit
+
+    def add(self, mail: ParsedMail, *, waiting: bool) -> None:
+        """Remember an unplaced reply (and keep it when it gives trailers)."""
+        if mail.in_reply_to is None or self._count >= self._limit:
+            return
+        self._count += 1
+        self._children.setdefault(mail.in_reply_to, []).append(mail.message_id)
+        if waiting:
+            self._waiting[mail.message_id] = mail.model_copy(update={"body": "", "commit_message": ""})
+
+    def take(self, message_id: str, limit: int) -> list[ParsedMail]:
+        """The kept replies below `message_id`, depth first, each handed out once."""
+        out: list[ParsedMail] = []
+        stack, visited = [message_id], 0
+        while stack and visited < limit:
+            for child in self._children.pop(stack.pop(), ()):
+                visited += 1
+                stack.append(child)
+                mail = self._waiting.pop(child, None)
+                if mail is not None:
+                    out.append(mail)
+        return out

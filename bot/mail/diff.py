@@ -239,36 +239,40 @@ def compute_diffstat(text: str, start: int = 0, unknown: list[str] | None = None
         old_path: str | None = None
         path: str | None = None
         if git:
+            # `diff --git a/X b/X` names the file exactly, even when added or
+            # deleted; only renames and copies (or odd quoting) need more.
             old_path, path = _git_paths(sec.git or "")
-        minus = _strip_prefix(sec.minus, git) if sec.minus is not None else None
-        plus = _strip_prefix(sec.plus, git) if sec.plus is not None else None
-        if plus or minus:
+            if old_path != path or not path:
+                minus = _strip_prefix(sec.minus, True) if sec.minus is not None else None
+                plus = _strip_prefix(sec.plus, True) if sec.plus is not None else None
+                if plus or minus:
+                    path = plus or minus
+                    old_path = minus or plus
+                for line in d[sec.start : head_end].split("\n"):
+                    if line.startswith(("rename from ", "copy from ")):
+                        old_path = _unquote(line.split(" ", 2)[2])
+                    elif line.startswith(("rename to ", "copy to ")):
+                        path = _unquote(line.split(" ", 2)[2])
+        else:
+            minus = _strip_prefix(sec.minus, False) if sec.minus is not None else None
+            plus = _strip_prefix(sec.plus, False) if sec.plus is not None else None
             path = plus or minus
             old_path = minus or plus
-        if not git:
             # CVS/SVN: the `Index: <path>` line names the file exactly (no -p1 guess).
             idx = d.rfind("\nIndex: ", max(0, sec.start - 1000), sec.start + 1)
             if idx != -1 and d.find("\n@@", idx, sec.start) == -1:
                 eol = d.find("\n", idx + 1)
                 path = old_path = d[idx + 8 : eol].strip() or path
-        binary = False
-        if git:
-            header = d[sec.start : head_end]
-            if "\nrename " in header or "\ncopy " in header:
-                for line in header.split("\n"):
-                    if line.startswith(("rename from ", "copy from ")):
-                        old_path = _unquote(line.split(" ", 2)[2])
-                    elif line.startswith(("rename to ", "copy to ")):
-                        path = _unquote(line.split(" ", 2)[2])
-            binary = "\nGIT binary patch" in header or "\nBinary files " in header
-        elif first_hunk == -1:
-            binary = d.find("\nBinary files ", sec.start, end) != -1
+        binary = first_hunk == -1 and (
+            d.find("\nGIT binary patch", sec.start, head_end) != -1
+            or d.find("\nBinary files ", sec.start, head_end) != -1
+        )
         if first_hunk != -1:
             last = i + 1 == len(sections)
             ins, dels = _hunk_counts(d, first_hunk, end, sig if last and sig > first_hunk else None)
         else:
             ins = dels = 0
-            if git and not binary and unknown is not None and "\ndeleted file mode" in d[sec.start : end]:
+            if git and not binary and unknown is not None and d.find("\ndeleted file mode", sec.start, end) != -1:
                 unknown.append(path or old_path or "")
         if not path:
             continue
@@ -314,7 +318,38 @@ def _stat_paths(written: str) -> tuple[str, str | None]:
     return new.strip(), old.strip()
 
 
-def parse_diffstat_block(text: str, start: int = 0, end: int | None = None) -> Diffstat | None:
+@dataclass(slots=True)
+class StatBlock:
+    """A diffstat block as read: the summary and each ` path | N +-` line unparsed.
+
+    Turning lines into DiffstatEntry objects is deferred (`to_diffstat`):
+    when the block agrees with the diff, the computed entries are used instead.
+    """
+
+    files: int
+    insertions: int
+    deletions: int
+    lines: list[tuple[str, int, str, bool]]  # (written path, changed lines, bar, binary)
+
+    def to_diffstat(self) -> Diffstat:
+        entries = []
+        for written, changes, bar, binary in self.lines:
+            path, old_path = _stat_paths(written)
+            if binary:
+                ins = 0
+            elif len(bar) == changes:
+                ins = bar.count("+")
+            else:
+                ins = round(changes * bar.count("+") / len(bar)) if bar else 0
+            entries.append(
+                DiffstatEntry(path=path, insertions=ins, deletions=changes - ins, binary=binary, old_path=old_path)
+            )
+        return Diffstat(
+            files=self.files, insertions=self.insertions, deletions=self.deletions, per_file=tuple(entries)
+        )
+
+
+def read_diffstat_block(text: str, start: int = 0, end: int | None = None) -> StatBlock | None:
     """The first `git diff --stat` block in text[start:end], or None.
 
     Found by its summary line (` 3 files changed, 7 insertions(+), ...`), then
@@ -331,41 +366,31 @@ def parse_diffstat_block(text: str, start: int = 0, end: int | None = None) -> D
         pos = text.find(" changed", pos + 8, stop)
     if m is None:
         return None
-    entries: list[DiffstatEntry] = []
+    lines: list[tuple[str, int, str, bool]] = []
     line_end = m.start() - 1
     while line_end > start:
         line_start = text.rfind("\n", start, line_end) + 1
         s = _STAT_LINE.fullmatch(text, line_start, line_end)
         if s is None:
             break
-        path, old_path = _stat_paths(s.group(1))
-        if s.group(2) is not None:
-            changes = int(s.group(2))
-            bar = s.group(3) or ""
-            plus = bar.count("+")
-            if len(bar) == changes:
-                ins = plus
-            else:
-                ins = round(changes * plus / len(bar)) if bar else 0
-            entries.append(
-                DiffstatEntry(
-                    path=path, insertions=ins, deletions=changes - ins, binary=False, old_path=old_path
-                )
-            )
+        written, changes, bar = s.group(1, 2, 3)
+        if changes is not None:
+            lines.append((written, int(changes), bar or "", False))
         else:
-            entries.append(
-                DiffstatEntry(
-                    path=path, insertions=0, deletions=0, binary=True, old_path=old_path
-                )
-            )
+            lines.append((written, 0, "", True))
         line_end = line_start - 1
-    entries.reverse()
-    return Diffstat(
-        files=int(m.group(1)),
-        insertions=int(m.group(2) or 0),
-        deletions=int(m.group(3) or 0),
-        per_file=tuple(entries),
-    )
+    lines.reverse()
+    return StatBlock(int(m.group(1)), int(m.group(2) or 0), int(m.group(3) or 0), lines)
+
+
+def parse_diffstat_block(text: str, start: int = 0, end: int | None = None) -> Diffstat | None:
+    """The first diffstat block in text[start:end] as a Diffstat, or None.
+
+    Per-file insertions/deletions come from the bar: exact when it is as long
+    as the change count, proportional (approximate) when git scaled it.
+    """
+    block = read_diffstat_block(text, start, end)
+    return block.to_diffstat() if block is not None else None
 
 
 def _same_path(written: str, full: str) -> bool:
@@ -376,7 +401,13 @@ def _same_path(written: str, full: str) -> bool:
     return False
 
 
-def diffstat_mismatches(block: Diffstat, computed: Diffstat, unknown: list[str] | tuple[str, ...] = ()) -> list[str]:
+def _written_path(written: str) -> str:
+    if " => " in written or written.startswith("..."):
+        return _stat_paths(written)[0]
+    return written.strip()
+
+
+def block_mismatches(block: StatBlock, computed: Diffstat, unknown: list[str] | tuple[str, ...] = ()) -> list[str]:
     """How a diffstat block disagrees with the diff (empty: they agree as git means it).
 
     Same file count and totals; per file, in order: the same path (a `.../`
@@ -385,43 +416,31 @@ def diffstat_mismatches(block: Diffstat, computed: Diffstat, unknown: list[str] 
     are not in the diff, so only their presence is checked.
     """
     out: list[str] = []
+    deletions = computed.deletions
     if unknown:
-        gone = {e.path: e.insertions + e.deletions for e in block.per_file}
-        missing = sum(n for p, n in gone.items() if any(_same_path(p, u) for u in unknown))
-        computed = computed.model_copy(update={"deletions": computed.deletions + missing})
-    if (block.files, block.insertions, block.deletions) != (
-        computed.files,
-        computed.insertions,
-        computed.deletions,
-    ):
+        deletions += sum(
+            n for w, n, _, _ in block.lines if any(_same_path(_written_path(w), u) for u in unknown)
+        )
+    if (block.files, block.insertions, block.deletions) != (computed.files, computed.insertions, deletions):
         out.append(
             f"totals {block.files} files +{block.insertions} -{block.deletions} != "
-            f"{computed.files} files +{computed.insertions} -{computed.deletions}"
+            f"{computed.files} files +{computed.insertions} -{deletions}"
         )
-    if block.per_file and len(block.per_file) != len(computed.per_file):
-        out.append(f"{len(block.per_file)} stat lines for {len(computed.per_file)} diffs")
-    elif block.per_file:
-        for b, c in zip(block.per_file, computed.per_file, strict=True):
-            if not _same_path(b.path, c.path):
-                out.append(f"path {b.path} != {c.path}")
+    if block.lines and len(block.lines) != len(computed.per_file):
+        out.append(f"{len(block.lines)} stat lines for {len(computed.per_file)} diffs")
+    elif block.lines:
+        for (written, changes, _, binary), c in zip(block.lines, computed.per_file, strict=True):
+            path = _written_path(written)
+            if not _same_path(path, c.path):
+                out.append(f"path {path} != {c.path}")
             elif c.path in unknown:
                 continue
-            elif b.binary != c.binary or (
-                not b.binary and b.insertions + b.deletions != c.insertions + c.deletions
-            ):
-                out.append(
-                    f"{c.path}: {b.insertions + b.deletions} != {c.insertions + c.deletions}"
-                )
+            elif binary != c.binary or (not binary and changes != c.insertions + c.deletions):
+                out.append(f"{c.path}: {changes} != {c.insertions + c.deletions}")
     return out
 
 
-def exact_block(block: Diffstat, computed: Diffstat, unknown: list[str] | tuple[str, ...] = ()) -> Diffstat:
-    """The block with exact per-file counts and full paths, once it agrees with the diff."""
-    if not block.per_file or unknown:
-        return block
-    return Diffstat(
-        files=block.files,
-        insertions=block.insertions,
-        deletions=block.deletions,
-        per_file=computed.per_file,
-    )
+def diffstat_mismatches(block: Diffstat, computed: Diffstat, unknown: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """`block_mismatches` for a block already turned into a Diffstat."""
+    lines = [(e.path, e.insertions + e.deletions, "", e.binary) for e in block.per_file]
+    return block_mismatches(StatBlock(block.files, block.insertions, block.deletions, lines), computed, unknown)

@@ -209,6 +209,12 @@ def header_text(value: bytes | None, warnings: list[str] | None = None) -> str:
     """A header value unfolded and decoded to text ("" for None)."""
     if value is None:
         return ""
+    if b"\n" not in value and value.isascii():
+        # the common case: one plain ASCII line
+        text = value.decode("ascii").strip()
+        if "\x00" in text:
+            text = text.replace("\x00", "")
+        return decode_rfc2047(text, warnings) if "=?" in text else text
     text = to_text(unfold(value), warnings)
     if "=?" in text:
         text = decode_rfc2047(text, warnings)

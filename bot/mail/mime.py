@@ -114,8 +114,19 @@ def _text_of(data: bytes, params: dict[str, str], warnings: list[str]) -> str:
     return text
 
 
+_CHARSET = re.compile(r'charset\s*=\s*"?([^";\s]*)', re.IGNORECASE)
+
+
 def read_body(content_type: str, cte: str, disposition: str, body: bytes, warnings: list[str]) -> Body:
     """The text body and the other parts of a mail, whatever its MIME shape."""
+    if (
+        (not content_type or content_type[:10].lower() == "text/plain")
+        and (not cte or cte.lower() in ("7bit", "8bit"))
+        and not disposition
+    ):
+        # Most list mail: one inline text/plain part, not transfer-encoded.
+        m = _CHARSET.search(content_type) if content_type else None
+        return Body(text=_text_of(body, {"charset": m.group(1)} if m else {}, warnings))
     ctype, params = parse_content_type(content_type) if content_type else ("text/plain", {})
     if not ctype.startswith("multipart/"):
         out = Body()

@@ -14,11 +14,11 @@ from typing import Any
 from bot.mail.applied import parse_applied
 from bot.mail.classify import classify
 from bot.mail.diff import (
+    StatBlock,
+    block_mismatches,
     compute_diffstat,
-    diffstat_mismatches,
-    exact_block,
     find_diff,
-    parse_diffstat_block,
+    read_diffstat_block,
     separator_before,
 )
 from bot.mail.headers import (
@@ -335,7 +335,7 @@ def _parse(raw: bytes) -> ParsedMail:
         has_diff = False  # an interdiff/range-diff is not the series' change
 
     # Diffstats: the block as written, and the one computed from the diff.
-    block: Diffstat | None = None
+    block: StatBlock | None = None
     computed: Diffstat | None = None
     unknown: list[str] = []  # files deleted with format-patch -D: counts not in the diff
     commit_message = ""
@@ -352,10 +352,10 @@ def _parse(raw: bytes) -> ParsedMail:
         computed = _merge(stats)
         end = diff_pos if diff_pos != -1 else len(text)
         sep = separator_before(text, end)
-        block = parse_diffstat_block(text, max(sep, 0), end)
+        block = read_diffstat_block(text, max(sep, 0), end)
         if block is None:
             for part_text in diff_parts:
-                block = parse_diffstat_block(part_text, 0, find_diff(part_text))
+                block = read_diffstat_block(part_text, 0, find_diff(part_text))
                 if block is not None:
                     break
         if kind is Kind.PATCH:
@@ -365,22 +365,26 @@ def _parse(raw: bytes) -> ParsedMail:
                 commit_message = text[: sep if sep != -1 else end].rstrip() + "\n"
     elif kind is Kind.COVER or kind is Kind.PULL:
         commit_message = _strip_tail(text)
-        block = parse_diffstat_block(commit_message) if kind is Kind.COVER else None
+        block = read_diffstat_block(commit_message) if kind is Kind.COVER else None
     elif kind is Kind.PATCH:
         commit_message = _strip_tail(text)
 
-    diffstat = block
-    if block is not None and computed is not None and kind is not Kind.PULL:
-        # (a pull request's diffstat covers the whole pull, its diff often less)
-        problems = diffstat_mismatches(block, computed, unknown)
-        if problems:
-            warnings.append("diffstat block disagrees with the diff: " + "; ".join(problems[:5]))
-        else:
-            diffstat = exact_block(block, computed, unknown)
+    diffstat: Diffstat | None = None
+    if block is not None:
+        problems: list[str] = []
+        if computed is not None and kind is not Kind.PULL:
+            # (a pull request's diffstat covers the whole pull, its diff often less)
+            problems = block_mismatches(block, computed, unknown)
+            if problems:
+                warnings.append("diffstat block disagrees with the diff: " + "; ".join(problems[:5]))
+            elif not unknown:
+                diffstat = computed  # the same, with exact per-file counts and full paths
+        if diffstat is None:
+            diffstat = block.to_diffstat()
     if computed is not None:
         files = tuple(e.path for e in computed.per_file)
-    elif block is not None:
-        files = tuple(e.path for e in block.per_file)
+    elif diffstat is not None:
+        files = tuple(e.path for e in diffstat.per_file)
     else:
         files = ()
 

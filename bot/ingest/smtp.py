@@ -112,7 +112,7 @@ class SinkHandler:
         )
         task = asyncio.ensure_future(self._deliver(raw, meta))
         self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
+        task.add_done_callback(self._settled)
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -122,6 +122,13 @@ class SinkHandler:
             return TEMPFAIL
         self.delivered += 1
         return "250 2.0.0 OK: stored"
+
+    def _settled(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        # Retrieved here so a failure nobody waited for (the client hung up)
+        # is logged once rather than as "exception never retrieved".
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("delivery failed: %r", task.exception())
 
     async def handle_exception(self, error: Exception) -> str:
         # aiosmtpd's default is a permanent 500, which makes list servers bounce.

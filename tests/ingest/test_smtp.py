@@ -198,3 +198,32 @@ async def test_451_while_the_database_is_down_then_lands_once(
         assert await store.raw(message_id(raw)) == raw
     finally:
         await store.close()
+
+
+async def test_client_hanging_up_mid_commit_still_commits(tmp_path: Path, seed_mails: list[bytes]) -> None:
+    db = tmp_path / "hangup.db"
+    store = await Store.open(f"sqlite+aiosqlite:///{db}")
+    started = asyncio.Event()
+
+    async def deliver(raw: bytes, meta: MailMeta) -> None:
+        started.set()
+        await store.ingest(raw, source="smtp", source_ref=meta.source_ref)
+
+    sink = SmtpSink(SmtpSettings(port=0), deliver)
+    await sink.start()
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # the commit has to wait
+    try:
+        reader, writer = await asyncio.open_connection(*sink.address)
+        for line in (b"EHLO t\r\n", b"MAIL FROM:<a@b>\r\n", b"RCPT TO:<kvm@localhost>\r\n", b"DATA\r\n"):
+            writer.write(line)
+        writer.write(wire(seed_mails[7]) + b".\r\n")
+        await asyncio.wait_for(started.wait(), 30)
+        writer.close()  # gone before the 250
+        blocker.execute("ROLLBACK")
+        await asyncio.wait_for(sink.handler.drain(), 30)
+        assert await store.raw(message_id(seed_mails[7])) == seed_mails[7]
+    finally:
+        blocker.close()
+        await sink.stop()
+        await store.close()

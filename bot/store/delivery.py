@@ -99,15 +99,38 @@ async def settle(
     *,
     error: str | None = None,
     discord_message_id: int | None = None,
+    attempted: bool = False,
 ) -> None:
-    """Record where a delivery ended (done or failed), or a message id on the way."""
+    """Record where a delivery ended (done or failed), or a message id on the way;
+    `attempted` counts the try that ended here."""
+    await settle_many(
+        store, [event_id], channel_id, status,
+        error=error, discord_message_id=discord_message_id, attempted=attempted,
+    )
+
+
+async def settle_many(
+    store: Store,
+    event_ids: Sequence[int],
+    channel_id: int,
+    status: str,
+    *,
+    error: str | None = None,
+    discord_message_id: int | None = None,
+    attempted: bool = False,
+) -> None:
+    """`settle` for several events of one channel in one statement (coalesced card edits)."""
+    if not event_ids:
+        return
     values: dict[str, object] = {"status": status, "error": error, "updated_at": _now()}
     if discord_message_id is not None:
         values["discord_message_id"] = discord_message_id
+    if attempted:
+        values["attempts"] = t.deliveries.c.attempts + 1
     async with store.engine.begin() as conn:
         await conn.execute(
             update(t.deliveries)
-            .where(t.deliveries.c.event_id == event_id, t.deliveries.c.channel_id == channel_id)
+            .where(t.deliveries.c.event_id.in_(list(event_ids)), t.deliveries.c.channel_id == channel_id)
             .values(**values)
         )
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.mail.models import ParsedMail
@@ -152,11 +152,7 @@ class ReadMixin:
 
     async def unparseable(self) -> list[UnparsedMail]:
         """Mails kept but not understood (parser gave up or tracking failed), with why."""
-        q = (
-            select(t.mails)
-            .where(or_(t.mails.c.unparsed.is_(True)))
-            .order_by(t.mails.c.seq)
-        )
+        q = select(t.mails).where(t.mails.c.unparsed.is_(True)).order_by(t.mails.c.seq)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(q)).mappings().all()
         return [

@@ -72,7 +72,7 @@ mails = Table(
     Column("list_id", Text),
     Column("in_reply_to", Text),
     Column("series_id", Integer),  # the series it posted into or replied within
-    Column("errors", JSON),  # parse (or tracking) errors; null when none
+    Column("errors", JSON(none_as_null=True)),  # parse (or tracking) errors; SQL NULL when none
     # Kept but not understood: the parser gave up, or tracking it failed.
     Column("unparsed", Boolean, nullable=False, default=False),
     Index("ix_mails_received_at", "received_at"),
@@ -138,7 +138,7 @@ patches = Table(
     Column("author_name", Text, nullable=False),
     Column("author_email", Text, nullable=False),
     Column("date", UtcDateTime),
-    Column("diffstat", JSON),
+    Column("diffstat", JSON(none_as_null=True)),
     Column("files", JSON, nullable=False),
     Column("fixes", JSON, nullable=False),
     Column("stable", JSON, nullable=False),

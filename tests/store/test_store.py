@@ -245,3 +245,11 @@ async def test_bulk_reply_before_its_patch(store: Store):
     view = await store.series_for_message("b-1@x")
     assert next(p for p in view.patches if p.index == 1).tested_by == (SEAN,)
     assert (await store.series_for_message("rv@x")).series_id == view.series_id
+
+
+async def test_hostile_bytes_are_stored_on_both_databases(store: Store):
+    raw = (b"From: A \x00B <a@x>\nSubject: [PATCH] foo\x00bar \xff\xfe\nMessage-ID: <n\x00ul@x>\n"
+           b"Date: Fri, 14 Mar 2025 19:34:48 -0700\n\nbody \x00 \xed\xa0\x80 text\n")
+    res = await store.ingest(raw)
+    assert res.new and await store.raw(res.message_id) == raw
+    assert (await store.mails())[0].parsed.message_id == res.message_id

@@ -269,14 +269,14 @@ def _identity_updates(mail: ParsedMail, slot: int, s: SeriesState) -> list[tuple
             out.append(("pull", True))
     if mail.change_id and not s.change_id:
         out.append(("change_id", mail.change_id))
-    if when_before(mail, s):
+    if _dated_before(mail, s):
         out.append(("first_seen", mail.date))
     if mail.date and mail.date > s.last_seen:
         out.append(("last_seen", mail.date))
     return out
 
 
-def when_before(mail: ParsedMail, s: SeriesState) -> bool:
+def _dated_before(mail: ParsedMail, s: SeriesState) -> bool:
     return mail.date is not None and mail.date < s.first_seen
 
 

@@ -253,3 +253,23 @@ async def test_hostile_bytes_are_stored_on_both_databases(store: Store):
     res = await store.ingest(raw)
     assert res.new and await store.raw(res.message_id) == raw
     assert (await store.mails())[0].parsed.message_id == res.message_id
+
+
+async def test_fixes_and_stable_per_patch_and_rolled_up(store: Store):
+    fix = 'Fixes: 0123456789ab ("KVM: x86: Break things")\nCc: stable@vger.kernel.org # 6.1+\n'
+    mails = series_mails("PATCH", 2, "Mend", tag="f")
+    mails[2] = raw_mail("f-2@x", "[PATCH 2/2] KVM: x86: Mend part 2", irt="f-0@x", at=2,
+                        body=patch_body("part 2", fix + "Signed-off-by: Ann Dev <ann@example.com>\n"))
+    results = [await store.ingest(m) for m in mails]
+    stable_events = [e for r in results for e in r.events if e.kind is EventKind.STABLE_REQUESTED]
+    assert [(e.message_id, e.patch_index) for e in stable_events] == [("f-2@x", 2)]
+    view = await store.series_for_message("f-0@x")
+    p1, p2 = (p for p in view.patches if p.index)
+    assert p1.fixes == () and not p1.stable.tagged
+    assert [f.sha for f in p2.fixes] == ["0123456789ab"] and p2.stable.tagged
+    assert [f.sha for f in view.fixes] == ["0123456789ab"] and view.stable.tagged
+    assert p2.files == ("arch/x86/kvm/x86.c",)
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(select(t.fixes.c.sha, t.fixes.c.slot))).all()
+        stable = (await conn.execute(select(t.stable_requests.c.slot))).all()
+    assert [tuple(r) for r in rows] == [("0123456789ab", 2)] and [tuple(r) for r in stable] == [(2,)]

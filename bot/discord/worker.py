@@ -26,8 +26,10 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from bot.notify.models import Subscription, Target
 from bot.notify.render import (
@@ -48,6 +50,30 @@ from bot.store import delivery as q
 log = logging.getLogger(__name__)
 
 ROUTE_BATCH = 500
+CACHE_SIZE = 4096
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Lru(Generic[K, V]):
+    """A small bounded cache: what routing just read, so delivery need not read it again."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self.size = size
+        self._data: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._data.get(key)
+        if value is not None:
+            self._data.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._data[key] = value
+        self._data.move_to_end(key)
+        while len(self._data) > self.size:
+            self._data.popitem(last=False)
 
 
 def nonce(*parts: object) -> str:
@@ -62,6 +88,7 @@ class _Channel:
     # series id -> event ids whose card edit is still owed (deliveries left pending).
     dirty: dict[int, set[int]] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
+    current: Delivery | None = None  # the delivery being attempted (for counting failed tries)
     dirty_since: float = 0.0  # loop time the oldest owed card edit was queued
 
     def owed(self) -> set[int]:
@@ -91,6 +118,11 @@ class DeliveryWorker:
         self._changed = asyncio.Condition()
         self._channels: dict[int, _Channel] = {}
         self._subs: list[Subscription] = []
+        self._routed: int | None = None  # routing cursor, once read
+        # Read-through caches; this worker is the only writer of posts.
+        self._events: _Lru[int, Event] = _Lru()
+        self._views: _Lru[int, SeriesView] = _Lru()
+        self._posts: _Lru[tuple[int, int], Post] = _Lru()
         self._task: asyncio.Task[None] | None = None
         self.failures: list[tuple[Delivery, str]] = []
 
@@ -170,19 +202,25 @@ class DeliveryWorker:
 
     async def _route_pending(self) -> None:
         await self._load_subscriptions()
-        upto = await q.routed_upto(self.store)
-        while events := await self.store.events_after(upto, limit=ROUTE_BATCH):
+        if self._routed is None:
+            self._routed = await q.routed_upto(self.store)
+        while events := await self.store.events_after(self._routed, limit=ROUTE_BATCH):
             views: dict[int, SeriesView | None] = {}
             rows: list[tuple[int, int, int | None]] = []
             for event in events:
                 assert event.event_id is not None
                 if event.series_id not in views:
-                    views[event.series_id] = await self.store.get_series(event.series_id)
+                    # Read after the event was committed: at least as new as the event.
+                    views[event.series_id] = view = await self.store.get_series(event.series_id)
+                    if view is not None:
+                        self._views.put(event.series_id, view)
                 series = views[event.series_id]
                 if series is not None:
+                    self._events.put(event.event_id, event)
                     rows += [(event.event_id, t.channel_id, t.subscription_id) for t in route(event, series, self._subs)]
-            upto = events[-1].event_id or upto
+            upto = events[-1].event_id or self._routed
             await q.queue_routed(self.store, rows, upto)
+            self._routed = upto
             for channel_id in {c for _, c, _ in rows}:
                 self._channel(channel_id).nudge.set()
 
@@ -209,7 +247,9 @@ class DeliveryWorker:
                 ]
                 if batch:
                     for d in batch:
+                        ch.current = d
                         await self._deliver(ch, d)
+                        ch.current = None
                         await self._notify()
                     # Under steady traffic the queue is never quiet: edit stale cards anyway.
                     if ch.dirty and asyncio.get_running_loop().time() - ch.dirty_since >= self.max_edit_delay:
@@ -232,12 +272,19 @@ class DeliveryWorker:
                 return
             except TransientError as err:
                 log.warning("channel %s: %s; retrying in %.1fs", ch.channel_id, err, delay)
+                await self._count_failed_try(ch)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff[1])
             except Exception:  # a bug or the store: log, back off, keep the order
                 log.exception("channel %s: delivery failed; retrying in %.1fs", ch.channel_id, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff[1])
+
+    async def _count_failed_try(self, ch: _Channel) -> None:
+        d, ch.current = ch.current, None
+        if d is not None:
+            with contextlib.suppress(Exception):  # bookkeeping only; the store may be down too
+                await q.begin_attempt(self.store, d.event_id, d.channel_id)
 
     async def _channel_gone(self, ch: _Channel, reason: str) -> None:
         disabled = await self.store.disable_channel(ch.channel_id, reason)
@@ -258,15 +305,17 @@ class DeliveryWorker:
     # ------------------------------------------------------------ one delivery
 
     async def _fail(self, d: Delivery, error: str) -> None:
-        await q.settle(self.store, d.event_id, d.channel_id, "failed", error=error)
+        await q.settle(self.store, d.event_id, d.channel_id, "failed", error=error, attempted=True)
         log.error("delivery of event %s to channel %s failed for good: %s", d.event_id, d.channel_id, error)
         self.failures.append((d, error))
         if self.on_failure is not None:
             self.on_failure(d, error)
 
     async def _deliver(self, ch: _Channel, d: Delivery) -> None:
-        event = await q.get_event(self.store, d.event_id)
-        series = await self.store.get_series(event.series_id) if event is not None else None
+        event = self._events.get(d.event_id) or await q.get_event(self.store, d.event_id)
+        series = None
+        if event is not None:
+            series = self._views.get(event.series_id) or await self.store.get_series(event.series_id)
         if event is None or series is None:
             await self._fail(d, "event or series no longer stored")
             return
@@ -274,7 +323,6 @@ class DeliveryWorker:
         if target is None:
             await q.settle(self.store, d.event_id, d.channel_id, "done", error="no longer routed here")
             return
-        await q.begin_attempt(self.store, d.event_id, d.channel_id)
         try:
             await self._post(ch, d, event, series, target)
         except (ChannelGone, TransientError):
@@ -307,31 +355,47 @@ class DeliveryWorker:
                 ch.dirty_since = asyncio.get_running_loop().time()
             ch.dirty.setdefault(series.series_id, set()).add(d.event_id)
         else:
-            await q.settle(self.store, d.event_id, d.channel_id, "done")
+            await q.settle(self.store, d.event_id, d.channel_id, "done", attempted=True)
 
     async def _ensure_card(self, series: SeriesView, target: Target) -> Post:
         sid, cid = series.series_id, target.channel_id
-        post = await self.store.get_post(sid, cid)
+        post = await self._get_post(sid, cid)
         if post is None or post.card_message_id is None:
             card = render_card(series, await self._links(series, cid), with_thread=target.threads)
             mid = await self.sink.send(cid, card, nonce=nonce("card", sid, cid))
-            await self.store.save_post(sid, cid, card_message_id=mid, rendered_hash=card.digest())
-            post = Post(series_id=sid, channel_id=cid, card_message_id=mid, thread_id=None, rendered_hash=card.digest())
+            post = await self._save_post(
+                Post(series_id=sid, channel_id=cid, card_message_id=mid, thread_id=None, rendered_hash=card.digest())
+            )
         if target.threads and post.thread_id is None and post.card_message_id is not None:
             card = render_card(series, with_thread=True)
             tid = await self.sink.start_thread(cid, post.card_message_id, card.thread_name or f"series {sid}")
-            await self.store.save_post(
-                sid, cid, card_message_id=post.card_message_id, thread_id=tid, rendered_hash=post.rendered_hash
-            )
-            post = post.model_copy(update={"thread_id": tid})
+            post = await self._save_post(post.model_copy(update={"thread_id": tid}))
+        return post
+
+    async def _get_post(self, series_id: int, channel_id: int) -> Post | None:
+        post = self._posts.get((series_id, channel_id))
+        if post is None:
+            post = await self.store.get_post(series_id, channel_id)
+            if post is not None:
+                self._posts.put((series_id, channel_id), post)
+        return post
+
+    async def _save_post(self, post: Post) -> Post:
+        await self.store.save_post(
+            post.series_id, post.channel_id, card_message_id=post.card_message_id,
+            thread_id=post.thread_id, rendered_hash=post.rendered_hash,
+        )
+        self._posts.put((post.series_id, post.channel_id), post)
         return post
 
     async def _flush_cards(self, ch: _Channel) -> None:
         """Edit each dirty card to its latest render, then settle the deliveries it covered."""
         for sid in list(ch.dirty):
             events = ch.dirty[sid]
-            series = await self.store.get_series(sid)
-            post = await self.store.get_post(sid, ch.channel_id)
+            series = await self.store.get_series(sid)  # fresh: the card shows the latest state
+            if series is not None:
+                self._views.put(sid, series)
+            post = await self._get_post(sid, ch.channel_id)
             error = None
             if series is not None and post is not None and post.card_message_id is not None:
                 card = render_card(series, await self._links(series, ch.channel_id), with_thread=post.thread_id is not None)
@@ -343,14 +407,11 @@ class DeliveryWorker:
                     except PermanentError as err:
                         error = f"card edit: {err}"
                     else:
-                        await self.store.save_post(
-                            sid, ch.channel_id, card_message_id=post.card_message_id,
-                            thread_id=post.thread_id, rendered_hash=card.digest(),
-                        )
-            for event_id in sorted(events):
-                if error is None:
-                    await q.settle(self.store, event_id, ch.channel_id, "done")
-                else:
+                        await self._save_post(post.model_copy(update={"rendered_hash": card.digest()}))
+            if error is None:
+                await q.settle_many(self.store, sorted(events), ch.channel_id, "done", attempted=True)
+            else:
+                for event_id in sorted(events):
                     d = await self.store.get_delivery(event_id, ch.channel_id)
                     if d is not None:
                         await self._fail(d, error)
@@ -362,10 +423,10 @@ class DeliveryWorker:
         return CardLinks(previous=prev, superseded_by=succ)
 
     async def _version_link(self, series_id: int, channel_id: int) -> VersionLink | None:
-        other = await self.store.get_series(series_id)
+        other = self._views.get(series_id) or await self.store.get_series(series_id)
         if other is None:
             return None
-        post = await self.store.get_post(series_id, channel_id)
+        post = await self._get_post(series_id, channel_id)
         url = None
         if post is not None and post.card_message_id is not None:
             guild = next((s.guild_id for s in self._subs if s.channel_id == channel_id), None)

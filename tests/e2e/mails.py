@@ -64,6 +64,7 @@ def series(
     minutes: int = 0,
     cover_extra: str = "",
     patch_trailers: str = "",
+    directory: str = "arch/x86/kvm",
 ) -> list[bytes]:
     """A cover letter and n patches; message ids `<tag>-<i>@example.com`."""
     v = f" v{version}" if version > 1 else ""
@@ -81,7 +82,7 @@ def series(
             mail(
                 f"{tag}-{i}@example.com",
                 f"[PATCH{v} {i}/{n}] {prefix}: {title} part {i}",
-                f"Part {i} of {title.lower()}.\n\n{patch_trailers}Signed-off-by: {AUTHOR}\n" + _diff(f"arch/x86/kvm/f{i}.c"),
+                f"Part {i} of {title.lower()}.\n\n{patch_trailers}Signed-off-by: {AUTHOR}\n" + _diff(f"{directory}/f{i}.c"),
                 parent=cover_id,
                 minutes=minutes,
             )

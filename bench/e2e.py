@@ -1,0 +1,203 @@
+"""End-to-end delivery benchmark: SMTP in, fake Discord out, each in its own process.
+
+`kvm-patchbot run` (real SMTP sink, SQLite store, Discord delivery through
+discord.py) talks to the fake Discord (`python -m tests.fakediscord`) with its
+per-route rate limit raised out of the way, so rate-limit waits are excluded
+(429s are counted and printed: they should be 0). One SMTP client sends
+synthetic series (a cover and N patches each, in order) at a steady rate.
+
+Figures printed (never asserted):
+- latency from the end of DATA ("\\r\\n.\\r\\n" written by the client) to the
+  first Discord request for that mail (the fake's log time of the card POST
+  for a cover, of the thread message POST for a patch): p50, p99, max;
+  target p99 < 100 ms;
+- REST calls per N-patch series (card, thread, N patch messages, card edits):
+  mean and max; target <= N + 3.
+
+Usage: python bench/e2e.py [--rate 50] [--series 40] [--patches 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import smtplib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.mails import series  # noqa: E402  (synthetic, realistic patch mails)
+
+GUILD, CARDS = 6000, 6101
+FAKE_READY = re.compile(r"api=(\S+) gateway=(\S+) control=(\S+)")
+BOT_READY = re.compile(r"ready, SMTP on ([\d.]+):(\d+)")
+SUBJECT = re.compile(rb"^Subject: (.*?)\r\n", re.M)
+
+
+_VERBS = "Teach Rework Split Fold Harden Trim Cache Defer Batch Track".split()
+_NOUNS = (
+    "apic msr cpuid mmu tdp ept npt vmcs vmcb lapic ioapic pit hpet xsave fpu pmu "
+    "tsc pvclock hyperv xen smm sev tdx nested async irqfd eventfd"
+).split()
+
+
+def distinct_title(i: int) -> str:
+    """Titles unlike each other, so the tracker sees separate postings, not resends."""
+    return f"{_VERBS[i % len(_VERBS)]} {_NOUNS[i // len(_VERBS) % len(_NOUNS)]} {_NOUNS[(i * 7 + 3) % len(_NOUNS)]} handling"
+
+
+def start(cmd: list[str], pattern: re.Pattern[str], env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[str], re.Match[str]]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(os.environ.get("BENCH_LOG", os.devnull), "a"), text=True, env=env, cwd=cwd)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if m := pattern.search(line):
+            return proc, m
+    raise SystemExit(f"{cmd[0]} exited before it was ready")
+
+
+def get(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        return json.load(resp)
+
+
+def send_paced(port: int, mails: list[bytes], rate: float) -> dict[bytes, float]:
+    """One connection; mail i starts at t0 + i/rate. Returns subject -> end-of-DATA time."""
+    ended: dict[bytes, float] = {}
+    with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+        smtp.ehlo()
+        t0 = time.monotonic()
+        for i, raw in enumerate(mails):
+            delay = t0 + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)  # pacing the load, not synchronisation
+            for code, msg in (smtp.mail("bench@localhost"), smtp.rcpt("kvm@localhost"), smtp.docmd("DATA")):
+                assert code in (250, 354), (code, msg)
+            smtp.send(raw + b"\r\n.\r\n")
+            ended[SUBJECT.search(raw).group(1)] = time.time()  # type: ignore[union-attr]
+            code, msg = smtp.getreply()
+            assert code == 250, (code, msg)
+    return ended
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rate", type=float, default=50.0, help="mails per second")
+    ap.add_argument("--series", type=int, default=40)
+    ap.add_argument("--patches", type=int, default=4, help="N, patches per series")
+    args = ap.parse_args()
+    n = args.patches
+    mails = [
+        m
+        for i in range(args.series)
+        for m in series(f"b{i}", distinct_title(i), n, minutes=i, directory=f"arch/x86/kvm/d{i}")
+    ]
+
+    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        fake, fm = start(
+            [sys.executable, "-m", "tests.fakediscord", "--guild", str(GUILD), "--channels", f"{CARDS}",
+             "--rate-limit", "100000/1"],
+            FAKE_READY, env, ROOT,
+        )
+        api, gateway, control = fm.groups()
+        bot_env = {
+            **env,
+            "KVMBOT_SMTP__HOST": "127.0.0.1",
+            "KVMBOT_SMTP__PORT": "0",
+            "KVMBOT_STORE__URL": f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}",
+            "KVMBOT_DISCORD__TOKEN": "bench-token",
+            "KVMBOT_DISCORD__API_BASE_URL": api,
+            "KVMBOT_DISCORD__GATEWAY_URL": gateway,
+            "KVMBOT_SUBSCRIPTIONS": json.dumps([{"guild": GUILD, "channel": CARDS}]),
+            "KVMBOT_LOG_LEVEL": "WARNING",
+        }
+        bot, bm = start([sys.executable, "-m", "bot", "run"], BOT_READY, bot_env, Path(tmp))
+        try:
+            t0 = time.monotonic()
+            ended = send_paced(int(bm.group(2)), mails, args.rate)
+            elapsed = time.monotonic() - t0
+            want = args.series * (1 + n)  # cards + patch messages
+            deadline = time.monotonic() + 120
+            while True:  # the bench polls the fake's control API; tests wait on conditions
+                messages = get(control + "/messages")
+                if len(messages) >= want or time.monotonic() > deadline:  # type: ignore[arg-type]
+                    break
+                time.sleep(0.5)
+            time.sleep(3.0)  # let owed card edits (max_edit_delay 2 s) land before counting calls
+            messages = get(control + "/messages")
+            requests = get(control + "/requests")
+        finally:
+            bot.terminate()
+            bot.wait(30)
+            fake.terminate()
+            fake.wait(30)
+
+    # Match messages to their POST requests: per channel, both are in creation order.
+    posts_by_path: dict[str, list[dict]] = defaultdict(list)
+    for r in requests:  # type: ignore[union-attr]
+        if r["method"] == "POST" and r["route"] == "POST /channels/{channel_id}/messages" and r["status"] == 200:
+            posts_by_path[r["path"]].append(r)
+    msgs_by_channel: dict[str, list[dict]] = defaultdict(list)
+    for m in messages:  # type: ignore[union-attr]
+        msgs_by_channel[m["channel_id"]].append(m)
+    latencies: list[float] = []
+    for channel_id, msgs in msgs_by_channel.items():
+        reqs = posts_by_path[f"/api/v10/channels/{channel_id}/messages"]
+        for m, r in zip(sorted(msgs, key=lambda m: int(m["id"])), reqs):
+            subject = m["embeds"][0]["title"].replace("\\", "").encode()
+            if subject in ended:
+                latencies.append((r["time"] - ended[subject]) * 1000)
+
+    # REST calls per series: card POST, thread POST, thread message POSTs, card PATCHes.
+    card_of_thread = {m["thread_id"]: m["id"] for m in messages if m.get("thread_id")}  # type: ignore[union-attr]
+    calls: dict[str, int] = defaultdict(int)
+    for r in requests:  # type: ignore[union-attr]
+        parts = r["path"].split("/")
+        if len(parts) < 6 or parts[3] != "channels" or r["status"] >= 400:
+            continue
+        channel = parts[4]
+        if channel == str(CARDS) and len(parts) >= 7:  # .../messages/{card}[/threads]
+            calls[parts[6]] += 1
+        elif channel == str(CARDS):
+            continue  # card creation: counted below from the card messages
+        elif channel in card_of_thread:
+            calls[card_of_thread[channel]] += 1
+    for m in messages:  # type: ignore[union-attr]
+        if m["channel_id"] == str(CARDS):
+            calls[m["id"]] += 1
+    per_series = list(calls.values())
+    rate_limited = sum(1 for r in requests if r["status"] == 429)  # type: ignore[union-attr]
+
+    print(f"sent {len(mails)} mails ({args.series} series of 1+{n}) in {elapsed:.1f} s = {len(mails) / elapsed:.1f} mails/s")
+    print(f"Discord messages: {len(messages)} of {args.series * (1 + n)} expected; 429 answers: {rate_limited}")  # type: ignore[arg-type]
+    if latencies:
+        print(
+            f"end of DATA -> first Discord request: p50 {statistics.median(latencies):.1f} ms, "
+            f"p99 {pct(latencies, 99):.1f} ms, max {max(latencies):.1f} ms over {len(latencies)} mails "
+            f"(target p99 < 100 ms)"
+        )
+    if per_series:
+        print(
+            f"REST calls per {n}-patch series: mean {statistics.mean(per_series):.2f}, max {max(per_series)} "
+            f"(target <= N + 3 = {n + 3})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -346,16 +346,13 @@ def _previous_ids(mail: ParsedMail) -> Iterator[str]:
             yield text.strip("<>")
 
 
-def _comparable_title(s: SeriesState, slot: int) -> str | None:
-    if slot in s.member_titles:
-        return s.member_titles[slot]
-    if slot == 0 and s.title_slot > 1 and s.declared_total is None:
-        return s.title
-    if slot == 1 and s.cover is None and s.declared_total is None:
-        return s.title
-    if slot == 0 or (slot == 1 and s.title_slot == 1):
-        return s.title
-    return None
+def _comparable_titles(s: SeriesState, slot: int) -> list[str]:
+    """What a posting's member `slot` is compared with: the same k/N of the other
+    posting, and for a cover or first/single patch also its series title."""
+    out = [s.member_titles[slot]] if slot in s.member_titles else []
+    if slot in (0, 1):
+        out.append(s.title)
+    return out
 
 
 def _find_lineage(
@@ -388,10 +385,7 @@ def _find_lineage(
         s = index.series(sid)
         if sid == mine or s.pull or s.tags != mail.subject.tags:
             continue
-        other = _comparable_title(s, slot)
-        if other is None:
-            continue
-        score = similarity(mail.subject.title, other)
+        score = max((similarity(mail.subject.title, o) for o in _comparable_titles(s, slot)), default=0.0)
         if score > 0 and (best is None or score >= best[0]):
             best = (score, s)
     return (best[1], "title") if best else None

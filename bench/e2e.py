@@ -124,7 +124,7 @@ def main() -> int:
             "KVMBOT_DISCORD__API_BASE_URL": api,
             "KVMBOT_DISCORD__GATEWAY_URL": gateway,
             "KVMBOT_SUBSCRIPTIONS": json.dumps([{"guild": GUILD, "channel": CARDS}]),
-            "KVMBOT_LOG_LEVEL": "WARNING",
+            "KVMBOT_LOG_LEVEL": os.environ.get("BENCH_BOT_LOG_LEVEL", "WARNING"),
         }
         bot, bm = start([sys.executable, "-m", "bot", "run"], BOT_READY, bot_env, Path(tmp))
         try:
@@ -166,6 +166,7 @@ def main() -> int:
     # REST calls per series: card POST, thread POST, thread message POSTs, card PATCHes.
     card_of_thread = {m["thread_id"]: m["id"] for m in messages if m.get("thread_id")}  # type: ignore[union-attr]
     calls: dict[str, int] = defaultdict(int)
+    kinds: dict[str, list[str]] = defaultdict(list)
     for r in requests:  # type: ignore[union-attr]
         parts = r["path"].split("/")
         if len(parts) < 6 or parts[3] != "channels" or r["status"] >= 400:
@@ -173,6 +174,7 @@ def main() -> int:
         channel = parts[4]
         if channel == str(CARDS) and len(parts) >= 7:  # .../messages/{card}[/threads]
             calls[parts[6]] += 1
+            kinds[parts[6]].append(r["route"])
         elif channel == str(CARDS):
             continue  # card creation: counted below from the card messages
         elif channel in card_of_thread:
@@ -181,6 +183,10 @@ def main() -> int:
         if m["channel_id"] == str(CARDS):
             calls[m["id"]] += 1
     per_series = list(calls.values())
+    worst = max(calls, key=lambda k: calls[k], default=None)
+    if worst is not None and calls[worst] > n + 3:
+        print(f"series with the most calls: card {worst}: card POST, {len(kinds[worst])} calls on the card: "
+              f"{kinds[worst]}, the rest in its thread")
     rate_limited = sum(1 for r in requests if r["status"] == 429)  # type: ignore[union-attr]
 
     print(f"sent {len(mails)} mails ({args.series} series of 1+{n}) in {elapsed:.1f} s = {len(mails) / elapsed:.1f} mails/s")

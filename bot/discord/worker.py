@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 
 ROUTE_BATCH = 500
 CACHE_SIZE = 4096
+# Subscriptions change rarely (CLI, slash commands, a deleted channel): re-read at most this often.
+SUBSCRIPTIONS_TTL = 2.0
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -89,7 +91,7 @@ class _Channel:
     dirty: dict[int, set[int]] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
     current: Delivery | None = None  # the delivery being attempted (for counting failed tries)
-    dirty_since: float = 0.0  # loop time the oldest owed card edit was queued
+    dirty_at: dict[int, float] = field(default_factory=dict)  # series id -> loop time first owed
 
     def owed(self) -> set[int]:
         return {e for events in self.dirty.values() for e in events}
@@ -119,6 +121,7 @@ class DeliveryWorker:
         self._channels: dict[int, _Channel] = {}
         self._subs: list[Subscription] = []
         self._routed: int | None = None  # routing cursor, once read
+        self._subs_read = float("-inf")  # loop time the subscriptions were last read
         # Read-through caches; this worker is the only writer of posts.
         self._events: _Lru[int, Event] = _Lru()
         self._views: _Lru[int, SeriesView] = _Lru()
@@ -168,7 +171,11 @@ class DeliveryWorker:
 
     # ------------------------------------------------------------ routing
 
-    async def _load_subscriptions(self) -> None:
+    async def _load_subscriptions(self, *, fresh: bool = True) -> None:
+        now = asyncio.get_running_loop().time()
+        if not fresh and now - self._subs_read < SUBSCRIPTIONS_TTL:
+            return
+        self._subs_read = now
         subs = await self.store.list_subscriptions()
         enabled = [
             Subscription(
@@ -201,7 +208,7 @@ class DeliveryWorker:
             await self._notify()
 
     async def _route_pending(self) -> None:
-        await self._load_subscriptions()
+        await self._load_subscriptions(fresh=False)
         if self._routed is None:
             self._routed = await q.routed_upto(self.store)
         while events := await self.store.events_after(self._routed, limit=ROUTE_BATCH):
@@ -251,9 +258,10 @@ class DeliveryWorker:
                         await self._deliver(ch, d)
                         ch.current = None
                         await self._notify()
-                    # Under steady traffic the queue is never quiet: edit stale cards anyway.
-                    if ch.dirty and asyncio.get_running_loop().time() - ch.dirty_since >= self.max_edit_delay:
-                        await self._flush_cards(ch)
+                    # Under steady traffic the queue is never quiet: edit stale cards
+                    # anyway, a few at a time so new posts are not held up behind them.
+                    if stale := self._stale_cards(ch):
+                        await self._flush_cards(ch, stale)
                         await self._notify()
                 elif ch.dirty:
                     # Quiet for a moment? Then edit each changed card once.
@@ -292,6 +300,7 @@ class DeliveryWorker:
         log.error("channel %s is gone (%s): %d subscriptions disabled, %d deliveries failed",
                   ch.channel_id, reason, disabled, failed)
         ch.dirty.clear()
+        ch.dirty_at.clear()
         await self._load_subscriptions()
         await self._notify()
 
@@ -351,8 +360,7 @@ class DeliveryWorker:
             )
             await q.settle(self.store, d.event_id, d.channel_id, "pending", discord_message_id=mid)
         if target.card:
-            if not ch.dirty:
-                ch.dirty_since = asyncio.get_running_loop().time()
+            ch.dirty_at.setdefault(series.series_id, asyncio.get_running_loop().time())
             ch.dirty.setdefault(series.series_id, set()).add(d.event_id)
         else:
             await q.settle(self.store, d.event_id, d.channel_id, "done", attempted=True)
@@ -388,9 +396,23 @@ class DeliveryWorker:
         self._posts.put((post.series_id, post.channel_id), post)
         return post
 
-    async def _flush_cards(self, ch: _Channel) -> None:
+    def _stale_cards(self, ch: _Channel, at_most: int = 2) -> list[int]:
+        """Cards owed an edit for a while: complete series after `max_edit_delay`,
+        series still arriving after 5x that (their next patch would need another edit)."""
+        now = asyncio.get_running_loop().time()
+        out = []
+        for sid, since in ch.dirty_at.items():  # oldest first
+            view = self._views.get(sid)
+            wait = self.max_edit_delay * (1 if view is None or view.complete else 5)
+            if now - since >= wait:
+                out.append(sid)
+                if len(out) == at_most:
+                    break
+        return out
+
+    async def _flush_cards(self, ch: _Channel, only: list[int] | None = None) -> None:
         """Edit each dirty card to its latest render, then settle the deliveries it covered."""
-        for sid in list(ch.dirty):
+        for sid in list(ch.dirty) if only is None else only:
             events = ch.dirty[sid]
             series = await self.store.get_series(sid)  # fresh: the card shows the latest state
             if series is not None:
@@ -416,6 +438,7 @@ class DeliveryWorker:
                     if d is not None:
                         await self._fail(d, error)
             del ch.dirty[sid]
+            ch.dirty_at.pop(sid, None)
 
     async def _links(self, series: SeriesView, channel_id: int) -> CardLinks:
         prev = await self._version_link(series.supersedes, channel_id) if series.supersedes else None

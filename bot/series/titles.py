@@ -28,7 +28,11 @@ _TOKEN = re.compile(r"[a-z0-9_]+")
 _COMPONENTS = re.compile(r"^(?:[\w/.+-]+: )+")
 _STOP = frozenset(
     "a an and the of for to in on at by with from into via or is be as it its "
-    "up kvm x86 arm64 patch".split()
+    "up kvm x86 arm64 patch "
+    # words of generic titles ("Assorted fixes", "Misc cleanups") that say
+    # nothing about which work it is
+    "fix fixe fixes assorted misc various some more minor small few cleanup "
+    "cleanups update updates improvement improvements".split()
 )
 
 OVERLAP_MIN = 0.6

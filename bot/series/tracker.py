@@ -41,6 +41,8 @@ UNTHREADED_WINDOW = timedelta(minutes=15)
 DUPLICATE_WINDOW = timedelta(minutes=30)
 # Further patches of a partial reroll may trickle in over a day.
 PARTIAL_WINDOW = timedelta(days=1)
+# Versions linked by title alone are at most this far apart.
+TITLE_WINDOW = timedelta(days=365)
 # How many of an author's most recent series an unthreaded patch is matched against.
 UNTHREADED_SCAN = 20
 
@@ -381,9 +383,18 @@ def _find_lineage(
     if mail.kind is Kind.PULL:
         return None  # pull titles repeat every cycle; they are not versions
     best: tuple[float, SeriesState] | None = None
+    mine_key = me.version_key if me is not None else _version_key(mail)
     for sid in index.candidates_by_title(mail.author.email.lower(), mail.subject.title):
         s = index.series(sid)
         if sid == mine or s.pull or s.tags != mail.subject.tags:
+            continue
+        if abs(when - s.last_seen) > TITLE_WINDOW:
+            continue
+        # A similar title links a later version; the same version only with
+        # the same title (a resend, a duplicate, or an older version arriving late).
+        if s.version_key == mine_key and not any(
+            same_title(mail.subject.title, o) for o in _comparable_titles(s, slot)
+        ):
             continue
         score = max((similarity(mail.subject.title, o) for o in _comparable_titles(s, slot)), default=0.0)
         if score > 0 and (best is None or score >= best[0]):

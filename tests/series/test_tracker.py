@@ -255,4 +255,16 @@ def test_title_similarity_thresholds():
     nvmx = "Use vmcs_config for setting up nested VMX MSRs"
     assert similarity(ev1, ev2) > similarity(nvmx, ev2)
     assert similarity("Fix foo", "Fix bar") == 0
+    # generic words do not make two pieces of work the same (real kvmarm case)
+    assert similarity("KVM: arm/arm64: user_mem_abort() assorted fixes", "KVM: arm64: Assorted PMU emulation fixes") == 0
     assert similarity("Fine-grained access check to Hyper-V hypercalls and MSRs", tlb1) == 0
+
+
+def test_title_links_need_a_newer_version_or_the_same_title(tracker):
+    """Same author, same version, similar but different titles: two pieces of work."""
+    tracker.feed(mail("a", "[PATCH] KVM: x86: Rework the frobnicator locking"))
+    tracker.feed(mail("b", "[PATCH] KVM: x86: Rework the frobnicator locking again", at=600))
+    tracker.feed(mail("c", "[PATCH v2] KVM: x86: Rework the frobnicator locking", at=1200))
+    a, b, c = (tracker.series_of(m) for m in "abc")
+    assert a.lineage_id != b.lineage_id
+    assert c.lineage_id in (a.lineage_id, b.lineage_id) and c.supersedes is not None

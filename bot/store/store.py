@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
 import logging
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from itertools import islice
 from typing import Any
@@ -33,7 +33,8 @@ from bot.store.rows import RowBatch, mail_row, series_row, state_from_rows
 log = logging.getLogger(__name__)
 
 Parser = Callable[[bytes], ParsedMail]
-# Level 1: about 3x smaller mail at a fraction of level 6's cost on the bulk path.
+# Measured on the kvmarm archive: level 1 stores 42% of the bytes in 65% of
+# level 6's time (level 6: 39%); the bulk path is what pays for it.
 ZLIB_LEVEL = 1
 BATCH = 1000  # mails per transaction: bigger batches gain little and cost RSS
 _DB_DOWN = (OperationalError, InterfaceError)
@@ -75,6 +76,12 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 class Store(ReadMixin, AdminMixin):
+    """One database (SQLite or PostgreSQL) and the tracker's in-memory index of it.
+
+    Writes are serialised by an asyncio lock; one process should write at a
+    time (a second writer is noticed and the index reloaded, see `_sync_index`).
+    """
+
     def __init__(self, engine: AsyncEngine, parser: Parser) -> None:
         self._engine = engine
         self._parser = parser

@@ -61,7 +61,7 @@ _MSGID_BYTES = re.compile(rb"^message-id[ \t]*:[ \t]*<?([^\s<>]+@[^\s<>]+)>?", r
 _NO_STABLE = StableTag()
 # Kernel mail repeats the same To/Cc lists and the same people endlessly;
 # Person is frozen, so parsed values are shared. Bounded: cleared when full.
-_CACHE_MAX = 50_000
+_CACHE_MAX = 8192  # entries per cache: a few MB at most
 _LIST_CACHE: dict[bytes, tuple[Person, ...]] = {}
 _PERSON_CACHE: dict[str, Person] = {}
 
@@ -323,7 +323,12 @@ def _parse(raw: bytes) -> ParsedMail:
 
     diff_pos = find_diff(text)
     forwarded = subject.is_forward
-    if diff_pos != -1 and not forwarded and _FORWARD_MARK.search(text, 0, diff_pos):
+    if (
+        diff_pos != -1
+        and not forwarded
+        and ("orwarded" in text or "riginal" in text)
+        and _FORWARD_MARK.search(text, 0, diff_pos)
+    ):
         forwarded = True
         warnings.append("diff inside a forwarded message: not a patch")
     if forwarded:
@@ -391,7 +396,12 @@ def _parse(raw: bytes) -> ParsedMail:
     # Trailers (commit-message rules for patches and covers, reply rules else).
     tb = None
     if kind in (Kind.PATCH, Kind.COVER, Kind.PULL):
-        tb = parse_trailers(text)
+        trailer_text = text
+        if diff_pos > 0 and "base-commit:" not in text and "change-id:" not in text:
+            # Trailers end before the diff; b4's metadata may follow it, else
+            # the (often large) diff need not be read again.
+            trailer_text = text[:diff_pos]
+        tb = parse_trailers(trailer_text)
     elif kind is Kind.REPLY or kind is Kind.BOT:
         tb = parse_trailers(text, reply=True)
     applied = parse_applied(text) if kind is Kind.REPLY else None

@@ -26,6 +26,7 @@ class DeliveryService:
         self.worker = worker
         self.client = client
         self._gateway: asyncio.Task[None] | None = None
+        self._login: asyncio.Task[None] | None = None
 
     @property
     def preview(self) -> bool:
@@ -67,15 +68,38 @@ class DeliveryService:
                 )
 
             client = make_client(settings.discord, on_channel_gone=gone, status=status)
-            await client.login(token)
             sink = DiscordSink(client, thread_archive_minutes=settings.discord.thread_auto_archive_minutes)
             worker = DeliveryWorker(store, sink, coalesce_delay=coalesce_delay, backoff=backoff)
             worker_box.append(worker)
             service = cls(worker, client)
-            # REST works from login on; the gateway (slash commands, channel deletes) runs beside.
-            service._gateway = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
+            # Discord may be down at start-up: mail keeps being stored and the
+            # outbox drains once logged in.
+            service._login = asyncio.create_task(service._connect(token, backoff), name="discord-login")
+            return service
         await worker.start()
         return service
+
+    async def _connect(self, token: str, backoff: tuple[float, float]) -> None:
+        import aiohttp
+        import discord
+
+        client = self.client
+        assert isinstance(client, discord.Client)
+        delay = backoff[0]
+        while True:
+            try:
+                await client.login(token)
+                break
+            except discord.LoginFailure:
+                log.error("Discord refused the token: nothing will be delivered until it is fixed")
+                return
+            except (discord.DiscordServerError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                log.warning("Discord login failed (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, backoff[1])
+        # REST works from login on; the gateway (slash commands, channel deletes) runs beside.
+        self._gateway = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
+        await self.worker.start()
 
     def wake(self) -> None:
         self.worker.wake()
@@ -84,6 +108,10 @@ class DeliveryService:
         await self.worker.wait_idle(timeout)
 
     async def stop(self) -> None:
+        if self._login is not None:
+            self._login.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._login
         await self.worker.stop()
         if self.client is not None:
             await self.client.close()  # type: ignore[attr-defined]

@@ -27,7 +27,8 @@ EDIT = "PATCH /channels/{channel_id}/messages/{message_id}"
 @asynccontextmanager
 async def delivering(fake: FakeDiscord, store: Store, **sub: object) -> AsyncIterator[DeliveryService]:
     settings = Settings(
-        discord={"token": "test-token", "api_base_url": fake.api_base_url, "gateway_url": fake.gateway_url},
+        discord={"token": "test-token", "api_base_url": fake.api_base_url, "gateway_url": fake.gateway_url,
+                 "guild_ids": [GUILD]},
         subscriptions=[SubscriptionConfig(guild=GUILD, channel=CARDS, alert_channel=ALERTS, alert_role=ROLE, **sub)],
     )
     with pointed_at(fake):
@@ -154,3 +155,30 @@ async def test_retried_thread_creation_recovers_the_thread() -> None:
                 await client.close()
     assert len(fake.threads) == 1
     assert fake.count_requests(THREAD, status=400) == 1
+
+
+async def test_discord_down_at_start_up_then_the_outbox_drains(store: Store, seeds: list[bytes]) -> None:
+    async with FakeDiscord(guild_id=GUILD, channels=[(CARDS, "patches"), (ALERTS, "stable")]) as fake:
+        await fake.set_outage("refuse")
+        async with delivering(fake, store) as service:
+            for raw in seeds[:5]:
+                await store.ingest(raw)
+            service.wake()
+            assert await q.pending_count(store) == 0 and await store.last_event_id() > 0
+            await fake.set_outage(None)
+            await service.wait_idle(timeout=30)
+        assert len(fake.messages_in(CARDS)) == 2  # a single patch and the 3-patch series
+
+
+async def test_status_slash_command(store: Store, seeds: list[bytes]) -> None:
+    async with FakeDiscord(guild_id=GUILD, channels=[(CARDS, "patches"), (ALERTS, "stable")]) as fake:
+        async with delivering(fake, store) as service:
+            await store.ingest(seeds[0])
+            service.wake()
+            await service.wait_idle(timeout=30)
+            await service.client.wait_until_ready()  # type: ignore[union-attr]
+            record = fake.interact("kvm", [{"type": 1, "name": "status"}], channel_id=CARDS)
+            await fake.wait_for(lambda f: record.acknowledged, timeout=10)
+    (answer,) = record.callbacks
+    assert answer["type"] == 4 and answer["data"]["flags"] == 64  # ephemeral
+    assert answer["data"]["content"] == "kvm-patchbot deliveries: 3 done"

@@ -14,9 +14,10 @@ def _records(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-async def test_preview_everything_without_subscriptions(store: Store, seeds: list[bytes], tmp_path: Path) -> None:
+async def test_preview_everything_without_subscriptions(any_store: Store, seeds: list[bytes], tmp_path: Path) -> None:
     out = io.StringIO()
     settings = Settings(discord={"preview_file": tmp_path / "preview.jsonl"})
+    store = any_store
     service = await DeliveryService.start(settings, store, stream=out, coalesce_delay=0.05)
     try:
         for raw in seeds:
@@ -47,7 +48,7 @@ async def test_preview_everything_without_subscriptions(store: Store, seeds: lis
     assert await q.count_by_status(store) == {"done": await store.count("deliveries")}
 
 
-async def test_filters_pick_channels(store: Store, seeds: list[bytes], tmp_path: Path) -> None:
+async def test_filters_pick_channels(any_store: Store, seeds: list[bytes], tmp_path: Path) -> None:
     settings = Settings(
         discord={"preview_file": tmp_path / "preview.jsonl"},
         subscriptions=[
@@ -55,6 +56,7 @@ async def test_filters_pick_channels(store: Store, seeds: list[bytes], tmp_path:
             SubscriptionConfig(guild=1, channel=20, threads=False, filter=SubscriptionFilter(subsystems=["KVM: nVMX"])),
         ],
     )
+    store = any_store
     service = await DeliveryService.start(settings, store, stream=io.StringIO(), coalesce_delay=0.05)
     try:
         for raw in seeds:

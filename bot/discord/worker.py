@@ -347,9 +347,15 @@ class DeliveryWorker:
             patch = _patch_of(series, event)
             if patch is not None:
                 where = post.thread_id or target.channel_id
-                mid = await self.sink.send(
-                    where, render_patch(series, patch), nonce=nonce("patch", event.event_id, target.channel_id)
-                )
+                try:
+                    mid = await self.sink.send(
+                        where, render_patch(series, patch), nonce=nonce("patch", event.event_id, target.channel_id)
+                    )
+                except ChannelGone as err:
+                    if where == target.channel_id:
+                        raise
+                    # Someone deleted the series thread, not the channel: this post fails alone.
+                    raise PermanentError(err.code, f"thread {where} is gone: {err}") from err
                 await q.settle(self.store, d.event_id, d.channel_id, "pending", discord_message_id=mid)
         if target.alert and d.discord_message_id is None:
             patch = _patch_of(series, event)

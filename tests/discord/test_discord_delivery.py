@@ -182,3 +182,20 @@ async def test_status_slash_command(store: Store, seeds: list[bytes]) -> None:
     (answer,) = record.callbacks
     assert answer["type"] == 4 and answer["data"]["flags"] == 64  # ephemeral
     assert answer["data"]["content"] == "kvm-patchbot deliveries: 3 done"
+
+
+async def test_a_deleted_thread_fails_its_posts_but_keeps_the_subscription(store: Store, seeds: list[bytes]) -> None:
+    async with FakeDiscord(guild_id=GUILD, channels=[(CARDS, "patches"), (ALERTS, "stable")]) as fake:
+        async with delivering(fake, store) as service:
+            for raw in seeds[9:12]:  # the 8-patch cover and patches 1-2
+                await store.ingest(raw)
+            service.wake()
+            await service.wait_idle(timeout=30)
+            (thread,) = fake.threads
+            fake.delete_channel(thread.id)
+            await store.ingest(seeds[12])
+            service.wake()
+            await service.wait_idle(timeout=30)
+    (failed,) = await q.failed_deliveries(store)
+    assert failed.channel_id == CARDS and f"thread {thread.id} is gone" in (failed.error or "")
+    assert [s.enabled for s in await store.list_subscriptions()] == [True]

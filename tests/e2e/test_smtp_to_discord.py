@@ -102,3 +102,35 @@ async def test_429s_and_an_outage_lose_and_duplicate_nothing(tmp_path: Path) -> 
         for card in fake.messages_in(CARDS):
             total = card.embeds[0]["title"].split()[1].split("/")[1].rstrip("]")
             assert field(card, "Received") == f"{total}/{total}"
+
+
+async def test_reviews_and_applied_notice_edit_the_card(tmp_path: Path) -> None:
+    from .mails import mail
+
+    posting = series("t", "Teach the widget", 2)
+    review = mail("rv@example.com", "Re: [PATCH 1/2] KVM: x86: Teach the widget part 1",
+                  "On Mon, Alice wrote:\n> stuff\n\nReviewed-by: Bob Reviewer <bob@example.com>\n",
+                  parent="t-1@example.com", minutes=5, author="Bob Reviewer <bob@example.com>")
+    applied = mail(
+        "ap@example.com", "Re: [PATCH 0/2] KVM: x86: Teach the widget",
+        "On Mon, 02 Jun 2025 10:00:00 +0000, Alice Dev wrote:\n> stuff\n\nApplied to kvm-x86 misc, thanks!\n\n"
+        "[1/2] KVM: x86: Teach the widget part 1\n      https://github.com/kvm-x86/linux/commit/0123456789ab\n"
+        "[2/2] KVM: x86: Teach the widget part 2\n      https://github.com/kvm-x86/linux/commit/abcdef012345\n",
+        parent="t-0@example.com", minutes=9, author="Sean Christopherson <seanjc@google.com>",
+    )
+    async with _fake() as fake, service(fake, tmp_path) as svc:
+        await svc.send(*posting)
+        await svc.settle()
+        await svc.send(review)
+        await svc.settle()
+        (card,) = fake.messages_in(CARDS)
+        assert field(card, "Reviews") == "Reviewed-by 1 · Acked-by 0 · Tested-by 0"
+        await svc.send(applied)
+        await svc.settle()
+        (card,) = fake.messages_in(CARDS)
+        assert field(card, "Status") == (
+            "Applied (all) to kvm-x86 misc: "
+            "[`0123456789ab`](https://github.com/kvm-x86/linux/commit/0123456789ab) "
+            "[`abcdef012345`](https://github.com/kvm-x86/linux/commit/abcdef012345)"
+        )
+        assert len(footers(fake)) == 3  # edits only: no new posts for replies

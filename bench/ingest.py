@@ -5,8 +5,11 @@ Prints, each phase measured in its own process (so peak RSS is its own):
   parse   bot.mail.parse_mail over every mail, nothing else
   ingest  Store.ingest_many end to end (parse + track + write), fresh SQLite file
   store   the same with the parse results computed beforehand: what tracking
-          and writing cost on their own
-  b4      b4.LoreMailbox.add_message over the same mails, as a reference
+          and writing cost on their own (its peak RSS includes that cache of
+          every parsed mail, so only the ingest phase's RSS is the real one)
+  b4      b4.LoreMailbox.add_message over the same mails, as a reference (b4
+          runs offline here; a LoreMailbox is built for one thread, so on a
+          whole archive it keys "series" by revision number only)
 
 Usage: python bench/ingest.py [--archive DIR_OR_BUNDLE] [--phases parse,ingest,store,b4]
 The archive defaults to ../shared/corpus/kvmarm-epoch0.bundle (cloned to a

@@ -369,6 +369,8 @@ def _parse(raw: bytes) -> ParsedMail:
                 commit_message = _strip_tail(text)
             else:
                 commit_message = text[: sep if sep != -1 else end].rstrip() + "\n"
+        elif kind is Kind.PULL:
+            commit_message = _strip_tail(text[:end])
     elif kind is Kind.COVER or kind is Kind.PULL:
         commit_message = _strip_tail(text)
         block = read_diffstat_block(commit_message) if kind is Kind.COVER else None

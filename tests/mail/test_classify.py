@@ -75,3 +75,16 @@ def test_applied_notice_on_replies() -> None:
     # a patch quoting the same words is not a notice
     patch = parse_mail(_mail("[PATCH] KVM: Fix", "Applied to kvm-x86 mmu, thanks!\n---\n" + DIFF))
     assert patch.applied is None
+
+
+def test_pull_request_text_and_diff(corpus) -> None:
+    from bot.ingest.sources import iter_path
+
+    (raw,) = list(iter_path(corpus / "fixtures" / "patchwork" / "mail" / "0003-git-pull-request-with-diff.mbox"))
+    mail = parse_mail(raw.data)
+    assert mail.kind is Kind.PULL and mail.has_diff
+    assert mail.commit_message.startswith("The following changes since commit")
+    assert "diff --git" not in mail.commit_message
+    # the pull's diffstat covers the whole pull; its diff is partial: not compared
+    assert not any("disagrees" in w for w in mail.warnings)
+    assert mail.diffstat is not None and mail.diffstat.files == 6

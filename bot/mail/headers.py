@@ -50,7 +50,7 @@ _FIRST_LINE_HEADER = re.compile(rb"[!-9;-~]+[ \t]*:")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
 _ENCODED_GAP = re.compile(r"(\?=)\s+(=\?)")
 _COMMENT = re.compile(r"\([^()]*\)")
-_ANGLE_ID = re.compile(r"<([^<>\s]*)>")
+_ANGLE_ID = re.compile(r"<([^<>]*)>")
 _DATE = re.compile(
     r"(?:[A-Za-z]+,?\s*)?(\d{1,2})[\s-]+([A-Za-z]{3})[a-z]*[\s-]+(\d{2,4})\s+"
     r"(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?(?:\.\d+)?\s*([+-]\d{4}|[A-Za-z]{1,5})?"
@@ -244,7 +244,9 @@ def message_ids(text: str) -> list[str]:
     if "(" in text:
         text = _strip_comments(text)
     if "<" in text:
-        ids = [i for i in _ANGLE_ID.findall(text) if i]
+        # whitespace inside the brackets comes from folding in the middle of an id
+        ids = [i if " " not in i and "\t" not in i else "".join(i.split()) for i in _ANGLE_ID.findall(text)]
+        ids = [i for i in ids if i]
         if ids:
             return ids
     return [tok.strip("<>,;") for tok in text.split() if "@" in tok]

@@ -83,6 +83,7 @@ def test_rfc2047_author_and_8bit_headers() -> None:
         ("(comment) <a@b.c>", "a@b.c"),
         ("a@b.c", "a@b.c"),
         ("< a@b.c >", "a@b.c"),
+        ("<20250315.1234-1-\n seanjc@google.com>", "20250315.1234-1-seanjc@google.com"),  # folded inside
         ("", None),
     ],
 )

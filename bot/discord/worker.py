@@ -420,9 +420,8 @@ class DeliveryWorker:
         """Edit each dirty card to its latest render, then settle the deliveries it covered."""
         for sid in list(ch.dirty) if only is None else only:
             events = ch.dirty[sid]
-            series = await self.store.get_series(sid)  # fresh: the card shows the latest state
-            if series is not None:
-                self._views.put(sid, series)
+            # Routing caches each series as of its latest routed event: the card's latest state.
+            series = self._views.get(sid) or await self.store.get_series(sid)
             post = await self._get_post(sid, ch.channel_id)
             error = None
             if series is not None and post is not None and post.card_message_id is not None:

@@ -8,8 +8,9 @@ are real list mails (the kvm-x86-threads mboxes, or the kvmarm archive with
 --kvmarm) whose Message-ID/In-Reply-To/References get a per-round prefix, so
 every mail is new to the store and threads stay threads.
 
-Usage: python bench/smtp.py [--clients 16] [--mails 4000] [--kvmarm] [--full]
+Usage: python bench/smtp.py [--clients 16] [--mails 4000] [--kvmarm] [--full | --null]
   --full  run `kvm-patchbot run` (with preview delivery) instead of sink + store only
+  --null  the sink alone, delivering nowhere: what SMTP itself costs
 Figures are printed, never asserted. Targets: >= 500 mails/s, p99 < 50 ms.
 """
 
@@ -24,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -37,18 +39,30 @@ _HEADER_END = re.compile(rb"\n\n")
 # ---------------------------------------------------------------- server side
 
 
-async def _serve(db: Path) -> None:
-    """The sink + store only (no delivery), printing the ready line."""
+async def _serve(db: Path, null: bool) -> None:
+    """The sink + store only (no delivery), printing the ready line. `null`:
+    the sink alone, delivering nowhere (what SMTP itself costs)."""
     import signal
 
     sys.path.insert(0, str(ROOT))
     from bot.app import App
-    from bot.config import Settings
+    from bot.config import Settings, SmtpSettings
+    from bot.ingest.smtp import MailMeta, SmtpSink
 
-    settings = Settings(smtp={"port": 0}, store={"url": f"sqlite+aiosqlite:///{db}"})
-    app = App(settings, workers=[])
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    if null:
+        async def nowhere(raw: bytes, meta: MailMeta) -> None:
+            return None
+
+        sink = SmtpSink(SmtpSettings(port=0), nowhere)
+        await sink.start()
+        print("kvm-patchbot: ready, SMTP on {}:{}".format(*sink.address), flush=True)
+        await stop.wait()
+        await sink.stop()
+        return
+    settings = Settings(smtp={"port": 0}, store={"url": f"sqlite+aiosqlite:///{db}"})
+    app = App(settings, workers=[])
     await app.start()
     assert app.sink is not None
     host, port = app.sink.address
@@ -165,10 +179,11 @@ def main() -> int:
     ap.add_argument("--mails", type=int, default=4000, help="mails to send in all")
     ap.add_argument("--kvmarm", action="store_true", help="payloads from the kvmarm archive")
     ap.add_argument("--full", action="store_true", help="`kvm-patchbot run` with preview delivery")
+    ap.add_argument("--null", action="store_true", help="the sink alone, storing nothing")
     ap.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        asyncio.run(_serve(args.serve))
+        asyncio.run(_serve(args.serve, args.null))
         return 0
 
     base = _payloads(args.kvmarm, args.mails)
@@ -189,7 +204,7 @@ def main() -> int:
                    KVMBOT_DISCORD__PREVIEW_FILE=str(tmp / "preview.jsonl"))
         cmd = [sys.executable, "-m", "bot", "run"]
     else:
-        cmd = [sys.executable, __file__, "--serve", str(db)]
+        cmd = [sys.executable, __file__, "--serve", str(db)] + (["--null"] if args.null else [])
         if os.environ.get("BENCH_PROFILE"):  # where the server's time goes
             cmd[1:1] = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]]
     server = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=open(tmp / "server.log", "wb"))
@@ -201,6 +216,8 @@ def main() -> int:
             print(f"server did not start: {line!r}; see {tmp / 'server.log'}", file=sys.stderr)
             return 1
         port = int(ready.group(2))
+        # Preview delivery (--full) prints cards to stdout: keep the pipe drained.
+        threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()  # type: ignore[union-attr]
         cpu0 = _cpu_seconds(server.pid)
         latencies, codes, secs = asyncio.run(_drive(port, wire, args.clients))
         server_cpu = _cpu_seconds(server.pid) - cpu0
@@ -209,11 +226,14 @@ def main() -> int:
         server.wait(60)
         if server.stdout is not None:
             server.stdout.close()
-    with sqlite3.connect(db) as con:
-        stored = con.execute("SELECT count(*) FROM mails").fetchone()[0]
+    stored = 0
+    if not args.null:
+        with sqlite3.connect(db) as con:
+            stored = con.execute("SELECT count(*) FROM mails").fetchone()[0]
 
     ms = [x * 1000 for x in latencies]
-    print(f"server      {'kvm-patchbot run (sink + store + preview delivery)' if args.full else 'sink + SQLite store'}")
+    what = "sink alone (no store)" if args.null else "sink + SQLite store"
+    print(f"server      {'kvm-patchbot run (sink + store + preview delivery)' if args.full else what}")
     print(f"payloads    {len(wire)} mails ({len(base)} distinct real mails, mean {mean_kib:.1f} KiB), {args.clients} clients")
     print(f"replies     {dict(sorted(codes.items()))}; rows stored {stored}")
     print(f"throughput  {len(wire) / secs:,.0f} mails/s ({secs:.2f} s)")

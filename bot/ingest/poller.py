@@ -55,8 +55,12 @@ class Poller:
         load_cursor: LoadCursor,
         save_cursor: StoreCursor,
         interval: float = 300.0,
+        chunk: int = 500,
     ) -> None:
         self.url = url
+        # Mails per commit: small enough that SMTP deliveries waiting on the
+        # store between chunks wait well under a second.
+        self.chunk = chunk
         self.mirror = mirror
         self.interval = interval
         self._import = import_chunk
@@ -88,7 +92,7 @@ class Poller:
         async def save(commit: str) -> None:
             await self._save(self.cursor, commit)
 
-        n = await run_plan(todo, self._import, save, stop=self.stop_requested)
+        n = await run_plan(todo, self._import, save, chunk=self.chunk, stop=self.stop_requested)
         return PollResult(fetched=True, imported=n)
 
     async def run(self) -> None:

@@ -376,10 +376,25 @@ class Store(ReadMixin, AdminMixin):
     ) -> None:
         start = time.perf_counter()
         orphans = Orphans()
-        for chunk in _chunks(records, batch_size):
-            items = [_record(r) for r in chunk]
+        loop = asyncio.get_running_loop()
+        chunks = (
+            [_record(r) for r in chunk] for chunk in _chunks(records, batch_size)
+        )
+
+        def compress(batch: list[tuple[bytes, str | None]] | None) -> asyncio.Future[list[bytes]] | None:
+            if batch is None:
+                return None
+            return loop.run_in_executor(pool, _compress_all, [raw for raw, _ in batch])
+
+        upcoming = next(chunks, None)
+        compressing = compress(upcoming)
+        while upcoming is not None and compressing is not None:
+            items, compressed = upcoming, compressing
+            # Compress the next batch while this one is parsed and written.
+            upcoming = next(chunks, None)
+            compressing = compress(upcoming)
             try:
-                await self._ingest_batch(items, source, stats, pool, orphans)
+                await self._ingest_batch(items, source, stats, compressed, orphans)
             except _DB_DOWN:
                 self._stale = True
                 raise
@@ -434,12 +449,11 @@ class Store(ReadMixin, AdminMixin):
         items: list[tuple[bytes, str | None]],
         source: str,
         stats: IngestStats,
-        pool: ThreadPoolExecutor,
+        compressed: asyncio.Future[list[bytes]],
         orphans: Orphans,
     ) -> None:
         """One transaction; `stats` is only updated once it committed."""
         local = IngestStats()
-        compressed = asyncio.get_running_loop().run_in_executor(pool, _compress_all, [raw for raw, _ in items])
         parsed = [self._parse(raw) for raw, _ in items]
         now = _now()
         async with self._engine.begin() as conn:

@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -162,6 +163,11 @@ async def _drive(port: int, wire: list[bytes], clients: int) -> tuple[list[float
     return latencies, codes, time.perf_counter() - start
 
 
+def _drain(stream: IO[bytes]) -> None:
+    for _ in stream:
+        pass
+
+
 def _cpu_seconds(pid: int) -> float:
     """user + system CPU time of a process (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -217,7 +223,7 @@ def main() -> int:
             return 1
         port = int(ready.group(2))
         # Preview delivery (--full) prints cards to stdout: keep the pipe drained.
-        threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()  # type: ignore[union-attr]
+        threading.Thread(target=_drain, args=(server.stdout,), daemon=True).start()
         cpu0 = _cpu_seconds(server.pid)
         latencies, codes, secs = asyncio.run(_drive(port, wire, args.clients))
         server_cpu = _cpu_seconds(server.pid) - cpu0

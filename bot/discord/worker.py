@@ -92,9 +92,16 @@ class _Channel:
     task: asyncio.Task[None] | None = None
     current: Delivery | None = None  # the delivery being attempted (for counting failed tries)
     dirty_at: dict[int, float] = field(default_factory=dict)  # series id -> loop time first owed
+    editing: set[int] = field(default_factory=set)  # event ids of the card edits in flight
+    last_delivery: float = 0.0  # loop time of the last delivery (quiet detection)
+    edit_nudge: asyncio.Event = field(default_factory=asyncio.Event)
+    editor: asyncio.Task[None] | None = None
 
     def owed(self) -> set[int]:
-        return {e for events in self.dirty.values() for e in events}
+        return {e for events in self.dirty.values() for e in events} | self.editing
+
+    def tasks(self) -> list[asyncio.Task[None]]:
+        return [t for t in (self.task, self.editor) if t is not None]
 
 
 class DeliveryWorker:
@@ -143,7 +150,8 @@ class DeliveryWorker:
         self._task = asyncio.create_task(self._route_loop(), name="notify-route")
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._task, *(c.task for c in self._channels.values())) if t is not None]
+        tasks = [t for t in (self._task,) if t is not None]
+        tasks += [t for c in self._channels.values() for t in c.tasks()]
         for t in tasks:
             t.cancel()
         for t in tasks:
@@ -239,6 +247,8 @@ class DeliveryWorker:
             ch = self._channels[channel_id] = _Channel(channel_id)
         if ch.task is None or ch.task.done():
             ch.task = asyncio.create_task(self._channel_loop(ch), name=f"notify-channel-{channel_id}")
+        if ch.editor is None or ch.editor.done():
+            ch.editor = asyncio.create_task(self._editor_loop(ch), name=f"notify-edits-{channel_id}")
         return ch
 
     async def _channel_loop(self, ch: _Channel) -> None:
@@ -257,19 +267,10 @@ class DeliveryWorker:
                         ch.current = d
                         await self._deliver(ch, d)
                         ch.current = None
+                        ch.last_delivery = asyncio.get_running_loop().time()
                         await self._notify()
-                    # Under steady traffic the queue is never quiet: edit stale cards
-                    # anyway, a few at a time so new posts are not held up behind them.
-                    if stale := self._stale_cards(ch):
-                        await self._flush_cards(ch, stale)
-                        await self._notify()
-                elif ch.dirty:
-                    # Quiet for a moment? Then edit each changed card once.
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(ch.nudge.wait(), self.coalesce_delay)
-                    if not ch.nudge.is_set():
-                        await self._flush_cards(ch)
-                        await self._notify()
+                    if ch.dirty:
+                        ch.edit_nudge.set()
                 else:
                     await ch.nudge.wait()
                 delay = self.backoff[0]
@@ -288,6 +289,43 @@ class DeliveryWorker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff[1])
 
+    async def _editor_loop(self, ch: _Channel) -> None:
+        """Card edits, beside the posting loop so new posts never wait behind them.
+
+        Edits wait for the channel to be quiet for `coalesce_delay` (then every
+        owed card is edited), or for a card to be stale (`_stale_cards`)."""
+        loop = asyncio.get_running_loop()
+        delay = self.backoff[0]
+        while True:
+            try:
+                if not ch.dirty:
+                    ch.edit_nudge.clear()
+                    await ch.edit_nudge.wait()
+                    continue
+                quiet_in = ch.last_delivery + self.coalesce_delay - loop.time()
+                if quiet_in <= 0:
+                    await self._flush_cards(ch)
+                elif stale := self._stale_cards(ch):
+                    await self._flush_cards(ch, stale)
+                else:
+                    await asyncio.sleep(min(quiet_in, self.coalesce_delay))  # a debounce timer
+                    continue
+                await self._notify()
+                delay = self.backoff[0]
+            except asyncio.CancelledError:
+                raise
+            except ChannelGone as gone:
+                await self._channel_gone(ch, str(gone))
+                return
+            except TransientError as err:
+                log.warning("channel %s: card edit: %s; retrying in %.1fs", ch.channel_id, err, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.backoff[1])
+            except Exception:
+                log.exception("channel %s: card edit failed; retrying in %.1fs", ch.channel_id, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.backoff[1])
+
     async def _count_failed_try(self, ch: _Channel) -> None:
         d, ch.current = ch.current, None
         if d is not None:
@@ -295,21 +333,23 @@ class DeliveryWorker:
                 await q.begin_attempt(self.store, d.event_id, d.channel_id)
 
     async def _channel_gone(self, ch: _Channel, reason: str) -> None:
+        me = asyncio.current_task()
+        for task in ch.tasks():
+            if task is not me:
+                task.cancel()
         disabled = await self.store.disable_channel(ch.channel_id, reason)
         failed = await q.fail_channel(self.store, ch.channel_id, f"channel gone: {reason}")
         log.error("channel %s is gone (%s): %d subscriptions disabled, %d deliveries failed",
                   ch.channel_id, reason, disabled, failed)
         ch.dirty.clear()
         ch.dirty_at.clear()
+        ch.editing.clear()
         await self._load_subscriptions()
         await self._notify()
 
     async def channel_deleted(self, channel_id: int) -> None:
         """Discord said CHANNEL_DELETE: stop posting there."""
-        ch = self._channels.get(channel_id)
-        if ch is not None and ch.task is not None:
-            ch.task.cancel()
-        await self._channel_gone(ch or _Channel(channel_id), "channel deleted")
+        await self._channel_gone(self._channels.get(channel_id) or _Channel(channel_id), "channel deleted")
 
     # ------------------------------------------------------------ one delivery
 
@@ -419,31 +459,45 @@ class DeliveryWorker:
     async def _flush_cards(self, ch: _Channel, only: list[int] | None = None) -> None:
         """Edit each dirty card to its latest render, then settle the deliveries it covered."""
         for sid in list(ch.dirty) if only is None else only:
-            events = ch.dirty[sid]
-            # Routing caches each series as of its latest routed event: the card's latest state.
-            series = self._views.get(sid) or await self.store.get_series(sid)
-            post = await self._get_post(sid, ch.channel_id)
-            error = None
-            if series is not None and post is not None and post.card_message_id is not None:
-                card = render_card(series, await self._links(series, ch.channel_id), with_thread=post.thread_id is not None)
-                if card.digest() != post.rendered_hash:
-                    try:
-                        await self.sink.edit(ch.channel_id, post.card_message_id, card)
-                    except (ChannelGone, TransientError):
-                        raise
-                    except PermanentError as err:
-                        error = f"card edit: {err}"
-                    else:
-                        await self._save_post(post.model_copy(update={"rendered_hash": card.digest()}))
-            if error is None:
-                await q.settle_many(self.store, sorted(events), ch.channel_id, "done", attempted=True)
-            else:
-                for event_id in sorted(events):
-                    d = await self.store.get_delivery(event_id, ch.channel_id)
-                    if d is not None:
-                        await self._fail(d, error)
-            del ch.dirty[sid]
-            ch.dirty_at.pop(sid, None)
+            if sid not in ch.dirty:
+                continue
+            # Taken out first: events arriving during the edit owe a new one.
+            events, since = ch.dirty.pop(sid), ch.dirty_at.pop(sid, 0.0)
+            ch.editing |= events
+            try:
+                await self._flush_card(ch, sid, events)
+            except BaseException:
+                ch.dirty.setdefault(sid, set()).update(events)
+                ch.dirty_at[sid] = min(since, ch.dirty_at.get(sid, since))
+                raise
+            finally:
+                ch.editing -= events
+
+    async def _flush_card(self, ch: _Channel, sid: int, events: set[int]) -> None:
+        # Routing caches each series as of its latest routed event: the card's latest state.
+        series = self._views.get(sid) or await self.store.get_series(sid)
+        post = await self._get_post(sid, ch.channel_id)
+        error = None
+        if series is not None and post is not None and post.card_message_id is not None:
+            card = render_card(series, await self._links(series, ch.channel_id), with_thread=post.thread_id is not None)
+            if card.digest() != post.rendered_hash:
+                try:
+                    await self.sink.edit(ch.channel_id, post.card_message_id, card)
+                except (ChannelGone, TransientError):
+                    raise
+                except PermanentError as err:
+                    error = f"card edit: {err}"
+                else:
+                    # Re-read: the posting loop may have added the thread meanwhile.
+                    now = await self._get_post(sid, ch.channel_id) or post
+                    await self._save_post(now.model_copy(update={"rendered_hash": card.digest()}))
+        if error is None:
+            await q.settle_many(self.store, sorted(events), ch.channel_id, "done", attempted=True)
+            return
+        for event_id in sorted(events):
+            d = await self.store.get_delivery(event_id, ch.channel_id)
+            if d is not None:
+                await self._fail(d, error)
 
     async def _links(self, series: SeriesView, channel_id: int) -> CardLinks:
         prev = await self._version_link(series.supersedes, channel_id) if series.supersedes else None

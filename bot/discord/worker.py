@@ -13,11 +13,12 @@ Two stages, both restartable from the store alone:
    discord.py's own rate limiter. Permanent refusals are recorded as failed
    and logged; a deleted channel disables its subscriptions.
 
-Card edits coalesce: a delivery that only changes the card stays pending
-until the channel's queue is quiet for `coalesce_delay` (or an edit has been
-owed for `max_edit_delay` under steady traffic), then the card is edited once
-to the latest render (skipped when the render hash is unchanged) and those
-deliveries are settled together.
+Card edits coalesce, in a second task per channel so they never hold up new
+posts: a delivery that only changes the card stays pending until the channel
+is quiet for `coalesce_delay` (or an edit has been owed for `max_edit_delay`
+under steady traffic), then the card is edited once to the latest render
+(skipped when the render hash is unchanged) and those deliveries are settled
+together.
 """
 
 from __future__ import annotations
@@ -26,11 +27,10 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
 
+from bot.discord.cache import Lru
 from bot.notify.models import Subscription, Target
 from bot.notify.render import (
     CardLinks,
@@ -50,33 +50,8 @@ from bot.store import delivery as q
 log = logging.getLogger(__name__)
 
 ROUTE_BATCH = 500
-CACHE_SIZE = 4096
 # Subscriptions change rarely (CLI, slash commands, a deleted channel): re-read at most this often.
 SUBSCRIPTIONS_TTL = 2.0
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class _Lru(Generic[K, V]):
-    """A small bounded cache: what routing just read, so delivery need not read it again."""
-
-    def __init__(self, size: int = CACHE_SIZE) -> None:
-        self.size = size
-        self._data: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        value = self._data.get(key)
-        if value is not None:
-            self._data.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        self._data[key] = value
-        self._data.move_to_end(key)
-        while len(self._data) > self.size:
-            self._data.popitem(last=False)
-
 
 def nonce(*parts: object) -> str:
     """Discord nonces are at most 25 characters: a hash of what makes a post unique."""
@@ -130,9 +105,9 @@ class DeliveryWorker:
         self._routed: int | None = None  # routing cursor, once read
         self._subs_read = float("-inf")  # loop time the subscriptions were last read
         # Read-through caches; this worker is the only writer of posts.
-        self._events: _Lru[int, Event] = _Lru()
-        self._views: _Lru[int, SeriesView] = _Lru()
-        self._posts: _Lru[tuple[int, int], Post] = _Lru()
+        self._events: Lru[int, Event] = Lru()
+        self._views: Lru[int, SeriesView] = Lru()
+        self._posts: Lru[tuple[int, int], Post] = Lru()
         self._task: asyncio.Task[None] | None = None
         self.failures: list[tuple[Delivery, str]] = []
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
-import pytest
 
 from bot.config import Settings, SubscriptionConfig
 from bot.discord.sender import DiscordSink
 from bot.discord.service import DeliveryService
 from bot.store import Store
 from bot.store import delivery as q
-from tests.fakediscord import FakeDiscord, RestFault, pointed_at
+from tests.fakediscord import FakeDiscord, pointed_at
 
 GUILD = 4000
 CARDS, ALERTS = 4101, 4102

@@ -6,7 +6,6 @@ import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-
 from bot.config import Settings, SubscriptionConfig
 from bot.discord.sender import DiscordSink
 from bot.discord.service import DeliveryService

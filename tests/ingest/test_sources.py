@@ -77,12 +77,31 @@ def test_bad_range_is_refused_before_reading(inbox: tuple[Path, list[str]], bad:
         iter_path(top / "git" / "0.git", bad)
 
 
+def _git_children() -> list[int]:
+    """Our child processes that are git (Linux /proc), zombies included."""
+    me = str(os.getpid())
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            comm = stat.read_text().split("(", 1)[1].rsplit(")", 1)[0]
+        except (OSError, IndexError):
+            continue
+        if fields[1] == me and comm.startswith("git"):
+            found.append(int(stat.parent.name))
+    return found
+
+
 def test_early_close_stops_git(inbox: tuple[Path, list[str]]) -> None:
     top, commits = inbox
     it = iter_path(top)
     first = next(it)
     assert first.ref == commits[0]
-    it.close()  # must not hang, and leaves no git process behind
+    if Path("/proc/self/stat").exists():
+        assert len(_git_children()) == 2  # exactly one rev-list and one cat-file
+    it.close()  # must not hang, and must reap both git processes
+    if Path("/proc/self/stat").exists():
+        assert _git_children() == []
     assert list(iter_path(top))[-1].ref == commits[5]
 
 

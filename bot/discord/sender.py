@@ -108,6 +108,9 @@ class DiscordSink:
             raise
         return int(data["id"])
 
+    async def rename_thread(self, thread_id: int, name: str) -> None:
+        await _call(f"rename thread {thread_id}", lambda: self.client.http.edit_channel(thread_id, name=name))
+
     def message_url(self, guild_id: int | None, channel_id: int, message_id: int) -> str | None:
         if not guild_id:
             guild = getattr(self.client.get_channel(channel_id), "guild", None)

@@ -108,6 +108,8 @@ class DeliveryWorker:
         self._events: Lru[int, Event] = Lru()
         self._views: Lru[int, SeriesView] = Lru()
         self._posts: Lru[tuple[int, int], Post] = Lru()
+        # Thread names as last set, so a better title renames the thread (not kept across restarts).
+        self._thread_names: Lru[int, str] = Lru()
         self._task: asyncio.Task[None] | None = None
         self.failures: list[tuple[Delivery, str]] = []
 
@@ -397,7 +399,9 @@ class DeliveryWorker:
             )
         if target.threads and post.thread_id is None and post.card_message_id is not None:
             card = render_card(series, with_thread=True)
-            tid = await self.sink.start_thread(cid, post.card_message_id, card.thread_name or f"series {sid}")
+            name = card.thread_name or f"series {sid}"
+            tid = await self.sink.start_thread(cid, post.card_message_id, name)
+            self._thread_names.put(tid, name)
             post = await self._save_post(post.model_copy(update={"thread_id": tid}))
         return post
 
@@ -466,6 +470,7 @@ class DeliveryWorker:
                     # Re-read: the posting loop may have added the thread meanwhile.
                     now = await self._get_post(sid, ch.channel_id) or post
                     await self._save_post(now.model_copy(update={"rendered_hash": card.digest()}))
+                    await self._rename_thread(now.thread_id, card.thread_name)
         if error is None:
             await q.settle_many(self.store, sorted(events), ch.channel_id, "done", attempted=True)
             return
@@ -473,6 +478,16 @@ class DeliveryWorker:
             d = await self.store.get_delivery(event_id, ch.channel_id)
             if d is not None:
                 await self._fail(d, error)
+
+    async def _rename_thread(self, thread_id: int | None, name: str | None) -> None:
+        old = self._thread_names.get(thread_id) if thread_id is not None else None
+        if thread_id is None or name is None or old is None or old == name:
+            return
+        try:
+            await self.sink.rename_thread(thread_id, name)
+        except PermanentError as err:  # a cosmetic change: log it, fail nothing
+            log.warning("renaming thread %s failed: %s", thread_id, err)
+        self._thread_names.put(thread_id, name)
 
     async def _links(self, series: SeriesView, channel_id: int) -> CardLinks:
         prev = await self._version_link(series.supersedes, channel_id) if series.supersedes else None

@@ -85,6 +85,7 @@ class PreviewSink:
             "send": f"== {where}: new message {message_id}",
             "edit": f"== {where}: message {message_id} edited",
             "thread": f"== {where}: thread {message_id} started: {extra.get('name')}",
+            "rename": f"== thread {message_id} renamed: {extra.get('name')}",
         }[action]
         body = post_text(post) if post is not None else []
         self.stream.write("\n".join([head, *body]) + "\n")
@@ -102,6 +103,9 @@ class PreviewSink:
         self._threads[message_id] = channel_id
         self._write("thread", channel_id, message_id, None, name=name)
         return message_id
+
+    async def rename_thread(self, thread_id: int, name: str) -> None:
+        self._write("rename", thread_id, thread_id, None, name=name)
 
     def message_url(self, guild_id: int | None, channel_id: int, message_id: int) -> str | None:
         return None

@@ -42,6 +42,10 @@ class Sink(Protocol):
         """Start (or find the existing) thread on a message; returns the thread id."""
         ...
 
+    async def rename_thread(self, thread_id: int, name: str) -> None:
+        """The series got a better title (its cover arrived after its patches)."""
+        ...
+
     def message_url(self, guild_id: int | None, channel_id: int, message_id: int) -> str | None:
         """A link to a message, when the sink has one (Discord does, preview does not)."""
         ...

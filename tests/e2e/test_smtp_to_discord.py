@@ -32,8 +32,8 @@ async def test_out_of_order_series_one_card_one_thread_every_patch_once(tmp_path
         assert card.embeds[0]["title"] == "[PATCH 0/4] KVM: x86: Rework the frobnicator"
         in_thread = sorted(footers(fake, card.thread_id))
         assert in_thread == [f"kvm-patchbot · series 1 · {i}/4" for i in range(1, 5)]
-        # Named when the thread started (from the first patch seen; not renamed later).
-        assert fake.threads[0].name.startswith("v1 KVM: x86: Rework the frobnicator part ")
+        # Named from the first patch seen, renamed once the cover gave the series its title.
+        assert fake.threads[0].name == "v1 KVM: x86: Rework the frobnicator"
 
 
 async def test_v2_links_to_v1_and_v1_says_superseded(tmp_path: Path) -> None:

@@ -66,9 +66,10 @@ class Decision:
 
     @property
     def touched(self) -> set[int]:
-        """Series whose stored row must be rewritten."""
+        """Series whose stored row must be rewritten (a reply's trailers and
+        applied notices live in their own tables)."""
         ids = {sid for sid, _, _ in self.updates}
-        if self.series_id is not None and self.role is not Role.NONE:
+        if self.series_id is not None and self.role in (Role.COVER, Role.PATCH):
             ids.add(self.series_id)
         return ids
 

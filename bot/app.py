@@ -14,6 +14,7 @@ woken with `wake()` after every commit that produced events, and stopped last.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
@@ -94,6 +95,9 @@ class App:
     async def start(self) -> None:
         s = self.settings
         self._store = await Store.open(s.store.url)
+        # The tracker index is large and lives as long as the process: keep the
+        # cyclic GC from rescanning it (its full passes stalled SMTP replies).
+        gc.freeze()
         try:
             for starter in self._starters:
                 self.workers.append(await starter(s, self._store))

@@ -34,6 +34,8 @@ LORE = "https://lore.kernel.org/r/"
 TORVALDS = "https://git.kernel.org/torvalds/c/"
 LARGEST_FILES = 3
 _HEX = re.compile(r"[0-9a-fA-F]{7,40}")
+# A URL from mail that can sit inside a markdown link without ending it early.
+_SAFE_URL = re.compile(r"https?://[^\s()<>\[\]]{1,400}")
 
 COLOR_NEW = 0x3498DB
 COLOR_RFC = 0x95A5A6
@@ -187,7 +189,7 @@ def _status_lines(series: SeriesView, links: CardLinks) -> list[str]:
             if not c.commit:
                 continue
             label = f"`{c.commit[:12]}`" if _HEX.fullmatch(c.commit) else fit(c.commit[:12], 20)
-            commits.append(f"[{label}]({c.url})" if c.url and _HEX.fullmatch(c.commit) else label)
+            commits.append(f"[{label}]({c.url})" if c.url and _SAFE_URL.fullmatch(c.url) else label)
         out.append(head + (": " + " ".join(commits) if commits else ""))
     return out
 

@@ -165,3 +165,13 @@ def test_join_fitting_keeps_whole_lines() -> None:
     lines = ["[a](https://x/1)", "[b](https://x/2)", "[c](https://x/3)"]
     out = join_fitting(lines, 30)
     assert out.splitlines() == ["[a](https://x/1)", "…"]
+
+
+def test_applied_links_from_mail_must_be_plain_urls() -> None:
+    commits = (
+        AppliedCommit(index=1, commit="abcdef012345", url="https://x.example/c/abcdef012345"),
+        AppliedCommit(index=2, commit="0123456789ab", url="https://evil.example/a) [click](https://phish"),
+    )
+    s = series(applied=Applied(tree="kvm-x86", branch="misc", commits=commits), applied_state="all")
+    status = _field(render_card(s).embeds[0], "Status")
+    assert status == "Applied (all) to kvm-x86 misc: [`abcdef012345`](https://x.example/c/abcdef012345) `0123456789ab`"

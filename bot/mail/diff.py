@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.mail.construct import construct
 from bot.mail.models import Diffstat, DiffstatEntry
 
 # Where a diff starts: git, `diff -u`/hg, CVS `Index:` or a bare `---`/`+++` pair.
@@ -29,7 +30,11 @@ _DIFF_START = re.compile(
 )
 _DIFF_CANDIDATE = re.compile(r"\n(?:diff -|Index: |--- )")
 # Patterns below run over "\n" + the diff, so a literal "\n" starts each line.
-_FILE_HDR = re.compile(r"\n(?:diff --git ([^\n]*)|diff --cc ([^\n]*)|--- ([^\n]*)\n\+\+\+ ([^\n]*))")
+# File headers and hunk headers in one pass (groups 1-2: git, 3-4: ---/+++ pair, 5-6: hunk counts).
+_DIFF_LINE = re.compile(
+    r"\n(?:diff --git ([^\n]*)|diff --cc ([^\n]*)|--- ([^\n]*)\n\+\+\+ ([^\n]*)"
+    r"|@@+ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@)"
+)
 _HUNK = re.compile(r"\n@@+ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@[^\n]*")
 _SUMMARY = re.compile(
     r" ?(\d+) files? changed(?:, (\d+) insertions?\(\+\))?(?:, (\d+) deletions?\(-\))?[ \t]*$",
@@ -76,6 +81,9 @@ class _Section:
     git: str | None  # the `diff --git` line's argument, or None for plain diffs
     minus: str | None = None
     plus: str | None = None
+    first_hunk: int = -1
+    olds: int = 0  # old-side lines announced by the hunk headers
+    news: int = 0
 
 
 def _unquote(path: str) -> str:
@@ -126,22 +134,8 @@ def _git_paths(arg: str) -> tuple[str, str]:
     return old, new
 
 
-def _hunk_counts(d: str, start: int, end: int, soft_end: int | None = None) -> tuple[int, int]:
-    """(+, -) lines of the hunks in d[start:end].
-
-    Fast path: count over the whole span (up to `soft_end`, the signature)
-    and check against the sums of the hunk headers; only if they disagree is
-    each hunk counted on its own.
-    """
-    stop = end if soft_end is None else soft_end
-    olds = news = 0
-    for old, new in _HUNK.findall(d, start, stop):
-        olds += int(old) if old else 1
-        news += int(new) if new else 1
-    plus = d.count("\n+", start, stop)
-    minus = d.count("\n-", start, stop)
-    if olds - minus == news - plus and olds >= minus:
-        return plus, minus
+def _hunk_counts(d: str, start: int, end: int) -> tuple[int, int]:
+    """(+, -) lines of the hunks in d[start:end], each hunk walked by its header counts."""
     ins = dels = 0
     hunks = list(_HUNK.finditer(d, start, end))
     for i, m in enumerate(hunks):
@@ -198,32 +192,49 @@ def _inside_hunk(d: str, section_start: int, pos: int) -> bool:
     return context + minus < old or context + plus < new
 
 
-def compute_diffstat(text: str, start: int = 0, unknown: list[str] | None = None) -> Diffstat | None:
-    """The diffstat of every diff in `text` from `start`, in diff order; None if none.
-
-    Files deleted with `format-patch -D` (a `deleted file mode` header and no
-    hunks) count 0 lines here; their paths are appended to `unknown`.
-    """
-    d = "\n" + text[start:] if start else "\n" + text
+def _sections(d: str, pos: int) -> list[_Section]:
     sections: list[_Section] = []
-    for m in _FILE_HDR.finditer(d):
-        git_arg = m.group(1) if m.group(1) is not None else m.group(2)
-        if git_arg is not None:
-            sections.append(_Section(m.start(), git_arg))
+    cur: _Section | None = None
+    for m in _DIFF_LINE.finditer(d, pos):
+        li = m.lastindex
+        if li is None or li >= 5:  # a hunk header
+            if cur is not None:
+                if cur.first_hunk == -1:
+                    cur.first_hunk = m.start()
+                o, n = m.group(5, 6)
+                cur.olds += int(o) if o else 1
+                cur.news += int(n) if n else 1
             continue
-        cur = sections[-1] if sections else None
-        if (
-            cur is not None
-            and (cur.git is None or cur.minus is None)
-            and d.find("\n@@", cur.start, m.start()) == -1
-        ):
+        if li <= 2:  # diff --git / diff --cc
+            cur = _Section(m.start(), m.group(li))
+            sections.append(cur)
+            continue
+        if cur is not None and (cur.git is None or cur.minus is None) and cur.first_hunk == -1:
             # No hunk since the section began: the pair is its git header, or
             # (plain diffs) the earlier pair was not a file after all.
             cur.minus, cur.plus = m.group(3), m.group(4)
             continue
         if cur is not None and _inside_hunk(d, cur.start, m.start()):
             continue  # removed "-- x" and added "++ y" lines, not a file header
-        sections.append(_Section(m.start(), None, m.group(3), m.group(4)))
+        cur = _Section(m.start(), None, m.group(3), m.group(4))
+        sections.append(cur)
+    return sections
+
+
+def compute_diffstat(text: str, start: int = 0, unknown: list[str] | None = None) -> Diffstat | None:
+    """The diffstat of every diff in `text` from `start`, in diff order; None if none.
+
+    One regex pass finds file and hunk headers; each file's +/- lines are
+    counted over its span and checked against its hunk headers' sums (a
+    hunk at a time only when they disagree). Files deleted with
+    `format-patch -D` (a `deleted file mode` header and no hunks) count 0
+    lines here; their paths are appended to `unknown`.
+    """
+    if start > 0 and text[start - 1] == "\n":
+        d, pos = text, start - 1  # patterns start with the newline before a line
+    else:
+        d, pos = "\n" + text[start:], 0
+    sections = _sections(d, pos)
     if not sections:
         return None
     # The `-- ` signature after the last hunk: counting stops there (checked
@@ -231,9 +242,10 @@ def compute_diffstat(text: str, start: int = 0, unknown: list[str] | None = None
     sig = d.rfind("\n-- \n", sections[-1].start)
     entries: list[DiffstatEntry] = []
     ins_total = dels_total = 0
+    nsec = len(sections)
     for i, sec in enumerate(sections):
-        end = sections[i + 1].start if i + 1 < len(sections) else len(d)
-        first_hunk = d.find("\n@@", sec.start, end)
+        end = sections[i + 1].start if i + 1 < nsec else len(d)
+        first_hunk = sec.first_hunk
         head_end = first_hunk if first_hunk != -1 else end
         git = sec.git is not None
         old_path: str | None = None
@@ -263,15 +275,19 @@ def compute_diffstat(text: str, start: int = 0, unknown: list[str] | None = None
             if idx != -1 and d.find("\n@@", idx, sec.start) == -1:
                 eol = d.find("\n", idx + 1)
                 path = old_path = d[idx + 8 : eol].strip() or path
-        binary = first_hunk == -1 and (
-            d.find("\nGIT binary patch", sec.start, head_end) != -1
-            or d.find("\nBinary files ", sec.start, head_end) != -1
-        )
+        binary = False
         if first_hunk != -1:
-            last = i + 1 == len(sections)
-            ins, dels = _hunk_counts(d, first_hunk, end, sig if last and sig > first_hunk else None)
+            stop = sig if i + 1 == nsec and sig > first_hunk else end
+            ins = d.count("\n+", first_hunk, stop)
+            dels = d.count("\n-", first_hunk, stop)
+            if sec.olds - dels != sec.news - ins or sec.olds < dels:
+                ins, dels = _hunk_counts(d, first_hunk, end)
         else:
             ins = dels = 0
+            binary = (
+                d.find("\nGIT binary patch", sec.start, end) != -1
+                or d.find("\nBinary files ", sec.start, end) != -1
+            )
             if git and not binary and unknown is not None and d.find("\ndeleted file mode", sec.start, end) != -1:
                 unknown.append(path or old_path or "")
         if not path:
@@ -279,17 +295,23 @@ def compute_diffstat(text: str, start: int = 0, unknown: list[str] | None = None
         ins_total += ins
         dels_total += dels
         entries.append(
-            DiffstatEntry(
-                path=path,
-                insertions=ins,
-                deletions=dels,
-                binary=binary,
-                old_path=old_path if old_path and old_path != path else None,
+            construct(
+                DiffstatEntry,
+                {
+                    "path": path,
+                    "insertions": ins,
+                    "deletions": dels,
+                    "binary": binary,
+                    "old_path": old_path if old_path and old_path != path else None,
+                },
             )
         )
     if not entries:
         return None
-    return Diffstat(files=len(entries), insertions=ins_total, deletions=dels_total, per_file=tuple(entries))
+    return construct(
+        Diffstat,
+        {"files": len(entries), "insertions": ins_total, "deletions": dels_total, "per_file": tuple(entries)},
+    )
 
 
 # --- the diffstat block --------------------------------------------------------

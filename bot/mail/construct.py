@@ -1,0 +1,36 @@
+"""Building models whose values are already typed, without validation.
+
+`Model.model_construct` skips validation but still walks every field to fill
+defaults, which costs more than validating small models. The parser's hot
+path builds models from values it made itself (ints, strs, tuples of models),
+so it sets the instance state directly, as model_construct does. Callers pass
+every field; anything else falls back to model_construct. The property tests
+re-validate parse results (`ParsedMail.model_validate(obj.model_dump())`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+M = TypeVar("M", bound=BaseModel)
+
+_new = object.__new__
+_set = object.__setattr__
+_FIELDS: dict[type, frozenset[str]] = {}
+
+
+def construct(cls: type[M], values: dict[str, Any]) -> M:
+    """An instance of `cls` holding `values` (which must name every field)."""
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        fields = _FIELDS[cls] = frozenset(cls.model_fields)
+    if len(values) != len(fields):
+        return cls.model_construct(**values)
+    obj = _new(cls)
+    _set(obj, "__dict__", values)
+    _set(obj, "__pydantic_fields_set__", set(fields))
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
+    return obj

@@ -37,12 +37,13 @@ WANTED = (
 # One header: name, colon, value and its folded continuation lines. The
 # leading literal newline (rather than `^` with MULTILINE) lets the regex
 # engine jump from line to line instead of trying every byte: 2x faster.
-# It runs over a lower-cased copy (cheaper than IGNORECASE); values are
-# sliced from the original by span.
 _HEADER = re.compile(
-    rb"\n(" + b"|".join(n.encode() for n in WANTED) + rb")[ \t]*:[ \t]*(.*(?:\n[ \t].*)*)"
+    rb"\n(" + b"|".join(n.encode() for n in WANTED) + rb")[ \t]*:[ \t]*(.*(?:\n[ \t].*)*)",
+    re.IGNORECASE,
 )
-_NAMES = {n.encode(): n for n in WANTED}
+# Header names as written ("Message-Id", "CC", ...) -> canonical; bounded
+# by the few spellings mailers use.
+_NAMES: dict[bytes, str] = {n.encode(): n for n in WANTED}
 _FOLD = re.compile(rb"[ \t]*\r?\n[ \t]*")
 _RECEIVED = re.compile(rb"\nreceived[ \t]*:(.*(?:\n[ \t].*)*)", re.IGNORECASE)
 _BLANK_LINE = re.compile(b"\n\n")
@@ -102,14 +103,15 @@ def read_headers(head: bytes) -> RawHeaders:
     """The wanted headers with their folding kept (unfold when decoding)."""
     out = RawHeaders(head=head)
     values = out.values
-    text = b"\n" + head
-    for m in _HEADER.finditer(text.lower()):
-        name = _NAMES[m.group(1)]
-        start, end = m.span(2)
-        if end - start > MAX_HEADER_LEN:
-            out.warnings.append(f"{name} header truncated from {end - start} bytes")
-            end = start + MAX_HEADER_LEN
-        value = text[start:end]
+    for written, value in _HEADER.findall(b"\n" + head):
+        name = _NAMES.get(written)
+        if name is None:
+            name = written.lower().decode()
+            if len(_NAMES) < 1024:
+                _NAMES[written] = name
+        if len(value) > MAX_HEADER_LEN:
+            out.warnings.append(f"{name} header truncated from {len(value)} bytes")
+            value = value[:MAX_HEADER_LEN]
         got = values.get(name)
         if got is None:
             values[name] = [value]

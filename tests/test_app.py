@@ -98,3 +98,25 @@ async def test_shutdown_finishes_the_commit_in_flight(tmp_path: Path, seed_dir: 
     await asyncio.wait_for(sending, 30)  # the client got its 250
     with sqlite3.connect(tmp_path / "bot.db") as con:
         assert con.execute("SELECT count(*) FROM mails").fetchone() == (1,)
+
+
+async def test_database_down_is_451_through_group_commit(tmp_path: Path, seed_dir: Path) -> None:
+    raw = _seed(seed_dir)[6]
+    app = App(_settings(tmp_path), workers=[])
+    await app.start()
+    try:
+        assert app.sink is not None
+        port = app.sink.address[1]
+        blocker = sqlite3.connect(tmp_path / "bot.db", isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+        with pytest.raises(smtplib.SMTPDataError) as err:
+            await asyncio.to_thread(_send, port, raw)
+        assert err.value.smtp_code == 451
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        await asyncio.to_thread(_send, port, raw)  # the retry
+        await asyncio.to_thread(_send, port, raw)
+        assert await app.store.count("mails") == 1
+        assert (app.stats.new, app.stats.duplicates) == (1, 1)
+    finally:
+        await app.stop()

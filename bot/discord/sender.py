@@ -57,8 +57,9 @@ async def _call(what: str, fn: Callable[[], Awaitable[T]]) -> T:
     except discord.DiscordServerError as err:
         raise TransientError(f"{what}: Discord {err.status}") from err
     except discord.HTTPException as err:
-        if err.status == 429 or err.status >= 500:
-            raise TransientError(f"{what}: Discord {err.status}") from err
+        # 401: the token stopped working; that is no fault of this message, so keep it queued.
+        if err.status in (401, 429) or err.status >= 500:
+            raise TransientError(f"{what}: Discord {err.status} {err.text}") from err
         raise PermanentError(err.code, f"{what}: {err.status} {err.text}") from err
     except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as err:
         raise TransientError(f"{what}: {type(err).__name__}: {err}") from err

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from bot.config import SmtpSettings
+from bot.ingest.groupcommit import GroupCommit
 from bot.ingest.smtp import MailMeta, SmtpSink
 from bot.store import Store
 from .conftest import StoreTarget
@@ -30,8 +31,15 @@ def message_id(raw: bytes) -> str:
 
 @asynccontextmanager
 async def running_sink(store: Store, **smtp: Any) -> AsyncIterator[SmtpSink]:
+    """The sink wired to the store as bot.app wires it: group commits of ingest_many."""
+
+    async def commit(mails: list[tuple[bytes, str]]) -> None:
+        await store.ingest_many(mails, source="smtp")
+
+    commits: GroupCommit[tuple[bytes, str]] = GroupCommit(commit)
+
     async def deliver(raw: bytes, meta: MailMeta) -> None:
-        await store.ingest(raw, source="smtp", source_ref=meta.source_ref)
+        await commits.submit((raw, meta.source_ref))
 
     sink = SmtpSink(SmtpSettings(port=0, **smtp), deliver)
     await sink.start()

@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -111,7 +112,7 @@ class DeliveryWorker:
         # Thread names as last set, so a better title renames the thread (not kept across restarts).
         self._thread_names: Lru[int, str] = Lru()
         self._task: asyncio.Task[None] | None = None
-        self.failures: list[tuple[Delivery, str]] = []
+        self.failures: deque[tuple[Delivery, str]] = deque(maxlen=100)  # the latest, for status
 
     # ------------------------------------------------------------ lifecycle
 

@@ -175,3 +175,27 @@ def test_applied_links_from_mail_must_be_plain_urls() -> None:
     s = series(applied=Applied(tree="kvm-x86", branch="misc", commits=commits), applied_state="all")
     status = _field(render_card(s).embeds[0], "Status")
     assert status == "Applied (all) to kvm-x86 misc: [`abcdef012345`](https://x.example/c/abcdef012345) `0123456789ab`"
+
+
+_chunks = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["@everyone", "@here", "**", "__", "`", "||", "\\", "> ", "# ", "<@&123456789012345678>",
+                     "[x](https://e.example)", "…", "\n", ")", "]"]),
+)
+_text = st.lists(_chunks, max_size=150).map("".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(subject=_text, name=_text, subsystem=_text, path=st.text(min_size=1, max_size=600), mid=st.text(min_size=1, max_size=300))
+def test_any_mail_text_renders_within_limits_and_inert(subject: str, name: str, subsystem: str, path: str, mid: str) -> None:
+    p = patch(1, subject, files=(path,) * 3, author=Person(name=name), fixes=(Fixes(sha="abc", subject=subject),))
+    p = p.model_copy(update={"message_id": mid, "subject": subject})
+    s = series(subject=subject, title=subject, author=Person(name=name), subsystem=subsystem, cover=mid, patches=(p,))
+    for post in (render_card(s), render_patch(s, p), render_alert(s, 7, p)):
+        assert len(post.content) <= 2000
+        assert post.mention_role_ids in ((), (7,))
+        for e in post.embeds:
+            _within_limits(e)
+            for text in (e.title or "", e.description or "", *(f.value for f in e.fields)):
+                assert "@everyone" not in text and "@here" not in text
+        assert post.thread_name is None or 1 <= len(post.thread_name) <= 100

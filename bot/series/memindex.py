@@ -19,6 +19,7 @@ class MemoryIndex:
         self._series: dict[int, SeriesState] = {}
         self._members: dict[str, Member] = {}
         self._refs: dict[str, list[int]] = defaultdict(list)
+        self._answers: dict[str, list[int]] = defaultdict(list)
         self._change_ids: dict[str, list[int]] = defaultdict(list)
         self._authors: dict[str, list[int]] = defaultdict(list)
         self._lineages: dict[int, list[int]] = defaultdict(list)
@@ -37,6 +38,9 @@ class MemoryIndex:
 
     def series_referencing(self, message_id: str) -> list[int]:
         return self._refs.get(message_id, [])
+
+    def series_answering(self, message_id: str) -> list[int]:
+        return self._answers.get(message_id, [])
 
     def series_by_change_id(self, change_id: str) -> list[int]:
         return self._change_ids.get(change_id, [])
@@ -84,6 +88,12 @@ class MemoryIndex:
         if series_id not in refs:
             refs.append(series_id)
 
+    def add_answer(self, series_id: int, in_reply_to: str) -> None:
+        """A member of `series_id` was sent In-Reply-To `in_reply_to`."""
+        answers = self._answers[in_reply_to]
+        if series_id not in answers:
+            answers.append(series_id)
+
     def reserve_lineage(self, lineage_id: int) -> None:
         self._next_lineage = max(self._next_lineage, lineage_id + 1)
 
@@ -91,6 +101,8 @@ class MemoryIndex:
 
     def apply(self, d: Decision) -> None:
         """Make a decision's changes visible to the next `decide`."""
+        if d.member is not None and d.member.mail.in_reply_to:
+            self.add_answer(d.member.series_id, d.member.mail.in_reply_to)
         if d.new_series is not None:
             self.add_series(d.new_series)
         elif d.member is not None:

@@ -96,6 +96,9 @@ class SeriesIndex(Protocol):
         """Series whose members named this id in In-Reply-To/References (its
         parent arriving late must join them rather than start a new series)."""
 
+    def series_answering(self, message_id: str) -> list[int]:
+        """Series with a cover or patch whose In-Reply-To is this id."""
+
     def series_by_change_id(self, change_id: str) -> list[int]:
         """Series that carried this b4 change-id, oldest first."""
 

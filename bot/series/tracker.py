@@ -133,8 +133,12 @@ def _reply_with_patch(mail: ParsedMail, index: SeriesIndex) -> bool:
 # ---------------------------------------------------------------- postings
 
 
-def _compatible(mail: ParsedMail, slot: int, s: SeriesState) -> bool:
-    """Could `mail` be the member `slot` of posting `s`?"""
+def _compatible(mail: ParsedMail, slot: int, s: SeriesState, *, direct: bool = True) -> bool:
+    """Could `mail` be the member `slot` of posting `s`?
+
+    `direct`: the mail answers a member of `s` itself (or a member answers
+    the mail); only then may one side inherit the other's version (case 7:
+    `[PATCH 1/4]` answering `[PATCH v3 0/4]`)."""
     if slot in s.members:
         return False  # taken: another posting of the same patch
     if s.pull:
@@ -145,8 +149,9 @@ def _compatible(mail: ParsedMail, slot: int, s: SeriesState) -> bool:
         return False  # an unnumbered patch is a series of its own
     if s.declared_total is not None and mail.subject.total != s.declared_total:
         return False
-    if _explicit_version(mail) and s.version_explicit and _version_key(mail) != s.version_key:
-        return False
+    if _version_key(mail) != s.version_key:
+        if not direct or (_explicit_version(mail) and s.version_explicit):
+            return False
     return True
 
 
@@ -157,7 +162,8 @@ def _find_target(
     nearest = _nearest_member(mail, index)
     if nearest is not None:
         s = index.series(nearest.series_id)
-        if _compatible(mail, slot, s):
+        direct = s.members.get(nearest.slot) == mail.in_reply_to
+        if _compatible(mail, slot, s, direct=direct):
             return s, nearest
     # Out of order: a child that arrived first named us (or our parent).
     email = mail.author.email.lower()
@@ -167,10 +173,12 @@ def _find_target(
             if nearest is not None and sid == nearest.series_id:
                 continue
             # Two series answering the same unrelated mail must not merge:
-            # through a shared parent only the same author's posting is joined.
-            if i > 0 and s.author_email != email:
+            # through a shared parent only the same author's patches join (a
+            # cover never answers a mail its own patches answer).
+            if i > 0 and (s.author_email != email or slot == 0):
                 continue
-            if _compatible(mail, slot, s):
+            direct = i == 0 and sid in index.series_answering(rid)
+            if _compatible(mail, slot, s, direct=direct):
                 return s, nearest
     if nearest is not None:
         # Further patches of a partial reroll, each answering its old version.
@@ -315,8 +323,11 @@ def _join(
             updates += lin_updates + [(sid, f, v) for f, v in mine.items()]
             events += lin_events
         notes.append("no longer a partial reroll")
-    # A cover arriving after its patches may reveal the lineage (change-id, links).
-    if slot == 0 and s.supersedes is None and s.duplicate_of is None and index.lineage(s.lineage_id) == [sid]:
+    alone = s.supersedes is None and s.duplicate_of is None and index.lineage(s.lineage_id) == [sid]
+    linked = False
+    if alone and slot < s.title_slot:
+        # A cover (or a lower patch) arriving late names the series better: its
+        # title, change-id and links may reveal the lineage.
         explicit = _explicit_version(mail)
         probe = replace(
             s,
@@ -331,6 +342,26 @@ def _join(
             updates += lin_updates + [(sid, f, v) for f, v in mine.items()]
             events += lin_events
             notes.append(f"lineage {link[0].lineage_id} via {link[1]}")
+            linked = True
+    if not linked:
+        # A newer version that answered this mail before it arrived joins our lineage.
+        title = mail.subject.title if slot < s.title_slot else s.title
+        for other_id in index.series_answering(mail.message_id):
+            o = index.series(other_id)
+            if (
+                other_id == sid
+                or o.lineage_id == s.lineage_id
+                or o.supersedes is not None
+                or o.duplicate_of is not None
+                or index.lineage(o.lineage_id) != [other_id]
+                or (o.version_key == s.version_key and similarity(o.title, title) == 0)  # a follow-up set
+            ):
+                continue
+            lin_updates, lin_events, mine = _link(o, (s, "thread"), index, when, mail.message_id)
+            updates += lin_updates + [(other_id, f, v) for f, v in mine.items()]
+            events += lin_events
+            notes.append(f"series {other_id} joins lineage {s.lineage_id} via thread")
+            break
     return Decision(
         mail.message_id,
         Role.COVER if slot == 0 else Role.PATCH,

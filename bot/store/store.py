@@ -164,6 +164,11 @@ class Store(ReadMixin, AdminMixin):
                 index.add_series(state_from_rows(row, members.get(sid, ()), keys.get(sid, ()), done.get(sid, ())))
             for sid, mid in await conn.execute(select(t.series_refs.c.series_id, t.series_refs.c.message_id)):
                 index.add_ref(sid, mid)
+            answers = select(t.patches.c.series_id, t.mails.c.in_reply_to).join(
+                t.mails, t.mails.c.message_id == t.patches.c.message_id
+            )
+            for sid, irt in await conn.execute(answers.where(t.mails.c.in_reply_to.is_not(None))):
+                index.add_answer(sid, irt)
             top = await conn.scalar(select(func.max(t.lineages.c.id)))
             if top is not None:
                 index.reserve_lineage(top)

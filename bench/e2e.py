@@ -65,6 +65,12 @@ def start(cmd: list[str], pattern: re.Pattern[str], env: dict[str, str], cwd: Pa
     raise SystemExit(f"{cmd[0]} exited before it was ready")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def get(url: str) -> object:
     with urllib.request.urlopen(url, timeout=30) as resp:
         return json.load(resp)
@@ -128,6 +134,7 @@ def main() -> int:
         }
         bot, bm = start([sys.executable, "-m", "bot", "run"], BOT_READY, bot_env, Path(tmp))
         try:
+            cpu0 = cpu_seconds(bot.pid), cpu_seconds(fake.pid)
             t0 = time.monotonic()
             ended = send_paced(int(bm.group(2)), mails, args.rate)
             elapsed = time.monotonic() - t0
@@ -139,6 +146,7 @@ def main() -> int:
                     break
                 time.sleep(0.5)
             time.sleep(3.0)  # let owed card edits (max_edit_delay 2 s) land before counting calls
+            cpu1 = cpu_seconds(bot.pid), cpu_seconds(fake.pid)
             messages = get(control + "/messages")
             requests = get(control + "/requests")
         finally:
@@ -190,6 +198,8 @@ def main() -> int:
     rate_limited = sum(1 for r in requests if r["status"] == 429)  # type: ignore[union-attr]
 
     print(f"sent {len(mails)} mails ({args.series} series of 1+{n}) in {elapsed:.1f} s = {len(mails) / elapsed:.1f} mails/s")
+    print(f"CPU per mail: bot {(cpu1[0] - cpu0[0]) / len(mails) * 1000:.1f} ms, fake Discord "
+          f"{(cpu1[1] - cpu0[1]) / len(mails) * 1000:.1f} ms; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(f"Discord messages: {len(messages)} of {args.series * (1 + n)} expected; 429 answers: {rate_limited}")  # type: ignore[arg-type]
     if latencies:
         print(

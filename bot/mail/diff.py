@@ -221,7 +221,9 @@ def _sections(d: str, pos: int) -> list[_Section]:
     return sections
 
 
-def compute_diffstat(text: str, start: int = 0, unknown: list[str] | None = None) -> Diffstat | None:
+def compute_diffstat(
+    text: str, start: int = 0, unknown: list[str] | None = None, checked: bool = True
+) -> Diffstat | None:
     """The diffstat of every diff in `text` from `start`, in diff order; None if none.
 
     One regex pass finds file and hunk headers; each file's +/- lines are
@@ -229,6 +231,10 @@ def compute_diffstat(text: str, start: int = 0, unknown: list[str] | None = None
     hunk at a time only when they disagree). Files deleted with
     `format-patch -D` (a `deleted file mode` header and no hunks) count 0
     lines here; their paths are appended to `unknown`.
+
+    `checked=False` counts only the added lines and takes the removed ones
+    from the hunk headers (one pass less); use it only when something else
+    checks the result, as a diffstat block written by git does.
     """
     if start > 0 and text[start - 1] == "\n":
         d, pos = text, start - 1  # patterns start with the newline before a line
@@ -279,9 +285,15 @@ def compute_diffstat(text: str, start: int = 0, unknown: list[str] | None = None
         if first_hunk != -1:
             stop = sig if i + 1 == nsec and sig > first_hunk else end
             ins = d.count("\n+", first_hunk, stop)
-            dels = d.count("\n-", first_hunk, stop)
-            if sec.olds - dels != sec.news - ins or sec.olds < dels:
-                ins, dels = _hunk_counts(d, first_hunk, end)
+            if checked:
+                dels = d.count("\n-", first_hunk, stop)
+                if sec.olds - dels != sec.news - ins or sec.olds < dels:
+                    ins, dels = _hunk_counts(d, first_hunk, end)
+            else:
+                # context = news - ins; the rest of the old side was removed
+                dels = sec.olds - (sec.news - ins)
+                if dels < 0 or ins > sec.news:
+                    ins, dels = _hunk_counts(d, first_hunk, end)
         else:
             ins = dels = 0
             binary = (

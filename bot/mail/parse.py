@@ -222,6 +222,22 @@ def _strip_tail(text: str) -> str:
     return text.rstrip() + "\n" if text.strip() else ""
 
 
+def _computed(
+    text: str, diff_pos: int, diff_parts: list[str], unknown: list[str], checked: bool
+) -> Diffstat | None:
+    """The diffstat of the inline diff and of every diff attachment, merged."""
+    stats = []
+    if diff_pos != -1:
+        got = compute_diffstat(text, diff_pos, unknown, checked)
+        if got is not None:
+            stats.append(got)
+    for part_text in diff_parts:
+        got = compute_diffstat(part_text, find_diff(part_text), unknown, checked)
+        if got is not None:
+            stats.append(got)
+    return _merge(stats)
+
+
 def _merge(stats: list[Diffstat]) -> Diffstat | None:
     if not stats:
         return None
@@ -326,19 +342,10 @@ def _parse(raw: bytes) -> ParsedMail:
     # Diffstats: the block as written, and the one computed from the diff.
     block: StatBlock | None = None
     computed: Diffstat | None = None
+    diffstat: Diffstat | None = None
     unknown: list[str] = []  # files deleted with format-patch -D: counts not in the diff
     commit_message = ""
     if has_diff:
-        stats = []
-        if diff_pos != -1:
-            got = compute_diffstat(text, diff_pos, unknown)
-            if got is not None:
-                stats.append(got)
-        for part_text in diff_parts:
-            got = compute_diffstat(part_text, find_diff(part_text), unknown)
-            if got is not None:
-                stats.append(got)
-        computed = _merge(stats)
         end = diff_pos if diff_pos != -1 else len(text)
         sep = separator_before(text, end)
         block = read_diffstat_block(text, max(sep, 0), end)
@@ -347,6 +354,22 @@ def _parse(raw: bytes) -> ParsedMail:
                 block = read_diffstat_block(part_text, 0, find_diff(part_text))
                 if block is not None:
                     break
+        # With a block to check against, the cheaper unchecked count will do;
+        # any disagreement is recounted in full before it is reported.
+        computed = _computed(
+            text, diff_pos, diff_parts, unknown, checked=block is None or kind is Kind.PULL
+        )
+        if block is not None and computed is not None and kind is not Kind.PULL:
+            # (a pull request's diffstat covers the whole pull, its diff often less)
+            problems = block_mismatches(block, computed, unknown)
+            if problems:
+                unknown.clear()
+                computed = _computed(text, diff_pos, diff_parts, unknown, checked=True)
+                problems = block_mismatches(block, computed, unknown) if computed is not None else []
+                if problems:
+                    warnings.append("diffstat block disagrees with the diff: " + "; ".join(problems[:5]))
+            if not problems and not unknown:
+                diffstat = computed  # the same, with exact per-file counts and full paths
         if kind is Kind.PATCH:
             if sep == -1 and diff_pos == -1:
                 commit_message = _strip_tail(text)
@@ -360,18 +383,8 @@ def _parse(raw: bytes) -> ParsedMail:
     elif kind is Kind.PATCH:
         commit_message = _strip_tail(text)
 
-    diffstat: Diffstat | None = None
-    if block is not None:
-        problems: list[str] = []
-        if computed is not None and kind is not Kind.PULL:
-            # (a pull request's diffstat covers the whole pull, its diff often less)
-            problems = block_mismatches(block, computed, unknown)
-            if problems:
-                warnings.append("diffstat block disagrees with the diff: " + "; ".join(problems[:5]))
-            elif not unknown:
-                diffstat = computed  # the same, with exact per-file counts and full paths
-        if diffstat is None:
-            diffstat = block.to_diffstat()
+    if diffstat is None and block is not None:
+        diffstat = block.to_diffstat()
     if computed is not None:
         files = tuple(e.path for e in computed.per_file)
     elif diffstat is not None:

@@ -429,3 +429,18 @@ def test_real_fixtures(corpus: Path, name: str, kind: Kind, stat, attachments: l
         assert got == stat
     if mail.diffstat is not None and mail.diffstat is not mail.diffstat_computed:
         assert not any("disagrees" in w for w in mail.warnings), mail.warnings
+
+
+def test_hunk_header_that_lies_is_recounted() -> None:
+    # "-1,4" announces one old line too many: the quick count (removed lines
+    # taken from the headers) disagrees with the block, so lines are counted.
+    lying = (MESSAGE + "---\n" + STAT + "\n" + DIFF).replace("@@ -1,3 +1,3 @@", "@@ -1,4 +1,3 @@")
+    mail = parse_mail(build(body=lying))
+    assert_one_file_patch(mail)
+    assert mail.diffstat == mail.diffstat_computed
+    assert not any("disagrees" in w for w in mail.warnings)
+    # Followed by a signature, git itself would read "-- " as the missing
+    # removed line (numstat follows the header counts): then they disagree.
+    signed = parse_mail(build(body=lying + "-- \n2.49.0\n"))
+    assert [(e.insertions, e.deletions) for e in signed.diffstat_computed.per_file] == [(1, 2)]
+    assert any("disagrees" in w for w in signed.warnings)

@@ -633,6 +633,11 @@ def _reply(mail: ParsedMail, index: SeriesIndex, when: datetime) -> Decision:
     if at is None:
         return Decision(mail.message_id, Role.NONE, notes=("reply outside any known series",))
     s = index.series(at.series_id)
+    k = mail.subject.index
+    if k and k != at.slot and k not in s.members and index.member(mail.in_reply_to or "") is None:
+        # "Re: [PATCH 2/5]" whose patch 2 has not arrived: its trailers are not
+        # the cover's; wait for the patch (the store hands it back then).
+        return Decision(mail.message_id, Role.NONE, notes=(f"reply waits for patch {k}",))
     sid = s.series_id
     trailers: list[TrailerRecord] = []
     events: list[Event] = []

@@ -40,7 +40,8 @@ BATCH = 1000  # mails per transaction: bigger batches gain little and cost RSS
 _DB_DOWN = (OperationalError, InterfaceError)
 # How many early replies one posted patch may adopt from the database.
 ADOPT_MAX = 200
-_MEMBER = (Role.COVER, Role.PATCH)
+# Replies below a mail placed in a series may have been waiting for it.
+_PLACED = (Role.COVER, Role.PATCH, Role.REPLY)
 _SET_SERIES_BY_ID = (
     update(t.mails).where(t.mails.c.message_id == bindparam("b_mid")).values(series_id=bindparam("b_sid"))
 )
@@ -278,7 +279,7 @@ class Store(ReadMixin, AdminMixin):
                                     .where(t.mails.c.seq == seq)
                                     .values(series_id=decision.series_id)
                                 )
-                            if decision.role in _MEMBER:
+                            if decision.role in _PLACED:
                                 adopted = await self._adopt_stored(conn, decision.message_id, now)
                     except _DB_DOWN:
                         raise
@@ -436,7 +437,7 @@ class Store(ReadMixin, AdminMixin):
         self._index.apply(d)
         batch.add(d, fresh, now, with_events=with_events)
         adopted: list[tuple[str, int]] = []
-        if d.role in _MEMBER:
+        if d.role in _PLACED:
             for early in orphans.take(p.message_id, ADOPT_MAX):
                 od = decide(early, self._index, received_at=now)
                 if od.role is not Role.REPLY or od.series_id is None:

@@ -254,6 +254,19 @@ def message_ids(text: str) -> list[str]:
     return [tok.strip("<>,;") for tok in text.split() if "@" in tok]
 
 
+_ANGLE_ID_BYTES = re.compile(rb"<([^<>\s]+)>")
+
+
+def header_message_ids(value: bytes, warnings: list[str] | None = None) -> list[str]:
+    """`message_ids` of a raw header value; plain ASCII `<id> <id>` lists skip decoding."""
+    if b"(" not in value and b"=?" not in value and value.isascii():
+        ids = _ANGLE_ID_BYTES.findall(value)
+        # only when every bracketed part was a clean id (no folding inside one)
+        if ids and len(ids) == value.count(b"<"):
+            return [i.decode("ascii") for i in ids]
+    return message_ids(header_text(value, warnings))
+
+
 def normalise_message_id(text: str) -> str | None:
     """One Message-ID without brackets, comments or whitespace; None if empty."""
     ids = message_ids(text)

@@ -25,9 +25,9 @@ from bot.mail.diff import (
 from bot.mail.headers import (
     RawHeaders,
     dedupe,
+    header_message_ids,
     header_text,
     looks_like_headers,
-    message_ids,
     normalise_message_id,
     parse_date,
     read_headers,
@@ -275,13 +275,13 @@ def _parse(raw: bytes) -> ParsedMail:
     irt_values = h.all("in-reply-to")
     irt: list[str] = []
     for v in irt_values:
-        irt.extend(message_ids(header_text(v, warnings)))
+        irt.extend(header_message_ids(v, warnings))
     irt_ids = dedupe(irt)
     if len(irt_ids) > 1:
         warnings.append(f"{len(irt_ids)} In-Reply-To ids: the first is used")
     refs: list[str] = []
     for v in h.all("references"):
-        refs.extend(message_ids(header_text(v, warnings)))
+        refs.extend(header_message_ids(v, warnings))
     references = dedupe(refs)
 
     subjects = h.all("subject")

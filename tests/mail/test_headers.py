@@ -205,3 +205,14 @@ def test_over_long_and_nul_headers_do_not_raise() -> None:
     assert any("truncated" in w for w in got.warnings)
     nul = parse_mail(b"From: a\x00b@x\nMessage-ID: <n\x00ul@x>\nSubject: x\x00y\n\nbody\x00\n")
     assert nul.message_id == "nul@x" and nul.subject.raw == "xy" and "\x00" not in nul.body
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"<a@x> <b@x>", b"<a@x>\n <b@x>\n\t<c@x>", b"<a@\n x>", b"<a@x> (comment <c@x>)", b"<> <a@x>",
+     b"=?utf-8?q?x?= <a@x>", b"a@x b@x", b"<caf\xc3\xa9@x>"],
+)
+def test_message_id_fast_path_agrees(value: bytes) -> None:
+    from bot.mail.headers import header_message_ids
+
+    assert header_message_ids(value) == message_ids(header_text(value))

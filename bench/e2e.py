@@ -105,6 +105,7 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=50.0, help="mails per second")
     ap.add_argument("--series", type=int, default=40)
     ap.add_argument("--patches", type=int, default=4, help="N, patches per series")
+    ap.add_argument("--worst", type=int, default=0, help="also print the N slowest mails (time since start, ms)")
     args = ap.parse_args()
     n = args.patches
     mails = [
@@ -164,12 +165,14 @@ def main() -> int:
     for m in messages:  # type: ignore[union-attr]
         msgs_by_channel[m["channel_id"]].append(m)
     latencies: list[float] = []
+    timeline: list[tuple[float, float, str]] = []  # (latency ms, sent at s, subject)
     for channel_id, msgs in msgs_by_channel.items():
         reqs = posts_by_path[f"/api/v10/channels/{channel_id}/messages"]
         for m, r in zip(sorted(msgs, key=lambda m: int(m["id"])), reqs):
             subject = m["embeds"][0]["title"].replace("\\", "").encode()
             if subject in ended:
                 latencies.append((r["time"] - ended[subject]) * 1000)
+                timeline.append((latencies[-1], ended[subject] - min(ended.values()), subject.decode()[:60]))
 
     # REST calls per series: card POST, thread POST, thread message POSTs, card PATCHes.
     card_of_thread = {m["thread_id"]: m["id"] for m in messages if m.get("thread_id")}  # type: ignore[union-attr]
@@ -207,6 +210,8 @@ def main() -> int:
             f"p99 {pct(latencies, 99):.1f} ms, max {max(latencies):.1f} ms over {len(latencies)} mails "
             f"(target p99 < 100 ms)"
         )
+    for ms, at, subject in sorted(timeline, reverse=True)[: args.worst]:
+        print(f"  {ms:7.1f} ms  sent at {at:6.2f} s  {subject}")
     if per_series:
         print(
             f"REST calls per {n}-patch series: mean {statistics.mean(per_series):.2f}, max {max(per_series)} "

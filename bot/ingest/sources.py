@@ -8,6 +8,7 @@ Nothing here parses mail; `iter_path` picks the reader for a path.
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -33,6 +34,9 @@ _FROM_LINE = re.compile(rb"From \S*[ \t]+(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[ \t]")
 _MBOXRD_QUOTED = re.compile(rb"^>(>*From )", re.MULTILINE)
 _HEADER_LINE = re.compile(rb"[!-9;-~]+:")
 MBOX_SUFFIXES = (".mbox", ".mbx", ".mbox.txt")
+MAIL_SUFFIXES = (".eml", ".msg", ".mail", ".patch")
+
+log = logging.getLogger(__name__)
 
 
 def iter_eml(path: Path) -> Iterator[RawMail]:
@@ -113,15 +117,34 @@ def _iter_file(path: Path) -> Iterator[RawMail]:
     return iter_eml(path)
 
 
+def looks_like_mail(path: Path) -> bool:
+    """A mail-ish file: a mail or mbox suffix, or a first line that is an mbox
+    separator or a header. Lets a directory hold an index or notes beside its
+    mails (the seed's INDEX.tsv, digest.txt) without importing them as mail.
+    """
+    if path.name.endswith(MAIL_SUFFIXES + MBOX_SUFFIXES):
+        return True
+    try:
+        with path.open("rb") as fh:
+            first = fh.readline(4096)
+    except OSError:
+        return False
+    return is_mbox(path) or _HEADER_LINE.match(first) is not None
+
+
 def iter_dir(path: Path) -> Iterator[RawMail]:
-    """Every mail file under a directory (recursively, sorted by path; dot files skipped)."""
+    """Every mail file under a directory (recursively, sorted by path; dot files
+    and files that do not look like mail skipped, each skip logged)."""
     files = sorted(
         p
         for p in path.rglob("*")
         if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
     )
     for file in files:
-        yield from _iter_file(file)
+        if looks_like_mail(file):
+            yield from _iter_file(file)
+        else:
+            log.warning("skipped %s: not a mail or mbox file", file)
 
 
 def iter_path(path: Path, rev_range: str | None = None) -> Iterator[RawMail]:

@@ -167,3 +167,18 @@ def test_real_archive_streams(kvmarm_git: Path) -> None:
         last = raw
     assert n == 21367
     assert last is not None and last.commit is not None and last.data.startswith(b"Return-Path:")
+
+
+def test_directory_skips_files_that_are_not_mail(seed_dir: Path) -> None:
+    """The seed folder holds INDEX.tsv and digest.txt beside its 18 mails."""
+    got = list(iter_path(seed_dir))
+    names = [Path(r.ref).name for r in got]
+    assert len(got) == 18
+    assert names == sorted(p.name for p in seed_dir.glob("*.eml"))
+    assert "INDEX.tsv" not in names and "digest.txt" not in names
+
+
+def test_directory_takes_mail_without_a_suffix(tmp_path: Path) -> None:
+    (tmp_path / "0001").write_bytes(mail(1))
+    (tmp_path / "notes.txt").write_bytes(b"a note, not a mail\n")
+    assert [r.data for r in iter_path(tmp_path)] == [mail(1)]

@@ -20,6 +20,7 @@ class MemoryIndex:
         self._members: dict[str, Member] = {}
         self._refs: dict[str, list[int]] = defaultdict(list)
         self._answers: dict[str, list[int]] = defaultdict(list)
+        self._threaded: set[int] = set()
         self._change_ids: dict[str, list[int]] = defaultdict(list)
         self._authors: dict[str, list[int]] = defaultdict(list)
         self._lineages: dict[int, list[int]] = defaultdict(list)
@@ -38,6 +39,9 @@ class MemoryIndex:
 
     def series_referencing(self, message_id: str) -> list[int]:
         return self._refs.get(message_id, [])
+
+    def is_threaded(self, series_id: int) -> bool:
+        return series_id in self._threaded
 
     def series_answering(self, message_id: str) -> list[int]:
         return self._answers.get(message_id, [])
@@ -84,6 +88,7 @@ class MemoryIndex:
         self._next_lineage = max(self._next_lineage, state.lineage_id + 1)
 
     def add_ref(self, series_id: int, message_id: str) -> None:
+        self._threaded.add(series_id)
         refs = self._refs[message_id]
         if series_id not in refs:
             refs.append(series_id)

@@ -96,6 +96,9 @@ class SeriesIndex(Protocol):
         """Series whose members named this id in In-Reply-To/References (its
         parent arriving late must join them rather than start a new series)."""
 
+    def is_threaded(self, series_id: int) -> bool:
+        """Whether any member of the series named a parent (In-Reply-To/References)."""
+
     def series_answering(self, message_id: str) -> list[int]:
         """Series with a cover or patch whose In-Reply-To is this id."""
 

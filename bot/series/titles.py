@@ -70,5 +70,10 @@ def similarity(a: str, b: str) -> float:
     return (overlap + jaccard) / 2
 
 
+def _normal(title: str) -> str:
+    return " ".join(title.lower().split()).rstrip(".")
+
+
 def same_title(a: str, b: str) -> bool:
-    return title_tokens(a) == title_tokens(b)
+    """The same title up to case, spacing and a final full stop ("part 1" is not "part 2")."""
+    return _normal(a) == _normal(b)

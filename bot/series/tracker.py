@@ -197,11 +197,13 @@ def _find_target(
         return None, nearest
     if mail.in_reply_to or mail.references or (mail.subject.total or 0) <= 1:
         return None, None
-    # No threading headers at all: same sender, version and total, within minutes.
+    # No threading headers at all: same sender, version and total, within
+    # minutes, joining a posting that was sent without threading too.
     for sid in reversed(index.candidates_by_author(email)[-UNTHREADED_SCAN:]):
         s = index.series(sid)
         if (
-            abs(when - s.last_seen) <= UNTHREADED_WINDOW
+            not index.is_threaded(sid)
+            and abs(when - s.last_seen) <= UNTHREADED_WINDOW
             and s.declared_total == mail.subject.total
             and s.rfc == mail.subject.rfc
             and _version_key(mail) == s.version_key
@@ -332,7 +334,9 @@ def _join(
         probe = replace(
             s,
             members=after_members,
+            member_titles={**s.member_titles, slot: mail.subject.title},
             title=mail.subject.title,
+            title_slot=slot,
             version=mail.subject.version if explicit else s.version,
             version_label=mail.subject.version_label if explicit else s.version_label,
         )
@@ -344,9 +348,19 @@ def _join(
             notes.append(f"lineage {link[0].lineage_id} via {link[1]}")
             linked = True
     if not linked:
-        # A newer version that answered this mail before it arrived joins our lineage.
+        # A posting that came first but could not be placed until this mail
+        # arrived joins our lineage: a newer version that answered this mail,
+        # or the same posting sent again (same k/N title, same version).
         title = mail.subject.title if slot < s.title_slot else s.title
-        for other_id in index.series_answering(mail.message_id):
+        by_title = [
+            other_id
+            for other_id in index.candidates_by_title(s.author_email, mail.subject.title)
+            if index.series(other_id).version_key == s.version_key
+            and same_title(index.series(other_id).member_titles.get(slot, ""), mail.subject.title)
+        ]
+        for how, other_id in [("thread", i) for i in index.series_answering(mail.message_id)] + [
+            ("title", i) for i in by_title
+        ]:
             o = index.series(other_id)
             if (
                 other_id == sid
@@ -354,13 +368,14 @@ def _join(
                 or o.supersedes is not None
                 or o.duplicate_of is not None
                 or index.lineage(o.lineage_id) != [other_id]
-                or (o.version_key == s.version_key and similarity(o.title, title) == 0)  # a follow-up set
+                or (how == "thread" and o.version_key == s.version_key and similarity(o.title, title) == 0)
             ):
-                continue
-            lin_updates, lin_events, mine = _link(o, (s, "thread"), index, when, mail.message_id)
+                continue  # already placed, or a follow-up set answering us (case 16)
+            after = replace(s, members=after_members, member_titles={**s.member_titles, slot: mail.subject.title})
+            lin_updates, lin_events, mine = _link(o, (s, how), index, when, mail.message_id, peer=after)
             updates += lin_updates + [(other_id, f, v) for f, v in mine.items()]
             events += lin_events
-            notes.append(f"series {other_id} joins lineage {s.lineage_id} via thread")
+            notes.append(f"series {other_id} joins lineage {s.lineage_id} via {how}")
             break
     return Decision(
         mail.message_id,
@@ -439,33 +454,46 @@ def _find_lineage(
     return (best[1], "title") if best else None
 
 
+def _same_titles(a: SeriesState, b: SeriesState) -> bool:
+    """The same title, or the same title for a k/N both have received."""
+    if a.title_slot == b.title_slot and same_title(a.title, b.title):
+        return True
+    return any(same_title(t, a.member_titles[k]) for k, t in b.member_titles.items() if k in a.member_titles)
+
+
 def _link(
     me: SeriesState,
     link: tuple[SeriesState, str],
     index: SeriesIndex,
     when: datetime,
     message_id: str,
+    peer: SeriesState | None = None,
 ) -> tuple[list[tuple[int, str, object]], list[Event], dict[str, object]]:
     """Place `me` in the lineage of `link`: duplicate, partial reroll, or a link in the chain.
 
-    Returns updates of other series, events, and the fields to set on `me`."""
+    `peer`: the state of a lineage member as this decision changes it (the
+    index still holds the old one). Returns updates of other series, events,
+    and the fields to set on `me`."""
     other, how = link
     lid = other.lineage_id
     mine: dict[str, object] = {"lineage_id": lid}
     updates: list[tuple[int, str, object]] = []
     events: list[Event] = []
-    members = [index.series(sid) for sid in index.lineage(lid) if sid != me.series_id]
+    members = [
+        peer if peer is not None and sid == peer.series_id else index.series(sid)
+        for sid in index.lineage(lid)
+        if sid != me.series_id
+    ]
     # The same posting again within minutes: a duplicate, outside the version chain.
     for s in members:
         if (
-            s.duplicate_of is None
-            and s.author_email == me.author_email
+            s.author_email == me.author_email
             and s.version_key == me.version_key
             and s.declared_total == me.declared_total
-            and same_title(s.title, me.title)
+            and _same_titles(s, me)
             and abs(me.first_seen - s.first_seen) <= DUPLICATE_WINDOW
         ):
-            mine["duplicate_of"] = s.series_id
+            mine["duplicate_of"] = s.duplicate_of or s.series_id  # always the first posting
             return updates, events, mine
     if me.partial:
         # A partial reroll points at what it rerolls; that version stays current.

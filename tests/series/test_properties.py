@@ -67,3 +67,30 @@ def test_any_arrival_order_keeps_versions_and_follow_ups_apart(order):
     assert groups == [["f1", "f2"], ["p1", "p2", "p3"], ["v2c", "v2p1", "v2p2"]]
     v1, v2 = tracker.series_of("p1"), tracker.series_of("v2c")
     assert v1.lineage_id == v2.lineage_id and v2.version == 2 and v1.version == 1
+
+
+def _thrice() -> list:
+    out = []
+    for n, tag in enumerate("xyz"):
+        out.append(mail(f"{tag}c", "[PATCH 0/2] KVM: x86: Sent thrice", at=n * 2))
+        out += [mail(f"{tag}{i}", f"[PATCH {i}/2] KVM: x86: thrice {i}", irt=f"{tag}c", refs=[f"{tag}c"], at=n * 2 + i)
+                for i in (1, 2)]
+    return out
+
+
+THRICE = _thrice()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.permutations(range(len(THRICE))))
+def test_the_same_series_sent_thrice_in_any_order(order):
+    tracker = Tracker()
+    for i in order:
+        tracker.feed(THRICE[i])
+    postings = tracker.postings()
+    assert sorted(sorted(s.members.values()) for s in postings) == [
+        [f"{t}1", f"{t}2", f"{t}c"] for t in "xyz"
+    ]
+    originals = [s for s in postings if s.duplicate_of is None]
+    assert len(originals) == 1
+    assert all(s.duplicate_of == originals[0].series_id for s in postings if s is not originals[0])

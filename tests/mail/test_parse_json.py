@@ -72,11 +72,15 @@ def test_internal_failure_becomes_unparseable(monkeypatch: pytest.MonkeyPatch) -
 
 def test_write_mails_jsonl_and_array(tmp_path: Path) -> None:
     out = io.StringIO()
-    assert write_mails([SEED], out, jsonl=True) == 20  # 18 mails + INDEX.tsv + digest.txt
+    assert write_mails([SEED], out, jsonl=True) == 18  # INDEX.tsv and digest.txt are not mail
     lines = out.getvalue().splitlines()
     objs = [json.loads(line) for line in lines]
     assert [o["source"] for o in objs[:2]] == [str(SEED / "01-tdp-mmu-prove-mmu.eml"), str(SEED / "02-hashed-page-list-0of3-cover.eml")]
-    assert sum(o["kind"] == "unparseable" for o in objs) == 2  # the two non-mail files still get a line
+    assert not any(o["kind"] == "unparseable" for o in objs)
+    # A file named explicitly is read as a mail whatever it holds, and still gets its line.
+    named = io.StringIO()
+    assert write_mails([SEED / "INDEX.tsv"], named, jsonl=True) == 1
+    assert json.loads(named.getvalue())["kind"] == "unparseable"
     arr = io.StringIO()
     write_mails([SEED / "01-tdp-mmu-prove-mmu.eml"], arr, jsonl=False)
     parsed = json.loads(arr.getvalue())

@@ -325,9 +325,23 @@ def _join(
             updates += lin_updates + [(sid, f, v) for f, v in mine.items()]
             events += lin_events
         notes.append("no longer a partial reroll")
+    reroll = _early_partial_reroll(mail, slot, s, index)
+    if reroll is not None:
+        # A newer version of this very k/N arrived first, answering it: a
+        # partial reroll of this posting, which stays current.
+        rid = reroll.series_id
+        if reroll.lineage_id != s.lineage_id:
+            if index.lineage(s.lineage_id) == [sid]:
+                updates.append((sid, "lineage_id", reroll.lineage_id))
+            else:
+                updates.append((rid, "lineage_id", s.lineage_id))
+        updates += [(rid, "partial", True), (rid, "supersedes", sid)]
+        if s.superseded_by == rid:
+            updates.append((sid, "superseded_by", None))
+        notes.append(f"series {rid} is a partial reroll of this one")
     alone = s.supersedes is None and s.duplicate_of is None and index.lineage(s.lineage_id) == [sid]
-    linked = False
-    if alone and slot < s.title_slot:
+    linked = reroll is not None
+    if not linked and alone and slot < s.title_slot:
         # A cover (or a lower patch) arriving late names the series better: its
         # title, change-id and links may reveal the lineage.
         explicit = _explicit_version(mail)
@@ -372,6 +386,15 @@ def _join(
             ):
                 continue  # already placed, or a follow-up set answering us (case 16)
             after = replace(s, members=after_members, member_titles={**s.member_titles, slot: mail.subject.title})
+            if (
+                how == "thread"
+                and slot > 0
+                and set(o.members) == {slot}
+                and o.declared_total == s.declared_total
+                and o.version_key != s.version_key
+            ):
+                o = replace(o, partial=True)  # it answered this very k/N: a partial reroll
+                updates.append((other_id, "partial", True))
             lin_updates, lin_events, mine = _link(o, (s, how), index, when, mail.message_id, peer=after)
             updates += lin_updates + [(other_id, f, v) for f, v in mine.items()]
             events += lin_events
@@ -540,6 +563,24 @@ def _link(
     return updates, events, mine
 
 
+def _early_partial_reroll(mail: ParsedMail, slot: int, me: SeriesState, index: SeriesIndex) -> SeriesState | None:
+    """A posting holding only this k/N in another version, sent In-Reply-To this mail."""
+    if slot == 0 or mail.subject.total is None:
+        return None
+    for other_id in index.series_answering(mail.message_id):
+        o = index.series(other_id)
+        if (
+            set(o.members) == {slot}
+            and not o.partial
+            and o.declared_total == mail.subject.total
+            and o.version_key != me.version_key
+            and o.superseded_by is None
+            and (o.supersedes is None or o.supersedes == me.series_id)
+        ):
+            return o
+    return None
+
+
 def _create(
     mail: ParsedMail, slot: int, nearest: Member | None, index: SeriesIndex, when: datetime
 ) -> Decision:
@@ -590,6 +631,19 @@ def _create(
         for f, v in mine.items():
             setattr(state, f, v)
         notes.append(f"lineage {state.lineage_id} via {link[1]}")
+    reroll = _early_partial_reroll(mail, slot, state, index)
+    if reroll is not None:
+        # A newer version of this very k/N arrived first, answering it: it is a
+        # partial reroll of this posting, which stays current.
+        if state.superseded_by == reroll.series_id:
+            state.superseded_by = None
+            link_events = [e for e in link_events if e.series_id != sid]
+        else:
+            state.lineage_id = reroll.lineage_id
+            new_lineage = False
+        updates = [u for u in updates if u[0] != reroll.series_id]
+        updates += [(reroll.series_id, "partial", True), (reroll.series_id, "supersedes", sid)]
+        notes.append(f"series {reroll.series_id} is a partial reroll of this one")
     events = [
         _event(
             kind=EventKind.SERIES_CREATED,

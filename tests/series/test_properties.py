@@ -94,3 +94,31 @@ def test_the_same_series_sent_thrice_in_any_order(order):
     originals = [s for s in postings if s.duplicate_of is None]
     assert len(originals) == 1
     assert all(s.duplicate_of == originals[0].series_id for s in postings if s is not originals[0])
+
+
+UNTHREADED = [mail(f"n{i}", f"[PATCH {i}/3] KVM: x86: loose {i}", at=i) for i in range(4)]
+REROLL = [mail("v2c", "[PATCH v2 0/3] KVM: x86: Reroll me")] + [
+    mail(f"v2p{i}", f"[PATCH v2 {i}/3] KVM: x86: reroll {i}", irt="v2c", refs=["v2c"], at=i) for i in (1, 2, 3)
+] + [mail("v3p2", "[PATCH v3 2/3] KVM: x86: reroll 2", irt="v2p2", refs=["v2c", "v2p2"], at=600)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.permutations(range(len(UNTHREADED))))
+def test_unthreaded_set_in_any_order(order):
+    tracker = Tracker()
+    for i in order:
+        tracker.feed(UNTHREADED[i])
+    (s,) = tracker.postings()
+    assert s.complete and s.cover == "n0"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.permutations(range(len(REROLL))))
+def test_partial_reroll_in_any_order(order):
+    tracker = Tracker()
+    for i in order:
+        tracker.feed(REROLL[i])
+    v2, v3 = tracker.series_of("v2c"), tracker.series_of("v3p2")
+    assert sorted(v2.members) == [0, 1, 2, 3] and v2.version == 2
+    assert sorted(v3.members) == [2] and v3.version == 3 and v3.partial
+    assert v3.supersedes == v2.series_id and v2.superseded_by is None and v3.lineage_id == v2.lineage_id

@@ -7,8 +7,9 @@ in-memory `SeriesIndex` the store keeps and applies decisions to.
 from bot.series.decision import AppliedRecord, Decision, MemberRecord, Role, TrailerRecord
 from bot.series.memindex import MemoryIndex
 from bot.series.models import Event, EventKind, PatchView, SeriesView
+from bot.series.replies import waits_for_parent
 from bot.series.state import Member, SeriesIndex, SeriesState
-from bot.series.tracker import decide, waits_for_parent
+from bot.series.tracker import decide
 
 __all__ = [
     "AppliedRecord",

@@ -14,46 +14,25 @@ trailer and one APPLIED per "applied, thanks" notice.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from urllib.parse import unquote
 
-from bot.mail.models import Kind, ParsedMail, Trailer
-from bot.series.decision import (
-    AppliedRecord,
-    Decision,
-    MemberRecord,
-    Role,
-    TrailerRecord,
-    giver_of,
-)
+from bot.mail.models import Kind, ParsedMail
+from bot.series.decision import Decision, MemberRecord, Role, TrailerRecord, giver_of
+from bot.series.lineage import early_partial_reroll, find_lineage, place_in_lineage
 from bot.series.models import Event, EventKind
+from bot.series.replies import REVIEW_TRAILERS, decide_reply
 from bot.series.state import Member, SeriesIndex, SeriesState
+from bot.series.threads import event, explicit_version, nearest_member, parents, slot_of, version_key
 from bot.series.titles import same_title, similarity
 
-# Trailers that record review work and are shown per patch.
-REVIEW_TRAILERS = frozenset({"Reviewed-by", "Acked-by", "Tested-by"})
 # A mailer without threading sends the whole set within this window.
 UNTHREADED_WINDOW = timedelta(minutes=15)
-# The same posting sent again within this window is a duplicate, not a resend.
-DUPLICATE_WINDOW = timedelta(minutes=30)
 # Further patches of a partial reroll may trickle in over a day.
 PARTIAL_WINDOW = timedelta(days=1)
-# Versions linked by title alone are at most this far apart.
-TITLE_WINDOW = timedelta(days=365)
 # How many of an author's most recent series an unthreaded patch is matched against.
 UNTHREADED_SCAN = 20
-
-_LORE_MID = re.compile(r"https?://lore\.kernel\.org/(?:[^/\s]+/)*?([^/\s<>]+@[^/\s<>]+)")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def _event(**fields: object) -> Event:
-    # Built from our own typed values: skip validation (it was a third of the
-    # tracker's time on the bulk path).
-    return Event.model_construct(**fields)
 
 
 def decide(mail: ParsedMail, index: SeriesIndex, *, received_at: datetime | None = None) -> Decision:
@@ -63,53 +42,7 @@ def decide(mail: ParsedMail, index: SeriesIndex, *, received_at: datetime | None
         return Decision(mail.message_id, Role.NONE, notes=(f"kind {mail.kind}: not tracked",))
     if mail.kind in (Kind.PATCH, Kind.COVER, Kind.PULL) and not _reply_with_patch(mail, index):
         return _posting(mail, index, when)
-    return _reply(mail, index, when)
-
-
-# ---------------------------------------------------------------- threading
-
-
-def _parents(mail: ParsedMail) -> list[str]:
-    """Ancestors, nearest first: In-Reply-To, then References newest to oldest."""
-    out: list[str] = []
-    if mail.in_reply_to:
-        out.append(mail.in_reply_to)
-    for ref in reversed(mail.references):
-        if ref not in out and ref != mail.message_id:
-            out.append(ref)
-    return out
-
-
-def _nearest_member(mail: ParsedMail, index: SeriesIndex) -> Member | None:
-    for pid in _parents(mail):
-        found = index.member(pid)
-        if found is not None:
-            return found
-    return None
-
-
-def _slot(mail: ParsedMail) -> int:
-    if mail.kind in (Kind.COVER, Kind.PULL):
-        return 0
-    if mail.subject.index is None:
-        return 1
-    return mail.subject.index
-
-
-def _explicit_version(mail: ParsedMail) -> bool:
-    # The parser normalises version prefixes to "v<digits>" ("V2" -> "v2").
-    return mail.subject.version_label is not None or any(
-        p[:1] == "v" and p[1:2].isdigit() for p in mail.subject.prefixes
-    )
-
-
-def _version_key(mail: ParsedMail) -> float:
-    if mail.subject.version_label:
-        try:
-            return float(mail.subject.version_label)
-        except ValueError:
-            pass
-    return float(mail.subject.version)
+    return decide_reply(mail, index, when)
 
 
 def _reply_with_patch(mail: ParsedMail, index: SeriesIndex) -> bool:
@@ -119,18 +52,15 @@ def _reply_with_patch(mail: ParsedMail, index: SeriesIndex) -> bool:
     (a new version number, or the same title)."""
     if mail.kind is not Kind.PATCH or mail.subject.total is not None:
         return False
-    found = _nearest_member(mail, index)
+    found = nearest_member(mail, index)
     if found is None:
         return False
     s = index.series(found.series_id)
     if s.total <= 1 or s.pull:
         return False
-    if _explicit_version(mail) and _version_key(mail) != s.version_key:
+    if explicit_version(mail) and version_key(mail) != s.version_key:
         return False
     return not same_title(mail.subject.title, s.member_titles.get(found.slot, s.title))
-
-
-# ---------------------------------------------------------------- postings
 
 
 def _compatible(mail: ParsedMail, slot: int, s: SeriesState, *, direct: bool = True) -> bool:
@@ -149,8 +79,8 @@ def _compatible(mail: ParsedMail, slot: int, s: SeriesState, *, direct: bool = T
         return False  # an unnumbered patch is a series of its own
     if s.declared_total is not None and mail.subject.total != s.declared_total:
         return False
-    if _version_key(mail) != s.version_key:
-        if not direct or (_explicit_version(mail) and s.version_explicit):
+    if version_key(mail) != s.version_key:
+        if not direct or (explicit_version(mail) and s.version_explicit):
             return False
     return True
 
@@ -159,7 +89,7 @@ def _find_target(
     mail: ParsedMail, slot: int, index: SeriesIndex, when: datetime
 ) -> tuple[SeriesState | None, Member | None]:
     """The posting this mail joins, and the nearest series member it replies to."""
-    nearest = _nearest_member(mail, index)
+    nearest = nearest_member(mail, index)
     if nearest is not None:
         s = index.series(nearest.series_id)
         direct = s.members.get(nearest.slot) == mail.in_reply_to
@@ -167,7 +97,7 @@ def _find_target(
             return s, nearest
     # Out of order: a child that arrived first named us (or our parent).
     email = mail.author.email.lower()
-    for i, rid in enumerate([mail.message_id, *_parents(mail)]):
+    for i, rid in enumerate([mail.message_id, *parents(mail)]):
         for sid in index.series_referencing(rid):
             s = index.series(sid)
             if nearest is not None and sid == nearest.series_id:
@@ -189,8 +119,8 @@ def _find_target(
                 s.partial
                 and s.author_email == email
                 and abs(when - s.last_seen) <= PARTIAL_WINDOW
-                and _explicit_version(mail)
-                and _version_key(mail) == s.version_key
+                and explicit_version(mail)
+                and version_key(mail) == s.version_key
                 and _compatible(mail, slot, s)
             ):
                 return s, nearest
@@ -206,7 +136,7 @@ def _find_target(
             and abs(when - s.last_seen) <= UNTHREADED_WINDOW
             and s.declared_total == mail.subject.total
             and s.rfc == mail.subject.rfc
-            and _version_key(mail) == s.version_key
+            and version_key(mail) == s.version_key
             and _compatible(mail, slot, s)
         ):
             return s, None
@@ -214,7 +144,7 @@ def _find_target(
 
 
 def _posting(mail: ParsedMail, index: SeriesIndex, when: datetime) -> Decision:
-    slot = _slot(mail)
+    slot = slot_of(mail)
     target, nearest = _find_target(mail, slot, index, when)
     if target is not None:
         return _join(mail, slot, target, nearest, index, when)
@@ -224,7 +154,7 @@ def _posting(mail: ParsedMail, index: SeriesIndex, when: datetime) -> Decision:
 def _member_events(mail: ParsedMail, slot: int, sid: int, when: datetime) -> list[Event]:
     mid = mail.message_id
     events = [
-        _event(
+        event(
             kind=EventKind.COVER_ADDED if slot == 0 else EventKind.PATCH_ADDED,
             series_id=sid,
             message_id=mid,
@@ -235,7 +165,7 @@ def _member_events(mail: ParsedMail, slot: int, sid: int, when: datetime) -> lis
     ]
     if mail.stable.tagged and not mail.stable.noautosel:
         events.append(
-            _event(
+            event(
                 kind=EventKind.STABLE_REQUESTED,
                 series_id=sid,
                 message_id=mid,
@@ -277,7 +207,7 @@ def _identity_updates(mail: ParsedMail, slot: int, s: SeriesState) -> list[tuple
             ("rfc", sub.rfc or s.rfc),
             ("resend", sub.resend or s.resend),
         ]
-    if _explicit_version(mail) and not s.version_explicit:
+    if explicit_version(mail) and not s.version_explicit:
         out += [("version", sub.version), ("version_label", sub.version_label), ("version_explicit", True)]
     if s.declared_total is None and sub.total is not None:
         out.append(("declared_total", sub.total))
@@ -312,7 +242,7 @@ def _join(
     )
     now_complete = all(i in after_members for i in range(1, after_total + 1))
     if now_complete and not was_complete:
-        events.append(_event(kind=EventKind.SERIES_COMPLETED, series_id=sid, message_id=mail.message_id, created_at=when))
+        events.append(event(kind=EventKind.SERIES_COMPLETED, series_id=sid, message_id=mail.message_id, created_at=when))
     notes = [f"joins series {sid} as slot {slot}"]
     if s.partial and not (nearest and nearest.series_id == s.supersedes and nearest.slot == slot):
         # Not a patch-by-patch answer to the old version after all (a cover, or a
@@ -321,11 +251,11 @@ def _join(
         if s.supersedes is not None:
             probe = replace(s, members=after_members, partial=False, supersedes=None)
             link = (index.series(s.supersedes), "thread")
-            lin_updates, lin_events, mine = _link(probe, link, index, when, mail.message_id)
+            lin_updates, lin_events, mine = place_in_lineage(probe, link, index, when, mail.message_id)
             updates += lin_updates + [(sid, f, v) for f, v in mine.items()]
             events += lin_events
         notes.append("no longer a partial reroll")
-    reroll = _early_partial_reroll(mail, slot, s, index)
+    reroll = early_partial_reroll(mail, slot, s, index)
     if reroll is not None:
         # A newer version of this very k/N arrived first, answering it: a
         # partial reroll of this posting, which stays current.
@@ -344,7 +274,7 @@ def _join(
     if not linked and alone and slot < s.title_slot:
         # A cover (or a lower patch) arriving late names the series better: its
         # title, change-id and links may reveal the lineage.
-        explicit = _explicit_version(mail)
+        explicit = explicit_version(mail)
         probe = replace(
             s,
             members=after_members,
@@ -354,9 +284,9 @@ def _join(
             version=mail.subject.version if explicit else s.version,
             version_label=mail.subject.version_label if explicit else s.version_label,
         )
-        link = _find_lineage(mail, slot, _nearest_member(mail, index), index, when, probe)
+        link = find_lineage(mail, slot, nearest_member(mail, index), index, when, probe)
         if link is not None:
-            lin_updates, lin_events, mine = _link(probe, link, index, when, mail.message_id)
+            lin_updates, lin_events, mine = place_in_lineage(probe, link, index, when, mail.message_id)
             updates += lin_updates + [(sid, f, v) for f, v in mine.items()]
             events += lin_events
             notes.append(f"lineage {link[0].lineage_id} via {link[1]}")
@@ -395,7 +325,7 @@ def _join(
             ):
                 o = replace(o, partial=True)  # it answered this very k/N: a partial reroll
                 updates.append((other_id, "partial", True))
-            lin_updates, lin_events, mine = _link(o, (s, how), index, when, mail.message_id, peer=after)
+            lin_updates, lin_events, mine = place_in_lineage(o, (s, how), index, when, mail.message_id, peer=after)
             updates += lin_updates + [(other_id, f, v) for f, v in mine.items()]
             events += lin_events
             notes.append(f"series {other_id} joins lineage {s.lineage_id} via {how}")
@@ -406,179 +336,11 @@ def _join(
         sid,
         member=MemberRecord(sid, slot, mail),
         updates=tuple(updates),
-        refs=tuple(_parents(mail)),
+        refs=tuple(parents(mail)),
         trailers=_own_trailers(mail, slot, sid),
         events=tuple(events),
         notes=tuple(notes),
     )
-
-
-def _previous_ids(mail: ParsedMail) -> Iterator[str]:
-    for link in mail.previous_versions:
-        text = unquote(link.strip())
-        m = _LORE_MID.search(text)
-        if m:
-            yield m.group(1)
-        elif "@" in text and "/" not in text:
-            yield text.strip("<>")
-
-
-def _comparable_titles(s: SeriesState, slot: int) -> list[str]:
-    """What a posting's member `slot` is compared with: the same k/N of the other
-    posting, and for a cover or first/single patch also its series title."""
-    out = [s.member_titles[slot]] if slot in s.member_titles else []
-    if slot in (0, 1):
-        out.append(s.title)
-    return out
-
-
-def _find_lineage(
-    mail: ParsedMail,
-    slot: int,
-    nearest: Member | None,
-    index: SeriesIndex,
-    when: datetime,
-    me: SeriesState | None,
-) -> tuple[SeriesState, str] | None:
-    """An earlier (or later) posting of the same work, and how we know."""
-    mine = me.series_id if me is not None else None
-    if nearest is not None:
-        s = index.series(nearest.series_id)
-        other_title = s.member_titles.get(nearest.slot, s.title)
-        if _version_key(mail) != s.version_key or similarity(mail.subject.title, other_title) > 0:
-            return s, "thread"
-    if mail.change_id:
-        found = [sid for sid in index.series_by_change_id(mail.change_id) if sid != mine]
-        if found:
-            return index.series(found[-1]), "change-id"
-    for mid in _previous_ids(mail):
-        hit = index.member(mid)
-        if hit is not None and hit.series_id != mine:
-            return index.series(hit.series_id), "link"
-    if mail.kind is Kind.PULL:
-        return None  # pull titles repeat every cycle; they are not versions
-    best: tuple[float, SeriesState] | None = None
-    mine_key = me.version_key if me is not None else _version_key(mail)
-    for sid in index.candidates_by_title(mail.author.email.lower(), mail.subject.title):
-        s = index.series(sid)
-        if sid == mine or s.pull or s.tags != mail.subject.tags:
-            continue
-        if abs(when - s.last_seen) > TITLE_WINDOW:
-            continue
-        # A similar title links a later version; the same version only with
-        # the same title (a resend, a duplicate, or an older version arriving late).
-        if s.version_key == mine_key and not any(
-            same_title(mail.subject.title, o) for o in _comparable_titles(s, slot)
-        ):
-            continue
-        score = max((similarity(mail.subject.title, o) for o in _comparable_titles(s, slot)), default=0.0)
-        if score > 0 and (best is None or score >= best[0]):
-            best = (score, s)
-    return (best[1], "title") if best else None
-
-
-def _same_titles(a: SeriesState, b: SeriesState) -> bool:
-    """The same title, or the same title for a k/N both have received."""
-    if a.title_slot == b.title_slot and same_title(a.title, b.title):
-        return True
-    return any(same_title(t, a.member_titles[k]) for k, t in b.member_titles.items() if k in a.member_titles)
-
-
-def _link(
-    me: SeriesState,
-    link: tuple[SeriesState, str],
-    index: SeriesIndex,
-    when: datetime,
-    message_id: str,
-    peer: SeriesState | None = None,
-) -> tuple[list[tuple[int, str, object]], list[Event], dict[str, object]]:
-    """Place `me` in the lineage of `link`: duplicate, partial reroll, or a link in the chain.
-
-    `peer`: the state of a lineage member as this decision changes it (the
-    index still holds the old one). Returns updates of other series, events,
-    and the fields to set on `me`."""
-    other, how = link
-    lid = other.lineage_id
-    mine: dict[str, object] = {"lineage_id": lid}
-    updates: list[tuple[int, str, object]] = []
-    events: list[Event] = []
-    members = [
-        peer if peer is not None and sid == peer.series_id else index.series(sid)
-        for sid in index.lineage(lid)
-        if sid != me.series_id
-    ]
-    # The same posting again within minutes: a duplicate, outside the version chain.
-    for s in members:
-        if (
-            s.author_email == me.author_email
-            and s.version_key == me.version_key
-            and s.declared_total == me.declared_total
-            and _same_titles(s, me)
-            and abs(me.first_seen - s.first_seen) <= DUPLICATE_WINDOW
-        ):
-            mine["duplicate_of"] = s.duplicate_of or s.series_id  # always the first posting
-            return updates, events, mine
-    if me.partial:
-        # A partial reroll points at what it rerolls; that version stays current.
-        mine["supersedes"] = other.series_id
-        return updates, events, mine
-    chain = [s for s in members if s.duplicate_of is None and not s.partial]
-    key = (me.version_key, me.first_seen)
-    pred = max(
-        (s for s in chain if (s.version_key, s.first_seen) <= key),
-        key=lambda s: (s.version_key, s.first_seen),
-        default=None,
-    )
-    succ = min(
-        (s for s in chain if (s.version_key, s.first_seen) > key),
-        key=lambda s: (s.version_key, s.first_seen),
-        default=None,
-    )
-    if pred is not None:
-        mine["supersedes"] = pred.series_id
-        updates.append((pred.series_id, "superseded_by", me.series_id))
-        if pred.superseded_by is None:
-            events.append(
-                _event(
-                    kind=EventKind.SUPERSEDED,
-                    series_id=pred.series_id,
-                    message_id=message_id,
-                    data={"by": me.series_id, "via": how},
-                    created_at=when,
-                )
-            )
-    if succ is not None:
-        # An older version arriving late slots in before the newer one.
-        mine["superseded_by"] = succ.series_id
-        updates.append((succ.series_id, "supersedes", me.series_id))
-        events.append(
-            _event(
-                kind=EventKind.SUPERSEDED,
-                series_id=me.series_id,
-                message_id=message_id,
-                data={"by": succ.series_id, "via": how},
-                created_at=when,
-            )
-        )
-    return updates, events, mine
-
-
-def _early_partial_reroll(mail: ParsedMail, slot: int, me: SeriesState, index: SeriesIndex) -> SeriesState | None:
-    """A posting holding only this k/N in another version, sent In-Reply-To this mail."""
-    if slot == 0 or mail.subject.total is None:
-        return None
-    for other_id in index.series_answering(mail.message_id):
-        o = index.series(other_id)
-        if (
-            set(o.members) == {slot}
-            and not o.partial
-            and o.declared_total == mail.subject.total
-            and o.version_key != me.version_key
-            and o.superseded_by is None
-            and (o.supersedes is None or o.supersedes == me.series_id)
-        ):
-            return o
-    return None
 
 
 def _create(
@@ -591,8 +353,8 @@ def _create(
         # b4's rule: a new version's patch answering the same k/N of the old one.
         base = index.series(nearest.series_id)
         partial = (
-            _explicit_version(mail)
-            and _version_key(mail) != base.version_key
+            explicit_version(mail)
+            and version_key(mail) != base.version_key
             and base.declared_total == sub.total
         )
     state = SeriesState(
@@ -605,7 +367,7 @@ def _create(
         last_seen=when,
         version=sub.version,
         version_label=sub.version_label,
-        version_explicit=_explicit_version(mail),
+        version_explicit=explicit_version(mail),
         declared_total=sub.total,
         rfc=sub.rfc,
         resend=sub.resend,
@@ -621,17 +383,17 @@ def _create(
         change_id=mail.change_id,
         partial=partial,
     )
-    link = _find_lineage(mail, slot, nearest, index, when, None)
+    link = find_lineage(mail, slot, nearest, index, when, None)
     updates: list[tuple[int, str, object]] = []
     link_events: list[Event] = []
     notes = [f"new series {sid}"]
     new_lineage = link is None
     if link is not None:
-        updates, link_events, mine = _link(state, link, index, when, mail.message_id)
+        updates, link_events, mine = place_in_lineage(state, link, index, when, mail.message_id)
         for f, v in mine.items():
             setattr(state, f, v)
         notes.append(f"lineage {state.lineage_id} via {link[1]}")
-    reroll = _early_partial_reroll(mail, slot, state, index)
+    reroll = early_partial_reroll(mail, slot, state, index)
     if reroll is not None:
         # A newer version of this very k/N arrived first, answering it: it is a
         # partial reroll of this posting, which stays current.
@@ -645,7 +407,7 @@ def _create(
         updates += [(reroll.series_id, "partial", True), (reroll.series_id, "supersedes", sid)]
         notes.append(f"series {reroll.series_id} is a partial reroll of this one")
     events = [
-        _event(
+        event(
             kind=EventKind.SERIES_CREATED,
             series_id=sid,
             message_id=mail.message_id,
@@ -662,7 +424,7 @@ def _create(
         *_member_events(mail, slot, sid, when),
     ]
     if state.complete:
-        events.append(_event(kind=EventKind.SERIES_COMPLETED, series_id=sid, message_id=mail.message_id, created_at=when))
+        events.append(event(kind=EventKind.SERIES_COMPLETED, series_id=sid, message_id=mail.message_id, created_at=when))
     events += link_events
     return Decision(
         mail.message_id,
@@ -672,105 +434,8 @@ def _create(
         new_lineage=new_lineage,
         member=MemberRecord(sid, slot, mail),
         updates=tuple(updates),
-        refs=tuple(_parents(mail)),
+        refs=tuple(parents(mail)),
         trailers=_own_trailers(mail, slot, sid),
         events=tuple(events),
         notes=tuple(notes),
-    )
-
-
-# ---------------------------------------------------------------- replies
-
-
-def waits_for_parent(mail: ParsedMail, d: Decision) -> bool:
-    """A reply that gives trailers or applies patches, but arrived before the
-    patch it answers: worth deciding again once that patch is posted."""
-    return (
-        d.role is Role.NONE
-        and mail.in_reply_to is not None
-        and mail.kind not in (Kind.BOT, Kind.UNPARSEABLE, Kind.PATCH, Kind.COVER, Kind.PULL)
-        and (mail.applied is not None or bool(_review_trailers(mail)))
-    )
-
-
-def _review_trailers(mail: ParsedMail) -> list[Trailer]:
-    return [t for t in mail.trailers if t.name in REVIEW_TRAILERS]
-
-
-def _applied_slot(commit_index: int | None, commit_title: str, at: Member, s: SeriesState) -> int | None:
-    if commit_index is not None:
-        return commit_index if commit_index in s.members else None
-    if at.slot > 0:
-        return at.slot
-    if s.total == 1 and 1 in s.members:
-        return 1
-    for slot, title in s.member_titles.items():
-        if slot > 0 and commit_title and same_title(title, commit_title):
-            return slot
-    return None
-
-
-def _reply(mail: ParsedMail, index: SeriesIndex, when: datetime) -> Decision:
-    at = _nearest_member(mail, index)
-    if at is None:
-        return Decision(mail.message_id, Role.NONE, notes=("reply outside any known series",))
-    s = index.series(at.series_id)
-    k = mail.subject.index
-    if k and k != at.slot and k not in s.members and index.member(mail.in_reply_to or "") is None:
-        # "Re: [PATCH 2/5]" whose patch 2 has not arrived: its trailers are not
-        # the cover's; wait for the patch (the store hands it back then).
-        return Decision(mail.message_id, Role.NONE, notes=(f"reply waits for patch {k}",))
-    sid = s.series_id
-    trailers: list[TrailerRecord] = []
-    events: list[Event] = []
-    seen: set[tuple[int, str, str]] = set()
-    patch_index = None if at.slot == 0 else (at.slot if s.declared_total is not None else None)
-    for t in _review_trailers(mail):
-        giver, email = giver_of(t.value, t.person)
-        key = (at.slot, t.name, email)
-        if key in s.trailer_keys or key in seen:
-            continue
-        seen.add(key)
-        trailers.append(TrailerRecord(sid, at.slot, t.name, giver, email, mail.message_id, True))
-        events.append(
-            _event(
-                kind=EventKind.TRAILER_ADDED,
-                series_id=sid,
-                message_id=mail.message_id,
-                patch_index=patch_index,
-                data={"name": t.name, "giver": giver, "slot": at.slot},
-                created_at=when,
-            )
-        )
-    applied: list[AppliedRecord] = []
-    if mail.applied is not None:
-        done: set[int] = set()
-        for c in mail.applied.commits:
-            slot = _applied_slot(c.index, c.title, at, s)
-            if slot is None or slot in s.applied_slots or slot in done:
-                continue
-            done.add(slot)
-            applied.append(AppliedRecord(sid, slot, c, mail.applied.tree, mail.applied.branch, mail.message_id))
-        if applied:
-            events.append(
-                _event(
-                    kind=EventKind.APPLIED,
-                    series_id=sid,
-                    message_id=mail.message_id,
-                    data={
-                        "tree": mail.applied.tree,
-                        "branch": mail.applied.branch,
-                        "patches": ",".join(str(a.slot) for a in applied),
-                    },
-                    created_at=when,
-                )
-            )
-    return Decision(
-        mail.message_id,
-        Role.REPLY,
-        sid,
-        trailers=tuple(trailers),
-        applied=tuple(applied),
-        events=tuple(events),
-        notes=(f"reply to slot {at.slot} of series {sid}",),
     )

@@ -260,10 +260,14 @@ def _read_paragraph(par: list[str]) -> tuple[list[_Raw], int, int, bool]:
     return raws, n_trailers, n_other, has_known
 
 
-# Names a reply trailer can have, lower-cased, as substrings to look for: the
-# scan is str.find over the body (C speed) instead of a Python loop per line.
-# ("-by" without its colon also finds the `Reviewed-by : X` some people write.)
+# Names a reply trailer can have, lower-cased, as substrings a candidate line
+# must hold. ("-by" without its colon also finds the `Reviewed-by : X` some
+# people write.)
 _REPLY_NEEDLES = ("-by", "fixes:", "cc:", "link:", "closes:")
+# A line that `_split_line` may accept: whitespace (as str.lstrip strips it),
+# a name, a colon. The leading "\n" (the text is scanned with one prepended)
+# lets the engine jump from line to line instead of trying every character.
+_NAME_LINE = re.compile(r"\n[^\S\n]*[A-Za-z][A-Za-z0-9-]*[ \t]*:")
 _REPLY_ENDS = ("\n-- \n", "\n--\n", "\n-- \r\n")
 _REPLY_MARKERS = ("original message", "forwarded message", "begin forwarded message:", "\n_______________")
 
@@ -296,22 +300,34 @@ def _line_at(text: str, start: int, end: int) -> tuple[str, int]:
     return text[start:le].rstrip("\r"), le + 1
 
 
+def _reply_candidates(text: str) -> list[int]:
+    """Starts of the unquoted lines that may be reply trailers, in order.
+
+    A trailer line is `Name:` after optional whitespace, and (as before) holds
+    one of the needles; one regex pass finds the `Name:` lines, so the usual
+    reply (quoted text and prose, no such line) costs no Python loop.
+    """
+    starts: list[int] = []
+    for m in _NAME_LINE.finditer("\n" + text):
+        ls = m.start()  # offset in text of the line (the "\n" is one char ahead)
+        eol = text.find("\n", ls)
+        low = text[ls : eol if eol != -1 else len(text)].lower()
+        for needle in _REPLY_NEEDLES:
+            if needle in low:
+                starts.append(ls)
+                break
+    return starts
+
+
 def _reply_trailers(text: str) -> list[_Raw]:
-    low = text.lower()
-    starts: set[int] = set()
-    for needle in _REPLY_NEEDLES:
-        pos = low.find(needle)
-        while pos != -1:
-            ls = text.rfind("\n", 0, pos) + 1
-            if text[ls : ls + 1] != ">":
-                starts.add(ls)
-            pos = low.find(needle, pos + len(needle))
+    starts = _reply_candidates(text)
     if not starts:
         return []
+    low = text.lower()
     end = _reply_end(text, low)
     raws: list[_Raw] = []
     consumed = -1  # continuation lines already folded into a trailer end here
-    for ls in sorted(starts):
+    for ls in starts:
         if ls >= end:
             break
         if ls < consumed:

@@ -36,6 +36,7 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
+from bot.mail.construct import construct
 from bot.mail.models import Subject
 
 # Reply and forward markers in the languages seen on kernel lists; an optional
@@ -281,6 +282,22 @@ def parse_subject(raw: str) -> Subject:
     """Parse one decoded, unfolded subject line. Never raises."""
     text = " ".join(raw.split())
     text, is_reply, is_forward = _strip_reply(text)
+    core = _parse_core(text)
+    if raw == core.raw and not is_reply and not is_forward:
+        return core
+    # `Re: [PATCH v3 1/2] foo` shares everything but these with its patch's subject.
+    values = dict(core.__dict__)
+    values["raw"] = raw
+    values["is_reply"] = is_reply or core.is_reply
+    values["is_forward"] = is_forward
+    return construct(Subject, values)
+
+
+@lru_cache(maxsize=8192)
+def _parse_core(text: str) -> Subject:
+    """The subject after its reply markers: raw is `text`, is_forward False."""
+    raw = text
+    is_reply = is_forward = False
 
     groups: list[str] = []
     while text.startswith("["):
@@ -336,24 +353,28 @@ def parse_subject(raw: str) -> Subject:
         targets = []
         stable = False
     counters_or_version = index is not None or version is not None
-    return Subject(
-        raw=raw,
-        title=text,
-        subsystem=None if bot else _subsystem(text),
-        prefixes=tuple(prefixes),
-        tags=tuple(tags),
-        version=version if version is not None else 1,
-        version_label=label,
-        index=index,
-        total=total,
-        rfc="rfc" in flags,
-        resend="resend" in flags,
-        is_reply=is_reply,
-        is_forward=is_forward,
-        is_patch="patch" in flags or (counters_or_version and "pull" not in flags and not bot),
-        pull="pull" in flags,
-        bot_report=bot,
-        autosel="autosel" in flags,
-        stable_backport=stable,
-        stable_targets=tuple(targets),
+    # Every value below is already of its field's type: no validation needed.
+    return construct(
+        Subject,
+        dict(
+            raw=raw,
+            title=text,
+            subsystem=None if bot else _subsystem(text),
+            prefixes=tuple(prefixes),
+            tags=tuple(tags),
+            version=version if version is not None else 1,
+            version_label=label,
+            index=index,
+            total=total,
+            rfc="rfc" in flags,
+            resend="resend" in flags,
+            is_reply=is_reply,
+            is_forward=is_forward,
+            is_patch="patch" in flags or (counters_or_version and "pull" not in flags and not bot),
+            pull="pull" in flags,
+            bot_report=bot,
+            autosel="autosel" in flags,
+            stable_backport=stable,
+            stable_targets=tuple(targets),
+        ),
     )

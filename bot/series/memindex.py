@@ -11,7 +11,7 @@ from collections import defaultdict
 
 from bot.series.decision import Decision
 from bot.series.state import Member, SeriesState
-from bot.series.titles import title_tokens
+from bot.series.titles import normal_title, title_tokens
 
 
 class MemoryIndex:
@@ -26,6 +26,7 @@ class MemoryIndex:
         self._lineages: dict[int, list[int]] = defaultdict(list)
         # (author email, title word) -> series: narrows lineage-by-title to a few candidates
         self._words: dict[tuple[str, str], set[int]] = defaultdict(set)
+        self._titles: dict[tuple[str, str], list[int]] = defaultdict(list)
         self._next_series = 1
         self._next_lineage = 1
 
@@ -57,6 +58,9 @@ class MemoryIndex:
         for word in title_tokens(title):
             found |= self._words.get((email, word), set())
         return sorted(found)
+
+    def series_with_title(self, email: str, title: str) -> list[int]:
+        return self._titles.get((email, normal_title(title)), [])
 
     def lineage(self, lineage_id: int) -> list[int]:
         return self._lineages.get(lineage_id, [])
@@ -130,6 +134,9 @@ class MemoryIndex:
         email = s.author_email
         for word in title_tokens(title):
             self._words[(email, word)].add(s.series_id)
+        same = self._titles[(email, normal_title(title))]
+        if s.series_id not in same:
+            same.append(s.series_id)
 
     def _update(self, s: SeriesState, name: str, value: object) -> None:
         if name == "lineage_id" and value != s.lineage_id:

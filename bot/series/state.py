@@ -113,6 +113,10 @@ class SeriesIndex(Protocol):
         """Series by this author with a member title sharing a word with `title`
         (see `bot.series.titles.title_tokens`), oldest first: lineage candidates."""
 
+    def series_with_title(self, email: str, title: str) -> list[int]:
+        """Series by this author with a member of exactly this title
+        (`bot.series.titles.same_title`), oldest first."""
+
     def lineage(self, lineage_id: int) -> list[int]:
         """The series of a lineage, in the order they were created."""
 

@@ -70,10 +70,11 @@ def similarity(a: str, b: str) -> float:
     return (overlap + jaccard) / 2
 
 
-def _normal(title: str) -> str:
+def normal_title(title: str) -> str:
+    """A title up to case, spacing and a final full stop."""
     return " ".join(title.lower().split()).rstrip(".")
 
 
 def same_title(a: str, b: str) -> bool:
     """The same title up to case, spacing and a final full stop ("part 1" is not "part 2")."""
-    return _normal(a) == _normal(b)
+    return normal_title(a) == normal_title(b)

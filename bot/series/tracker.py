@@ -298,7 +298,7 @@ def _join(
         title = mail.subject.title if slot < s.title_slot else s.title
         by_title = [
             other_id
-            for other_id in index.candidates_by_title(s.author_email, mail.subject.title)
+            for other_id in index.series_with_title(s.author_email, mail.subject.title)
             if index.series(other_id).version_key == s.version_key
             and same_title(index.series(other_id).member_titles.get(slot, ""), mail.subject.title)
         ]

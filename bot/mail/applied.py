@@ -150,9 +150,28 @@ def _commit_of(line: str) -> tuple[str | None, str | None]:
     return None, None
 
 
+# A notice opens a line; str.splitlines also breaks lines at these.
+_OTHER_BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e")
+_OTHER_BREAKS_UNICODE = (*_OTHER_BREAKS, "\x85", "\u2028", "\u2029")
+_NOTICE_AFTER_NEWLINE = re.compile(r"\n(?i:applied|queued|pushed|merged)\b")
+
+
+def _may_have_notice(body: str) -> bool:
+    """Cheap test: False only when no line of the body starts with a notice verb.
+
+    Most replies quote patches, so the verbs occur often but rarely open a
+    line; one regex search for them after a newline (plus a check for the
+    rarer line breaks splitlines knows) spares the line-by-line walk.
+    """
+    for brk in _OTHER_BREAKS if body.isascii() else _OTHER_BREAKS_UNICODE:
+        if brk in body:
+            return True
+    return _NOTICE.match(body) is not None or _NOTICE_AFTER_NEWLINE.search(body) is not None
+
+
 def parse_applied(body: str) -> Applied | None:
     """The applied notice in a reply body, or None. Never raises."""
-    if not body or not any(w in body for w in ("pplied", "ueued", "ushed", "erged")):
+    if not body or not _may_have_notice(body):
         return None
     lines = body.splitlines()
     start = -1

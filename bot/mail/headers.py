@@ -34,11 +34,30 @@ WANTED = (
     "reply-to",
     "x-mailing-list",
 )
+
+
+def _trie(names: list[bytes]) -> bytes:
+    """An alternation of `names` factored by common prefixes (`c(?:c|ontent-...)`):
+    the engine then rejects most lines on their first character, not once per name."""
+    by_first: dict[bytes, list[bytes]] = {}
+    for name in names:
+        by_first.setdefault(name[:1], []).append(name[1:])
+    alts = []
+    for first, rests in sorted(by_first.items()):
+        longer = [r for r in rests if r]
+        if not longer:
+            alts.append(re.escape(first))
+            continue
+        inner = _trie(longer) if len(longer) > 1 else re.escape(longer[0])
+        alts.append(re.escape(first) + b"(?:" + inner + b")" + (b"?" if len(longer) < len(rests) else b""))
+    return b"|".join(alts)
+
+
 # One header: name, colon, value and its folded continuation lines. The
 # leading literal newline (rather than `^` with MULTILINE) lets the regex
 # engine jump from line to line instead of trying every byte: 2x faster.
 _HEADER = re.compile(
-    rb"\n(" + b"|".join(n.encode() for n in WANTED) + rb")[ \t]*:[ \t]*(.*(?:\n[ \t].*)*)",
+    rb"\n(" + _trie([n.encode() for n in WANTED]) + rb")[ \t]*:[ \t]*(.*(?:\n[ \t].*)*)",
     re.IGNORECASE,
 )
 # Header names as written ("Message-Id", "CC", ...) -> canonical; bounded

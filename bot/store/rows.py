@@ -222,6 +222,9 @@ class RowBatch:
         self.stable: list[dict[str, Any]] = []
         self.applied: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
+        # Rows of the touched series taken when the batch was tracked (else
+        # they are read from the index when written).
+        self.series_rows: list[dict[str, Any]] | None = None
 
     def add(self, d: Decision, fresh_refs: list[str], created_at: Any, *, with_events: bool = True) -> None:
         if d.new_lineage and d.new_series is not None:

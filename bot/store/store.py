@@ -10,6 +10,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import islice
 from typing import Any
@@ -74,6 +75,19 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     it = iter(items)
     while chunk := list(islice(it, size)):
         yield chunk
+
+
+@dataclass
+class _Prepared:
+    """A bulk batch tracked in memory, waiting to be written."""
+
+    items: list[tuple[bytes, str | None]]
+    source: str
+    mail_rows: list[dict[str, Any]] = field(default_factory=list)
+    mail_ids: list[str] = field(default_factory=list)
+    late: list[dict[str, Any]] = field(default_factory=list)  # early replies stored before
+    batch: RowBatch = field(default_factory=RowBatch)
+    stats: IngestStats = field(default_factory=IngestStats)
 
 
 class Store(ReadMixin, AdminMixin):
@@ -201,8 +215,10 @@ class Store(ReadMixin, AdminMixin):
         """Write a batch's rows, parents first; the touched series from the index."""
         if batch.lineages:
             await conn.execute(insert(t.lineages), batch.lineages)
-        if batch.touched:
+        rows = batch.series_rows
+        if rows is None:
             rows = [series_row(self._index.series(sid)) for sid in sorted(batch.touched)]
+        if rows:
             await conn.execute(upsert(conn, t.series, ["id"]), rows)
         for table, rows in (
             (t.patches, batch.patches),
@@ -380,52 +396,100 @@ class Store(ReadMixin, AdminMixin):
         stats: IngestStats,
         pool: ThreadPoolExecutor,
     ) -> None:
+        """Batches in a pipeline: while batch N is written (the database works in
+        its own thread), batch N+1 is parsed and tracked, and N+2 compressed."""
         start = time.perf_counter()
         orphans = Orphans()
         loop = asyncio.get_running_loop()
-        chunks = (
-            [_record(r) for r in chunk] for chunk in _chunks(records, batch_size)
-        )
+        chunks = ([_record(r) for r in chunk] for chunk in _chunks(records, batch_size))
 
         def compress(batch: list[tuple[bytes, str | None]] | None) -> asyncio.Future[list[bytes]] | None:
             if batch is None:
                 return None
             return loop.run_in_executor(pool, _compress_all, [raw for raw, _ in batch])
 
-        upcoming = next(chunks, None)
-        compressing = compress(upcoming)
-        while upcoming is not None and compressing is not None:
-            items, compressed = upcoming, compressing
-            # Compress the next batch while this one is parsed and written.
-            upcoming = next(chunks, None)
-            compressing = compress(upcoming)
-            try:
-                await self._ingest_batch(items, source, stats, compressed, orphans)
-            except _DB_DOWN:
-                self._stale = True
-                raise
-            except Exception:
-                # Something in this batch broke the bulk path: redo it mail by
-                # mail, where each mail is kept even if tracking it fails.
-                log.exception("bulk batch failed; retrying its %d mails one by one", len(items))
-                stats.fallbacks += 1
-                await self._reload_index()
-                for raw, ref in items:
-                    res = await self._ingest_locked(raw, source, ref)
-                    stats.read += 1
-                    if not res.new:
-                        stats.duplicates += 1
-                        continue
-                    stats.new += 1
-                    stats.unparsed += res.kind == Kind.UNPARSEABLE or any(
-                        e.startswith("tracker:") for e in res.errors
-                    )
-                    stats.events += len(res.events)
-                    stats.series_created += sum(e.kind is EventKind.SERIES_CREATED for e in res.events)
-            stats.batches += 1
+        def done(count: int = 1) -> None:
+            stats.batches += count
             stats.seconds = time.perf_counter() - start
             if progress is not None:
                 progress(stats)
+
+        writing: tuple[_Prepared, asyncio.Task[int]] | None = None
+        upcoming = next(chunks, None)
+        compressing = compress(upcoming)
+        try:
+            while upcoming is not None and compressing is not None:
+                items, compressed = upcoming, compressing
+                upcoming = next(chunks, None)
+                compressing = compress(upcoming)
+                prepared: _Prepared | None = None
+                try:
+                    pending_ids = set(writing[0].mail_ids) if writing else set()
+                    prepared = await self._prepare(items, source, compressed, orphans, pending_ids)
+                except _DB_DOWN:
+                    raise
+                except Exception:
+                    log.exception("bulk batch failed to track; its %d mails go one by one", len(items))
+                if writing is not None:
+                    ok = await self._settle(writing, stats)
+                    writing = None
+                    if not ok:  # the batch before failed: this one was tracked on top of it
+                        prepared = None
+                    done()
+                if prepared is None:
+                    stats.fallbacks += 1
+                    await self._reload_index()
+                    await self._one_by_one(items, source, stats)
+                    done()
+                    continue
+                writing = (prepared, asyncio.create_task(self._commit(prepared)))
+            if writing is not None:
+                await self._settle(writing, stats)
+                writing = None
+                done()
+        except BaseException:
+            self._stale = True
+            if writing is not None:
+                writing[1].cancel()
+                await asyncio.gather(writing[1], return_exceptions=True)
+            raise
+        self._stale = False  # every batch is committed: the index matches the database
+
+    async def _settle(self, writing: tuple[_Prepared, asyncio.Task[int]], stats: IngestStats) -> bool:
+        """Wait for a batch's commit; on failure redo its mails one by one."""
+        prepared, task = writing
+        try:
+            top = await task
+        except _DB_DOWN:
+            raise
+        except Exception:
+            log.exception("bulk batch failed to store; its %d mails go one by one", len(prepared.items))
+            await self._reload_index()
+            await self._one_by_one(prepared.items, prepared.source, stats)
+            stats.fallbacks += 1
+            return False
+        self._seen_seq = top
+        local = prepared.stats
+        stats.read += local.read
+        stats.new += local.new
+        stats.duplicates += local.duplicates
+        stats.unparsed += local.unparsed
+        stats.series_created += local.series_created
+        stats.events += len(prepared.batch.events)
+        return True
+
+    async def _one_by_one(self, items: list[tuple[bytes, str | None]], source: str, stats: IngestStats) -> None:
+        """The single-mail path, where each mail is kept even if tracking it fails."""
+        for raw, ref in items:
+            res = await self._ingest_locked(raw, source, ref)
+            stats.read += 1
+            if not res.new:
+                stats.duplicates += 1
+                continue
+            stats.new += 1
+            stats.unparsed += res.kind == Kind.UNPARSEABLE or any(e.startswith("tracker:") for e in res.errors)
+            stats.events += len(res.events)
+            stats.series_created += sum(e.kind is EventKind.SERIES_CREATED for e in res.events)
 
     def _track_bulk(
         self, p: ParsedMail, now: datetime, batch: RowBatch, orphans: Orphans, *, with_events: bool = True
@@ -450,68 +514,68 @@ class Store(ReadMixin, AdminMixin):
             orphans.add(p, waiting=waits_for_parent(p, d))
         return d, adopted
 
-    async def _ingest_batch(
+    async def _prepare(
         self,
         items: list[tuple[bytes, str | None]],
         source: str,
-        stats: IngestStats,
         compressed: asyncio.Future[list[bytes]],
         orphans: Orphans,
-    ) -> None:
-        """One transaction; `stats` is only updated once it committed."""
-        local = IngestStats()
+        pending_ids: set[str],
+    ) -> _Prepared:
+        """Parse and track a batch in memory (the index moves on); nothing is written."""
+        prepared = _Prepared(items=items, source=source)
+        local = prepared.stats
         parsed = [self._parse(raw) for raw, _ in items]
         now = _now()
-        async with self._engine.begin() as conn:
-            existing: set[str] = set()
+        existing: set[str] = set(pending_ids)
+        async with self._engine.connect() as conn:
             ids = [p.message_id for p, _, _ in parsed]
             for part in _chunks(ids, 900):
-                existing.update(
-                    (await conn.execute(select(t.mails.c.message_id).where(t.mails.c.message_id.in_(part))))
-                    .scalars()
-                    .all()
-                )
-            mail_rows: dict[str, dict[str, Any]] = {}
-            late: list[dict[str, Any]] = []  # early replies stored by an earlier batch
-            batch = RowBatch()
-            raws_z = await compressed
-            for (raw, ref), raw_z, (p, errors, unparsed) in zip(items, raws_z, parsed, strict=True):
-                local.read += 1
-                if p.message_id in existing or p.message_id in mail_rows:
-                    local.duplicates += 1
-                    continue
-                series_id = None
-                if not unparsed:
-                    self._stale = True  # until this batch commits
-                    d, adopted = self._track_bulk(p, now, batch, orphans)
-                    series_id = d.series_id
-                    local.series_created += d.new_series is not None
-                    for mid, sid in adopted:
-                        if mid in mail_rows:
-                            mail_rows[mid]["series_id"] = sid
-                        else:
-                            late.append({"b_mid": mid, "b_sid": sid})
-                local.new += 1
-                local.unparsed += unparsed
-                mail_rows[p.message_id] = mail_row(
-                    p, raw_z=raw_z, size=len(raw), source=source,
-                    source_ref=ref, received_at=now, errors=errors, unparsed=unparsed,
-                    series_id=series_id,
-                )
-            if mail_rows:
-                await conn.execute(insert(t.mails), list(mail_rows.values()))
-            if late:
-                await conn.execute(_SET_SERIES_BY_ID, late)
-            await self._write(conn, batch)
-            top = await conn.scalar(select(func.max(t.mails.c.seq)))
-        self._stale = False
-        self._seen_seq = top
-        stats.read += local.read
-        stats.new += local.new
-        stats.duplicates += local.duplicates
-        stats.unparsed += local.unparsed
-        stats.series_created += local.series_created
-        stats.events += len(batch.events)
+                found = await conn.execute(select(t.mails.c.message_id).where(t.mails.c.message_id.in_(part)))
+                existing.update(found.scalars().all())
+        mail_rows: dict[str, dict[str, Any]] = {}
+        batch = prepared.batch
+        raws_z = await compressed
+        self._stale = True  # until this batch commits
+        for n, ((raw, ref), raw_z, (p, errors, unparsed)) in enumerate(zip(items, raws_z, parsed, strict=True)):
+            if n % 100 == 99:
+                await asyncio.sleep(0)  # let the previous batch's commit move on
+            local.read += 1
+            if p.message_id in existing or p.message_id in mail_rows:
+                local.duplicates += 1
+                continue
+            series_id = None
+            if not unparsed:
+                d, adopted = self._track_bulk(p, now, batch, orphans)
+                series_id = d.series_id
+                local.series_created += d.new_series is not None
+                for mid, sid in adopted:
+                    if mid in mail_rows:
+                        mail_rows[mid]["series_id"] = sid
+                    else:  # stored by an earlier batch
+                        prepared.late.append({"b_mid": mid, "b_sid": sid})
+            local.new += 1
+            local.unparsed += unparsed
+            mail_rows[p.message_id] = mail_row(
+                p, raw_z=raw_z, size=len(raw), source=source,
+                source_ref=ref, received_at=now, errors=errors, unparsed=unparsed,
+                series_id=series_id,
+            )
+        prepared.mail_rows = list(mail_rows.values())
+        prepared.mail_ids = list(mail_rows)
+        # The series rows as of this batch: the index moves on with the next one.
+        batch.series_rows = [series_row(self._index.series(sid)) for sid in sorted(batch.touched)]
+        return prepared
+
+    async def _commit(self, prepared: _Prepared) -> int:
+        """Write a prepared batch in one transaction; returns the newest mail seq."""
+        async with self._engine.begin() as conn:
+            if prepared.mail_rows:
+                await conn.execute(insert(t.mails), prepared.mail_rows)
+            if prepared.late:
+                await conn.execute(_SET_SERIES_BY_ID, prepared.late)
+            await self._write(conn, prepared.batch)
+            return await conn.scalar(select(func.max(t.mails.c.seq))) or 0
 
     # ------------------------------------------------------------ reparse
 

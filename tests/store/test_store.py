@@ -273,3 +273,34 @@ async def test_fixes_and_stable_per_patch_and_rolled_up(store: Store):
         rows = (await conn.execute(select(t.fixes.c.sha, t.fixes.c.slot))).all()
         stable = (await conn.execute(select(t.stable_requests.c.slot))).all()
     assert [tuple(r) for r in rows] == [("0123456789ab", 2)] and [tuple(r) for r in stable] == [(2,)]
+
+
+async def test_a_tracker_bug_keeps_the_mail_in_bulk_and_single(store_url):
+    """A mail that breaks the tracker is kept (listed as unparsed); the others are unharmed."""
+    from bot.mail import parse_mail
+    from bot.mail.models import ParsedMail
+
+    def buggy(raw: bytes):
+        parsed = parse_mail(raw)
+        if parsed.message_id.startswith("bad"):
+            # a parser bug producing an impossible value: None where a tuple belongs
+            return ParsedMail.model_construct(**{**dict(parsed), "references": None, "in_reply_to": None})
+        return parsed
+
+    url, schema = store_url
+    store = await Store.open(url, schema=schema, parser=buggy)
+    try:
+        mails = series_mails("PATCH", 2, "Fine", tag="g") + [
+            raw_mail("bad1@x", "[PATCH] KVM: x86: breaks the tracker", body=patch_body("bad"))
+        ] + series_mails("PATCH", 1, "Also fine", tag="h", at=60)
+        stats = await store.ingest_many(mails, source="mbox", batch_size=2)
+        assert stats.new == len(mails) and stats.fallbacks == 1
+        bad = await store.ingest(raw_mail("bad2@x", "[PATCH] KVM: x86: breaks it again", body=patch_body("x")))
+        assert bad.new and any(e.startswith("tracker:") for e in bad.errors)
+        kept = await store.unparseable()
+        assert [k.message_id for k in kept] == ["bad1@x", "bad2@x"]
+        assert all(any(e.startswith("tracker:") for e in k.errors) for k in kept)
+        assert [v.title for v in await store.list_series()] == ["KVM: x86: Fine", "KVM: x86: Also fine"]
+        assert await store.raw("bad1@x") is not None
+    finally:
+        await store.close()

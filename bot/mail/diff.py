@@ -375,11 +375,16 @@ class StatBlock:
                 ins = bar.count("+")
             else:
                 ins = round(changes * bar.count("+") / len(bar)) if bar else 0
+            # (typed values: built without validation, as compute_diffstat does)
             entries.append(
-                DiffstatEntry(path=path, insertions=ins, deletions=changes - ins, binary=binary, old_path=old_path)
+                construct(
+                    DiffstatEntry,
+                    {"path": path, "insertions": ins, "deletions": changes - ins, "binary": binary, "old_path": old_path},
+                )
             )
-        return Diffstat(
-            files=self.files, insertions=self.insertions, deletions=self.deletions, per_file=tuple(entries)
+        return construct(
+            Diffstat,
+            {"files": self.files, "insertions": self.insertions, "deletions": self.deletions, "per_file": tuple(entries)},
         )
 
 

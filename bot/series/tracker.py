@@ -14,17 +14,17 @@ trailer and one APPLIED per "applied, thanks" notice.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from bot.mail.models import Kind, ParsedMail
 from bot.series.decision import Decision, MemberRecord, Role, TrailerRecord, giver_of
+from bot.series.late import LateFix
 from bot.series.lineage import early_partial_reroll, find_lineage, place_in_lineage
 from bot.series.models import Event, EventKind
 from bot.series.replies import REVIEW_TRAILERS, decide_reply
 from bot.series.state import Member, SeriesIndex, SeriesState
 from bot.series.threads import event, explicit_version, nearest_member, parents, slot_of, version_key
-from bot.series.titles import same_title, similarity
+from bot.series.titles import same_title
 
 # A mailer without threading sends the whole set within this window.
 UNTHREADED_WINDOW = timedelta(minutes=15)
@@ -244,92 +244,11 @@ def _join(
     if now_complete and not was_complete:
         events.append(event(kind=EventKind.SERIES_COMPLETED, series_id=sid, message_id=mail.message_id, created_at=when))
     notes = [f"joins series {sid} as slot {slot}"]
-    if s.partial and not (nearest and nearest.series_id == s.supersedes and nearest.slot == slot):
-        # Not a patch-by-patch answer to the old version after all (a cover, or a
-        # patch threaded to its own posting): a full new version in the chain.
-        updates.append((sid, "partial", False))
-        if s.supersedes is not None:
-            probe = replace(s, members=after_members, partial=False, supersedes=None)
-            link = (index.series(s.supersedes), "thread")
-            lin_updates, lin_events, mine = place_in_lineage(probe, link, index, when, mail.message_id)
-            updates += lin_updates + [(sid, f, v) for f, v in mine.items()]
-            events += lin_events
-        notes.append("no longer a partial reroll")
-    reroll = early_partial_reroll(mail, slot, s, index)
-    if reroll is not None:
-        # A newer version of this very k/N arrived first, answering it: a
-        # partial reroll of this posting, which stays current.
-        rid = reroll.series_id
-        if reroll.lineage_id != s.lineage_id:
-            if index.lineage(s.lineage_id) == [sid]:
-                updates.append((sid, "lineage_id", reroll.lineage_id))
-            else:
-                updates.append((rid, "lineage_id", s.lineage_id))
-        updates += [(rid, "partial", True), (rid, "supersedes", sid)]
-        if s.superseded_by == rid:
-            updates.append((sid, "superseded_by", None))
-        notes.append(f"series {rid} is a partial reroll of this one")
-    alone = s.supersedes is None and s.duplicate_of is None and index.lineage(s.lineage_id) == [sid]
-    linked = reroll is not None
-    if not linked and alone and slot < s.title_slot:
-        # A cover (or a lower patch) arriving late names the series better: its
-        # title, change-id and links may reveal the lineage.
-        explicit = explicit_version(mail)
-        probe = replace(
-            s,
-            members=after_members,
-            member_titles={**s.member_titles, slot: mail.subject.title},
-            title=mail.subject.title,
-            title_slot=slot,
-            version=mail.subject.version if explicit else s.version,
-            version_label=mail.subject.version_label if explicit else s.version_label,
-        )
-        link = find_lineage(mail, slot, nearest_member(mail, index), index, when, probe)
-        if link is not None:
-            lin_updates, lin_events, mine = place_in_lineage(probe, link, index, when, mail.message_id)
-            updates += lin_updates + [(sid, f, v) for f, v in mine.items()]
-            events += lin_events
-            notes.append(f"lineage {link[0].lineage_id} via {link[1]}")
-            linked = True
-    if not linked:
-        # A posting that came first but could not be placed until this mail
-        # arrived joins our lineage: a newer version that answered this mail,
-        # or the same posting sent again (same k/N title, same version).
-        title = mail.subject.title if slot < s.title_slot else s.title
-        by_title = [
-            other_id
-            for other_id in index.series_with_title(s.author_email, mail.subject.title)
-            if index.series(other_id).version_key == s.version_key
-            and same_title(index.series(other_id).member_titles.get(slot, ""), mail.subject.title)
-        ]
-        for how, other_id in [("thread", i) for i in index.series_answering(mail.message_id)] + [
-            ("title", i) for i in by_title
-        ]:
-            o = index.series(other_id)
-            if (
-                other_id == sid
-                or o.lineage_id == s.lineage_id
-                or o.supersedes is not None
-                or o.duplicate_of is not None
-                or index.lineage(o.lineage_id) != [other_id]
-                or (how == "thread" and o.version_key == s.version_key and similarity(o.title, title) == 0)
-            ):
-                continue  # already placed, or a follow-up set answering us (case 16)
-            after = replace(s, members=after_members, member_titles={**s.member_titles, slot: mail.subject.title})
-            if (
-                how == "thread"
-                and slot > 0
-                and set(o.members) == {slot}
-                and o.declared_total == s.declared_total
-                and o.version_key != s.version_key
-            ):
-                o = replace(o, partial=True)  # it answered this very k/N: a partial reroll
-                updates.append((other_id, "partial", True))
-            lin_updates, lin_events, mine = place_in_lineage(o, (s, how), index, when, mail.message_id, peer=after)
-            updates += lin_updates + [(other_id, f, v) for f, v in mine.items()]
-            events += lin_events
-            notes.append(f"series {other_id} joins lineage {s.lineage_id} via {how}")
-            break
+    late = LateFix(mail, slot, s, index, when, after_members)
+    late.revisit(nearest)
+    updates += late.updates
+    events += late.events
+    notes += late.notes
     return Decision(
         mail.message_id,
         Role.COVER if slot == 0 else Role.PATCH,

@@ -58,6 +58,7 @@ _FORWARD_MARK = re.compile(
 )
 # Mailman's footer: a line of underscores, then the list's name and URL.
 _LIST_FOOTER = re.compile(r"^_{20,}\n[^\n]*(?:mailing list|@)", re.MULTILINE)
+_ANGLE_ID_BYTES = re.compile(rb"<([^<>\s]+)>")
 _MSGID_BYTES = re.compile(rb"^message-id[ \t]*:[ \t]*<?([^\s<>]+@[^\s<>]+)>?", re.MULTILINE | re.IGNORECASE)
 _NO_STABLE = StableTag()
 # Kernel mail repeats the same To/Cc lists and the same people endlessly;
@@ -65,6 +66,10 @@ _NO_STABLE = StableTag()
 _CACHE_MAX = 8192  # entries per cache: a few MB at most
 _LIST_CACHE: dict[bytes, tuple[Person, ...]] = {}
 _PERSON_CACHE: dict[str, Person] = {}
+# From and List-Id values recur too (a few thousand senders, a few lists).
+_AUTHOR_CACHE: dict[bytes, Person] = {}
+_LIST_ID_CACHE: dict[bytes, str | None] = {}
+_MISSING = object()
 
 
 def _build(**values: Any) -> ParsedMail:
@@ -158,12 +163,28 @@ def _addresses(values: list[bytes], warnings: list[str]) -> tuple[Person, ...]:
     return tuple(out)
 
 
+def _message_id(value: bytes, warnings: list[str]) -> str | None:
+    """`normalise_message_id` of a raw value; a plain ASCII `<id>` skips decoding."""
+    if b"(" not in value and b"=?" not in value and b"\x00" not in value and value.isascii():
+        ids = _ANGLE_ID_BYTES.findall(value)
+        # only when every bracketed part was a clean id (as header_message_ids)
+        if ids and len(ids) == value.count(b"<"):
+            return ids[0].decode("ascii")
+    return normalise_message_id(header_text(value, warnings))
+
+
 def _author(h: RawHeaders, warnings: list[str]) -> Person:
     value = h.first("from")
     if value is None:
         warnings.append("no From header")
         return Person()
-    person = parse_person(header_text(value, warnings))
+    person = _AUTHOR_CACHE.get(value)
+    if person is not None:
+        return person
+    local: list[str] = []
+    person = parse_person(header_text(value, local))
+    if local:
+        warnings.extend(local)
     if person.name and _VIA.search(person.name):
         # DMARC munging: the list put its own address in From.
         for name in ("x-original-from", "reply-to"):
@@ -173,6 +194,8 @@ def _author(h: RawHeaders, warnings: list[str]) -> Person:
                 if len(real) == 1 and real[0].email:
                     return real[0]
         return Person(name=_VIA.sub("", person.name), email=person.email)
+    if not local:  # only clean values are shared, so warnings stay per mail
+        _remember(_AUTHOR_CACHE, value, person)
     return person
 
 
@@ -195,12 +218,21 @@ def _date(h: RawHeaders, warnings: list[str]) -> Any:
 def _list_id(h: RawHeaders, warnings: list[str]) -> str | None:
     value = h.first("list-id")
     if value is not None:
-        text = header_text(value, warnings)
+        got = _LIST_ID_CACHE.get(value, _MISSING)
+        if got is not _MISSING:
+            return got  # type: ignore[return-value]
+        local: list[str] = []
+        text = header_text(value, local)
         lt = text.rfind("<")
         if lt != -1:
             gt = text.find(">", lt)
             text = text[lt + 1 : gt if gt != -1 else len(text)]
-        return text.strip() or None
+        list_id = text.strip() or None
+        if local:
+            warnings.extend(local)
+        else:
+            _remember(_LIST_ID_CACHE, value, list_id)
+        return list_id
     value = h.first("x-mailing-list")
     if value is not None:
         addr = to_text(value).strip().strip("<>").strip()
@@ -269,7 +301,7 @@ def _parse(raw: bytes) -> ParsedMail:
 
     # Identity and threading.
     ids = h.all("message-id")
-    msgid = normalise_message_id(header_text(ids[0], warnings)) if ids else None
+    msgid = _message_id(ids[0], warnings) if ids else None
     if len(ids) > 1:
         warnings.append(f"{len(ids)} Message-ID headers: the first is used")
     irt_values = h.all("in-reply-to")
@@ -326,7 +358,8 @@ def _parse(raw: bytes) -> ParsedMail:
     if (
         diff_pos != -1
         and not forwarded
-        and ("orwarded" in text or "riginal" in text)
+        # (a mark holds one of these words; only the text above the diff is read)
+        and (text.find("orwarded", 0, diff_pos) != -1 or text.find("riginal", 0, diff_pos) != -1)
         and _FORWARD_MARK.search(text, 0, diff_pos)
     ):
         forwarded = True

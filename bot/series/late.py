@@ -112,6 +112,7 @@ class LateFix:
         twins = [
             other_id
             for other_id in index.series_with_title(s.author_email, mail.subject.title)
+            if not mail.subject.stable_backport
             if index.series(other_id).version_key == s.version_key
             and same_title(index.series(other_id).member_titles.get(slot, ""), mail.subject.title)
         ]

@@ -64,8 +64,10 @@ def find_lineage(
         hit = index.member(mid)
         if hit is not None and hit.series_id != mine:
             return index.series(hit.series_id), "link"
-    if mail.kind is Kind.PULL:
-        return None  # pull titles repeat every cycle; they are not versions
+    if mail.kind is Kind.PULL or mail.subject.stable_backport:
+        # Pull titles repeat every cycle, and a backport for 5.4 is not a new
+        # version of the one for 4.19: same titles, different work.
+        return None
     best: tuple[float, SeriesState] | None = None
     mine_key = me.version_key if me is not None else version_key(mail)
     for sid in index.candidates_by_title(mail.author.email.lower(), mail.subject.title):

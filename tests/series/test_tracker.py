@@ -268,3 +268,11 @@ def test_title_links_need_a_newer_version_or_the_same_title(tracker):
     a, b, c = (tracker.series_of(m) for m in "abc")
     assert a.lineage_id != b.lineage_id
     assert c.lineage_id in (a.lineage_id, b.lineage_id) and c.supersedes is not None
+
+
+def test_stable_backports_for_different_trees_are_not_versions(tracker):
+    sasha = "Sasha Levin <sashal@kernel.org>"
+    tracker.feed(mail("a", "[PATCH AUTOSEL 5.4 1/3] KVM: arm64: Fix the thing", author=sasha))
+    tracker.feed(mail("b", "[PATCH AUTOSEL 4.19 1/3] KVM: arm64: Fix the thing", author=sasha, at=2))
+    a, b = tracker.series_of("a"), tracker.series_of("b")
+    assert a.lineage_id != b.lineage_id and b.duplicate_of is None and b.supersedes is None

@@ -57,7 +57,10 @@ def _line(v: SeriesView) -> str:
     return f"{head} {v.title} — {v.author.name} <{v.author.email}> [{tail}]"
 
 
-async def _collect(url: str, paths: list[Path], lineage: int | None, limit: int | None) -> list[SeriesView]:
+PAGE = 500  # views built at a time: the whole archive's would take hundreds of MB
+
+
+async def _print(url: str, paths: list[Path], lineage: int | None, limit: int | None, jsonl: bool) -> None:
     store = await Store.open(url)
     try:
         if paths:
@@ -67,11 +70,20 @@ async def _collect(url: str, paths: list[Path], lineage: int | None, limit: int 
                 file=sys.stderr,
             )
         if limit is not None:
-            views = await store.list_series(lineage_id=lineage, limit=limit, newest_first=True)
-            return views[::-1]
-        return await store.list_series(lineage_id=lineage)
+            newest = await store.list_series(lineage_id=lineage, limit=limit, newest_first=True)
+            _emit(newest[::-1], jsonl)
+            return
+        offset = 0
+        while page := await store.list_series(lineage_id=lineage, limit=PAGE, offset=offset):
+            _emit(page, jsonl)
+            offset += len(page)
     finally:
         await store.close()
+
+
+def _emit(views: list[SeriesView], jsonl: bool) -> None:
+    for v in views:
+        print(json.dumps(series_json(v), ensure_ascii=False) if jsonl else _line(v))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -83,10 +95,8 @@ def _run(args: argparse.Namespace) -> int:
                 url = f"sqlite+aiosqlite:///{Path(tmp) / 'series.db'}"
             else:
                 url = load_settings(args.config).store.url
-            views = asyncio.run(_collect(url, list(args.paths), args.lineage, args.limit))
+            asyncio.run(_print(url, list(args.paths), args.lineage, args.limit, args.jsonl))
     except SourceError as exc:
         print(f"kvm-patchbot series: {exc}", file=sys.stderr)
         return 2
-    for v in views:
-        print(json.dumps(series_json(v), ensure_ascii=False) if args.jsonl else _line(v))
     return 0

@@ -67,10 +67,11 @@ class ReadMixin:
         author: str | None = None,
         complete: bool | None = None,
         limit: int | None = None,
+        offset: int | None = None,
         newest_first: bool = False,
     ) -> list[SeriesView]:
         """Series postings, oldest first (by first seen): `since` <= first_seen < `until`;
-        `author` matches the email (case-insensitive)."""
+        `author` matches the email (case-insensitive); `limit`/`offset` page through them."""
         q = select(t.series)
         if since is not None:
             q = q.where(t.series.c.first_seen >= since)
@@ -86,6 +87,8 @@ class ReadMixin:
         q = q.order_by(*(c.desc() for c in order)) if newest_first else q.order_by(*order)
         if limit is not None:
             q = q.limit(limit)
+        if offset:
+            q = q.offset(offset)
         return await self._select_views(q)
 
     async def series_for_message(self, message_id: str) -> SeriesView | None:

@@ -304,3 +304,17 @@ async def test_a_tracker_bug_keeps_the_mail_in_bulk_and_single(store_url):
         assert await store.raw("bad1@x") is not None
     finally:
         await store.close()
+
+
+async def test_list_series_pages_and_filters(store: Store):
+    for n, tag in enumerate("abc"):
+        for m in series_mails("PATCH", 1, f"Page {tag}", tag=tag, at=n * 60):
+            await store.ingest(m)
+    titles = [v.title for v in await store.list_series()]
+    assert titles == ["KVM: x86: Page a", "KVM: x86: Page b", "KVM: x86: Page c"]
+    assert [v.title for v in await store.list_series(limit=2, offset=1)] == titles[1:]
+    assert [v.title for v in await store.list_series(limit=1, newest_first=True)] == titles[2:]
+    b = await store.series_for_message("b-0@x")
+    assert [v.title for v in await store.list_series(since=b.first_seen)] == titles[1:]
+    assert [v.title for v in await store.list_series(until=b.first_seen)] == titles[:1]
+    assert await store.list_series(author="nobody@example.com") == []

@@ -25,6 +25,7 @@ from bot.ingest.poller import Poller
 from bot.ingest.record import RawMail
 from bot.ingest.smtp import MailMeta, SmtpSink
 from bot.store import IngestStats, Store
+from bot.store.delivery import backfill_source
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +81,13 @@ class App:
     async def _commit_smtp(self, mails: list[tuple[bytes, str]]) -> None:
         self._add(await self.store.ingest_many(mails, source="smtp"))
 
-    async def import_chunk(self, mails: list[RawMail]) -> None:
+    async def import_chunk(self, mails: list[RawMail], *, source: str = "lore") -> None:
         """The poller's callback: one bulk commit for a chunk of archive mails."""
-        self._add(await self.store.ingest_many([(m.data, m.ref) for m in mails], source="lore"))
+        self._add(await self.store.ingest_many([(m.data, m.ref) for m in mails], source=source))
+
+    async def import_history(self, mails: list[RawMail]) -> None:
+        """The poller's first import: the archive's past, stored but not announced."""
+        await self.import_chunk(mails, source=backfill_source("lore"))
 
     def _add(self, got: IngestStats) -> None:
         for name in ("read", "new", "duplicates", "unparsed", "series_created", "events"):
@@ -110,6 +115,7 @@ class App:
                     s.poller.url,
                     s.poller.mirror,
                     import_chunk=self.import_chunk,
+                    import_history=self.import_history,
                     load_cursor=self._store.get_cursor,
                     save_cursor=self._store.set_cursor,
                     interval=s.poller.interval_seconds,

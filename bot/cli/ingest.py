@@ -18,6 +18,7 @@ from bot.ingest.publicinbox import epochs, is_git_dir
 from bot.ingest.record import RawMail, SourceError
 from bot.ingest.sources import iter_path, is_mbox
 from bot.store import IngestStats, Store
+from bot.store.delivery import backfill_source
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,6 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="git archives only: import the commits after the last run's, and remember where this run stops",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--announce",
+        action="store_true",
+        help="post what this import changes to the subscribed channels; by default an "
+        "import is a back-fill: stored and tracked, never announced",
+    )
     p.set_defaults(func=_run)
 
 
@@ -103,25 +110,26 @@ _FIELDS = ("read", "new", "duplicates", "unparsed", "series_created", "events", 
 
 async def _import(store: Store, args: argparse.Namespace, progress: Progress) -> None:
     for path in args.paths:
-        label = _source_label(path)
+        label = _source_label(path) if args.announce else backfill_source(_source_label(path))
         if args.incremental:
             for epoch in _epochs(path):
-                await _import_incremental(store, epoch, progress)
+                await _import_incremental(store, epoch, progress, announce=args.announce)
             continue
         progress.begin()
         got = await store.ingest_many(_pairs(iter_path(path, args.rev_range)), source=label, progress=progress.update)
         progress.update(got)
 
 
-async def _import_incremental(store: Store, epoch: Path, progress: Progress) -> None:
+async def _import_incremental(store: Store, epoch: Path, progress: Progress, *, announce: bool) -> None:
     name = cursor_name(epoch)
     todo = plan(epoch, await store.get_cursor(name))
     if todo is None:
         return
+    source = "public-inbox" if announce else backfill_source("public-inbox")
 
     async def chunk(mails: list[RawMail]) -> None:
         progress.begin()
-        got = await store.ingest_many(_pairs(mails), source="public-inbox", progress=progress.update)
+        got = await store.ingest_many(_pairs(mails), source=source, progress=progress.update)
         progress.update(got)
 
     async def save(commit: str) -> None:

@@ -200,8 +200,11 @@ class DeliveryWorker:
         while events := await self.store.events_after(self._routed, limit=ROUTE_BATCH):
             views: dict[int, SeriesView | None] = {}
             rows: list[tuple[int, int, int | None]] = []
+            quiet = await q.backfilled(self.store, list({e.message_id for e in events}))
             for event in events:
                 assert event.event_id is not None
+                if event.message_id in quiet:
+                    continue
                 if event.series_id not in views:
                     # Read after the event was committed: at least as new as the event.
                     views[event.series_id] = view = await self.store.get_series(event.series_id)

@@ -53,6 +53,7 @@ class Poller:
         *,
         import_chunk: ImportChunk,
         load_cursor: LoadCursor,
+        import_history: ImportChunk | None = None,
         save_cursor: StoreCursor,
         interval: float = 300.0,
         chunk: int = 500,
@@ -64,6 +65,10 @@ class Poller:
         self.mirror = mirror
         self.interval = interval
         self._import = import_chunk
+        # The first import into an empty mirror is the archive's history: the
+        # app stores it without announcing it (a channel must not get years of
+        # old cards); later polls bring news.
+        self._import_history = import_history or import_chunk
         self._load = load_cursor
         self._save = save_cursor
         self.cursor = cursor_name(url)
@@ -84,7 +89,8 @@ class Poller:
     async def poll(self) -> PollResult:
         """Fetch, then import every commit after the cursor, saving it as it goes."""
         await self.fetch()
-        todo = plan(self.mirror, await self._load(self.cursor))
+        cursor = await self._load(self.cursor)
+        todo = plan(self.mirror, cursor)
         if todo is None:
             return PollResult(fetched=True, imported=0)
         log.info("poller: %d new commits from %s", todo.total, self.url)
@@ -92,7 +98,8 @@ class Poller:
         async def save(commit: str) -> None:
             await self._save(self.cursor, commit)
 
-        n = await run_plan(todo, self._import, save, chunk=self.chunk, stop=self.stop_requested)
+        importer = self._import if cursor is not None else self._import_history
+        n = await run_plan(todo, importer, save, chunk=self.chunk, stop=self.stop_requested)
         return PollResult(fetched=True, imported=n)
 
     async def run(self) -> None:

@@ -21,6 +21,27 @@ from bot.store.store import Store
 
 ROUTE_CURSOR = "notify.routed"
 
+# Mails stored under a source with this prefix are history being back-filled:
+# tracked like any other, but their events are not announced (importing years
+# of archive must not post thousands of old cards).
+BACKFILL_PREFIX = "backfill:"
+
+
+def backfill_source(label: str) -> str:
+    return label if label.startswith(BACKFILL_PREFIX) else BACKFILL_PREFIX + label
+
+
+async def backfilled(store: Store, message_ids: Sequence[str]) -> set[str]:
+    """Those of `message_ids` whose mail came in by a back-fill."""
+    if not message_ids:
+        return set()
+    q = select(t.mails.c.message_id).where(
+        t.mails.c.message_id.in_(list(message_ids)),
+        t.mails.c.source.startswith(BACKFILL_PREFIX),
+    )
+    async with store.engine.connect() as conn:
+        return set(await conn.scalars(q))
+
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)

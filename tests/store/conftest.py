@@ -70,7 +70,7 @@ def series_mails(prefix: str, n: int, title: str, *, tag: str, at: int = 0, auth
     return out
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
 async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[str, str | None]]:
     """(url, schema): a fresh SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
     if request.param == "sqlite":

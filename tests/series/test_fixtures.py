@@ -12,6 +12,8 @@ from bot.mail import parse_mail
 
 from .conftest import Tracker
 
+pytestmark = pytest.mark.corpus
+
 # file -> [(version, received/total, complete, supersedes-index or None, duplicate-of-index or None, partial)]
 # (postings in creation order; indices point into that list)
 CASES = {

@@ -19,7 +19,10 @@ from bot.series.titles import same_title, similarity
 DUPLICATE_WINDOW = timedelta(minutes=30)
 # Versions linked by title alone are at most this far apart.
 TITLE_WINDOW = timedelta(days=365)
-_LORE_MID = re.compile(r"https?://lore\.kernel\.org/(?:[^/\s]+/)*?([^/\s<>]+@[^/\s<>]+)")
+# lore.kernel.org/<list>/<msgid>/, lore.kernel.org/r/<msgid>, patch.msgid.link/<msgid>
+_LORE_MID = re.compile(
+    r"https?://(?:lore\.kernel\.org|patch\.msgid\.link)/(?:[^/\s]+/)*?([^/\s<>]+@[^/\s<>]+)"
+)
 
 
 def _previous_ids(mail: ParsedMail) -> Iterator[str]:

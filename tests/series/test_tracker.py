@@ -276,3 +276,19 @@ def test_stable_backports_for_different_trees_are_not_versions(tracker):
     tracker.feed(mail("b", "[PATCH AUTOSEL 4.19 1/3] KVM: arm64: Fix the thing", author=sasha, at=2))
     a, b = tracker.series_of("a"), tracker.series_of("b")
     assert a.lineage_id != b.lineage_id and b.duplicate_of is None and b.supersedes is None
+
+
+def test_previous_version_links():
+    from bot.series.lineage import _previous_ids
+
+    m = mail("x", "[PATCH v3] KVM: x86: y", previous=[
+        "https://lore.kernel.org/all/20250101-a-1-ann@example.com/",
+        "v1: https://lore.kernel.org/kvm/20241201-b-2-ann@example.com/T/#u",
+        "https://patch.msgid.link/20240101-c%40example.com",
+        "<20231201-d@example.com>",
+        "https://example.com/not-a-link",
+    ])
+    assert list(_previous_ids(m)) == [
+        "20250101-a-1-ann@example.com", "20241201-b-2-ann@example.com", "20240101-c@example.com",
+        "20231201-d@example.com",
+    ]

@@ -132,6 +132,12 @@ def _split_line(line: str, reply: bool) -> tuple[str, str] | None:
     return canonical_name(name), value
 
 
+@lru_cache(maxsize=16384)
+def _split_commit_line(line: str) -> tuple[str, str] | None:
+    """`_split_line` in commit mode, cached: sign-offs and reviews recur on every patch."""
+    return _split_line(line, False)
+
+
 def _looks_like_fix(value: str) -> bool:
     m = _FIX.match(value)
     return bool(m) and len(m.group(2)) >= MIN_SHA_LEN
@@ -213,7 +219,7 @@ def _trailing_paragraphs(lines: list[str]) -> tuple[list[_Raw], bool]:
         start = end
         while start and lines[start - 1].strip():
             start -= 1
-        raws, n_trailers, n_other, has_known = _read_paragraph(lines[start:end])
+        raws, n_trailers, n_other, has_known = _read_paragraph(lines[start:end], strict=not first)
         total = n_trailers + n_other
         if first:
             ok = has_known and n_trailers * 4 >= total
@@ -232,7 +238,9 @@ def _trailing_paragraphs(lines: list[str]) -> tuple[list[_Raw], bool]:
     return out, end == 0
 
 
-def _read_paragraph(par: list[str]) -> tuple[list[_Raw], int, int, bool]:
+def _read_paragraph(par: list[str], strict: bool = False) -> tuple[list[_Raw], int, int, bool]:
+    """Trailers of one paragraph and its counts; `strict` stops at the first
+    line that is not a trailer (an earlier paragraph then does not count)."""
     raws: list[_Raw] = []
     n_trailers = n_other = 0
     has_known = False
@@ -240,15 +248,19 @@ def _read_paragraph(par: list[str]) -> tuple[list[_Raw], int, int, bool]:
     for line in par:
         if line.startswith(">"):
             n_other += 1
+            if strict:
+                break
             prev = None
             continue
         if prev is not None and _unclosed(prev) and _continues(prev, line):
             continue
-        parsed = None if line[:1] in (" ", "\t") else _split_line(line, False)
+        parsed = None if line[:1] in (" ", "\t") else _split_commit_line(line)
         if parsed is None and prev is not None and _continues(prev, line):
             continue
         if parsed is None:
             n_other += 1
+            if strict:
+                break
             prev = None
             continue
         name, value = parsed

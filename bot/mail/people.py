@@ -20,6 +20,7 @@ from bot.mail.models import Person
 _MAILTO_JUNK = re.compile(r"<mailto:[^<>]*>", re.IGNORECASE)
 # RFC 5322 groups: `undisclosed-recipients:;`, `Team: a@x, b@x;`
 _GROUP_START = re.compile(r'(^|,)\s*[^,:<>"@]+:(?!//)')
+_SPECIAL = re.compile(r'[\\"<>(),]')
 _BARE_ADDR = re.compile(r"[^\s<>()\"',;:\[\]]+@[^\s<>()\"',;:\[\]]+")
 
 
@@ -91,13 +92,15 @@ def split_addresses(value: str) -> list[str]:
     start = 0
     quoted = False
     depth_angle = depth_paren = 0
-    escaped = False
-    for i, ch in enumerate(value):
-        if escaped:
-            escaped = False
+    escaped_at = -1  # a backslash escapes the character after it, whatever it is
+    # Only these characters change the state: visit them, not every character.
+    for m in _SPECIAL.finditer(value):
+        i = m.start()
+        if i == escaped_at:
             continue
+        ch = value[i]
         if ch == "\\":
-            escaped = True
+            escaped_at = i + 1
         elif ch == '"':
             quoted = not quoted
         elif quoted:

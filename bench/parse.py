@@ -7,7 +7,9 @@ cloned into a temporary directory. Prints, on one core:
 
 1. in-memory rates: all raw mails are read into a list first (that pass is
    reported), then `parse_mail` (parse + classify) and, over the same bytes,
-   `email.message_from_bytes(raw, policy=compat32)` are timed;
+   `email.message_from_bytes(raw, policy=compat32)` are timed in CPU time,
+   passes interleaved (--repeat, best counts: the machine is shared; pin it
+   with `taskset -c 1` for steadier figures);
 2. streaming end to end (git cat-file -> parse_mail), with peak RSS after the
    first 5,000 mails and after all of them, to show memory stays flat.
 """
@@ -50,12 +52,14 @@ def rss_mb() -> float:
         return peak_rss_mb()
 
 
-def report(label: str, mails: int, nbytes: int, seconds: float) -> None:
+def report(label: str, mails: int, nbytes: int, seconds: float) -> float:
+    """Print one line of figures; return the rate in mails/s."""
     mb = nbytes / 1e6
     print(
         f"{label:<34} {mails:>7} mails {mb:>8.1f} MB {seconds:>7.2f} s "
-        f"{mails / seconds:>9.0f} mails/s {mb / seconds:>7.1f} MB/s"
+        f"{mails / seconds:>9.0f} mails/s {mb / seconds:>7.1f} MB/s {seconds / mails * 1e6:>6.1f} us/mail"
     )
+    return mails / seconds
 
 
 def main() -> int:
@@ -64,6 +68,9 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=0, help="only the first N mails")
     ap.add_argument("--profile", action="store_true", help="cProfile parse_mail over the mails")
     ap.add_argument("--skip-stream", action="store_true")
+    ap.add_argument(
+        "--repeat", type=int, default=3, help="timed passes over the in-memory mails (the best counts; default 3)"
+    )
     args = ap.parse_args()
 
     tmp = None
@@ -79,18 +86,23 @@ def main() -> int:
     if not args.skip_stream:
         t = time.perf_counter()
         n = nbytes = 0
+        in_parse = 0.0
         marks: list[str] = []
+        clock = time.perf_counter
         for raw in iter_path(gitdir):
+            t0 = clock()
             parse_mail(raw.data)
+            in_parse += clock() - t0
             n += 1
             nbytes += len(raw.data)
             if n % 5000 == 0:
                 marks.append(f"{n // 1000}k: {rss_mb():.0f}")
             if args.limit and n >= args.limit:
                 break
-        report("stream git -> parse_mail", n, nbytes, time.perf_counter() - t)
+        report("stream git -> parse_mail (wall)", n, nbytes, time.perf_counter() - t)
+        report("  of which parse_mail (cold caches)", n, nbytes, in_parse)
         print(f"RSS MB after {', '.join(marks)}; at the end {rss_mb():.0f}, peak {peak_rss_mb():.0f}")
-        print("  (the parser's bounded caches fill over the first ~12k mails, then RSS stays flat)")
+        print("  (RSS grows while the parser's bounded caches fill: each holds at most 8-16k entries)")
 
     t = time.perf_counter()
     raws = []
@@ -110,15 +122,28 @@ def main() -> int:
         prof.disable()
         pstats.Stats(prof).sort_stats("tottime").print_stats(30)
 
-    for label, fn in (
+    # Both parsers over the same bytes, in the same run, passes interleaved so
+    # that load from other processes on the shared machine hits both alike.
+    # CPU time of this process (not wall time) is what is measured.
+    parsers = (
         ("parse_mail (parse + classify)", parse_mail),
         ("email compat32 (parse only)", lambda raw: email.message_from_bytes(raw, policy=email.policy.compat32)),
-    ):
-        gc.collect()
-        t = time.perf_counter()
-        for raw in raws:
-            fn(raw)
-        report(label, len(raws), total, time.perf_counter() - t)
+    )
+    best: dict[str, float] = {}
+    for n in range(1, max(1, args.repeat) + 1):
+        for label, fn in parsers:
+            gc.collect()
+            t = time.process_time()
+            for raw in raws:
+                fn(raw)
+            rate = report(f"{label} #{n}", len(raws), total, time.process_time() - t)
+            best[label] = max(best.get(label, 0.0), rate)
+    ours, stdlib = (best[label] for label, _ in parsers)
+    print(
+        f"best of {max(1, args.repeat)}: parse_mail {ours:.0f} mails/s ({1e6 / ours:.1f} us/mail, "
+        f"{ours * total / len(raws) / 1e6:.1f} MB/s); compat32 {stdlib:.0f} mails/s "
+        f"({stdlib * total / len(raws) / 1e6:.1f} MB/s); parse_mail/compat32 = {ours / stdlib:.2f}x"
+    )
 
     if tmp is not None:
         tmp.cleanup()

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import os
 import subprocess
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -52,3 +59,45 @@ def pg_url() -> str:
     if not url:
         pytest.skip("KVMBOT_TEST_PG_URL is not set: PostgreSQL tests skipped")
     return url
+
+
+@dataclass
+class StoreTarget:
+    """Where a test store lives: its URL, and the PostgreSQL schema or SQLite file."""
+
+    url: str
+    schema: str | None = None
+    sqlite_file: Path | None = None
+
+    async def open(self, url: str | None = None) -> Store:
+        return await Store.open(url or self.url, schema=self.schema)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+async def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreTarget]:
+    """Each store test runs twice: on a fresh SQLite file, and in a fresh
+    PostgreSQL schema (dropped afterwards) so tests never see each other's rows."""
+    if request.param == "sqlite":
+        db = tmp_path / "store.db"
+        yield StoreTarget(f"sqlite+aiosqlite:///{db}", sqlite_file=db)
+        return
+    url = request.getfixturevalue("pg_url")
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = create_async_engine(url)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield StoreTarget(url, schema=schema)
+    finally:
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@pytest.fixture
+async def store(store_target: StoreTarget) -> AsyncIterator[Store]:
+    s = await store_target.open()
+    try:
+        yield s
+    finally:
+        await s.close()

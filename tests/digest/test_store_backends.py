@@ -2,44 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.digest.model import Window
 from bot.digest.source import digest_from_store
 from bot.store import Store
 
 from .test_seed_golden import improved_seed, seed_files
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        s = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'digest.db'}")
-        try:
-            yield s
-        finally:
-            await s.close()
-        return
-    url = request.getfixturevalue("pg_url")
-    schema = "digest_" + uuid.uuid4().hex[:12]
-    admin = create_async_engine(url)
-    async with admin.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    s = await Store.open(url, schema=schema)
-    try:
-        yield s
-    finally:
-        await s.close()
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
 
 
 async def test_seed_digest_from_store(store: Store, seed_dir: Path) -> None:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import csv
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.store import Store
+from tests.conftest import StoreTarget
 
 
 def seed_mails(seed_dir: Path) -> list[bytes]:
@@ -34,28 +32,11 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
         await s.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """A fresh SQLite file, or a fresh PostgreSQL schema (dropped afterwards)."""
-    if request.param == "sqlite":
-        s = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
-        try:
-            yield s
-        finally:
-            await s.close()
-        return
-    url = request.getfixturevalue("pg_url")
-    schema = "t_" + uuid.uuid4().hex[:12]
-    admin = create_async_engine(url)
-    async with admin.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+@pytest.fixture
+async def any_store(store_target: StoreTarget) -> AsyncIterator[Store]:
+    """For the preview worker on both databases; the Discord tests use SQLite (`store`)."""
+    s = await store_target.open()
     try:
-        s = await Store.open(url, schema=schema)
-        try:
-            yield s
-        finally:
-            await s.close()
+        yield s
     finally:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
+        await s.close()

@@ -1,58 +1,10 @@
-"""Fixtures for the ingestion tests: a real store on SQLite or PostgreSQL, TLS material."""
+"""Fixtures for the ingestion tests: seed mails, TLS material (stores: tests/conftest.py)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-
-from bot.store import Store
-
-
-@dataclass
-class StoreTarget:
-    """Where a test store lives: the URL, and the PostgreSQL schema if any."""
-
-    url: str
-    schema: str | None = None
-    sqlite_file: Path | None = None
-
-    async def open(self, url: str | None = None) -> Store:
-        return await Store.open(url or self.url, schema=self.schema)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreTarget]:
-    """A fresh SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
-    if request.param == "sqlite":
-        db = tmp_path / "store.db"
-        yield StoreTarget(f"sqlite+aiosqlite:///{db}", sqlite_file=db)
-        return
-    url = request.getfixturevalue("pg_url")
-    schema = "ing_" + uuid.uuid4().hex[:12]
-    admin = create_async_engine(url)
-    async with admin.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield StoreTarget(url, schema=schema)
-    finally:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
-
-
-@pytest.fixture
-async def store(target: StoreTarget) -> AsyncIterator[Store]:
-    s = await target.open()
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,8 @@ from bot.config import SmtpSettings
 from bot.ingest.groupcommit import GroupCommit
 from bot.ingest.smtp import MailMeta, SmtpSink
 from bot.store import Store
-from .conftest import StoreTarget
+
+from tests.conftest import StoreTarget
 from .tcpproxy import TcpProxy
 
 SENDER = "kvm+bounces@vger.kernel.org"
@@ -66,25 +67,25 @@ async def send(sink: SmtpSink, raw: bytes, rcpt: str = "kvm@localhost", tls: ssl
     await asyncio.to_thread(_send, sink.address[1], raw, rcpt, tls)
 
 
-async def stored_elsewhere(target: StoreTarget, mid: str) -> bytes | None:
+async def stored_elsewhere(store_target: StoreTarget, mid: str) -> bytes | None:
     """Read the mail through a connection of its own: proves it was committed."""
-    if target.sqlite_file is not None:
-        with sqlite3.connect(target.sqlite_file) as con:
+    if store_target.sqlite_file is not None:
+        with sqlite3.connect(store_target.sqlite_file) as con:
             row = con.execute("SELECT message_id FROM mails WHERE message_id = ?", (mid,)).fetchone()
         return row[0].encode() if row else None
-    other = await target.open()
+    other = await store_target.open()
     try:
         return await other.raw(mid)
     finally:
         await other.close()
 
 
-async def test_250_only_after_commit(store: Store, target: StoreTarget, seed_mails: list[bytes]) -> None:
+async def test_250_only_after_commit(store: Store, store_target: StoreTarget, seed_mails: list[bytes]) -> None:
     raw = seed_mails[0]
     async with running_sink(store) as sink:
         await send(sink, raw)
         # sendmail has returned: the 250 arrived, so the row must already be there.
-        assert await stored_elsewhere(target, message_id(raw)) is not None
+        assert await stored_elsewhere(store_target, message_id(raw)) is not None
     stored = await store.raw(message_id(raw))
     assert stored == raw  # CRLF on the wire, stored as the archives hold it
     assert sink.handler.delivered == 1
@@ -170,13 +171,13 @@ async def test_starttls_required(store: Store, seed_mails: list[bytes], self_sig
 
 
 async def test_451_while_the_database_is_down_then_lands_once(
-    target: StoreTarget, seed_mails: list[bytes]
+    store_target: StoreTarget, seed_mails: list[bytes]
 ) -> None:
     raw = seed_mails[3]
-    if target.sqlite_file is not None:
-        store = await target.open()
+    if store_target.sqlite_file is not None:
+        store = await store_target.open()
         # Another process holds the write lock: the store's writes time out.
-        blocker = sqlite3.connect(target.sqlite_file, isolation_level=None)
+        blocker = sqlite3.connect(store_target.sqlite_file, isolation_level=None)
         blocker.execute("BEGIN EXCLUSIVE")
 
         async def restore() -> None:
@@ -184,11 +185,11 @@ async def test_451_while_the_database_is_down_then_lands_once(
             blocker.close()
     else:
         # PostgreSQL behind a loopback forwarder that we cut: connections refused.
-        url = make_url(target.url)
+        url = make_url(store_target.url)
         proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
         await proxy.start()
         proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-        store = await target.open(proxied)
+        store = await store_target.open(proxied)
         await proxy.cut()
 
         async def restore() -> None:

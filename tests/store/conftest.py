@@ -1,18 +1,10 @@
-"""A `store` fixture over both databases, and raw test mails."""
+"""Raw test mails; the `store` and `store_target` fixtures (both databases) are in tests/conftest.py."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
-from pathlib import Path
-
-import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-
-from bot.store import Store
 
 T0 = datetime(2025, 3, 14, 12, 0, tzinfo=timezone.utc)
 
@@ -68,32 +60,3 @@ def series_mails(prefix: str, n: int, title: str, *, tag: str, at: int = 0, auth
             )
         )
     return out
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
-async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[str, str | None]]:
-    """(url, schema): a fresh SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'store.db'}", None
-        return
-    url = request.getfixturevalue("pg_url")
-    schema = "t_" + uuid.uuid4().hex[:12]
-    admin = create_async_engine(url)
-    async with admin.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield url, schema
-    finally:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
-
-
-@pytest.fixture
-async def store(store_url: tuple[str, str | None]) -> AsyncIterator[Store]:
-    url, schema = store_url
-    s = await Store.open(url, schema=schema)
-    try:
-        yield s
-    finally:
-        await s.close()

@@ -10,8 +10,8 @@ from bot.store import Store
 from bot.store.schema import metadata
 
 
-async def test_migrations_match_schema_and_are_idempotent(store_url):
-    url, schema = store_url
+async def test_migrations_match_schema_and_are_idempotent(store_target):
+    url, schema = store_target.url, store_target.schema
     store = await Store.open(url, schema=schema)
     await store.close()
     store = await Store.open(url, schema=schema)  # a second start applies nothing new

@@ -77,8 +77,8 @@ async def test_trailers_applied_and_lineage(store: Store):
     assert EventKind.SUPERSEDED in kinds
 
 
-async def test_ingest_many_matches_one_by_one(store_url, tmp_path):
-    url, schema = store_url
+async def test_ingest_many_matches_one_by_one(store_target, tmp_path):
+    url, schema = store_target.url, store_target.schema
     mails = (
         series_mails("PATCH", 3, "Bulk", tag="b")
         + [raw_mail("s@x", "[PATCH] KVM: x86: single", at=5, body=patch_body("single"))]
@@ -175,7 +175,7 @@ async def test_unparseable_mail_is_kept_and_listed(store: Store):
     assert await store.raw(res.message_id) == junk
 
 
-async def test_parser_crash_keeps_the_mail(store_url):
+async def test_parser_crash_keeps_the_mail(store_target):
     """A parser bug must not lose mail: the raw bytes are kept and listed."""
     from bot.mail import parse_mail
 
@@ -184,7 +184,7 @@ async def test_parser_crash_keeps_the_mail(store_url):
             raise RuntimeError("parser bug")
         return parse_mail(raw)
 
-    url, schema = store_url
+    url, schema = store_target.url, store_target.schema
     store = await Store.open(url, schema=schema, parser=fragile)
     try:
         raw = raw_mail("boom@x", "[PATCH] KVM: x86: boom", body=patch_body("boom"))
@@ -198,9 +198,9 @@ async def test_parser_crash_keeps_the_mail(store_url):
         await store.close()
 
 
-async def test_second_writer_is_noticed(store_url):
+async def test_second_writer_is_noticed(store_target):
     """Two Store objects on one database (e.g. `ingest` beside `run`) keep ids apart."""
-    url, schema = store_url
+    url, schema = store_target.url, store_target.schema
     a = await Store.open(url, schema=schema)
     b = await Store.open(url, schema=schema)
     try:
@@ -275,7 +275,7 @@ async def test_fixes_and_stable_per_patch_and_rolled_up(store: Store):
     assert [tuple(r) for r in rows] == [("0123456789ab", 2)] and [tuple(r) for r in stable] == [(2,)]
 
 
-async def test_a_tracker_bug_keeps_the_mail_in_bulk_and_single(store_url):
+async def test_a_tracker_bug_keeps_the_mail_in_bulk_and_single(store_target):
     """A mail that breaks the tracker is kept (listed as unparsed); the others are unharmed."""
     from bot.mail import parse_mail
     from bot.mail.models import ParsedMail
@@ -287,7 +287,7 @@ async def test_a_tracker_bug_keeps_the_mail_in_bulk_and_single(store_url):
             return ParsedMail.model_construct(**{**dict(parsed), "references": None, "in_reply_to": None})
         return parsed
 
-    url, schema = store_url
+    url, schema = store_target.url, store_target.schema
     store = await Store.open(url, schema=schema, parser=buggy)
     try:
         mails = series_mails("PATCH", 2, "Fine", tag="g") + [

@@ -58,6 +58,8 @@ _TREE_BRANCH = re.compile(r"[\w.-]+:[\w./-]*")
 _TAG = re.compile(r"-?[A-Za-z0-9][\w.+:/-]*\??")
 _TRAILING_VERSION = re.compile(r"\s*\((?:v|ver\.?\s*|version\s*)(\d+(?:\.\d+)*)\)\s*$", re.IGNORECASE)
 _COMPONENT_WORD = re.compile(r"[A-Za-z0-9_][\w./+-]*")
+# A component: such a word up to the first colon, then the end or spaces.
+_COMPONENT = re.compile(r"([A-Za-z0-9_][\w./+-]*):(?: +|\Z)")
 
 _KEYWORDS = {
     "PATCH": "PATCH",
@@ -251,18 +253,8 @@ def _analyse_group(group: str, first: bool) -> _Group:
 
 def _component(title: str, pos: int) -> tuple[str, int] | None:
     """The `word:` component starting at `pos` and where the next one starts."""
-    colon = title.find(":", pos)
-    if colon <= pos:
-        return None
-    after = colon + 1
-    if after < len(title) and title[after] != " ":
-        return None
-    word = title[pos:colon]
-    if not _COMPONENT_WORD.fullmatch(word):
-        return None
-    while after < len(title) and title[after] == " ":
-        after += 1
-    return word, after
+    m = _COMPONENT.match(title, pos)
+    return (m.group(1), m.end()) if m else None
 
 
 def _subsystem(title: str) -> str | None:

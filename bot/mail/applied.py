@@ -173,6 +173,11 @@ def parse_applied(body: str) -> Applied | None:
     """The applied notice in a reply body, or None. Never raises."""
     if not body or not _may_have_notice(body):
         return None
+    return _read_notice(body)
+
+
+def _read_notice(body: str) -> Applied | None:
+    """`parse_applied` without the cheap test: walks every line."""
     lines = body.splitlines()
     start = -1
     tree = branch = None

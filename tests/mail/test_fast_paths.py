@@ -1,0 +1,138 @@
+"""The parser's fast paths give what the plain line-by-line code they replace gave.
+
+Each fast path (a regex pass, a cheap gate, a loop over special characters
+only) is checked against a straightforward reference on generated input
+heavy in the characters that matter (newlines, quotes, brackets, colons).
+"""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.mail.applied import _may_have_notice, _read_notice
+from bot.mail.headers import unfold
+from bot.mail.people import split_addresses
+from bot.mail.subject import _component
+from bot.mail.trailers import _REPLY_NEEDLES, _reply_candidates, _split_line
+
+SETTINGS = settings(max_examples=1500, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _text(pieces: list[str], max_size: int = 30) -> st.SearchStrategy[str]:
+    return st.lists(st.sampled_from(pieces), max_size=max_size).map("".join)
+
+
+@SETTINGS
+@given(_text(["a", " ", "\t", "\r", "\n", "b", "\r\n", " \n\t"]).map(str.encode))
+def test_unfold_is_the_fold_regex(value: bytes) -> None:
+    assert unfold(value) == re.sub(rb"[ \t]*\r?\n[ \t]*", b" ", value).strip()
+
+
+def _split_reference(value: str) -> list[str]:
+    """The original character-by-character split."""
+    if "," not in value:
+        return [value] if value.strip() else []
+    out: list[str] = []
+    start = 0
+    quoted = escaped = False
+    angle = paren = 0
+    for i, ch in enumerate(value):
+        if escaped:
+            escaped = False
+            continue
+        if ch == "\\":
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif ch == "<":
+            angle += 1
+        elif ch == ">":
+            angle = max(0, angle - 1)
+        elif ch == "(":
+            paren += 1
+        elif ch == ")":
+            paren = max(0, paren - 1)
+        elif ch == "," and not angle and not paren:
+            out.append(value[start:i])
+            start = i + 1
+    out.append(value[start:])
+    return [part for part in out if part.strip()]
+
+
+@SETTINGS
+@given(_text(["a", " ", "\\", '"', "<", ">", "(", ")", ",", "@", "x.org", "é"]))
+def test_split_addresses_is_the_character_walk(value: str) -> None:
+    assert split_addresses(value) == _split_reference(value)
+
+
+def _component_reference(title: str, pos: int) -> tuple[str, int] | None:
+    colon = title.find(":", pos)
+    if colon <= pos:
+        return None
+    after = colon + 1
+    if after < len(title) and title[after] != " ":
+        return None
+    word = title[pos:colon]
+    if not re.fullmatch(r"[A-Za-z0-9_][\w./+-]*", word):
+        return None
+    while after < len(title) and title[after] == " ":
+        after += 1
+    return word, after
+
+
+@SETTINGS
+@given(_text(["KVM", "x86", ":", " ", "/", "-", ".", "é", "_", "\t", "arm64: "], 12), st.integers(0, 4))
+def test_subsystem_component_is_the_colon_scan(title: str, pos: int) -> None:
+    assert _component(title, pos) == _component_reference(title, pos)
+
+
+_LINES = st.sampled_from(
+    [
+        "Reviewed-by: A <a@x.org>",
+        "  Acked-by : B <b@x.org>",
+        "\u00a0Tested-by: C <c@x.org>",
+        "> Signed-off-by: D <d@x.org>",
+        "Fixes: 0123456789ab (\"x\")",
+        "cc: stable@vger.kernel.org",
+        "Link: https://lore.kernel.org/r/1",
+        "Note: text with -by in it",
+        "Hello -by: nothing",
+        "Applied to kvm-x86 fixes, thanks!",
+        "queued, thanks",
+        "\fApplied, thanks",
+        "  applied",
+        "prose line",
+        "",
+        "-- ",
+        "\r",
+    ]
+)
+
+
+@SETTINGS
+@given(st.lists(_LINES, max_size=12).map("\n".join))
+def test_reply_candidates_hold_every_possible_trailer_line(text: str) -> None:
+    starts = set(_reply_candidates(text))
+    pos = 0
+    for line in text.split("\n"):
+        plain = line.rstrip("\r")
+        could_be = (
+            not plain.startswith(">")
+            and any(n in plain.lower() for n in _REPLY_NEEDLES)
+            and _split_line(plain.lstrip(), True) is not None
+        )
+        if could_be:
+            assert pos in starts, line
+        pos += len(line) + 1
+
+
+@SETTINGS
+@given(st.lists(_LINES, max_size=12).map("\n".join))
+def test_applied_gate_never_hides_a_notice(text: str) -> None:
+    if not _may_have_notice(text):
+        assert _read_notice(text) is None

@@ -277,9 +277,10 @@ def _read_paragraph(par: list[str], strict: bool = False) -> tuple[list[_Raw], i
 # people write.)
 _REPLY_NEEDLES = ("-by", "fixes:", "cc:", "link:", "closes:")
 # A line that `_split_line` may accept: whitespace (as str.lstrip strips it),
-# a name, a colon. The leading "\n" (the text is scanned with one prepended)
-# lets the engine jump from line to line instead of trying every character.
+# a name, a colon. The leading "\n" lets the engine jump from line to line
+# instead of trying every character; the first line is matched on its own.
 _NAME_LINE = re.compile(r"\n[^\S\n]*[A-Za-z][A-Za-z0-9-]*[ \t]*:")
+_FIRST_NAME_LINE = re.compile(r"[^\S\n]*[A-Za-z][A-Za-z0-9-]*[ \t]*:")
 _REPLY_ENDS = ("\n-- \n", "\n--\n", "\n-- \r\n")
 _REPLY_MARKERS = ("original message", "forwarded message", "begin forwarded message:", "\n_______________")
 
@@ -319,9 +320,9 @@ def _reply_candidates(text: str) -> list[int]:
     one of the needles; one regex pass finds the `Name:` lines, so the usual
     reply (quoted text and prose, no such line) costs no Python loop.
     """
+    first = [0] if _FIRST_NAME_LINE.match(text) else []
     starts: list[int] = []
-    for m in _NAME_LINE.finditer("\n" + text):
-        ls = m.start()  # offset in text of the line (the "\n" is one char ahead)
+    for ls in first + [m.start() + 1 for m in _NAME_LINE.finditer(text)]:
         eol = text.find("\n", ls)
         low = text[ls : eol if eol != -1 else len(text)].lower()
         for needle in _REPLY_NEEDLES:

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.mail.models import Diffstat, DiffstatEntry, Fixes, StableTag
+from bot.mail.models import Diffstat, DiffstatEntry, Fixes, Person, StableTag
 from bot.notify.filters import is_stable
 from bot.notify.models import Embed, EmbedField, Post
 from bot.notify.text import ELLIPSIS, escape, fit, join_fitting, link, shorten_plain
@@ -56,6 +56,13 @@ class CardLinks(BaseModel):
 
     previous: VersionLink | None = None
     superseded_by: VersionLink | None = None
+
+
+def person(p: Person) -> str:
+    """`Name <email>`, as the kernel writes people: names alone are ambiguous."""
+    if p.name and p.email:
+        return f"{p.name} <{p.email}>"
+    return p.name or p.email
 
 
 def lore_url(message_id: str) -> str:
@@ -258,7 +265,7 @@ def render_card(series: SeriesView, links: CardLinks = CardLinks(), *, with_thre
         description_lines += [f"• {x}" for x in largest_files(diff)]
     fixes = _unique_fixes(series)
     fields = [
-        _field("Author", fit(series.author.name or series.author.email, 200), inline=True),
+        _field("Author", fit(person(series.author), 200), inline=True),
         _field("Version", version, inline=True),
         _field("Received", received, inline=True),
         _field("Subsystem", fit(series.subsystem or "", 200), inline=True),
@@ -288,7 +295,7 @@ def render_patch(series: SeriesView, patch: PatchView) -> Post:
     elif patch.files:
         lines += [f"• {fit(f, 200)}" for f in patch.files[:10]]
     fields = [
-        _field("Author", fit(patch.author.name or patch.author.email, 200), inline=True),
+        _field("Author", fit(person(patch.author), 200), inline=True),
         *(
             _field(name, join_fitting((fit(g, 200) for g in givers), FIELD_VALUE_MAX))
             for name, givers in (
@@ -322,7 +329,7 @@ def render_alert(series: SeriesView, role_id: int | None, patch: PatchView | Non
     fields = [
         _field("Stable", stable_text(tag)),
         _field("Fixes", join_fitting((fixes_line(f) for f in fixes), FIELD_VALUE_MAX)),
-        _field("Author", fit(series.author.name or series.author.email, 200), inline=True),
+        _field("Author", fit(person(series.author), 200), inline=True),
     ]
     embed = Embed(
         title=fit(subject, TITLE_MAX),

@@ -52,7 +52,7 @@ def test_card_content() -> None:
     assert e.url == "https://lore.kernel.org/r/cover@example.com"
     assert _field(e, "Version") == "v3 · previous: [v2](https://discord.com/channels/1/2/3)"
     assert _field(e, "Received") == "2/3 (missing 3)"
-    assert _field(e, "Author") == "Sean Christopherson"
+    assert _field(e, "Author") == "Sean Christopherson <seanjc@google.com>"
     assert _field(e, "Subsystem") == "KVM: x86"
     assert _field(e, "Reviews") == "Reviewed-by 2 · Acked-by 0 · Tested-by 0"
     assert _field(e, "Fixes") == '[`0123456789ab`](https://git.kernel.org/torvalds/c/0123456789abcdef) ("KVM: x86: old")'

@@ -69,6 +69,8 @@ _PERSON_CACHE: dict[str, Person] = {}
 # From and List-Id values recur too (a few thousand senders, a few lists).
 _AUTHOR_CACHE: dict[bytes, Person] = {}
 _LIST_ID_CACHE: dict[bytes, str | None] = {}
+_IDS_CACHE: dict[bytes, tuple[str, ...]] = {}
+_IDS_CACHE_MAX = 1024  # siblings arrive close together: 1k catches nearly all (46% of 47% on kvmarm)
 _MISSING = object()
 
 
@@ -114,8 +116,8 @@ def _unparseable(raw: bytes, error: str, size: int | None = None) -> ParsedMail:
     )
 
 
-def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
-    if len(cache) >= _CACHE_MAX:
+def _remember(cache: dict[Any, Any], key: Any, value: Any, limit: int = _CACHE_MAX) -> None:
+    if len(cache) >= limit:
         cache.clear()
     cache[key] = value
 
@@ -161,6 +163,20 @@ def _addresses(values: list[bytes], warnings: list[str]) -> tuple[Person, ...]:
             return got
         out.extend(got)
     return tuple(out)
+
+
+def _ids(value: bytes, warnings: list[str]) -> tuple[str, ...]:
+    """`header_message_ids`, once per distinct value: replies to one mail share
+    its References and In-Reply-To."""
+    got = _IDS_CACHE.get(value)
+    if got is None:
+        local: list[str] = []
+        got = tuple(header_message_ids(value, local))
+        if local:
+            warnings.extend(local)
+        else:
+            _remember(_IDS_CACHE, value, got, _IDS_CACHE_MAX)
+    return got
 
 
 def _message_id(value: bytes, warnings: list[str]) -> str | None:
@@ -307,13 +323,13 @@ def _parse(raw: bytes) -> ParsedMail:
     irt_values = h.all("in-reply-to")
     irt: list[str] = []
     for v in irt_values:
-        irt.extend(header_message_ids(v, warnings))
+        irt.extend(_ids(v, warnings))
     irt_ids = dedupe(irt)
     if len(irt_ids) > 1:
         warnings.append(f"{len(irt_ids)} In-Reply-To ids: the first is used")
     refs: list[str] = []
     for v in h.all("references"):
-        refs.extend(header_message_ids(v, warnings))
+        refs.extend(_ids(v, warnings))
     references = dedupe(refs)
 
     subjects = h.all("subject")

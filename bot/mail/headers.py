@@ -121,13 +121,14 @@ def read_headers(head: bytes) -> RawHeaders:
     """The wanted headers with their folding kept (unfold when decoding)."""
     out = RawHeaders(head=head)
     values = out.values
+    long_head = len(head) > MAX_HEADER_LEN  # else no value can be too long
     for written, value in _HEADER.findall(b"\n" + head):
         name = _NAMES.get(written)
         if name is None:
             name = written.lower().decode()
             if len(_NAMES) < 1024:
                 _NAMES[written] = name
-        if len(value) > MAX_HEADER_LEN:
+        if long_head and len(value) > MAX_HEADER_LEN:
             out.warnings.append(f"{name} header truncated from {len(value)} bytes")
             value = value[:MAX_HEADER_LEN]
         got = values.get(name)

@@ -127,7 +127,7 @@ def _strip_reply(text: str) -> tuple[str, bool, bool]:
             if close > 0:
                 after = text[close + 1 :].lstrip()
                 inner = text[1:close].upper()
-                if _MARKER.match(after) and "PATCH" not in inner:
+                if "PATCH" not in inner and _MARKER.match(after):
                     text = after
                     continue
         break

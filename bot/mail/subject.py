@@ -180,11 +180,43 @@ class _Group(NamedTuple):
     flags: frozenset[str]  # patch rfc resend pull autosel stable bot
 
 
+# The usual group, `[RFC PATCH v3 12/21]` or a part of it: read directly (what
+# the token rules below give for it, without them).
+_PLAIN_GROUP = re.compile(r"(RFC )?PATCH(?: ([vV](\d+(?:\.\d+)*)))?(?: ((\d{1,4})/(\d{1,4})))?")
+_PATCH_FLAGS = frozenset(("patch",))
+_RFC_PATCH_FLAGS = frozenset(("rfc", "patch"))
+
+
+def _plain_group(m: re.Match[str]) -> _Group:
+    rfc, written_version, version, counter, index, total = m.groups()
+    prefixes = ["RFC", "PATCH"] if rfc else ["PATCH"]
+    if written_version:
+        prefixes.append("v" + version)
+    if counter:
+        prefixes.append(counter)
+    return _Group(
+        tuple(prefixes),
+        (),
+        (),
+        version,
+        (int(index), int(total)) if counter else None,
+        _RFC_PATCH_FLAGS if rfc else _PATCH_FLAGS,
+    )
+
+
 _FLAG_OF = {"PATCH": "patch", "RFC": "rfc", "RESEND": "resend", "PULL": "pull", "AUTOSEL": "autosel", "stable": "stable"}
 
 
 @lru_cache(maxsize=4096)
 def _analyse_group(group: str, first: bool) -> _Group:
+    m = _PLAIN_GROUP.fullmatch(group)
+    if m:
+        return _plain_group(m)
+    return _analyse_tokens(group, first)
+
+
+def _analyse_tokens(group: str, first: bool) -> _Group:
+    """What a group says, token by token (the general rules)."""
     toks = _tokens(group)
     known = [t for t in toks if t.upper() in _KEYWORDS or _VERSION.fullmatch(t) or _COUNTER.fullmatch(t)]
     if not known and (len(toks) > 2 or (len(toks) == 2 and all(t.isalpha() and t.islower() for t in toks))):

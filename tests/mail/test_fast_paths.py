@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from bot.mail.applied import _may_have_notice, _read_notice
 from bot.mail.headers import unfold
 from bot.mail.people import split_addresses
-from bot.mail.subject import _component
+from bot.mail.subject import _PLAIN_GROUP, _analyse_tokens, _component, _plain_group
 from bot.mail.trailers import _REPLY_NEEDLES, _reply_candidates, _split_line
 
 SETTINGS = settings(max_examples=1500, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -136,3 +136,19 @@ def test_reply_candidates_hold_every_possible_trailer_line(text: str) -> None:
 def test_applied_gate_never_hides_a_notice(text: str) -> None:
     if not _may_have_notice(text):
         assert _read_notice(text) is None
+
+
+@SETTINGS
+@given(
+    st.tuples(
+        st.sampled_from(["", "RFC ", "rfc ", "RFC  "]),
+        st.sampled_from(["PATCH", "Patch", "PATCHv2"]),
+        st.sampled_from(["", " v3", " V2", " v5.1", " v١", " v"]),
+        st.sampled_from(["", " 12/21", " 01/3", " 0/4", " ١/٢", " 12345/2", " 1 of 2"]),
+    ).map("".join),
+    st.booleans(),
+)
+def test_plain_subject_groups_read_as_the_token_rules_read_them(group: str, first: bool) -> None:
+    m = _PLAIN_GROUP.fullmatch(group)
+    if m is not None:
+        assert _plain_group(m) == _analyse_tokens(group, first)

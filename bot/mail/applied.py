@@ -153,7 +153,9 @@ def _commit_of(line: str) -> tuple[str | None, str | None]:
 # A notice opens a line; str.splitlines also breaks lines at these.
 _OTHER_BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e")
 _OTHER_BREAKS_UNICODE = (*_OTHER_BREAKS, "\x85", "\u2028", "\u2029")
-_NOTICE_AFTER_NEWLINE = re.compile(r"\n(?i:applied|queued|pushed|merged)\b")
+# The first letter as a plain class lets the engine reject most lines at once
+# (a superset: "Aueued" passes too, and the walk then finds no notice).
+_NOTICE_AFTER_NEWLINE = re.compile(r"\n[AaQqPpMm](?i:pplied|ueued|ushed|erged)\b")
 
 
 def _may_have_notice(body: str) -> bool:

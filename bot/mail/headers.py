@@ -56,8 +56,12 @@ def _trie(names: list[bytes]) -> bytes:
 # One header: name, colon, value and its folded continuation lines. The
 # leading literal newline (rather than `^` with MULTILINE) lets the regex
 # engine jump from line to line instead of trying every byte: 2x faster.
+# The lookahead (first letters of the wanted names, both cases) turns most
+# unwanted lines (folded continuations, X-*, DKIM, ARC) away before the
+# case-insensitive names are tried.
+_FIRST_LETTERS = bytes(sorted({c for n in WANTED for c in (ord(n[0]), ord(n[0].upper()))}))
 _HEADER = re.compile(
-    rb"\n(" + _trie([n.encode() for n in WANTED]) + rb")[ \t]*:[ \t]*(.*(?:\n[ \t].*)*)",
+    rb"\n(?=[" + _FIRST_LETTERS + rb"])(" + _trie([n.encode() for n in WANTED]) + rb")[ \t]*:[ \t]*(.*(?:\n[ \t].*)*)",
     re.IGNORECASE,
 )
 # Header names as written ("Message-Id", "CC", ...) -> canonical; bounded

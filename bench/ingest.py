@@ -3,7 +3,8 @@
 Prints, each phase measured in its own process (so peak RSS is its own):
 
   parse   bot.mail.parse_mail over every mail, nothing else
-  ingest  Store.ingest_many end to end (parse + track + write), fresh SQLite file
+  ingest  Store.ingest_many end to end (parse + track + write), fresh SQLite file;
+          parsing runs in a worker process whose own peak RSS is worker_rss_mb
   store   the same with the parse results computed beforehand: what tracking
           and writing cost on their own (its peak RSS includes that cache of
           every parsed mail, so only the ingest phase's RSS is the real one)
@@ -82,7 +83,7 @@ def phase_ingest(archive: Path, *, preparsed: bool) -> dict[str, object]:
             async with store.engine.connect() as conn:
                 lineages = await conn.scalar(text("SELECT count(DISTINCT lineage_id) FROM series"))
         finally:
-            await store.close()
+            await store.close()  # also ends the parse worker, so RUSAGE_CHILDREN counts it
         return {
             "mails": stats.read,
             "new": stats.new,
@@ -95,6 +96,8 @@ def phase_ingest(archive: Path, *, preparsed: bool) -> dict[str, object]:
             "mails_per_s": stats.read / secs,
             "db_mb": db.stat().st_size / 2**20,
             "peak_rss_mb": peak,
+            # the parse worker process (bot.store.parsepool), 0 when none ran
+            "worker_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
         }
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -28,6 +28,7 @@ from bot.store.engine import insert_ignore, make_engine, upsert
 from bot.store.migrate import upgrade
 from bot.store.models import IngestResult, IngestStats, ReparseStats
 from bot.store.orphans import Orphans
+from bot.store.parsepool import ParsePool, Worked
 from bot.store.reads import ReadMixin
 from bot.store.rows import RowBatch, mail_row, series_row, state_from_rows
 
@@ -38,6 +39,10 @@ Parser = Callable[[bytes], ParsedMail]
 # level 6's time (level 6: 39%); the bulk path is what pays for it.
 ZLIB_LEVEL = 1
 BATCH = 1000  # mails per transaction: bigger batches gain little and cost RSS
+# A bulk import whose first batch has this many mails parses in a worker
+# process (see parsepool): below that, starting the worker (~0.3 s) costs more
+# than it saves, e.g. for an SMTP group commit.
+POOL_MIN = 500
 _DB_DOWN = (OperationalError, InterfaceError)
 # How many early replies one posted patch may adopt from the database.
 ADOPT_MAX = 200
@@ -46,6 +51,12 @@ _PLACED = (Role.COVER, Role.PATCH, Role.REPLY)
 _SET_SERIES_BY_ID = (
     update(t.mails).where(t.mails.c.message_id == bindparam("b_mid")).values(series_id=bindparam("b_sid"))
 )
+
+
+def _default_parser() -> Parser:
+    from bot.mail import parse_mail
+
+    return parse_mail
 
 
 def _now() -> datetime:
@@ -64,6 +75,20 @@ def _record(rec: Any) -> tuple[bytes, str | None]:
     if isinstance(rec, tuple):
         return bytes(rec[0]), rec[1]
     return bytes(rec.data), rec.ref
+
+
+def _crashed(raw: bytes, exc: str) -> ParsedMail:
+    return ParsedMail(
+        message_id=fallback_message_id(raw),
+        synthetic_id=True,
+        kind=Kind.UNPARSEABLE,
+        size=len(raw),
+        errors=(f"parser crashed: {exc}",),
+    )
+
+
+def _outcome(parsed: ParsedMail) -> tuple[ParsedMail, list[str], bool]:
+    return parsed, list(parsed.errors), parsed.kind is Kind.UNPARSEABLE
 
 
 def _compress_all(raws: list[bytes]) -> list[bytes]:
@@ -107,14 +132,15 @@ class Store(ReadMixin, AdminMixin):
         # another (e.g. `kvm-patchbot ingest` beside `run`) added mail since,
         # the index is reloaded before deciding anything.
         self._seen_seq: int | None = None
+        self._parse_pool: ParsePool | None = None
+        if parser is _default_parser():  # a worker process can only import a module-level parser
+            self._parse_pool = ParsePool(parser)
 
     @classmethod
     async def open(cls, url: str, *, schema: str | None = None, parser: Parser | None = None) -> Store:
         """Connect, apply migrations, load the tracker index. `schema`: PostgreSQL search_path."""
         if parser is None:
-            from bot.mail import parse_mail
-
-            parser = parse_mail
+            parser = _default_parser()
         engine = make_engine(url, schema=schema)
         try:
             async with engine.begin() as conn:
@@ -127,6 +153,8 @@ class Store(ReadMixin, AdminMixin):
         return store
 
     async def close(self) -> None:
+        if self._parse_pool is not None:
+            self._parse_pool.close()
         await self._engine.dispose()
 
     async def __aenter__(self) -> Store:
@@ -146,14 +174,15 @@ class Store(ReadMixin, AdminMixin):
             parsed = self._parser(raw)
         except Exception as exc:  # a parser bug must not lose the mail
             log.exception("parser failed on a %d-byte mail", len(raw))
-            parsed = ParsedMail(
-                message_id=fallback_message_id(raw),
-                synthetic_id=True,
-                kind=Kind.UNPARSEABLE,
-                size=len(raw),
-                errors=(f"parser crashed: {exc!r}",),
-            )
-        return parsed, list(parsed.errors), parsed.kind is Kind.UNPARSEABLE
+            parsed = _crashed(raw, repr(exc))
+        return _outcome(parsed)
+
+    def _from_worker(self, raw: bytes, worked: Worked) -> tuple[ParsedMail, list[str], bool]:
+        parsed, crash, _ = worked
+        if parsed is None:  # the worker caught a parser crash; say so here, as _parse does
+            log.error("parser failed on a %d-byte mail: %s", len(raw), crash)
+            parsed = _crashed(raw, crash)
+        return _outcome(parsed)
 
     # ------------------------------------------------------------ index
 
@@ -402,11 +431,17 @@ class Store(ReadMixin, AdminMixin):
         orphans = Orphans()
         loop = asyncio.get_running_loop()
         chunks = ([_record(r) for r in chunk] for chunk in _chunks(records, batch_size))
+        upcoming = next(chunks, None)
+        workers = self._parse_pool if upcoming is not None and len(upcoming) >= POOL_MIN else None
 
-        def compress(batch: list[tuple[bytes, str | None]] | None) -> asyncio.Future[list[bytes]] | None:
+        def compress(batch: list[tuple[bytes, str | None]] | None) -> asyncio.Future[Any] | None:
+            """Compress the batch in a thread, or parse and compress it in the worker process."""
             if batch is None:
                 return None
-            return loop.run_in_executor(pool, _compress_all, [raw for raw, _ in batch])
+            raws = [raw for raw, _ in batch]
+            if workers is not None:
+                return workers.submit(raws, ZLIB_LEVEL)
+            return loop.run_in_executor(pool, _compress_all, raws)
 
         def done(count: int = 1) -> None:
             stats.batches += count
@@ -415,7 +450,6 @@ class Store(ReadMixin, AdminMixin):
                 progress(stats)
 
         writing: tuple[_Prepared, asyncio.Task[int]] | None = None
-        upcoming = next(chunks, None)
         compressing = compress(upcoming)
         try:
             while upcoming is not None and compressing is not None:
@@ -425,7 +459,9 @@ class Store(ReadMixin, AdminMixin):
                 prepared: _Prepared | None = None
                 try:
                     pending_ids = set(writing[0].mail_ids) if writing else set()
-                    prepared = await self._prepare(items, source, compressed, orphans, pending_ids)
+                    prepared = await self._prepare(
+                        items, source, compressed, orphans, pending_ids, pooled=workers is not None
+                    )
                 except _DB_DOWN:
                     raise
                 except Exception:
@@ -452,6 +488,9 @@ class Store(ReadMixin, AdminMixin):
             if writing is not None:
                 writing[1].cancel()
                 await asyncio.gather(writing[1], return_exceptions=True)
+            if compressing is not None:
+                compressing.cancel()
+                await asyncio.gather(compressing, return_exceptions=True)
             raise
         self._stale = False  # every batch is committed: the index matches the database
 
@@ -518,14 +557,23 @@ class Store(ReadMixin, AdminMixin):
         self,
         items: list[tuple[bytes, str | None]],
         source: str,
-        compressed: asyncio.Future[list[bytes]],
+        compressed: asyncio.Future[Any],
         orphans: Orphans,
         pending_ids: set[str],
+        *,
+        pooled: bool = False,
     ) -> _Prepared:
-        """Parse and track a batch in memory (the index moves on); nothing is written."""
+        """Parse and track a batch in memory (the index moves on); nothing is written.
+        `compressed`: the compressed raws, or when `pooled` the worker's `Worked` list."""
         prepared = _Prepared(items=items, source=source)
         local = prepared.stats
-        parsed = [self._parse(raw) for raw, _ in items]
+        raws_z: list[bytes] | None = None
+        if pooled:
+            worked: list[Worked] = await compressed
+            parsed = [self._from_worker(raw, w) for (raw, _), w in zip(items, worked, strict=True)]
+            raws_z = [w[2] for w in worked]
+        else:
+            parsed = [self._parse(raw) for raw, _ in items]
         now = _now()
         existing: set[str] = set(pending_ids)
         async with self._engine.connect() as conn:
@@ -535,7 +583,8 @@ class Store(ReadMixin, AdminMixin):
                 existing.update(found.scalars().all())
         mail_rows: dict[str, dict[str, Any]] = {}
         batch = prepared.batch
-        raws_z = await compressed
+        if raws_z is None:
+            raws_z = await compressed
         self._stale = True  # until this batch commits
         for n, ((raw, ref), raw_z, (p, errors, unparsed)) in enumerate(zip(items, raws_z, parsed, strict=True)):
             if n % 100 == 99:

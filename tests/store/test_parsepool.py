@@ -1,0 +1,62 @@
+"""Bulk parsing in a worker process gives the same store as parsing in-process."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import pytest
+
+from bot.ingest.sources import iter_path
+from bot.mail import parse_mail
+from bot.mail.models import ParsedMail
+from bot.store import Store
+from bot.store.parsepool import ParsePool, work_chunk
+
+
+def _in_process(raw: bytes) -> ParsedMail:
+    return parse_mail(raw)  # not the default parser: the worker process is not used
+
+
+def _crash(raw: bytes) -> ParsedMail:
+    raise ValueError("boom")
+
+
+def test_work_chunk_reports_a_parser_crash_and_still_compresses():
+    raw = b"Subject: x\n\nbody\n"
+    [(parsed, crash, raw_z)] = work_chunk(_crash, [raw], 1)
+    assert parsed is None and crash == "ValueError('boom')"
+    assert zlib.decompress(raw_z) == raw
+
+
+async def test_parse_pool_parses_in_another_process():
+    pool = ParsePool(parse_mail)
+    try:
+        raw = b"Message-ID: <a@x>\nSubject: [PATCH] kvm: fix\nFrom: A <a@x.org>\n\nbody\n"
+        [(parsed, crash, raw_z)] = await pool.submit([raw], 1)
+        assert crash == "" and parsed == parse_mail(raw) and zlib.decompress(raw_z) == raw
+    finally:
+        pool.close()
+
+
+@pytest.mark.corpus
+async def test_pooled_bulk_equals_in_process_bulk(corpus: Path, tmp_path: Path):
+    mails = [r for r in iter_path(corpus / "kvm-x86-threads")]
+    assert len(mails) > 1000  # enough for the worker process (POOL_MIN)
+    pooled = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'pooled.db'}")
+    local = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'local.db'}", parser=_in_process)
+    try:
+        a = await pooled.ingest_many(mails, source="mbox")
+        b = await local.ingest_many(mails, source="mbox")
+        assert pooled._parse_pool is not None and pooled._parse_pool._pool is not None  # it did run
+        assert (a.new, a.duplicates, a.events, a.series_created) == (b.new, b.duplicates, b.events, b.series_created)
+        assert [v.model_dump() for v in await pooled.list_series()] == [
+            v.model_dump() for v in await local.list_series()
+        ]
+        ev_a = [(e.kind, e.series_id, e.message_id, e.data) for e in await pooled.events_after(0, 10**6)]
+        ev_b = [(e.kind, e.series_id, e.message_id, e.data) for e in await local.events_after(0, 10**6)]
+        assert ev_a == ev_b and ev_a
+    finally:
+        await pooled.close()
+        await local.close()
+    assert pooled._parse_pool._pool is None  # close() ended the worker

@@ -4,7 +4,8 @@ Prints, each phase measured in its own process (so peak RSS is its own):
 
   parse   bot.mail.parse_mail over every mail, nothing else
   ingest  Store.ingest_many end to end (parse + track + write), fresh SQLite file;
-          parsing runs in a worker process whose own peak RSS is worker_rss_mb
+          parsing runs in a worker process; children_rss_mb is the largest
+          child's peak RSS (that worker, or the git readers)
   store   the same with the parse results computed beforehand: what tracking
           and writing cost on their own (its peak RSS includes that cache of
           every parsed mail, so only the ingest phase's RSS is the real one)
@@ -96,8 +97,8 @@ def phase_ingest(archive: Path, *, preparsed: bool) -> dict[str, object]:
             "mails_per_s": stats.read / secs,
             "db_mb": db.stat().st_size / 2**20,
             "peak_rss_mb": peak,
-            # the parse worker process (bot.store.parsepool), 0 when none ran
-            "worker_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+            # the largest child process: the parse worker (bot.store.parsepool) or git
+            "children_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
         }
 
     with tempfile.TemporaryDirectory() as tmp:

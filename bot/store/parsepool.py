@@ -22,12 +22,19 @@ Parser = Callable[[bytes], ParsedMail]
 Worked = tuple[ParsedMail | None, str, bytes]
 
 
-def work_chunk(parser: Parser, raws: list[bytes], level: int) -> list[Worked]:
-    """Parse and compress each mail; a parser crash is reported, never raised."""
+_SLIM = {"body": "", "commit_message": ""}
+
+
+def work_chunk(parser: Parser, raws: list[bytes], level: int, *, slim: bool = False) -> list[Worked]:
+    """Parse and compress each mail; a parser crash is reported, never raised.
+    `slim`: drop the body and commit message (what the tracker and the mail
+    row need is parsed out of them already; the raw bytes are stored)."""
     out: list[Worked] = []
     for raw in raws:
         try:
             parsed: ParsedMail | None = parser(raw)
+            if slim:  # the texts are most of the pickle; the bulk path never reads them
+                parsed = parsed.model_copy(update=_SLIM)
             crash = ""
         except Exception as exc:  # the parent keeps the mail as unparseable
             parsed, crash = None, repr(exc)
@@ -42,13 +49,13 @@ class ParsePool:
         self._parser = parser
         self._pool: ProcessPoolExecutor | None = None
 
-    def submit(self, raws: list[bytes], level: int) -> asyncio.Future[list[Worked]]:
+    def submit(self, raws: list[bytes], level: int, *, slim: bool = False) -> asyncio.Future[list[Worked]]:
         if self._pool is None:
             # spawn, not fork: forking beside the database thread deadlocked in a
             # trial. Spawn re-imports the caller's __main__ (as __mp_main__),
             # so scripts that bulk-import need the usual __name__ guard.
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        return asyncio.wrap_future(self._pool.submit(work_chunk, self._parser, raws, level))
+        return asyncio.wrap_future(self._pool.submit(work_chunk, self._parser, raws, level, slim=slim))
 
     def close(self) -> None:
         if self._pool is not None:

@@ -440,7 +440,7 @@ class Store(ReadMixin, AdminMixin):
                 return None
             raws = [raw for raw, _ in batch]
             if workers is not None:
-                return workers.submit(raws, ZLIB_LEVEL)
+                return workers.submit(raws, ZLIB_LEVEL, slim=True)
             return loop.run_in_executor(pool, _compress_all, raws)
 
         def done(count: int = 1) -> None:

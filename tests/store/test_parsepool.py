@@ -1,4 +1,5 @@
-"""Bulk parsing in a worker process gives the same store as parsing in-process."""
+"""Bulk parsing in a worker process (slimmed of the mail texts) gives the same
+store as parsing in-process."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ async def test_parse_pool_parses_in_another_process():
         raw = b"Message-ID: <a@x>\nSubject: [PATCH] kvm: fix\nFrom: A <a@x.org>\n\nbody\n"
         [(parsed, crash, raw_z)] = await pool.submit([raw], 1)
         assert crash == "" and parsed == parse_mail(raw) and zlib.decompress(raw_z) == raw
+        [(slim, _, _)] = await pool.submit([raw], 1, slim=True)
+        assert slim == parse_mail(raw).model_copy(update={"body": "", "commit_message": ""})
+        assert parse_mail(raw).body and not slim.body
     finally:
         pool.close()
 

@@ -28,7 +28,7 @@ import contextlib
 import hashlib
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.discord.cache import Lru
@@ -232,28 +232,20 @@ class DeliveryWorker:
             ch.editor = asyncio.create_task(self._editor_loop(ch), name=f"notify-edits-{channel_id}")
         return ch
 
-    async def _channel_loop(self, ch: _Channel) -> None:
+    async def _supervised(
+        self,
+        ch: _Channel,
+        what: str,
+        step: Callable[[], Awaitable[None]],
+        on_transient: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Run one of a channel's loops, `step` after `step`, until the channel
+        is gone: Discord's transient faults and our own errors back off
+        (doubling, capped) and retry, so the channel's order is kept."""
         delay = self.backoff[0]
         while True:
             try:
-                ch.nudge.clear()
-                owed = ch.owed()
-                batch = [
-                    d
-                    for d in await q.pending_for_channel(self.store, ch.channel_id, limit=50 + len(owed))
-                    if d.event_id not in owed
-                ]
-                if batch:
-                    for d in batch:
-                        ch.current = d
-                        await self._deliver(ch, d)
-                        ch.current = None
-                        ch.last_delivery = asyncio.get_running_loop().time()
-                        await self._notify()
-                    if ch.dirty:
-                        ch.edit_nudge.set()
-                else:
-                    await ch.nudge.wait()
+                await step()
                 delay = self.backoff[0]
             except asyncio.CancelledError:
                 raise
@@ -261,51 +253,62 @@ class DeliveryWorker:
                 await self._channel_gone(ch, str(gone))
                 return
             except TransientError as err:
-                log.warning("channel %s: %s; retrying in %.1fs", ch.channel_id, err, delay)
-                await self._count_failed_try(ch)
+                log.warning("channel %s: %s: %s; retrying in %.1fs", ch.channel_id, what, err, delay)
+                if on_transient is not None:
+                    await on_transient()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff[1])
             except Exception:  # a bug or the store: log, back off, keep the order
-                log.exception("channel %s: delivery failed; retrying in %.1fs", ch.channel_id, delay)
+                log.exception("channel %s: %s failed; retrying in %.1fs", ch.channel_id, what, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff[1])
+
+    async def _channel_loop(self, ch: _Channel) -> None:
+        await self._supervised(
+            ch, "delivery", lambda: self._post_pending(ch), on_transient=lambda: self._count_failed_try(ch)
+        )
+
+    async def _post_pending(self, ch: _Channel) -> None:
+        """Post the channel's pending deliveries in order, or wait for a nudge."""
+        ch.nudge.clear()
+        owed = ch.owed()
+        batch = [
+            d
+            for d in await q.pending_for_channel(self.store, ch.channel_id, limit=50 + len(owed))
+            if d.event_id not in owed
+        ]
+        if not batch:
+            await ch.nudge.wait()
+            return
+        for d in batch:
+            ch.current = d
+            await self._deliver(ch, d)
+            ch.current = None
+            ch.last_delivery = asyncio.get_running_loop().time()
+            await self._notify()
+        if ch.dirty:
+            ch.edit_nudge.set()
 
     async def _editor_loop(self, ch: _Channel) -> None:
-        """Card edits, beside the posting loop so new posts never wait behind them.
+        """Card edits, beside the posting loop so new posts never wait behind them."""
+        await self._supervised(ch, "card edit", lambda: self._edit_cards(ch))
 
-        Edits wait for the channel to be quiet for `coalesce_delay` (then every
+    async def _edit_cards(self, ch: _Channel) -> None:
+        """Edits wait for the channel to be quiet for `coalesce_delay` (then every
         owed card is edited), or for a card to be stale (`_stale_cards`)."""
-        loop = asyncio.get_running_loop()
-        delay = self.backoff[0]
-        while True:
-            try:
-                if not ch.dirty:
-                    ch.edit_nudge.clear()
-                    await ch.edit_nudge.wait()
-                    continue
-                quiet_in = ch.last_delivery + self.coalesce_delay - loop.time()
-                if quiet_in <= 0:
-                    await self._flush_cards(ch)
-                elif stale := self._stale_cards(ch):
-                    await self._flush_cards(ch, stale)
-                else:
-                    await asyncio.sleep(min(quiet_in, self.coalesce_delay))  # a debounce timer
-                    continue
-                await self._notify()
-                delay = self.backoff[0]
-            except asyncio.CancelledError:
-                raise
-            except ChannelGone as gone:
-                await self._channel_gone(ch, str(gone))
-                return
-            except TransientError as err:
-                log.warning("channel %s: card edit: %s; retrying in %.1fs", ch.channel_id, err, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.backoff[1])
-            except Exception:
-                log.exception("channel %s: card edit failed; retrying in %.1fs", ch.channel_id, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.backoff[1])
+        if not ch.dirty:
+            ch.edit_nudge.clear()
+            await ch.edit_nudge.wait()
+            return
+        quiet_in = ch.last_delivery + self.coalesce_delay - asyncio.get_running_loop().time()
+        if quiet_in <= 0:
+            await self._flush_cards(ch)
+        elif stale := self._stale_cards(ch):
+            await self._flush_cards(ch, stale)
+        else:
+            await asyncio.sleep(min(quiet_in, self.coalesce_delay))  # a debounce timer
+            return
+        await self._notify()
 
     async def _count_failed_try(self, ch: _Channel) -> None:
         d, ch.current = ch.current, None

@@ -163,19 +163,8 @@ class DeliveryWorker:
             return
         self._subs_read = now
         subs = await self.store.list_subscriptions()
-        enabled = [
-            Subscription(
-                id=s.id,
-                guild_id=s.guild_id,
-                channel_id=s.channel_id,
-                filter=s.filter,
-                threads=s.threads,
-                alert_channel_id=s.alert_channel_id,
-                alert_role_id=s.alert_role_id,
-            )
-            for s in subs
-            if s.enabled
-        ]
+        # The routing fields of each stored row (its bookkeeping stays behind).
+        enabled = [Subscription.model_validate(s, from_attributes=True) for s in subs if s.enabled]
         # A user with no configuration at all still sees every card in preview.
         self._subs = [PREVIEW_ALL] if self.preview and not subs else enabled
 

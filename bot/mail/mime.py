@@ -179,11 +179,11 @@ def _leaf(
         elif htmls is not None:
             htmls.append(text)
         return
-    text: str | None = None
+    part_text: str | None = None
     textual = ctype.startswith("text/") or ctype in ("application/octet-stream", "application/x-patch")
     if textual and len(raw) <= MAX_ATTACHMENT_TEXT:
-        text = _text_of(raw, params, warnings)
-    out.parts.append(Part(content_type=ctype, filename=filename, size=len(raw), text=text))
+        part_text = _text_of(raw, params, warnings)
+    out.parts.append(Part(content_type=ctype, filename=filename, size=len(raw), text=part_text))
 
 
 def _patch_name(filename: str) -> bool:

@@ -140,7 +140,7 @@ def _split_commit_line(line: str) -> tuple[str, str] | None:
 
 def _looks_like_fix(value: str) -> bool:
     m = _FIX.match(value)
-    return bool(m) and len(m.group(2)) >= MIN_SHA_LEN
+    return m is not None and len(m.group(2)) >= MIN_SHA_LEN
 
 
 def _unclosed(prev: _Raw) -> bool:
@@ -392,12 +392,12 @@ def _split_extra(name: str, value: str) -> tuple[str, str | None]:
 
 
 @lru_cache(maxsize=8192)
-def _parse_fix(value: str, label: str) -> tuple[Fixes | None, str | None]:
-    """(the fix, None) or (None, a warning) for a Fixes:/Stable-dep-of: value."""
+def _parse_fix(value: str, label: str) -> Fixes | str:
+    """The fix, or a warning saying why there is none, for a Fixes:/Stable-dep-of: value."""
     m = _FIX.match(value.strip())
     sha = m.group(2) if m else ""
     if not m or sha == "?" or len(sha) < MIN_SHA_LEN:
-        return None, f"{label}: not a commit id: {value.strip()[:80]!r}"
+        return f"{label}: not a commit id: {value.strip()[:80]!r}"
     rest = m.group(3).strip()
     subject = None
     nonstandard = bool(m.group(1))
@@ -411,8 +411,7 @@ def _parse_fix(value: str, label: str) -> tuple[Fixes | None, str | None]:
     elif rest:
         nonstandard = True
         subject = " ".join(rest.strip("\"'").split()) or None
-    fix = Fixes(sha=sha.lower(), subject=subject, long_sha=len(sha) > USUAL_SHA_LEN, nonstandard=nonstandard)
-    return fix, None
+    return Fixes(sha=sha.lower(), subject=subject, long_sha=len(sha) > USUAL_SHA_LEN, nonstandard=nonstandard)
 
 
 @lru_cache(maxsize=16384)
@@ -498,9 +497,9 @@ def parse_trailers(text: str, reply: bool = False) -> TrailerBlock:
             if name == "Cc":
                 stable.add(trailer)
         elif name == "Fixes" or name == "Stable-dep-of":
-            fix, warning = _parse_fix(value, name)
-            if warning:
-                warnings.append(warning)
+            fix = _parse_fix(value, name)
+            if isinstance(fix, str):
+                warnings.append(fix)
             elif name == "Fixes":
                 fixes.append(fix)
             else:

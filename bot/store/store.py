@@ -25,6 +25,7 @@ from bot.series.models import Event, EventKind
 from bot.store import schema as t
 from bot.store.admin import AdminMixin
 from bot.store.engine import insert_ignore, make_engine, upsert
+from bot.store.gcpause import heap_frozen
 from bot.store.migrate import upgrade
 from bot.store.models import IngestResult, IngestStats, ReparseStats
 from bot.store.orphans import Orphans
@@ -451,47 +452,48 @@ class Store(ReadMixin, AdminMixin):
 
         writing: tuple[_Prepared, asyncio.Task[int]] | None = None
         compressing = compress(upcoming)
-        try:
-            while upcoming is not None and compressing is not None:
-                items, compressed = upcoming, compressing
-                upcoming = next(chunks, None)
-                compressing = compress(upcoming)
-                prepared: _Prepared | None = None
-                try:
-                    pending_ids = set(writing[0].mail_ids) if writing else set()
-                    prepared = await self._prepare(
-                        items, source, compressed, orphans, pending_ids, pooled=workers is not None
-                    )
-                except _DB_DOWN:
-                    raise
-                except Exception:
-                    log.exception("bulk batch failed to track; its %d mails go one by one", len(items))
+        with heap_frozen(upcoming is not None and len(upcoming) >= POOL_MIN):
+            try:
+                while upcoming is not None and compressing is not None:
+                    items, compressed = upcoming, compressing
+                    upcoming = next(chunks, None)
+                    compressing = compress(upcoming)
+                    prepared: _Prepared | None = None
+                    try:
+                        pending_ids = set(writing[0].mail_ids) if writing else set()
+                        prepared = await self._prepare(
+                            items, source, compressed, orphans, pending_ids, pooled=workers is not None
+                        )
+                    except _DB_DOWN:
+                        raise
+                    except Exception:
+                        log.exception("bulk batch failed to track; its %d mails go one by one", len(items))
+                    if writing is not None:
+                        ok = await self._settle(writing, stats)
+                        writing = None
+                        if not ok:  # the batch before failed: this one was tracked on top of it
+                            prepared = None
+                        done()
+                    if prepared is None:
+                        stats.fallbacks += 1
+                        await self._reload_index()
+                        await self._one_by_one(items, source, stats)
+                        done()
+                        continue
+                    writing = (prepared, asyncio.create_task(self._commit(prepared)))
                 if writing is not None:
-                    ok = await self._settle(writing, stats)
+                    await self._settle(writing, stats)
                     writing = None
-                    if not ok:  # the batch before failed: this one was tracked on top of it
-                        prepared = None
                     done()
-                if prepared is None:
-                    stats.fallbacks += 1
-                    await self._reload_index()
-                    await self._one_by_one(items, source, stats)
-                    done()
-                    continue
-                writing = (prepared, asyncio.create_task(self._commit(prepared)))
-            if writing is not None:
-                await self._settle(writing, stats)
-                writing = None
-                done()
-        except BaseException:
-            self._stale = True
-            if writing is not None:
-                writing[1].cancel()
-                await asyncio.gather(writing[1], return_exceptions=True)
-            if compressing is not None:
-                compressing.cancel()
-                await asyncio.gather(compressing, return_exceptions=True)
-            raise
+            except BaseException:
+                self._stale = True
+                if writing is not None:
+                    writing[1].cancel()
+                    await asyncio.gather(writing[1], return_exceptions=True)
+                if compressing is not None:
+                    compressing.cancel()
+                    await asyncio.gather(compressing, return_exceptions=True)
+                raise
         self._stale = False  # every batch is committed: the index matches the database
 
     async def _settle(self, writing: tuple[_Prepared, asyncio.Task[int]], stats: IngestStats) -> bool:

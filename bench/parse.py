@@ -1,6 +1,6 @@
 """Parse speed and memory on the kvmarm public-inbox archive.
 
-    python bench/parse.py [--git DIR] [--limit N] [--profile]
+    python bench/parse.py [--git DIR] [--limit N] [--profile] [--compiled]
 
 Without --git the shared bundle (../shared/corpus/kvmarm-epoch0.bundle) is
 cloned into a temporary directory. Prints, on one core:
@@ -12,6 +12,11 @@ cloned into a temporary directory. Prints, on one core:
    with `taskset -c 1` for steadier figures);
 2. streaming end to end (git cat-file -> parse_mail), with peak RSS after the
    first 5,000 mails and after all of them, to show memory stays flat.
+
+It says which parser it ran: the source, or the mypyc-compiled build that
+deployments install (build_support/kvmbot_build.py). `--compiled` runs it
+twice, the source here and then a compiled copy of the tree (built into a
+temporary directory; needs mypy, from the test extra) in a child process.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import cProfile
 import email
 import email.policy
 import gc
+import importlib.util
+import os
 import pstats
 import resource
 import subprocess
@@ -30,10 +37,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# KVMBOT_BENCH_TREE: the compiled copy `--compiled` made, imported instead of the source.
+sys.path.insert(0, os.environ.get("KVMBOT_BENCH_TREE") or str(ROOT))
 
 from bot.ingest.sources import iter_path  # noqa: E402
 from bot.mail import parse_mail  # noqa: E402
+from bot.mail import parse as _parse_module  # noqa: E402
 
 BUNDLE = ROOT.parent / "shared" / "corpus" / "kvmarm-epoch0.bundle"
 
@@ -71,7 +80,12 @@ def main() -> int:
     ap.add_argument(
         "--repeat", type=int, default=3, help="timed passes over the in-memory mails (the best counts; default 3)"
     )
+    ap.add_argument(
+        "--compiled", action="store_true", help="then the same again with a mypyc-compiled copy of the parser"
+    )
     args = ap.parse_args()
+    impl = "compiled (mypyc)" if str(_parse_module.__file__).endswith(".so") else "pure Python"
+    print(f"parser: {impl}, {_parse_module.__file__}")
 
     tmp = None
     gitdir = args.git
@@ -145,9 +159,31 @@ def main() -> int:
         f"({stdlib * total / len(raws) / 1e6:.1f} MB/s); parse_mail/compat32 = {ours / stdlib:.2f}x"
     )
 
+    if args.compiled:
+        print()
+        with tempfile.TemporaryDirectory(prefix="kvmbot-compiled-") as tree:
+            t = time.perf_counter()
+            _build_support().compiled_copy(Path(tree))
+            print(f"compiled a copy of the parser in {time.perf_counter() - t:.1f} s")
+            again = [a for a in sys.argv[1:] if a != "--compiled"]
+            if args.git is None:
+                again += ["--git", str(gitdir)]
+            sys.stdout.flush()
+            subprocess.run(
+                [sys.executable, __file__, *again], env={**os.environ, "KVMBOT_BENCH_TREE": tree}, check=True
+            )
+
     if tmp is not None:
         tmp.cleanup()
     return 0
+
+
+def _build_support():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("kvmbot_build", ROOT / "build_support" / "kvmbot_build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 if __name__ == "__main__":

@@ -1,32 +1,33 @@
-"""Parsing and compressing bulk mail in a second process.
+"""Parsing bulk mail in a second process.
 
 On the bulk path the main process tracks and writes; parsing (about 100 us a
-mail) and zlib (about 70 us) move to one worker process, a batch ahead.
-Measured on kvmarm: unpickling a ParsedMail costs about 25 us, a quarter of
-parsing it. The pool starts on first use (a bulk import), never for the
-single-mail path, and is shut down by `Store.close`.
+mail) moves to one worker process, a batch ahead. zlib stays in the main
+process, in a thread (it releases the GIL): in the worker it made that process
+the bottleneck on kvmarm (220 us a mail against the main process's 130), and
+the compressed bytes had to come back through the pipe. Unpickling a
+ParsedMail costs about 15 us. The pool starts on first use (a bulk import),
+never for the single-mail path, and is shut down by `Store.close`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import zlib
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
 from bot.mail.models import ParsedMail
 
 Parser = Callable[[bytes], ParsedMail]
-# (parsed, or None when the parser raised; the exception's repr; the compressed bytes)
-Worked = tuple[ParsedMail | None, str, bytes]
+# (parsed, or None when the parser raised; the exception's repr)
+Worked = tuple[ParsedMail | None, str]
 
 
 _SLIM = {"body": "", "commit_message": ""}
 
 
-def work_chunk(parser: Parser, raws: list[bytes], level: int, *, slim: bool = False) -> list[Worked]:
-    """Parse and compress each mail; a parser crash is reported, never raised.
+def work_chunk(parser: Parser, raws: list[bytes], *, slim: bool = False) -> list[Worked]:
+    """Parse each mail; a parser crash is reported, never raised.
     `slim`: drop the body and commit message (what the tracker and the mail
     row need is parsed out of them already; the raw bytes are stored)."""
     out: list[Worked] = []
@@ -38,7 +39,7 @@ def work_chunk(parser: Parser, raws: list[bytes], level: int, *, slim: bool = Fa
             crash = ""
         except Exception as exc:  # the parent keeps the mail as unparseable
             parsed, crash = None, repr(exc)
-        out.append((parsed, crash, zlib.compress(raw, level)))
+        out.append((parsed, crash))
     return out
 
 
@@ -49,13 +50,13 @@ class ParsePool:
         self._parser = parser
         self._pool: ProcessPoolExecutor | None = None
 
-    def submit(self, raws: list[bytes], level: int, *, slim: bool = False) -> asyncio.Future[list[Worked]]:
+    def submit(self, raws: list[bytes], *, slim: bool = False) -> asyncio.Future[list[Worked]]:
         if self._pool is None:
             # spawn, not fork: forking beside the database thread deadlocked in a
             # trial. Spawn re-imports the caller's __main__ (as __mp_main__),
             # so scripts that bulk-import need the usual __name__ guard.
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        return asyncio.wrap_future(self._pool.submit(work_chunk, self._parser, raws, level, slim=slim))
+        return asyncio.wrap_future(self._pool.submit(work_chunk, self._parser, raws, slim=slim))
 
     def close(self) -> None:
         if self._pool is not None:

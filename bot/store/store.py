@@ -179,7 +179,7 @@ class Store(ReadMixin, AdminMixin):
         return _outcome(parsed)
 
     def _from_worker(self, raw: bytes, worked: Worked) -> tuple[ParsedMail, list[str], bool]:
-        parsed, crash, _ = worked
+        parsed, crash = worked
         if parsed is None:  # the worker caught a parser crash; say so here, as _parse does
             log.error("parser failed on a %d-byte mail: %s", len(raw), crash)
             parsed = _crashed(raw, crash)
@@ -427,7 +427,8 @@ class Store(ReadMixin, AdminMixin):
         pool: ThreadPoolExecutor,
     ) -> None:
         """Batches in a pipeline: while batch N is written (the database works in
-        its own thread), batch N+1 is parsed and tracked, and N+2 compressed."""
+        its own thread), batch N+1 is tracked, and N+2 compressed in a thread and,
+        with the worker process, parsed there (else N+1 is parsed here)."""
         start = time.perf_counter()
         orphans = Orphans()
         loop = asyncio.get_running_loop()
@@ -436,13 +437,14 @@ class Store(ReadMixin, AdminMixin):
         workers = self._parse_pool if upcoming is not None and len(upcoming) >= POOL_MIN else None
 
         def compress(batch: list[tuple[bytes, str | None]] | None) -> asyncio.Future[Any] | None:
-            """Compress the batch in a thread, or parse and compress it in the worker process."""
+            """Compress the batch in a thread; with a worker process, also parse it there."""
             if batch is None:
                 return None
             raws = [raw for raw, _ in batch]
+            zipped = loop.run_in_executor(pool, _compress_all, raws)
             if workers is not None:
-                return workers.submit(raws, ZLIB_LEVEL, slim=True)
-            return loop.run_in_executor(pool, _compress_all, raws)
+                return asyncio.gather(workers.submit(raws, slim=True), zipped)
+            return zipped
 
         def done(count: int = 1) -> None:
             stats.batches += count
@@ -566,14 +568,14 @@ class Store(ReadMixin, AdminMixin):
         pooled: bool = False,
     ) -> _Prepared:
         """Parse and track a batch in memory (the index moves on); nothing is written.
-        `compressed`: the compressed raws, or when `pooled` the worker's `Worked` list."""
+        `compressed`: the compressed raws, or when `pooled` (the worker's `Worked` list, them)."""
         prepared = _Prepared(items=items, source=source)
         local = prepared.stats
         raws_z: list[bytes] | None = None
         if pooled:
-            worked: list[Worked] = await compressed
+            worked: list[Worked]
+            worked, raws_z = await compressed
             parsed = [self._from_worker(raw, w) for (raw, _), w in zip(items, worked, strict=True)]
-            raws_z = [w[2] for w in worked]
         else:
             parsed = [self._parse(raw) for raw, _ in items]
         now = _now()

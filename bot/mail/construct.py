@@ -24,19 +24,22 @@ _set_dict = _slots["__dict__"].__set__
 _set_fields_set = _slots["__pydantic_fields_set__"].__set__
 _set_extra = _slots["__pydantic_extra__"].__set__
 _set_private = _slots["__pydantic_private__"].__set__
-_FIELDS: dict[type, frozenset[str]] = {}
+# One "fields set" per class, shared by its instances: every field is set, the
+# models are frozen, and pydantic copies the set before changing it
+# (model_copy). A set per instance cost an allocation and a GC-tracked object.
+_FIELDS: dict[type, set[str]] = {}
 
 
 def construct(cls: type[M], values: dict[str, Any]) -> M:
     """An instance of `cls` holding `values` (which must name every field)."""
     fields = _FIELDS.get(cls)
     if fields is None:
-        fields = _FIELDS[cls] = frozenset(cls.model_fields)
+        fields = _FIELDS[cls] = set(cls.model_fields)
     if len(values) != len(fields):
         return cls.model_construct(**values)
     obj = _new(cls)
     _set_dict(obj, values)
-    _set_fields_set(obj, set(fields))
+    _set_fields_set(obj, fields)
     _set_extra(obj, None)
     _set_private(obj, None)
     return obj

@@ -152,3 +152,19 @@ def test_plain_subject_groups_read_as_the_token_rules_read_them(group: str, firs
     m = _PLAIN_GROUP.fullmatch(group)
     if m is not None:
         assert _plain_group(m) == _analyse_tokens(group, first)
+
+
+def test_construct_matches_validation_and_copies_stay_apart() -> None:
+    """`construct` builds what validation builds; a copy with changes leaves the
+    shared fields set (and every other instance) as it was."""
+    from bot.mail.construct import construct
+    from bot.mail.models import Person, Trailer
+
+    values = {"name": "Reviewed-by", "value": "A <a@x>", "extra": None, "note": None, "person": Person(name="A", email="a@x")}
+    built, other = construct(Trailer, dict(values)), construct(Trailer, dict(values))
+    validated = Trailer.model_validate(values)
+    assert built == validated and built.model_dump() == validated.model_dump()
+    assert built.model_fields_set == validated.model_fields_set == set(Trailer.model_fields)
+    changed = built.model_copy(update={"note": "[for 1-3]"})
+    assert changed.note == "[for 1-3]" and built.note is None and other.note is None
+    assert built.model_fields_set == other.model_fields_set == set(Trailer.model_fields)

@@ -47,7 +47,7 @@ from bot.mail.models import (
 )
 from bot.mail.people import parse_address_list, parse_person
 from bot.mail.subject import parse_subject
-from bot.mail.trailers import parse_trailers
+from bot.mail.trailers import META_TAIL, parse_trailers
 
 SYNTHETIC_DOMAIN = "kvm-patchbot.invalid"
 # "Jane Doe via kvm" <kvm@vger...>: the list rewrote From for DMARC.
@@ -445,10 +445,13 @@ def _parse(raw: bytes) -> ParsedMail:
     tb = None
     if kind in (Kind.PATCH, Kind.COVER, Kind.PULL):
         trailer_text = text
-        if diff_pos > 0 and "base-commit:" not in text and "change-id:" not in text:
-            # Trailers end before the diff; b4's metadata may follow it, else
-            # the (often large) diff need not be read again.
-            trailer_text = text[:diff_pos]
+        if diff_pos > 0:
+            # Trailers end before the diff; b4's metadata may follow it (read
+            # only in the mail's last META_TAIL characters), else the (often
+            # large) diff need not be read again.
+            tail = max(diff_pos, len(text) - META_TAIL)
+            if text.find("base-commit:", tail) == -1 and text.find("change-id:", tail) == -1:
+                trailer_text = text[:diff_pos]
         tb = parse_trailers(trailer_text)
     elif kind is Kind.REPLY or kind is Kind.BOT:
         tb = parse_trailers(text, reply=True)

@@ -427,11 +427,11 @@ def _trailer(name: str, raw_value: str) -> Trailer:
 
 
 # b4 writes base-commit/change-id near the end of the mail, after the diff.
-_META_TAIL = 4000
+META_TAIL = 4000
 
 
 def _meta_value(text: str, key: str) -> str | None:
-    start = max(0, len(text) - _META_TAIL)
+    start = max(0, len(text) - META_TAIL)
     pos = text.find(key, start)
     while pos != -1:
         if pos == 0 or text[pos - 1] == "\n":

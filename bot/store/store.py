@@ -29,7 +29,7 @@ from bot.store.gcpause import heap_frozen
 from bot.store.migrate import upgrade
 from bot.store.models import IngestResult, IngestStats, ReparseStats
 from bot.store.orphans import Orphans
-from bot.store.parsepool import ParsePool, Worked
+from bot.store.parsepool import Chunk, ParsePool, Worked
 from bot.store.reads import ReadMixin
 from bot.store.rows import RowBatch, mail_row, series_row, state_from_rows
 
@@ -40,9 +40,9 @@ Parser = Callable[[bytes], ParsedMail]
 # level 6's time (level 6: 39%); the bulk path is what pays for it.
 ZLIB_LEVEL = 1
 BATCH = 1000  # mails per transaction: bigger batches gain little and cost RSS
-# A bulk import whose first batch has this many mails parses in a worker
-# process (see parsepool): below that, starting the worker (~0.3 s) costs more
-# than it saves, e.g. for an SMTP group commit.
+# A bulk import whose first batch has this many mails parses and compresses in
+# a worker process (see parsepool): below that, starting the worker (~0.3 s)
+# costs more than it saves, e.g. for an SMTP group commit.
 POOL_MIN = 500
 _DB_DOWN = (OperationalError, InterfaceError)
 # How many early replies one posted patch may adopt from the database.
@@ -92,9 +92,9 @@ def _outcome(parsed: ParsedMail) -> tuple[ParsedMail, list[str], bool]:
     return parsed, list(parsed.errors), parsed.kind is Kind.UNPARSEABLE
 
 
-def _compress_all(raws: list[bytes]) -> list[bytes]:
-    # zlib releases the GIL: run in a thread, this overlaps parsing and tracking.
-    return [zlib.compress(raw, ZLIB_LEVEL) for raw in raws]
+def _compress_all(raws: list[bytes]) -> Chunk:
+    # For imports too small to start the worker for (e.g. an SMTP group commit).
+    return None, [zlib.compress(raw, ZLIB_LEVEL) for raw in raws]
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -133,9 +133,8 @@ class Store(ReadMixin, AdminMixin):
         # another (e.g. `kvm-patchbot ingest` beside `run`) added mail since,
         # the index is reloaded before deciding anything.
         self._seen_seq: int | None = None
-        self._parse_pool: ParsePool | None = None
-        if parser is _default_parser():  # a worker process can only import a module-level parser
-            self._parse_pool = ParsePool(parser)
+        # A worker process can only import a module-level parser; with another it only compresses.
+        self._parse_pool = ParsePool(parser if parser is _default_parser() else None)
 
     @classmethod
     async def open(cls, url: str, *, schema: str | None = None, parser: Parser | None = None) -> Store:
@@ -154,8 +153,7 @@ class Store(ReadMixin, AdminMixin):
         return store
 
     async def close(self) -> None:
-        if self._parse_pool is not None:
-            self._parse_pool.close()
+        self._parse_pool.close()
         await self._engine.dispose()
 
     async def __aenter__(self) -> Store:
@@ -427,8 +425,9 @@ class Store(ReadMixin, AdminMixin):
         pool: ThreadPoolExecutor,
     ) -> None:
         """Batches in a pipeline: while batch N is written (the database works in
-        its own thread), batch N+1 is tracked, and N+2 compressed in a thread and,
-        with the worker process, parsed there (else N+1 is parsed here)."""
+        its own thread), batch N+1 is tracked, and N+2 compressed (and parsed,
+        with the default parser) in the worker process; small imports compress
+        in a thread and parse here."""
         start = time.perf_counter()
         orphans = Orphans()
         loop = asyncio.get_running_loop()
@@ -436,15 +435,14 @@ class Store(ReadMixin, AdminMixin):
         upcoming = next(chunks, None)
         workers = self._parse_pool if upcoming is not None and len(upcoming) >= POOL_MIN else None
 
-        def compress(batch: list[tuple[bytes, str | None]] | None) -> asyncio.Future[Any] | None:
-            """Compress the batch in a thread; with a worker process, also parse it there."""
+        def compress(batch: list[tuple[bytes, str | None]] | None) -> asyncio.Future[Chunk] | None:
+            """Compress the batch (and parse it, if the worker can) in the worker, else in a thread."""
             if batch is None:
                 return None
             raws = [raw for raw, _ in batch]
-            zipped = loop.run_in_executor(pool, _compress_all, raws)
             if workers is not None:
-                return asyncio.gather(workers.submit(raws, slim=True), zipped)
-            return zipped
+                return workers.submit(raws, ZLIB_LEVEL, slim=True)
+            return loop.run_in_executor(pool, _compress_all, raws)
 
         def done(count: int = 1) -> None:
             stats.batches += count
@@ -464,7 +462,7 @@ class Store(ReadMixin, AdminMixin):
                     try:
                         pending_ids = set(writing[0].mail_ids) if writing else set()
                         prepared = await self._prepare(
-                            items, source, compressed, orphans, pending_ids, pooled=workers is not None
+                            items, source, compressed, orphans, pending_ids
                         )
                     except _DB_DOWN:
                         raise
@@ -561,20 +559,17 @@ class Store(ReadMixin, AdminMixin):
         self,
         items: list[tuple[bytes, str | None]],
         source: str,
-        compressed: asyncio.Future[Any],
+        compressed: asyncio.Future[Chunk],
         orphans: Orphans,
         pending_ids: set[str],
-        *,
-        pooled: bool = False,
     ) -> _Prepared:
         """Parse and track a batch in memory (the index moves on); nothing is written.
-        `compressed`: the compressed raws, or when `pooled` (the worker's `Worked` list, them)."""
+        `compressed`: the worker's (or the thread's) `Chunk`: parsed mails, if
+        it parsed them, and the compressed raws."""
         prepared = _Prepared(items=items, source=source)
         local = prepared.stats
-        raws_z: list[bytes] | None = None
-        if pooled:
-            worked: list[Worked]
-            worked, raws_z = await compressed
+        worked, raws_z = await compressed
+        if worked is not None:
             parsed = [self._from_worker(raw, w) for (raw, _), w in zip(items, worked, strict=True)]
         else:
             parsed = [self._parse(raw) for raw, _ in items]
@@ -587,8 +582,6 @@ class Store(ReadMixin, AdminMixin):
                 existing.update(found.scalars().all())
         mail_rows: dict[str, dict[str, Any]] = {}
         batch = prepared.batch
-        if raws_z is None:
-            raws_z = await compressed
         self._stale = True  # until this batch commits
         for n, ((raw, ref), raw_z, (p, errors, unparsed)) in enumerate(zip(items, raws_z, parsed, strict=True)):
             if n % 100 == 99:

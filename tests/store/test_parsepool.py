@@ -3,6 +3,7 @@ store as parsing in-process."""
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import pytest
@@ -22,19 +23,26 @@ def _crash(raw: bytes) -> ParsedMail:
     raise ValueError("boom")
 
 
-def test_work_chunk_reports_a_parser_crash():
+def test_work_chunk_reports_a_parser_crash_and_still_compresses():
     raw = b"Subject: x\n\nbody\n"
-    [(parsed, crash)] = work_chunk(_crash, [raw])
+    [(parsed, crash)], [raw_z] = work_chunk(_crash, [raw], 1)
     assert parsed is None and crash == "ValueError('boom')"
+    assert zlib.decompress(raw_z) == raw
+
+
+def test_work_chunk_without_a_parser_only_compresses():
+    raw = b"Subject: x\n\nbody\n"
+    worked, [raw_z] = work_chunk(None, [raw], 1)
+    assert worked is None and zlib.decompress(raw_z) == raw
 
 
 async def test_parse_pool_parses_in_another_process():
     pool = ParsePool(parse_mail)
     try:
         raw = b"Message-ID: <a@x>\nSubject: [PATCH] kvm: fix\nFrom: A <a@x.org>\n\nbody\n"
-        [(parsed, crash)] = await pool.submit([raw])
-        assert crash == "" and parsed == parse_mail(raw)
-        [(slim, _)] = await pool.submit([raw], slim=True)
+        [(parsed, crash)], [raw_z] = await pool.submit([raw], 1)
+        assert crash == "" and parsed == parse_mail(raw) and zlib.decompress(raw_z) == raw
+        [(slim, _)], _ = await pool.submit([raw], 1, slim=True)
         assert slim == parse_mail(raw).model_copy(update={"body": "", "commit_message": ""})
         assert parse_mail(raw).body and not slim.body
     finally:
@@ -50,7 +58,8 @@ async def test_pooled_bulk_equals_in_process_bulk(corpus: Path, tmp_path: Path):
     try:
         a = await pooled.ingest_many(mails, source="mbox")
         b = await local.ingest_many(mails, source="mbox")
-        assert pooled._parse_pool is not None and pooled._parse_pool._pool is not None  # it did run
+        assert pooled._parse_pool.parses and pooled._parse_pool._pool is not None  # it did run
+        assert not local._parse_pool.parses  # the test's parser: the worker only compressed
         assert (a.new, a.duplicates, a.events, a.series_created) == (b.new, b.duplicates, b.events, b.series_created)
         assert [v.model_dump() for v in await pooled.list_series()] == [
             v.model_dump() for v in await local.list_series()

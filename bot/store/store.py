@@ -10,6 +10,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import islice
@@ -437,11 +438,17 @@ class Store(ReadMixin, AdminMixin):
 
         def compress(batch: list[tuple[bytes, str | None]] | None) -> asyncio.Future[Chunk] | None:
             """Compress the batch (and parse it, if the worker can) in the worker, else in a thread."""
+            nonlocal workers
             if batch is None:
                 return None
             raws = [raw for raw, _ in batch]
             if workers is not None:
-                return workers.submit(raws, ZLIB_LEVEL, slim=True)
+                try:
+                    return workers.submit(raws, ZLIB_LEVEL, slim=True)
+                except BrokenProcessPool:  # the worker died (its batch goes one by one): carry on without it
+                    log.exception("the parse worker is gone; the import goes on in this process")
+                    workers.close()  # the next import starts a new one
+                    workers = None
             return loop.run_in_executor(pool, _compress_all, raws)
 
         def done(count: int = 1) -> None:

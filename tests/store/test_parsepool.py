@@ -71,3 +71,28 @@ async def test_pooled_bulk_equals_in_process_bulk(corpus: Path, tmp_path: Path):
         await pooled.close()
         await local.close()
     assert pooled._parse_pool._pool is None  # close() ended the worker
+
+
+async def test_a_dead_worker_leaves_the_import_to_this_process(tmp_path: Path):
+    from concurrent.futures.process import BrokenProcessPool
+
+    from tests.store.conftest import raw_mail
+
+    mails = [raw_mail(f"m{i}@x", f"[PATCH] KVM: x86: fix {i}", at=i) for i in range(1200)]
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'dead.db'}")
+    calls = []
+
+    def dead(raws: list[bytes], level: int, *, slim: bool = False):  # type: ignore[no-untyped-def]
+        calls.append(len(raws))
+        raise BrokenProcessPool("gone")
+
+    store._parse_pool.submit = dead  # type: ignore[method-assign]
+    try:
+        got = await store.ingest_many(mails, source="mbox")
+        assert calls == [1000]  # tried once, then compressed in a thread and parsed here
+        assert (got.new, got.fallbacks) == (1200, 0)
+        assert await store.count("mails") == 1200
+        raw = await store.raw("m7@x")
+        assert raw == mails[7]
+    finally:
+        await store.close()

@@ -25,7 +25,8 @@ from bot.series import Decision, MemoryIndex, Role, decide, waits_for_parent
 from bot.series.models import Event, EventKind
 from bot.store import schema as t
 from bot.store.admin import AdminMixin
-from bot.store.engine import insert_ignore, make_engine, upsert
+from bot.store.bulkwrite import insert_many
+from bot.store.engine import make_engine
 from bot.store.gcpause import heap_frozen
 from bot.store.migrate import upgrade
 from bot.store.models import IngestResult, IngestStats, ReparseStats
@@ -242,24 +243,17 @@ class Store(ReadMixin, AdminMixin):
 
     async def _write(self, conn: AsyncConnection, batch: RowBatch, *, returning: bool = False) -> list[int]:
         """Write a batch's rows, parents first; the touched series from the index."""
-        if batch.lineages:
-            await conn.execute(insert(t.lineages), batch.lineages)
+        await insert_many(conn, t.lineages, batch.lineages)
         rows = batch.series_rows
         if rows is None:
             rows = [series_row(self._index.series(sid)) for sid in sorted(batch.touched)]
-        if rows:
-            await conn.execute(upsert(conn, t.series, ["id"]), rows)
-        for table, rows in (
-            (t.patches, batch.patches),
-            (t.trailers, batch.trailers),
-            (t.fixes, batch.fixes),
-            (t.stable_requests, batch.stable),
-            (t.applied, batch.applied),
-        ):
-            if rows:
-                await conn.execute(insert(table), rows)
-        if batch.refs:
-            await conn.execute(insert_ignore(conn, t.series_refs), batch.refs)
+        await insert_many(conn, t.series, rows, how="upsert", conflict=("id",))
+        await insert_many(conn, t.patches, batch.patches)
+        await insert_many(conn, t.trailers, batch.trailers)
+        await insert_many(conn, t.fixes, batch.fixes)
+        await insert_many(conn, t.stable_requests, batch.stable)
+        await insert_many(conn, t.applied, batch.applied)
+        await insert_many(conn, t.series_refs, batch.refs, how="ignore")
         if not batch.events:
             return []
         if returning:
@@ -267,7 +261,7 @@ class Store(ReadMixin, AdminMixin):
                 insert(t.events).returning(t.events.c.id, sort_by_parameter_order=True), batch.events
             )
             return [r[0] for r in result]
-        await conn.execute(insert(t.events), batch.events)
+        await insert_many(conn, t.events, batch.events)
         return []
 
     # ------------------------------------------------------------ ingest
@@ -623,8 +617,7 @@ class Store(ReadMixin, AdminMixin):
     async def _commit(self, prepared: _Prepared) -> int:
         """Write a prepared batch in one transaction; returns the newest mail seq."""
         async with self._engine.begin() as conn:
-            if prepared.mail_rows:
-                await conn.execute(insert(t.mails), prepared.mail_rows)
+            await insert_many(conn, t.mails, prepared.mail_rows)
             if prepared.late:
                 await conn.execute(_SET_SERIES_BY_ID, prepared.late)
             await self._write(conn, prepared.batch)

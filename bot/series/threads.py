@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from bot.mail.construct import construct
 from bot.mail.models import Kind, ParsedMail
-from bot.series.models import Event
+from bot.series.models import Event, EventKind
 from bot.series.state import Member, SeriesIndex
 
 
-def event(**fields: object) -> Event:
-    # Built from our own typed values: skip validation (it was a third of the
-    # tracker's time on the bulk path).
-    return Event.model_construct(**fields)
+def event(
+    *,
+    kind: EventKind,
+    series_id: int,
+    message_id: str,
+    patch_index: int | None = None,
+    data: dict[str, str | int | None] | None = None,
+    created_at: datetime | None = None,
+) -> Event:
+    # Built from our own typed values: no validation (it was a third of the
+    # tracker's time on the bulk path), and every field given in the class's
+    # order, so no walk over the defaults either (model_construct's cost:
+    # 10 -> 1.5 us an event).
+    return construct(Event, {
+        "event_id": None, "kind": kind, "series_id": series_id, "message_id": message_id,
+        "patch_index": patch_index, "data": {} if data is None else data, "created_at": created_at,
+    })
 
 
 def parents(mail: ParsedMail) -> list[str]:

@@ -41,9 +41,9 @@ def work_chunk(parser: Parser | None, raws: list[bytes], level: int, *, slim: bo
     out: list[Worked] = []
     for raw in raws:
         try:
-            parsed: ParsedMail | None = parser(raw)
-            if slim:  # the texts are most of the pickle; the bulk path never reads them
-                parsed = parsed.model_copy(update=_SLIM)
+            mail = parser(raw)
+            # the texts are most of the pickle; the bulk path never reads them
+            parsed: ParsedMail | None = mail.model_copy(update=_SLIM) if slim else mail
             crash = ""
         except Exception as exc:  # the parent keeps the mail as unparseable
             parsed, crash = None, repr(exc)

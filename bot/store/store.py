@@ -8,12 +8,13 @@ import hashlib
 import logging
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
@@ -43,8 +44,8 @@ Parser = Callable[[bytes], ParsedMail]
 ZLIB_LEVEL = 1
 BATCH = 1000  # mails per transaction: bigger batches gain little and cost RSS
 # A bulk import whose first batch has this many mails parses and compresses in
-# a worker process (see parsepool): below that, starting the worker (~0.3 s)
-# costs more than it saves, e.g. for an SMTP group commit.
+# worker processes (see parsepool): below that, starting them (~0.15 s) costs
+# more than it saves, e.g. for an SMTP group commit.
 POOL_MIN = 500
 _DB_DOWN = (OperationalError, InterfaceError)
 # How many early replies one posted patch may adopt from the database.
@@ -420,21 +421,22 @@ class Store(ReadMixin, AdminMixin):
         pool: ThreadPoolExecutor,
     ) -> None:
         """Batches in a pipeline: while batch N is written (the database works in
-        its own thread), batch N+1 is tracked, and N+2 compressed (and parsed,
-        with the default parser) in the worker process; small imports compress
-        in a thread and parse here."""
+        its own thread), batch N+1 is tracked, and N+2 (and N+3, one batch per
+        worker) compressed and, with the default parser, parsed in the worker
+        processes; small imports compress in a thread and parse here."""
         start = time.perf_counter()
         orphans = Orphans()
         loop = asyncio.get_running_loop()
         chunks = ([_record(r) for r in chunk] for chunk in _chunks(records, batch_size))
-        upcoming = next(chunks, None)
-        workers = self._parse_pool if upcoming is not None and len(upcoming) >= POOL_MIN else None
+        first = next(chunks, None)
+        big = first is not None and len(first) >= POOL_MIN
+        workers = self._parse_pool if big else None
+        # Batches handed on before their turn: one per worker process keeps them all busy.
+        depth = self._parse_pool.processes if big else 1
 
-        def compress(batch: list[tuple[bytes, str | None]] | None) -> asyncio.Future[Chunk] | None:
+        def compress(batch: list[tuple[bytes, str | None]]) -> asyncio.Future[Chunk]:
             """Compress the batch (and parse it, if the worker can) in the worker, else in a thread."""
             nonlocal workers
-            if batch is None:
-                return None
             raws = [raw for raw, _ in batch]
             if workers is not None:
                 try:
@@ -452,13 +454,20 @@ class Store(ReadMixin, AdminMixin):
                 progress(stats)
 
         writing: tuple[_Prepared, asyncio.Task[int]] | None = None
-        compressing = compress(upcoming)
-        with heap_frozen(upcoming is not None and len(upcoming) >= POOL_MIN):
+        ahead: deque[tuple[list[tuple[bytes, str | None]], asyncio.Future[Chunk]]] = deque()
+
+        batches = chain([first], chunks) if first is not None else iter(())
+
+        def refill() -> None:
+            while len(ahead) < depth and (batch := next(batches, None)) is not None:
+                ahead.append((batch, compress(batch)))
+
+        with heap_frozen(big):
             try:
-                while upcoming is not None and compressing is not None:
-                    items, compressed = upcoming, compressing
-                    upcoming = next(chunks, None)
-                    compressing = compress(upcoming)
+                refill()
+                while ahead:
+                    items, compressed = ahead.popleft()
+                    refill()
                     prepared: _Prepared | None = None
                     try:
                         pending_ids = set(writing[0].mail_ids) if writing else set()
@@ -491,9 +500,9 @@ class Store(ReadMixin, AdminMixin):
                 if writing is not None:
                     writing[1].cancel()
                     await asyncio.gather(writing[1], return_exceptions=True)
-                if compressing is not None:
+                for _, compressing in ahead:
                     compressing.cancel()
-                    await asyncio.gather(compressing, return_exceptions=True)
+                await asyncio.gather(*(c for _, c in ahead), return_exceptions=True)
                 raise
         self._stale = False  # every batch is committed: the index matches the database
 

@@ -56,8 +56,9 @@ async def test_pooled_bulk_equals_in_process_bulk(corpus: Path, tmp_path: Path):
     pooled = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'pooled.db'}")
     local = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'local.db'}", parser=_in_process)
     try:
-        a = await pooled.ingest_many(mails, source="mbox")
-        b = await local.ingest_many(mails, source="mbox")
+        # 3 batches: with two workers, results come back from both, in order
+        a = await pooled.ingest_many(mails, source="mbox", batch_size=500)
+        b = await local.ingest_many(mails, source="mbox", batch_size=500)
         assert pooled._parse_pool.parses and pooled._parse_pool._pool is not None  # it did run
         assert not local._parse_pool.parses  # the test's parser: the worker only compressed
         assert (a.new, a.duplicates, a.events, a.series_created) == (b.new, b.duplicates, b.events, b.series_created)

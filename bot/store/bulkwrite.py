@@ -23,11 +23,14 @@ from bot.store.engine import insert_ignore, upsert
 Processor = Callable[[Any], Any]
 # (SQL, row dict -> values in bind order, [(position, processor)]) per statement and dialect
 _Compiled = tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]], list[tuple[int, Processor]]]
-_CACHE: dict[tuple[str, str, str, tuple[str, ...], tuple[str, ...]], _Compiled] = {}
+# Keyed by the dialect's class: two drivers of one database differ in paramstyle.
+_CACHE: dict[tuple[type, str, str, tuple[str, ...], tuple[str, ...]], _Compiled] = {}
 
 
-def _compiled(conn: AsyncConnection, table: Table, how: str, keys: tuple[str, ...], conflict: tuple[str, ...]) -> _Compiled:
-    cache_key = (conn.dialect.name, table.name, how, keys, conflict)
+def _compiled(
+    conn: AsyncConnection, table: Table, how: str, keys: tuple[str, ...], conflict: tuple[str, ...]
+) -> _Compiled:
+    cache_key = (type(conn.dialect), table.name, how, keys, conflict)
     found = _CACHE.get(cache_key)
     if found is not None:
         return found

@@ -70,7 +70,8 @@ async def test_login_ready_and_guild_create(fake: FakeDiscord) -> None:
     assert routes[:2] == ["GET /users/@me", "GET /oauth2/applications/@me"]
     assert [c["kind"] for c in fake.state.gateway_connects] == ["identify"]
     assert fake.state.gateway_connects[0]["path"] == "/gateway"
-    assert fake.state.gateway_connects[0]["compressed"]  # discord.py asks for zlib-stream
+    # discord.py asks for zstd-stream where zstandard is installed (it is a dependency), else zlib-stream
+    assert fake.state.gateway_connects[0]["compressed"] == "zstd-stream"
 
 
 async def test_wrong_token_is_refused(fake: FakeDiscord) -> None:
@@ -440,3 +441,24 @@ async def test_interaction_callback_rules() -> None:
 async def test_wait_for_times_out(fake: FakeDiscord) -> None:
     with pytest.raises(TimeoutError):
         await fake.wait_for(lambda f: len(f.messages) > 0, timeout=0.05)
+
+
+def test_both_stream_compressions_deliver_whole_frames() -> None:
+    """Each frame decompresses whole, in order, with the decoder discord.py uses for the scheme."""
+    import zlib
+
+    import zstandard
+
+    from tests.fakediscord.gateway import _stream_compressor
+
+    frames = [b'{"op":10}', b'{"op":0,"t":"READY"}' * 50]
+    zstd = _stream_compressor("zstd-stream")
+    unzstd = zstandard.ZstdDecompressor().decompressobj()
+    assert [unzstd.decompress(zstd(f)) for f in frames] == frames
+    deflate = _stream_compressor("zlib-stream")
+    inflate = zlib.decompressobj()
+    for frame in frames:
+        data = deflate(frame)
+        assert data.endswith(b"\x00\x00\xff\xff")  # the Z_SYNC_FLUSH marker clients wait for
+        assert inflate.decompress(data) == frame
+    assert _stream_compressor(None) is None

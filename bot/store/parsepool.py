@@ -1,11 +1,11 @@
 """Parsing and compressing bulk mail in worker processes.
 
 On the bulk path the main process tracks and writes; parsing (about 100 us a
-mail) and zlib (about 75 us) move to worker processes (two, see PROCESSES),
-a batch each ahead. zlib
-stays out of the main process's threads: it releases the GIL for each mail
-and then waits to take it back from the busy tracker (measured on kvmarm: a
-batch's 1.6 s of zlib took 3-5 s beside the tracker, which waited for it).
+mail, 55 compiled) and compressing (`rawcodec`, about 20 us) move to worker
+processes (two, see PROCESSES), a batch each ahead. Compression stays out of
+the main process's threads: it releases the GIL for each mail and then waits
+to take it back from the busy tracker (measured on kvmarm with zlib: a
+batch's 1.6 s of compression took 3-5 s beside the tracker, which waited).
 With a parser the worker cannot import (a test's, the benchmark's cache) it
 only compresses. Unpickling a slimmed ParsedMail costs about 15 us. The pool
 starts on first use (a bulk import), never for the single-mail path, and is
@@ -17,11 +17,11 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-import zlib
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
 from bot.mail.models import ParsedMail
+from bot.store.rawcodec import pack_all
 
 Parser = Callable[[bytes], ParsedMail]
 # (parsed, or None when the parser raised; the exception's repr)
@@ -31,18 +31,18 @@ Chunk = tuple[list[Worked] | None, list[bytes]]
 
 
 _SLIM = {"body": "", "commit_message": ""}
-# Parsing workers: on kvmarm with 2 cores one worker (parse + zlib, ~190 us a
+# Parsing workers: on kvmarm with 2 cores one worker (parse + zlib then, ~190 us a
 # mail) was the bottleneck while the main process (~110 us) left part of a core
 # idle; two took ingest from ~4,500 to ~4,950 mails/s. Each costs its memory
 # (~100 MB) and keeps a batch in flight (~10 MB more here), so no more than that.
 PROCESSES = min(2, os.cpu_count() or 1)
 
 
-def work_chunk(parser: Parser | None, raws: list[bytes], level: int, *, slim: bool = False) -> Chunk:
+def work_chunk(parser: Parser | None, raws: list[bytes], *, slim: bool = False) -> Chunk:
     """Parse (with a parser) and compress each mail; a parser crash is reported, never raised.
     `slim`: drop the body and commit message (what the tracker and the mail
     row need is parsed out of them already; the raw bytes are stored)."""
-    zipped = [zlib.compress(raw, level) for raw in raws]
+    zipped = pack_all(raws)
     if parser is None:
         return None, zipped
     out: list[Worked] = []
@@ -72,7 +72,7 @@ class ParsePool:
     def parses(self) -> bool:
         return self._parser is not None
 
-    def submit(self, raws: list[bytes], level: int, *, slim: bool = False) -> asyncio.Future[Chunk]:
+    def submit(self, raws: list[bytes], *, slim: bool = False) -> asyncio.Future[Chunk]:
         if self._pool is None:
             # spawn, not fork: forking beside the database thread deadlocked in a
             # trial. Spawn re-imports the caller's __main__ (as __mp_main__),
@@ -80,7 +80,7 @@ class ParsePool:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.processes, mp_context=multiprocessing.get_context("spawn")
             )
-        return asyncio.wrap_future(self._pool.submit(work_chunk, self._parser, raws, level, slim=slim))
+        return asyncio.wrap_future(self._pool.submit(work_chunk, self._parser, raws, slim=slim))
 
     def close(self) -> None:
         if self._pool is not None:

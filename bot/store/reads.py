@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -14,6 +13,7 @@ from bot.mail.models import ParsedMail
 from bot.series.models import Event, EventKind, SeriesView
 from bot.store import schema as t
 from bot.store.models import StoredMail, UnparsedMail
+from bot.store.rawcodec import unpack
 from bot.store.views import build_view
 
 
@@ -115,7 +115,7 @@ class ReadMixin:
     async def raw(self, message_id: str) -> bytes | None:
         async with self._engine.connect() as conn:
             blob = await conn.scalar(select(t.mails.c.raw).where(t.mails.c.message_id == message_id))
-        return None if blob is None else zlib.decompress(blob)
+        return None if blob is None else unpack(blob)
 
     async def mails(
         self,
@@ -148,7 +148,7 @@ class ReadMixin:
         return [
             StoredMail(
                 seq=seq, message_id=mid, source=source, source_ref=ref, received_at=received,
-                parsed=self._parser(zlib.decompress(raw)),
+                parsed=self._parser(unpack(raw)),
             )
             for seq, mid, source, ref, received, raw in rows
         ]

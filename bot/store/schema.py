@@ -59,7 +59,7 @@ mails = Table(
     metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),  # arrival order
     Column("message_id", Text, nullable=False, unique=True),
-    Column("raw", LargeBinary, nullable=False),  # zlib-compressed bytes as received
+    Column("raw", LargeBinary, nullable=False),  # the bytes as received, compressed (rawcodec)
     Column("size", Integer, nullable=False),
     Column("source", String(32), nullable=False),
     Column("source_ref", Text),  # e.g. the public-inbox commit id

@@ -7,7 +7,6 @@ import asyncio
 import hashlib
 import logging
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,15 +32,13 @@ from bot.store.migrate import upgrade
 from bot.store.models import IngestResult, IngestStats, ReparseStats
 from bot.store.orphans import Orphans
 from bot.store.parsepool import Chunk, ParsePool, Worked
+from bot.store.rawcodec import pack, pack_all, unpack
 from bot.store.reads import ReadMixin
 from bot.store.rows import RowBatch, mail_row, series_row, state_from_rows
 
 log = logging.getLogger(__name__)
 
 Parser = Callable[[bytes], ParsedMail]
-# Measured on the kvmarm archive: level 1 stores 42% of the bytes in 65% of
-# level 6's time (level 6: 39%); the bulk path is what pays for it.
-ZLIB_LEVEL = 1
 BATCH = 1000  # mails per transaction: bigger batches gain little and cost RSS
 # A bulk import whose first batch has this many mails parses and compresses in
 # worker processes (see parsepool): below that, starting them (~0.15 s) costs
@@ -97,7 +94,7 @@ def _outcome(parsed: ParsedMail) -> tuple[ParsedMail, list[str], bool]:
 
 def _compress_all(raws: list[bytes]) -> Chunk:
     # For imports too small to start the worker for (e.g. an SMTP group commit).
-    return None, [zlib.compress(raw, ZLIB_LEVEL) for raw in raws]
+    return None, pack_all(raws)
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -298,7 +295,7 @@ class Store(ReadMixin, AdminMixin):
                         message_id=parsed.message_id, new=False, kind=known[0], series_id=known[1]
                     )
                 row = mail_row(
-                    parsed, raw_z=zlib.compress(raw, ZLIB_LEVEL), size=len(raw), source=source,
+                    parsed, raw_z=pack(raw), size=len(raw), source=source,
                     source_ref=source_ref, received_at=now, errors=errors, unparsed=unparsed,
                     series_id=None,
                 )
@@ -372,7 +369,7 @@ class Store(ReadMixin, AdminMixin):
             )
             for seq, raw_z in rows.all():
                 visited += 1
-                p, _, unparsed = self._parse(zlib.decompress(raw_z))
+                p, _, unparsed = self._parse(unpack(raw_z))
                 queue.append(p.message_id)
                 if unparsed or not waits_for_parent(p, Decision(p.message_id, Role.NONE)):
                     continue
@@ -406,7 +403,7 @@ class Store(ReadMixin, AdminMixin):
         start = time.perf_counter()
         async with self._lock:
             await self._sync_index()
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zlib") as pool:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pack") as pool:
                 await self._ingest_all(records, source, batch_size, progress, stats, pool)
         stats.seconds = time.perf_counter() - start
         return stats
@@ -440,7 +437,7 @@ class Store(ReadMixin, AdminMixin):
             raws = [raw for raw, _ in batch]
             if workers is not None:
                 try:
-                    return workers.submit(raws, ZLIB_LEVEL, slim=True)
+                    return workers.submit(raws, slim=True)
                 except BrokenProcessPool:  # the worker died (its batch goes one by one): carry on without it
                     log.exception("the parse worker is gone; the import goes on in this process")
                     workers.close()  # the next import starts a new one
@@ -677,7 +674,7 @@ class Store(ReadMixin, AdminMixin):
                     updates: dict[str, dict[str, Any]] = {}
                     late: list[dict[str, Any]] = []
                     for seq, raw_z, received_at in rows:
-                        p, errors, unparsed = self._parse(zlib.decompress(raw_z))
+                        p, errors, unparsed = self._parse(unpack(raw_z))
                         series_id = None
                         if not unparsed:
                             try:

@@ -2,8 +2,8 @@
 replay of missed events, dispatches filtered by intents, and the drops,
 reconnect requests and session invalidations tests inject.
 
-Frames are sent zlib-stream compressed when the client asks for it (as
-discord.py does), else as text.
+Frames are sent compressed as the client asks: zstd-stream (what discord.py
+asks for when zstandard is installed) or zlib-stream, else as text.
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ import asyncio
 import json
 import secrets
 import zlib
+from collections.abc import Callable
+
+import zstandard
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,14 +30,25 @@ ALL_INTENTS = (1 << 26) - 1
 BACKLOG = 1000  # dispatches kept per session for RESUME
 
 
+def _stream_compressor(scheme: str | None) -> Callable[[bytes], bytes] | None:
+    """One connection's compressor: each frame flushed whole, as Discord sends them."""
+    if scheme == "zstd-stream":
+        zstd = zstandard.ZstdCompressor().compressobj()
+        return lambda raw: zstd.compress(raw) + zstd.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
+    if scheme == "zlib-stream":
+        deflate = zlib.compressobj()
+        return lambda raw: deflate.compress(raw) + deflate.flush(zlib.Z_SYNC_FLUSH)
+    return None
+
+
 class Connection:
     """One websocket; frames go through a queue so dispatch order is kept."""
 
-    def __init__(self, ws: web.WebSocketResponse, *, zlib_stream: bool, path: str) -> None:
+    def __init__(self, ws: web.WebSocketResponse, *, compress: str | None, path: str) -> None:
         self.ws = ws
         self.path = path
-        self.compressed = zlib_stream
-        self._compressor = zlib.compressobj() if zlib_stream else None
+        self.compressed = compress  # "zstd-stream", "zlib-stream" or None
+        self._compressor = _stream_compressor(compress)
         self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self._writer = asyncio.create_task(self._write())
         self.session: Session | None = None
@@ -49,8 +63,7 @@ class Connection:
                 if self._compressor is None:
                     await self.ws.send_str(raw.decode())
                 else:
-                    data = self._compressor.compress(raw) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
-                    await self.ws.send_bytes(data)
+                    await self.ws.send_bytes(self._compressor(raw))
             except (ConnectionError, RuntimeError):
                 return  # the socket went away; the session keeps the backlog for RESUME
 
@@ -137,7 +150,7 @@ class Gateway:
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
-        conn = Connection(ws, zlib_stream=request.query.get("compress") == "zlib-stream", path=request.path)
+        conn = Connection(ws, compress=request.query.get("compress"), path=request.path)
         self.connections.add(conn)
         conn.send({"op": HELLO, "s": None, "t": None, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
         try:

@@ -3,7 +3,6 @@ store as parsing in-process."""
 
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from bot.mail import parse_mail
 from bot.mail.models import ParsedMail
 from bot.store import Store
 from bot.store.parsepool import ParsePool, work_chunk
+from bot.store.rawcodec import unpack
 
 
 def _in_process(raw: bytes) -> ParsedMail:
@@ -25,24 +25,24 @@ def _crash(raw: bytes) -> ParsedMail:
 
 def test_work_chunk_reports_a_parser_crash_and_still_compresses():
     raw = b"Subject: x\n\nbody\n"
-    [(parsed, crash)], [raw_z] = work_chunk(_crash, [raw], 1)
+    [(parsed, crash)], [raw_z] = work_chunk(_crash, [raw])
     assert parsed is None and crash == "ValueError('boom')"
-    assert zlib.decompress(raw_z) == raw
+    assert unpack(raw_z) == raw
 
 
 def test_work_chunk_without_a_parser_only_compresses():
     raw = b"Subject: x\n\nbody\n"
-    worked, [raw_z] = work_chunk(None, [raw], 1)
-    assert worked is None and zlib.decompress(raw_z) == raw
+    worked, [raw_z] = work_chunk(None, [raw])
+    assert worked is None and unpack(raw_z) == raw
 
 
 async def test_parse_pool_parses_in_another_process():
     pool = ParsePool(parse_mail)
     try:
         raw = b"Message-ID: <a@x>\nSubject: [PATCH] kvm: fix\nFrom: A <a@x.org>\n\nbody\n"
-        [(parsed, crash)], [raw_z] = await pool.submit([raw], 1)
-        assert crash == "" and parsed == parse_mail(raw) and zlib.decompress(raw_z) == raw
-        [(slim, _)], _ = await pool.submit([raw], 1, slim=True)
+        [(parsed, crash)], [raw_z] = await pool.submit([raw])
+        assert crash == "" and parsed == parse_mail(raw) and unpack(raw_z) == raw
+        [(slim, _)], _ = await pool.submit([raw], slim=True)
         assert slim == parse_mail(raw).model_copy(update={"body": "", "commit_message": ""})
         assert parse_mail(raw).body and not slim.body
     finally:
@@ -83,7 +83,7 @@ async def test_a_dead_worker_leaves_the_import_to_this_process(tmp_path: Path):
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'dead.db'}")
     calls = []
 
-    def dead(raws: list[bytes], level: int, *, slim: bool = False):  # type: ignore[no-untyped-def]
+    def dead(raws: list[bytes], *, slim: bool = False):  # type: ignore[no-untyped-def]
         calls.append(len(raws))
         raise BrokenProcessPool("gone")
 

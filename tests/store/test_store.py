@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import zlib
 
+
 from sqlalchemy import select
 
 from bot.config import SubscriptionConfig, SubscriptionFilter
 from bot.series import EventKind
 from bot.store import Store
 from bot.store import schema as t
+from bot.store.rawcodec import unpack
 
 from .conftest import patch_body, raw_mail, series_mails
 
@@ -130,7 +132,26 @@ async def test_raw_is_compressed(store: Store):
     await store.ingest(raw)
     async with store.engine.connect() as conn:
         blob, size = (await conn.execute(select(t.mails.c.raw, t.mails.c.size))).one()
-    assert zlib.decompress(blob) == raw and size == len(raw) and len(blob) < len(raw)
+    assert unpack(blob) == raw and size == len(raw) and len(blob) < len(raw)
+    assert blob[:4] == b"\x28\xb5\x2f\xfd"  # a zstd frame
+
+
+async def test_rows_stored_with_zlib_before_zstd_still_read_and_reparse(store: Store):
+    """A database written before the switch to zstd holds zlib streams."""
+    mails = series_mails("PATCH v2", 2, "old zlib rows", tag="old")
+    for raw in mails:
+        await store.ingest(raw)
+    before = [v.model_dump() for v in await store.list_series()]
+    async with store.engine.begin() as conn:
+        rows = (await conn.execute(select(t.mails.c.message_id, t.mails.c.raw))).all()
+        for mid, blob in rows:
+            await conn.execute(
+                t.mails.update().where(t.mails.c.message_id == mid).values(raw=zlib.compress(unpack(blob), 6))
+            )
+    assert sorted([await store.raw(mid) for mid, _ in rows]) == sorted(mails)
+    stats = await store.reparse()
+    assert stats.mails == 3
+    assert [v.model_dump() for v in await store.list_series()] == before
 
 
 async def test_subscriptions_deliveries_posts_cursors(store: Store):

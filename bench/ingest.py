@@ -13,15 +13,19 @@ Prints, each phase measured in its own process (so peak RSS is its own):
           runs offline here; a LoreMailbox is built for one thread, so on a
           whole archive it keys "series" by revision number only)
 
-Usage: python bench/ingest.py [--archive DIR_OR_BUNDLE] [--phases parse,ingest,store,b4]
+Usage: python bench/ingest.py [--archive DIR_OR_BUNDLE] [--phases parse,ingest,store,b4] [--compiled]
 The archive defaults to ../shared/corpus/kvmarm-epoch0.bundle (cloned to a
-temporary directory). Figures are printed, never asserted.
+temporary directory). Figures are printed, never asserted. Each line says
+which parser ran: the source, or with --compiled a mypyc-compiled copy of the
+tree (what a wheel install deploys; built into a temporary directory, needs
+mypy from the test extra).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import resource
@@ -155,20 +159,28 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--archive", help="public-inbox git dir or .bundle (default: the kvmarm bundle)")
     ap.add_argument("--phases", default="parse,ingest,store,b4")
+    ap.add_argument("--compiled", action="store_true", help="run the phases with the mypyc-compiled parser")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one phase, print JSON
     args = ap.parse_args()
     if args.one:
         result = PHASES[args.one](Path(args.archive))
         result.setdefault("peak_rss_mb", _peak_mb())
+        import bot.mail.parse
+
+        result["parser"] = "compiled" if str(bot.mail.parse.__file__).endswith(".so") else "pure"
         print(json.dumps(result))
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         archive = _archive(args.archive, Path(tmp))
         print(f"archive: {archive}  cpus: {os.cpu_count()}  python {sys.version.split()[0]}")
+        env = dict(os.environ)
+        if args.compiled:
+            # the phases (and the parse workers they spawn) import bot from the compiled copy
+            env["PYTHONPATH"] = str(_build_support().compiled_copy(Path(tmp) / "compiled"))
         for name in args.phases.split(","):
             proc = subprocess.run(
                 [sys.executable, __file__, "--one", name, "--archive", str(archive)],
-                capture_output=True, text=True, cwd=ROOT,
+                capture_output=True, text=True, cwd=ROOT, env=env,
             )
             if proc.returncode != 0:
                 print(f"{name:7s} FAILED: {proc.stderr.strip().splitlines()[-1:]}")
@@ -184,6 +196,14 @@ def main() -> int:
                 f"peak RSS {r['peak_rss_mb']:6.0f} MB  {extra}"
             )
     return 0
+
+
+def _build_support():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("kvmbot_build", ROOT / "build_support" / "kvmbot_build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""Only the optional compiled parser lives here; everything else is in pyproject.toml.
+"""Only the optional compiled parser and tracker live here; everything else is in pyproject.toml.
 
-See build_support/kvmbot_build.py for when the mail parser is compiled.
+See build_support/kvmbot_build.py for when they are compiled.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class OptionalBuildExt(build_ext):
                 raise
             for ext in self.extensions:  # a half-built set would fail at import
                 Path(self.get_ext_fullpath(ext.name)).unlink(missing_ok=True)
-            print(f"warning: compiling the mail parser failed ({exc}); installing pure Python", file=sys.stderr)
+            print(f"warning: compiling the parser and tracker failed ({exc}); installing pure Python", file=sys.stderr)
 
 
 def ext_modules() -> list:
@@ -38,9 +38,9 @@ def ext_modules() -> list:
     except ImportError:
         if mode() == "1":
             raise SystemExit("KVMBOT_COMPILE=1 needs mypy (which carries mypyc) installed") from None
-        print("warning: mypy is not installed; installing the pure-Python parser", file=sys.stderr)
+        print("warning: mypy is not installed; installing pure Python", file=sys.stderr)
         return []
-    return mypycify(["--ignore-missing-imports", *MODULES], opt_level="3", group_name="kvmbot_mail")
+    return mypycify(["--ignore-missing-imports", *MODULES], opt_level="3", group_name="kvmbot_core")
 
 
 setup(ext_modules=ext_modules(), cmdclass={"build_ext": OptionalBuildExt})

@@ -1,4 +1,5 @@
-"""Fingerprints of parse results, for comparing the compiled parser with the source.
+"""Fingerprints of parse results and tracker decisions, for comparing the
+compiled parser and tracker with the source.
 
 `tests/mail/test_compiled.py` runs this file twice over the same inputs: in
 the test process (the pure-Python parser) and as a script in a subprocess
@@ -7,19 +8,24 @@ JSON line naming the modules it loaded, then `[message_id, sha256]` per
 mail, as JSON. A source is a path `iter_path` reads, or `mutate:N:SEED:PATH...`: N
 deterministic byte-level mutations of the mails at those paths (the odd
 branches real mail rarely takes, where compiled code's stricter types show).
+With `--series` first, the fingerprints are of the tracker's decision for each
+mail (fed in order to one index) and, last, of every series it ends with.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import dataclasses
 import random
 import sys
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 from bot.ingest.sources import iter_path
 from bot.mail import parse_mail
+from bot.series import Decision, MemoryIndex, decide
 
 _INSERTS = [b"\x00", b"\n", b"\n\n", b"=?", b"=?utf-8?q?", b"\r", b"--", b"@@ -1 +1 @@\n", b"\xff\xfe", b"<", b">", b","]
 
@@ -65,12 +71,58 @@ def fingerprints(sources: list[str]) -> Iterator[tuple[str, str]]:
         yield mail.message_id, hashlib.sha256(mail.model_dump_json().encode()).hexdigest()
 
 
+def _stable(value: object) -> object:
+    """`value` with its sets sorted: set order follows string hashes, which differ per process."""
+    if isinstance(value, (set, frozenset)):
+        return sorted((_stable(v) for v in value), key=repr)
+    if isinstance(value, (tuple, list)):
+        return [_stable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _stable(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [_stable(getattr(value, f.name)) for f in dataclasses.fields(value)]
+    return value
+
+
+def _decision_text(d: Decision) -> str:
+    return repr(_stable((
+        d.message_id, str(d.role), d.series_id, d.new_lineage, d.refs, d.notes,
+        d.new_series, d.member, d.updates, d.trailers, d.applied,
+        [e.model_dump_json() for e in d.events],
+    )))
+
+
+def series_fingerprints(sources: list[str]) -> Iterator[tuple[str, str]]:
+    """(message_id, sha256 of the decision) per mail, then ("series N", sha256 of its state)."""
+    index = MemoryIndex()
+    seen: set[str] = set()
+    when = datetime(2026, 1, 1, tzinfo=timezone.utc)  # for mails without a date
+    for raw in inputs(sources):
+        mail = parse_mail(raw)
+        if mail.message_id in seen:  # a redelivery: the store never tracks it twice
+            continue
+        seen.add(mail.message_id)
+        d = decide(mail, index, received_at=when)
+        index.apply(d)
+        yield mail.message_id, hashlib.sha256(_decision_text(d).encode()).hexdigest()
+    sid = 1
+    while True:
+        try:
+            state = index.series(sid)
+        except KeyError:
+            break
+        yield f"series {sid}", hashlib.sha256(repr(_stable(state)).encode()).hexdigest()
+        sid += 1
+
+
 def loaded_modules() -> dict[str, str]:
-    return {name: str(getattr(mod, "__file__", "")) for name, mod in sorted(sys.modules.items()) if name.startswith("bot.mail.")}
+    wanted = ("bot.mail.", "bot.series.")
+    return {name: str(getattr(mod, "__file__", "")) for name, mod in sorted(sys.modules.items()) if name.startswith(wanted)}
 
 
 if __name__ == "__main__":
-    prints = list(fingerprints(sys.argv[1:]))
+    args = sys.argv[1:]
+    prints = list(series_fingerprints(args[1:]) if args[:1] == ["--series"] else fingerprints(args))
     out = sys.stdout
     out.write(json.dumps(loaded_modules()) + "\n")
     for pair in prints:

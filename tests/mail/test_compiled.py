@@ -1,11 +1,12 @@
-"""The mypyc-compiled parser gives exactly the pure-Python parser's results.
+"""The mypyc-compiled parser and tracker give exactly the pure-Python results.
 
 Deployments install the compiled parser (see build_support/kvmbot_build.py);
 development and the rest of this suite run the source. mypyc compiles the
 same source, but checks annotations at run time and binds calls early, so
-this builds it (as a wheel build would, from a copy of the tree) and compares
-every field of every parse result over the whole shared corpus and a few
-thousand mutated mails, in which the odd code paths run.
+this builds them (as a wheel build would, from a copy of the tree) and
+compares every field of every parse result over the whole shared corpus and a
+few thousand mutated mails, in which the odd code paths run, and every
+tracker decision and resulting series over the real archives.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pytest
 
 import bot.mail.parse
 from tests.conftest import DATA, ROOT
-from tests.mail.compiled_probe import fingerprints
+from tests.mail.compiled_probe import fingerprints, series_fingerprints
 
 PROBE = Path(__file__).resolve().parent / "compiled_probe.py"
 
@@ -58,18 +59,18 @@ def run_compiled(tree: Path, sources: list[str]) -> tuple[dict[str, str], list[t
     return json.loads(first), [tuple(json.loads(line)) for line in rest]
 
 
-def compare(tree: Path, sources: list[str], at_least: int) -> None:
+def compare(tree: Path, sources: list[str], at_least: int, *, series: bool = False) -> None:
     if bot.mail.parse.__file__ is None or not bot.mail.parse.__file__.endswith(".py"):
         pytest.skip(f"the installed parser is itself compiled ({bot.mail.parse.__file__}): nothing to compare with")
-    modules, compiled = run_compiled(tree, sources)
+    modules, compiled = run_compiled(tree, ["--series", *sources] if series else sources)
     for path in BUILD.MODULES:  # each ran compiled, from the copy
         name = path.removesuffix(".py").replace("/", ".")
         assert modules[name].startswith(str(tree)) and modules[name].endswith(".so"), (name, modules[name])
-    pure = list(fingerprints(sources))
+    pure = list(series_fingerprints(sources) if series else fingerprints(sources))
     assert len(pure) >= at_least
     assert len(compiled) == len(pure)
     differ = [p[0] for p, c in zip(pure, compiled, strict=True) if p != c]
-    assert not differ, f"{len(differ)} of {len(pure)} mails parse differently when compiled, e.g. {differ[:5]}"
+    assert not differ, f"{len(differ)} of {len(pure)} results differ when compiled, e.g. {differ[:5]}"
 
 
 def test_seed_and_mutations_parse_the_same_compiled(compiled_tree: Path) -> None:
@@ -87,3 +88,10 @@ def test_whole_corpus_parses_the_same_compiled(compiled_tree: Path, corpus: Path
         f"mutate:2000:11:{corpus / 'stable-fixes.mbox'}",
     ]
     compare(compiled_tree, sources, at_least=21_367 + 255 + 2000)
+
+
+@pytest.mark.corpus
+def test_tracker_decides_the_same_compiled(compiled_tree: Path, corpus: Path, kvmarm_git: Path) -> None:
+    """Every decision and every resulting series, over the kvmarm archive and the x86 threads."""
+    sources = [str(kvmarm_git), str(corpus / "kvm-x86-threads")]
+    compare(compiled_tree, sources, at_least=21_000 + 1_600, series=True)

@@ -31,3 +31,20 @@ def test_disabled_does_nothing():
         gc.unfreeze()
     with heap_frozen(False):
         assert gc.get_freeze_count() == 0
+
+
+def test_the_collector_is_off_for_the_block_only():
+    assert gc.isenabled()
+    with heap_frozen():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_a_collector_the_host_turned_off_stays_off():
+    gc.disable()
+    try:
+        with heap_frozen():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -49,6 +49,11 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def phase_parse(archive: Path) -> dict[str, object]:
     from bot.mail import parse_mail
 
@@ -103,6 +108,10 @@ def phase_ingest(archive: Path, *, preparsed: bool) -> dict[str, object]:
             "peak_rss_mb": peak,
             # the largest child process: the parse worker (bot.store.parsepool) or git
             "children_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+            # CPU seconds of this process (start-up and checks included) and of its
+            # children (parse workers, git): on 2 cores, what bounds the rate
+            "cpu_s": round(_cpu(resource.RUSAGE_SELF), 2),
+            "children_cpu_s": round(_cpu(resource.RUSAGE_CHILDREN), 2),
         }
 
     with tempfile.TemporaryDirectory() as tmp:

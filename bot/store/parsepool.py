@@ -1,8 +1,8 @@
 """Parsing and compressing bulk mail in worker processes.
 
 On the bulk path the main process tracks and writes; parsing (about 100 us a
-mail, 55 compiled) and compressing (`rawcodec`, about 20 us) move to worker
-processes (two, see PROCESSES), a batch each ahead. Compression stays out of
+mail, 55 compiled) and compressing (`rawcodec`, about 20 us) move to a worker
+process (one, see PROCESSES), a batch ahead. Compression stays out of
 the main process's threads: it releases the GIL for each mail and then waits
 to take it back from the busy tracker (measured on kvmarm with zlib: a
 batch's 1.6 s of compression took 3-5 s beside the tracker, which waited).
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
@@ -31,11 +30,13 @@ Chunk = tuple[list[Worked] | None, list[bytes]]
 
 
 _SLIM = {"body": "", "commit_message": ""}
-# Parsing workers: on kvmarm with 2 cores one worker (parse + zlib then, ~190 us a
-# mail) was the bottleneck while the main process (~110 us) left part of a core
-# idle; two took ingest from ~4,500 to ~4,950 mails/s. Each costs its memory
-# (~100 MB) and keeps a batch in flight (~10 MB more here), so no more than that.
-PROCESSES = min(2, os.cpu_count() or 1)
+# Parsing workers. Two paid off while one (parse + zlib, ~190 us a mail) was the
+# bottleneck. With the compiled parser and zstd one does the work again: on
+# kvmarm with 2 cores, two and one ran at the same rate (6,043 / 6,224 vs
+# 6,144 / 6,065 mails/s, alternating), where the second cost ~20 MB of the main
+# process's peak RSS (a batch more in flight: 204 -> 184 MB) and ~0.15 s of CPU
+# (its start-up) that the other processes on the two cores need.
+PROCESSES = 1
 
 
 def work_chunk(parser: Parser | None, raws: list[bytes], *, slim: bool = False) -> Chunk:
@@ -63,9 +64,9 @@ class ParsePool:
 
     def __init__(self, parser: Parser | None, processes: int | None = None) -> None:
         self._parser = parser
-        # Compressing alone (~95 us a mail) one worker outpaces the tracker; a
-        # second one only took CPU from it (store benchmark: 9,900 -> 8,800 mails/s).
-        self.processes = processes or (PROCESSES if parser is not None else 1)
+        # Compressing alone one worker outpaces the tracker; a second one only
+        # took CPU from it (store benchmark: 9,900 -> 8,800 mails/s).
+        self.processes = processes or PROCESSES
         self._pool: ProcessPoolExecutor | None = None
 
     @property

@@ -105,6 +105,26 @@ def test_early_close_stops_git(inbox: tuple[Path, list[str]]) -> None:
     assert list(iter_path(top))[-1].ref == commits[5]
 
 
+def test_early_close_while_the_reader_waits_on_a_full_queue(
+    inbox: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from bot.ingest import publicinbox
+
+    # one mail a list, one list ahead: the reader blocks with mails left to read
+    monkeypatch.setattr(publicinbox, "_CHUNK", 1)
+    monkeypatch.setattr(publicinbox, "_AHEAD", 1)
+    top, commits = inbox
+    it = iter_path(top)
+    assert next(it).ref == commits[0]
+    it.close()  # must not hang
+    assert not [t for t in threading.enumerate() if t.name.startswith("publicinbox-")]
+    if Path("/proc/self/stat").exists():
+        assert _git_children() == []
+    assert [r.ref for r in iter_path(top)] == [commits[i] for i in (0, 1, 2, 4, 5)]
+
+
 MBOX = b"""From mboxrd@z Thu Jan  1 00:00:00 1970
 From: a@x
 Subject: one

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import json
 import os
 import resource
@@ -184,8 +183,11 @@ def main() -> int:
         print(f"archive: {archive}  cpus: {os.cpu_count()}  python {sys.version.split()[0]}")
         env = dict(os.environ)
         if args.compiled:
+            sys.path.insert(0, str(ROOT))  # build_support (a folder, not an installed package)
+            from build_support.kvmbot_build import compiled_copy
+
             # the phases (and the parse workers they spawn) import bot from the compiled copy
-            env["PYTHONPATH"] = str(_build_support().compiled_copy(Path(tmp) / "compiled"))
+            env["PYTHONPATH"] = str(compiled_copy(Path(tmp) / "compiled"))
         for name in args.phases.split(","):
             proc = subprocess.run(
                 [sys.executable, __file__, "--one", name, "--archive", str(archive)],
@@ -205,14 +207,6 @@ def main() -> int:
                 f"peak RSS {r['peak_rss_mb']:6.0f} MB  {extra}"
             )
     return 0
-
-
-def _build_support():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("kvmbot_build", ROOT / "build_support" / "kvmbot_build.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ import cProfile
 import email
 import email.policy
 import gc
-import importlib.util
 import os
 import pstats
 import resource
@@ -43,6 +42,7 @@ sys.path.insert(0, os.environ.get("KVMBOT_BENCH_TREE") or str(ROOT))
 from bot.ingest.sources import iter_path  # noqa: E402
 from bot.mail import parse_mail  # noqa: E402
 from bot.mail import parse as _parse_module  # noqa: E402
+from build_support import kvmbot_build  # noqa: E402
 
 BUNDLE = ROOT.parent / "shared" / "corpus" / "kvmarm-epoch0.bundle"
 
@@ -100,7 +100,7 @@ def main() -> int:
         # First, while this process is small: a child's peak RSS starts from its parent's at fork.
         with tempfile.TemporaryDirectory(prefix="kvmbot-compiled-") as tree:
             t = time.perf_counter()
-            _build_support().compiled_copy(Path(tree))
+            kvmbot_build.compiled_copy(Path(tree))
             print(f"compiled a copy of the parser in {time.perf_counter() - t:.1f} s")
             again = [a for a in sys.argv[1:] if a != "--compiled"]
             if args.git is None:
@@ -178,14 +178,6 @@ def main() -> int:
     if tmp is not None:
         tmp.cleanup()
     return 0
-
-
-def _build_support():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("kvmbot_build", ROOT / "build_support" / "kvmbot_build.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ tracker decision and resulting series over the real archives.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -21,22 +20,11 @@ from pathlib import Path
 import pytest
 
 import bot.mail.parse
-from tests.conftest import DATA, ROOT
+from build_support import kvmbot_build as BUILD
+from tests.conftest import DATA
 from tests.mail.compiled_probe import fingerprints, series_fingerprints
 
 PROBE = Path(__file__).resolve().parent / "compiled_probe.py"
-
-
-def _build_support():  # type: ignore[no-untyped-def]
-    """build_support/kvmbot_build.py (not a package: loaded by path)."""
-    spec = importlib.util.spec_from_file_location("kvmbot_build", ROOT / "build_support" / "kvmbot_build.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-BUILD = _build_support()
 
 
 @pytest.fixture(scope="module")

@@ -289,16 +289,17 @@ def message_ids(text: str) -> list[str]:
     return [tok.strip("<>,;") for tok in text.split() if "@" in tok]
 
 
-_ANGLE_ID_BYTES = re.compile(rb"<([^<>\s]+)>")
+_CLEAN_ANGLE_ID = re.compile(r"<([^<>\t\n\r\f\v ]+)>")  # ASCII whitespace only, as a bytes pattern has it
 
 
 def header_message_ids(value: bytes, warnings: list[str] | None = None) -> list[str]:
-    """`message_ids` of a raw header value; plain ASCII `<id> <id>` lists skip decoding."""
+    """`message_ids` of a raw header value; plain ASCII `<id> <id>` lists skip the general path."""
     if b"(" not in value and b"=?" not in value and value.isascii():
-        ids = _ANGLE_ID_BYTES.findall(value)
+        text = value.decode("ascii")  # once for the value, not once an id
+        ids = _CLEAN_ANGLE_ID.findall(text)
         # only when every bracketed part was a clean id (no folding inside one)
-        if ids and len(ids) == value.count(b"<"):
-            return [i.decode("ascii") for i in ids]
+        if ids and len(ids) == text.count("<"):
+            return ids
     return message_ids(header_text(value, warnings))
 
 
@@ -330,16 +331,46 @@ def _tz(offset_hhmm: int) -> timezone:
     return tz
 
 
+def _ascii_digits(s: str) -> bool:
+    return s.isdigit() and s.isascii()
+
+
+def _usual_date(text: str) -> tuple[str, str, str, str, str, str, str] | None:
+    """`[Tue, ]15 Mar 2025 02:34:48 -0700` read by splitting: the groups `_DATE`
+    gives for it, for most mail without the regex; None for any other form."""
+    parts = text.split()
+    if parts and parts[0][-1:] == ",":
+        if not (parts[0][:-1].isalpha() and parts[0].isascii()):
+            return None
+        parts = parts[1:]
+    if len(parts) < 5:
+        return None
+    day, mon, year, hms, zone = parts[0], parts[1], parts[2], parts[3], parts[4]
+    if not (
+        len(day) <= 2 and _ascii_digits(day)
+        and len(mon) == 3 and mon.isalpha() and mon.isascii()
+        and len(year) == 4 and _ascii_digits(year)
+        and len(hms) == 8 and hms[2] == ":" and hms[5] == ":"
+        and len(zone) == 5 and zone[0] in "+-" and _ascii_digits(zone[1:])
+    ):
+        return None
+    hh, mi, ss = hms[:2], hms[3:5], hms[6:]
+    if not (_ascii_digits(hh) and _ascii_digits(mi) and _ascii_digits(ss)):
+        return None
+    return day, mon, year, hh, mi, ss, zone
+
+
 def parse_date(text: str) -> datetime | None:
     """An aware datetime from an RFC 2822-ish date; None when unreadable or absurd.
 
     A regex handles the usual forms; `email.utils.parsedate_tz` the rest.
     Missing or unknown zones are taken as UTC.
     """
-    m = _DATE.search(text)
+    fields = _usual_date(text)
+    m = _DATE.search(text) if fields is None else None
     try:
-        if m:
-            day, mon, year, hh, mi, ss, zone = m.groups()
+        if fields is not None or m:
+            day, mon, year, hh, mi, ss, zone = fields if fields is not None else m.groups()  # type: ignore[union-attr]
             month = _MONTHS.get(mon.lower())
             if month is None:
                 return None

@@ -168,3 +168,37 @@ def test_construct_matches_validation_and_copies_stay_apart() -> None:
     changed = built.model_copy(update={"note": "[for 1-3]"})
     assert changed.note == "[for 1-3]" and built.note is None and other.note is None
     assert built.model_fields_set == other.model_fields_set == set(Trailer.model_fields)
+
+
+_DATE_PIECES = ["Tue,", "Tue", "15", "5", "115", "Mar", "March", "mar", "MAR", "2025", "25", "02:34:48", "2:34:48",
+                "02:34", "02:34:48.5", "-0700", "+0000", "+2500", "-07000", "(PDT)", "GMT", "١٥", "-", ",", " ", "\t"]
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from(_DATE_PIECES), max_size=8).map(" ".join))
+def test_usual_date_reads_what_the_date_regex_reads(text: str) -> None:
+    """The split fast path, where it answers, gives the regex's groups for the same text."""
+    from bot.mail.headers import _DATE, _usual_date
+
+    fields = _usual_date(text)
+    if fields is not None:
+        m = _DATE.search(text)
+        assert m is not None and m.groups() == fields
+
+
+def test_usual_date_covers_the_usual_form() -> None:
+    from bot.mail.headers import _usual_date, parse_date
+
+    assert _usual_date("Tue, 15 Mar 2025 02:34:48 -0700") == ("15", "Mar", "2025", "02", "34", "48", "-0700")
+    assert _usual_date("5 Mar 2025 02:34:48 +0000 (UTC)") == ("5", "Mar", "2025", "02", "34", "48", "+0000")
+    assert _usual_date("Tue, 15 Mar 2025 02:34 -0700") is None  # no seconds: the regex reads it
+    assert parse_date("Tue, 15 Mar 2025 02:34 -0700").isoformat() == "2025-03-15T02:34:00-07:00"
+    assert parse_date("Tue, 15 Mar 2025 02:34:48 -0700").isoformat() == "2025-03-15T02:34:48-07:00"
+
+
+def test_clean_message_id_lists_read_as_before() -> None:
+    from bot.mail.headers import header_message_ids
+
+    assert header_message_ids(b"<a@x> <b@y>\n <c@z>") == ["a@x", "b@y", "c@z"]
+    assert header_message_ids(b"<a@x> <b\n @y>") == ["a@x", "b@y"]  # folded inside an id: the general path
+    assert header_message_ids(b"<a\x1c@x>") == ["a\x1c@x"]  # only ASCII whitespace splits, as before

@@ -173,9 +173,9 @@ def main() -> int:
     if args.one:
         result = PHASES[args.one](Path(args.archive))
         result.setdefault("peak_rss_mb", _peak_mb())
-        import bot.mail.parse
-
-        result["parser"] = "compiled" if str(bot.mail.parse.__file__).endswith(".so") else "pure"
+        parse_module = sys.modules.get("bot.mail.parse")  # not loaded by the b4 phase
+        if parse_module is not None:
+            result["parser"] = "compiled" if str(parse_module.__file__).endswith(".so") else "pure"
         print(json.dumps(result))
         return 0
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,6 +11,7 @@ first in arrival order, exactly as the single-mail path walks
 from __future__ import annotations
 
 from bot.mail.models import ParsedMail
+from bot.store.parsepool import slim_mail
 
 LIMIT = 200_000  # replies remembered per import; beyond that they stay plain replies
 
@@ -29,7 +30,7 @@ class Orphans:
         self._count += 1
         self._children.setdefault(mail.in_reply_to, []).append(mail.message_id)
         if waiting:
-            self._waiting[mail.message_id] = mail.model_copy(update={"body": "", "commit_message": ""})
+            self._waiting[mail.message_id] = slim_mail(mail)  # the tracker reads none of what it drops
 
     def take(self, message_id: str, limit: int) -> list[ParsedMail]:
         """The kept replies below `message_id`, depth first, each handed out once."""

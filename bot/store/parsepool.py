@@ -53,6 +53,11 @@ _SLIM = {
 PROCESSES = 1
 
 
+def slim_mail(mail: ParsedMail) -> ParsedMail:
+    """`mail` without what the bulk path never reads (`_SLIM`)."""
+    return construct(ParsedMail, {**mail.__dict__, **_SLIM})
+
+
 def work_chunk(parser: Parser | None, raws: list[bytes], *, slim: bool = False) -> Chunk:
     """Parse (with a parser) and compress each mail; a parser crash is reported, never raised.
     `slim`: drop what the bulk path never reads (`_SLIM`).
@@ -68,7 +73,7 @@ def work_chunk(parser: Parser | None, raws: list[bytes], *, slim: bool = False) 
         for raw in raws:
             try:
                 mail = parser(raw)
-                parsed: ParsedMail | None = construct(ParsedMail, {**mail.__dict__, **_SLIM}) if slim else mail
+                parsed: ParsedMail | None = slim_mail(mail) if slim else mail
                 crash = ""
             except Exception as exc:  # the parent keeps the mail as unparseable
                 parsed, crash = None, repr(exc)

@@ -292,15 +292,21 @@ def message_ids(text: str) -> list[str]:
 _CLEAN_ANGLE_ID = re.compile(r"<([^<>\t\n\r\f\v ]+)>")  # ASCII whitespace only, as a bytes pattern has it
 
 
-def header_message_ids(value: bytes, warnings: list[str] | None = None) -> list[str]:
-    """`message_ids` of a raw header value; plain ASCII `<id> <id>` lists skip the general path."""
+def clean_message_ids(value: bytes) -> list[str] | None:
+    """The ids of a plain ASCII `<id> <id>` value (no comments, encoded words or
+    folding inside an id), or None when the value needs the general path."""
     if b"(" not in value and b"=?" not in value and value.isascii():
         text = value.decode("ascii")  # once for the value, not once an id
         ids = _CLEAN_ANGLE_ID.findall(text)
-        # only when every bracketed part was a clean id (no folding inside one)
-        if ids and len(ids) == text.count("<"):
+        if ids and len(ids) == text.count("<"):  # every bracketed part was a clean id
             return ids
-    return message_ids(header_text(value, warnings))
+    return None
+
+
+def header_message_ids(value: bytes, warnings: list[str] | None = None) -> list[str]:
+    """`message_ids` of a raw header value; plain ASCII `<id> <id>` lists skip the general path."""
+    ids = clean_message_ids(value)
+    return ids if ids is not None else message_ids(header_text(value, warnings))
 
 
 def normalise_message_id(text: str) -> str | None:

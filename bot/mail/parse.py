@@ -24,6 +24,7 @@ from bot.mail.diff import (
 )
 from bot.mail.headers import (
     RawHeaders,
+    clean_message_ids,
     dedupe,
     header_message_ids,
     header_text,
@@ -58,7 +59,6 @@ _FORWARD_MARK = re.compile(
 )
 # Mailman's footer: a line of underscores, then the list's name and URL.
 _LIST_FOOTER = re.compile(r"^_{20,}\n[^\n]*(?:mailing list|@)", re.MULTILINE)
-_ANGLE_ID_BYTES = re.compile(rb"<([^<>\s]+)>")
 _MSGID_BYTES = re.compile(rb"^message-id[ \t]*:[ \t]*<?([^\s<>]+@[^\s<>]+)>?", re.MULTILINE | re.IGNORECASE)
 _NO_STABLE = StableTag()
 # Kernel mail repeats the same To/Cc lists and the same people endlessly;
@@ -181,12 +181,8 @@ def _ids(value: bytes, warnings: list[str]) -> tuple[str, ...]:
 
 def _message_id(value: bytes, warnings: list[str]) -> str | None:
     """`normalise_message_id` of a raw value; a plain ASCII `<id>` skips decoding."""
-    if b"(" not in value and b"=?" not in value and b"\x00" not in value and value.isascii():
-        ids = _ANGLE_ID_BYTES.findall(value)
-        # only when every bracketed part was a clean id (as header_message_ids)
-        if ids and len(ids) == value.count(b"<"):
-            return ids[0].decode("ascii")
-    return normalise_message_id(header_text(value, warnings))
+    ids = clean_message_ids(value) if b"\x00" not in value else None
+    return ids[0] if ids else normalise_message_id(header_text(value, warnings))
 
 
 def _author(h: RawHeaders, warnings: list[str]) -> Person:

@@ -36,8 +36,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# KVMBOT_BENCH_TREE: the compiled copy `--compiled` made, imported instead of the source.
-sys.path.insert(0, os.environ.get("KVMBOT_BENCH_TREE") or str(ROOT))
+# The source tree, unless PYTHONPATH names another (`--compiled` points it at
+# its compiled copy, as bench/ingest.py does): then that one comes first.
+if os.environ.get("PYTHONPATH"):
+    sys.path.append(str(ROOT))
+else:
+    sys.path.insert(0, str(ROOT))
 
 from bot.ingest.sources import iter_path  # noqa: E402
 from bot.mail import parse_mail  # noqa: E402
@@ -107,7 +111,7 @@ def main() -> int:
                 again += ["--git", str(gitdir)]
             sys.stdout.flush()
             subprocess.run(
-                [sys.executable, __file__, *again], env={**os.environ, "KVMBOT_BENCH_TREE": tree}, check=True
+                [sys.executable, __file__, *again], env={**os.environ, "PYTHONPATH": tree}, check=True
             )
         print()
         print(f"parser: {impl}, {_parse_module.__file__}")

@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
+from bot.store import Store
+
 T0 = datetime(2025, 3, 14, 12, 0, tzinfo=timezone.utc)
 
 
@@ -60,3 +62,10 @@ def series_mails(prefix: str, n: int, title: str, *, tag: str, at: int = 0, auth
             )
         )
     return out
+
+
+async def outcome(store: Store) -> tuple[list[dict], list[tuple]]:
+    """What two stores fed the same mail must agree on: every series, every event."""
+    views = [v.model_dump() for v in await store.list_series()]
+    events = [(e.kind, e.series_id, e.message_id, e.data) for e in await store.events_after(0, 10**6)]
+    return views, events

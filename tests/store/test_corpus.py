@@ -12,6 +12,8 @@ from bot.ingest.sources import iter_path
 from bot.series.models import SeriesView
 from bot.store import IngestStats, Store
 
+from .conftest import outcome
+
 pytestmark = pytest.mark.corpus
 
 TLB = "Fine-grained TLB flush"
@@ -101,14 +103,8 @@ async def test_x86_bulk_equals_one_by_one(x86: Store, corpus: Path, tmp_path: Pa
             for rec in iter_path(f):
                 await one.ingest(rec.data, source="mbox", source_ref=rec.ref)
         await bulk.ingest_many((r for f in files for r in iter_path(f)), source="mbox", batch_size=97)
-
-        def strip(views: list[SeriesView]) -> list[dict]:
-            return [v.model_dump() for v in views]
-
-        assert strip(await one.list_series()) == strip(await bulk.list_series())
-        ev_one = [(e.kind, e.series_id, e.message_id, e.data) for e in await one.events_after(0, 10**6)]
-        ev_bulk = [(e.kind, e.series_id, e.message_id, e.data) for e in await bulk.events_after(0, 10**6)]
-        assert ev_one == ev_bulk and ev_one
+        views, events = await outcome(one)
+        assert (views, events) == await outcome(bulk) and events
     finally:
         await one.close()
         await bulk.close()

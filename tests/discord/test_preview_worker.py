@@ -14,19 +14,28 @@ def _records(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-async def test_preview_everything_without_subscriptions(any_store: Store, seeds: list[bytes], tmp_path: Path) -> None:
-    out = io.StringIO()
-    settings = Settings(discord={"preview_file": tmp_path / "preview.jsonl"})
-    store = any_store
+async def _deliver(
+    settings: Settings, store: Store, seeds: list[bytes], out: io.StringIO, *, wake_each: bool
+) -> list[dict]:
+    """Ingest the seeds with the preview delivery running; its records once idle."""
     service = await DeliveryService.start(settings, store, stream=out, coalesce_delay=0.05)
     try:
         for raw in seeds:
             await store.ingest(raw)
-            service.wake()
+            if wake_each:
+                service.wake()
+        service.wake()
         await service.wait_idle(timeout=30)
     finally:
         await service.stop()
-    recs = _records(tmp_path / "preview.jsonl")
+    return _records(settings.discord.preview_file)
+
+
+async def test_preview_everything_without_subscriptions(any_store: Store, seeds: list[bytes], tmp_path: Path) -> None:
+    out = io.StringIO()
+    settings = Settings(discord={"preview_file": tmp_path / "preview.jsonl"})
+    store = any_store
+    recs = await _deliver(settings, store, seeds, out, wake_each=True)
     sends = [r for r in recs if r["action"] == "send"]
     threads = [r for r in recs if r["action"] == "thread"]
     cards = [r for r in sends if r["post"]["thread_name"] is not None]
@@ -57,15 +66,7 @@ async def test_filters_pick_channels(any_store: Store, seeds: list[bytes], tmp_p
         ],
     )
     store = any_store
-    service = await DeliveryService.start(settings, store, stream=io.StringIO(), coalesce_delay=0.05)
-    try:
-        for raw in seeds:
-            await store.ingest(raw)
-        service.wake()
-        await service.wait_idle(timeout=30)
-    finally:
-        await service.stop()
-    recs = _records(tmp_path / "preview.jsonl")
+    recs = await _deliver(settings, store, seeds, io.StringIO(), wake_each=False)
     cards10 = [r for r in recs if r["action"] == "send" and r["channel_id"] == 10 and r["post"]["thread_name"]]
     assert len(cards10) == 2
     in20 = [r for r in recs if r["channel_id"] == 20]

@@ -13,7 +13,18 @@ Prints, each phase measured in its own process (so peak RSS is its own):
           runs offline here; a LoreMailbox is built for one thread, so on a
           whole archive it keys "series" by revision number only)
 
-Usage: python bench/ingest.py [--archive DIR_OR_BUNDLE] [--phases parse,ingest,store,b4] [--compiled]
+The parts an import cannot do without, each alone, in CPU seconds: with the
+parse phase they bound the ingest rate (their sum over the cores, if nothing
+else cost anything):
+
+  read    reading the archive (git rev-list + cat-file, and our reader of them)
+  pack    compressing every raw mail as the store keeps it (bot.store.rawcodec)
+  floor   the database alone: the rows an ingest wrote, read back and written
+          again into a fresh file with the same schema and pragmas, a batch of
+          about 1,000 mails' rows a transaction, by sqlite3's executemany with
+          no Python per row
+
+Usage: python bench/ingest.py [--archive DIR_OR_BUNDLE] [--phases parse,ingest,store,b4,read,pack,floor] [--compiled]
 The archive defaults to ../shared/corpus/kvmarm-epoch0.bundle (cloned to a
 temporary directory). Figures are printed, never asserted. Each line says
 which parser ran: the source, or with --compiled a mypyc-compiled copy of the
@@ -117,6 +128,87 @@ def phase_ingest(archive: Path, *, preparsed: bool) -> dict[str, object]:
         return asyncio.run(run(Path(tmp) / "bench.db"))
 
 
+def phase_read(archive: Path) -> dict[str, object]:
+    from bot.ingest.sources import iter_path
+
+    start = time.perf_counter()
+    count = size = 0
+    for raw in iter_path(archive):
+        count += 1
+        size += len(raw.data)
+    secs = time.perf_counter() - start
+    return {
+        "mails": count, "mb": size / 2**20, "seconds": secs, "mails_per_s": count / secs,
+        "cpu_s": round(_cpu(resource.RUSAGE_SELF), 2),  # start-up included
+        "children_cpu_s": round(_cpu(resource.RUSAGE_CHILDREN), 2),  # git
+    }
+
+
+def phase_pack(archive: Path) -> dict[str, object]:
+    from bot.store.rawcodec import pack_all
+
+    raws = [raw for raw, _ in _raws(archive)]
+    start, cpu = time.perf_counter(), time.process_time()
+    packed = sum(len(b) for i in range(0, len(raws), 1000) for b in pack_all(raws[i : i + 1000]))
+    secs, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {
+        "mails": len(raws), "seconds": secs, "mails_per_s": len(raws) / secs,
+        "cpu_us_per_mail": cpu / len(raws) * 1e6, "ratio": packed / sum(map(len, raws)),
+    }
+
+
+# Parents first, as the store writes them.
+_TABLES = ("lineages", "series", "mails", "patches", "series_refs", "trailers",
+           "fixes", "stable_requests", "applied", "events")
+
+
+def phase_floor(archive: Path) -> dict[str, object]:
+    import sqlite3
+
+    from bot.ingest.sources import iter_path
+    from bot.store import Store
+
+    async def ingest(db: Path) -> int:
+        store = await Store.open(f"sqlite+aiosqlite:///{db}")
+        try:
+            return (await store.ingest_many(iter_path(archive), source="publicinbox")).read
+        finally:
+            await store.close()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        made = Path(tmp) / "made.db"
+        mails = asyncio.run(ingest(made))
+        src = sqlite3.connect(made)
+        schema = [sql for (sql,) in src.execute(
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY type DESC"
+        )]  # tables before indexes
+        rows = {name: src.execute(f"SELECT * FROM {name} ORDER BY rowid").fetchall() for name in _TABLES}
+        src.close()
+        db = sqlite3.connect(Path(tmp) / "floor.db", isolation_level=None)
+        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):  # as bot.store.engine
+            db.execute(f"PRAGMA {pragma}")
+        for sql in schema:
+            db.execute(sql)
+        batches = max(1, round(mails / 1000))
+        start, cpu = time.perf_counter(), time.process_time()
+        for name in _TABLES:  # table by table: a series' rows are in before the rows naming it
+            table = rows[name]
+            if not table:
+                continue
+            marks = ",".join("?" * len(table[0]))
+            for b in range(batches):
+                db.execute("BEGIN")
+                db.executemany(f"INSERT INTO {name} VALUES ({marks})",
+                               table[b * len(table) // batches : (b + 1) * len(table) // batches])
+                db.execute("COMMIT")
+        secs, cpu = time.perf_counter() - start, time.process_time() - cpu
+        db.close()
+    return {
+        "mails": mails, "rows": sum(map(len, rows.values())), "seconds": secs,
+        "mails_per_s": mails / secs, "cpu_s": round(cpu, 2),
+    }
+
+
 def phase_b4(archive: Path) -> dict[str, object]:
     try:
         import email
@@ -151,6 +243,9 @@ PHASES = {
     "ingest": lambda a: phase_ingest(a, preparsed=False),
     "store": lambda a: phase_ingest(a, preparsed=True),
     "b4": phase_b4,
+    "read": phase_read,
+    "pack": phase_pack,
+    "floor": phase_floor,
 }
 
 

@@ -19,6 +19,7 @@ import gc
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from bot.mail.construct import construct
 from bot.mail.models import ParsedMail
@@ -103,6 +104,11 @@ def _pooled_chunk(parser: Parser | None, raws: list[bytes], *, slim: bool) -> Ch
     return work_chunk(parser, raws, slim=slim)
 
 
+def _retrieved(future: asyncio.Future[Chunk]) -> None:
+    if not future.cancelled():
+        future.exception()  # a failed start shows at the next submit; not logged as never retrieved
+
+
 class ParsePool:
     """Worker processes, started lazily. `parser`: None to compress only."""
 
@@ -116,6 +122,15 @@ class ParsePool:
     @property
     def parses(self) -> bool:
         return self._parser is not None
+
+    def start(self) -> None:
+        """Start the worker now: it takes 0.15 s or more to import the parser,
+        which the caller can spend reading its first batch."""
+        try:
+            started = self.submit([])
+        except BrokenProcessPool:
+            return  # the batches' own submits meet it, and the import goes on without
+        started.add_done_callback(_retrieved)
 
     def submit(self, raws: list[bytes], *, slim: bool = False) -> asyncio.Future[Chunk]:
         if self._pool is None:

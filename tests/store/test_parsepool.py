@@ -90,10 +90,32 @@ async def test_a_dead_worker_leaves_the_import_to_this_process(tmp_path: Path):
     store._parse_pool.submit = dead  # type: ignore[method-assign]
     try:
         got = await store.ingest_many(mails, source="mbox")
-        assert calls == [1000]  # tried once, then compressed in a thread and parsed here
+        assert calls == [0, 1000]  # started early, tried once, then compressed in a thread and parsed here
         assert (got.new, got.fallbacks) == (1200, 0)
         assert await store.count("mails") == 1200
         raw = await store.raw("m7@x")
         assert raw == mails[7]
+    finally:
+        await store.close()
+
+
+async def test_an_import_of_unknown_length_starts_the_worker_before_its_first_batch(tmp_path: Path):
+    from tests.store.conftest import raw_mail
+
+    mails = [raw_mail(f"m{i}@x", f"[PATCH] KVM: x86: fix {i}", at=i) for i in range(600)]
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'early.db'}")
+    started_when_read: list[bool] = []
+
+    def records():  # type: ignore[no-untyped-def]
+        started_when_read.append(store._parse_pool._pool is not None)
+        yield from mails
+
+    try:
+        await store.ingest_many(mails[:3], source="mbox")  # a short list: no worker
+        assert store._parse_pool._pool is None
+        got = await store.ingest_many(records(), source="mbox")
+        assert started_when_read == [True]  # already starting when the first mail was read
+        assert got.new == 597
+        assert await store.count("mails") == 600
     finally:
         await store.close()

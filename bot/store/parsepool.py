@@ -17,7 +17,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import multiprocessing
-from collections.abc import Callable
+import sys
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -104,6 +107,21 @@ def _pooled_chunk(parser: Parser | None, raws: list[bytes], *, slim: bool) -> Ch
     return work_chunk(parser, raws, slim=slim)
 
 
+@contextmanager
+def _main_hidden() -> Iterator[None]:
+    """A spawned child re-imports the parent's __main__ (as __mp_main__) unless it
+    has neither a file nor a spec; the worker needs nothing of it. For the
+    `kvm-patchbot` script that import is all of `bot.cli` (the service,
+    discord.py, SQLAlchemy: 0.4 s), and a script calling the Store without
+    the usual __name__ guard would run again in the worker."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 def _retrieved(future: asyncio.Future[Chunk]) -> None:
     if not future.cancelled():
         future.exception()  # a failed start shows at the next submit; not logged as never retrieved
@@ -134,14 +152,15 @@ class ParsePool:
 
     def submit(self, raws: list[bytes], *, slim: bool = False) -> asyncio.Future[Chunk]:
         if self._pool is None:
-            # spawn, not fork: forking beside the database thread deadlocked in a
-            # trial. Spawn re-imports the caller's __main__ (as __mp_main__),
-            # so scripts that bulk-import need the usual __name__ guard.
+            # spawn, not fork: forking beside the database thread deadlocked in a trial.
             self._pool = ProcessPoolExecutor(
                 max_workers=self.processes,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_worker_start,
             )
+            with _main_hidden():  # the first submit starts the worker
+                started = self._pool.submit(_pooled_chunk, self._parser, raws, slim=slim)
+            return asyncio.wrap_future(started)
         return asyncio.wrap_future(self._pool.submit(_pooled_chunk, self._parser, raws, slim=slim))
 
     def close(self) -> None:

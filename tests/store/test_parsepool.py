@@ -119,3 +119,40 @@ async def test_an_import_of_unknown_length_starts_the_worker_before_its_first_ba
         assert await store.count("mails") == 600
     finally:
         await store.close()
+
+
+_UNGUARDED_SCRIPT = """
+import asyncio, sys
+sys.path.insert(0, {root!r})
+from bot.store import Store
+from tests.store.conftest import raw_mail
+
+with open({marker!r}, "a") as fh:  # top level, no __name__ guard: runs again wherever this is imported
+    fh.write("ran\\n")
+
+async def main():
+    store = await Store.open("sqlite+aiosqlite:///" + {db!r})
+    try:
+        got = await store.ingest_many(
+            [raw_mail(f"m{{i}}@x", f"[PATCH] KVM: x86: fix {{i}}", at=i) for i in range(600)], source="mbox"
+        )
+        print(got.new, got.fallbacks, store._parse_pool._pool is not None)
+    finally:
+        await store.close()
+
+asyncio.run(main())
+"""
+
+
+def test_the_worker_does_not_run_the_callers_main_module_again(tmp_path: Path):
+    import subprocess
+    import sys
+
+    root = str(Path(__file__).resolve().parents[2])
+    marker, db = tmp_path / "marker", tmp_path / "script.db"
+    script = tmp_path / "unguarded.py"
+    script.write_text(_UNGUARDED_SCRIPT.format(root=root, marker=str(marker), db=str(db)))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["600", "0", "True"]  # all new, no batch redone, the worker ran
+    assert marker.read_text() == "ran\n"  # once: the spawned worker did not import the script

@@ -158,22 +158,37 @@ _OTHER_BREAKS_UNICODE = (*_OTHER_BREAKS, "\x85", "\u2028", "\u2029")
 _NOTICE_AFTER_NEWLINE = re.compile(r"\n[AaQqPpMm](?i:pplied|ueued|ushed|erged)\b")
 
 
-def _may_have_notice(body: str) -> bool:
+def notice_verb_at(body: str, ls: int) -> bool:
+    """Whether the line starting at `ls` (> 0) opens with a notice verb, as
+    `_may_have_notice`'s search looks for it."""
+    return _NOTICE_AFTER_NEWLINE.match(body, ls - 1) is not None
+
+
+def _may_have_notice(body: str, verb_line: bool | None = None) -> bool:
     """Cheap test: False only when no line of the body starts with a notice verb.
 
     Most replies quote patches, so the verbs occur often but rarely open a
     line; one regex search for them after a newline (plus a check for the
     rarer line breaks splitlines knows) spares the line-by-line walk.
+    `verb_line`, when given, is that search's answer, found by the caller.
     """
     for brk in _OTHER_BREAKS if body.isascii() else _OTHER_BREAKS_UNICODE:
         if brk in body:
             return True
-    return _NOTICE.match(body) is not None or _NOTICE_AFTER_NEWLINE.search(body) is not None
+    if _NOTICE.match(body) is not None:
+        return True
+    if verb_line is not None:
+        return verb_line
+    return _NOTICE_AFTER_NEWLINE.search(body) is not None
 
 
-def parse_applied(body: str) -> Applied | None:
-    """The applied notice in a reply body, or None. Never raises."""
-    if not body or not _may_have_notice(body):
+def parse_applied(body: str, verb_line: bool | None = None) -> Applied | None:
+    """The applied notice in a reply body, or None. Never raises.
+
+    `verb_line`: whether a line after the first opens with a notice verb
+    (`notice_verb_at`), when the caller's own pass over the lines found out.
+    """
+    if not body or not _may_have_notice(body, verb_line):
         return None
     return _read_notice(body)
 

@@ -44,6 +44,15 @@ _STAT_LINE = re.compile(r" (.+?)\s*\|\s+(?:(\d+)(?: ([+-]*))?|Bin(?: (\d+) -> (\
 _BRACE = re.compile(r"\{([^{}]*) => ([^{}]*)\}")
 
 
+# What every `_DIFF_START` alternative opens with (`_DIFF_CANDIDATE`'s lines).
+DIFF_OPENINGS = ("diff -", "Index: ", "--- ")
+
+
+def diff_starts_at(text: str, pos: int) -> bool:
+    """Whether a diff's first line starts at `pos` (a line start), as `find_diff` decides."""
+    return text.startswith(DIFF_OPENINGS, pos) and _DIFF_START.match(text, pos) is not None
+
+
 def find_diff(text: str, start: int = 0) -> int:
     """Offset of the first line of a diff in `text`, or -1."""
     if start == 0 and _DIFF_START.match(text):

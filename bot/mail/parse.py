@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from bot.mail.applied import parse_applied
-from bot.mail.classify import classify
+from bot.mail.classify import classify, is_bot_sender
 from bot.mail.construct import construct
 from bot.mail.diff import (
     StatBlock,
@@ -48,7 +48,7 @@ from bot.mail.models import (
 )
 from bot.mail.people import parse_address_list, parse_person
 from bot.mail.subject import parse_subject
-from bot.mail.trailers import META_TAIL, parse_trailers
+from bot.mail.trailers import META_TAIL, ReplyScan, parse_trailers, scan_reply
 
 SYNTHETIC_DOMAIN = "kvm-patchbot.invalid"
 # "Jane Doe via kvm" <kvm@vger...>: the list rewrote From for DMARC.
@@ -365,7 +365,14 @@ def _parse(raw: bytes) -> ParsedMail:
             )
         )
 
-    diff_pos = find_diff(text)
+    # A reply (what `classify` will say, from the subject and the sender):
+    # one pass over its lines answers the diff, trailer and notice scans.
+    scan: ReplyScan | None = None
+    if (subject.is_reply or subject.is_forward) and not subject.bot_report and not is_bot_sender(author):
+        scan = scan_reply(text)
+        diff_pos = scan.diff
+    else:
+        diff_pos = find_diff(text)
     forwarded = subject.is_forward
     if (
         diff_pos != -1
@@ -450,8 +457,8 @@ def _parse(raw: bytes) -> ParsedMail:
                 trailer_text = text[:diff_pos]
         tb = parse_trailers(trailer_text)
     elif kind is Kind.REPLY or kind is Kind.BOT:
-        tb = parse_trailers(text, reply=True)
-    applied = parse_applied(text) if kind is Kind.REPLY else None
+        tb = parse_trailers(text, reply=True, scan=scan)
+    applied = parse_applied(text, scan.verb_line if scan is not None else None) if kind is Kind.REPLY else None
     if tb is not None and tb.warnings:
         warnings.extend(tb.warnings)
 

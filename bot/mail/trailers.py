@@ -27,6 +27,8 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from bot.mail.applied import notice_verb_at
+from bot.mail.diff import diff_starts_at
 from bot.mail.models import Fixes, Person, StableTag, Trailer
 from bot.mail.people import _MAILTO_JUNK, parse_person
 
@@ -315,6 +317,16 @@ def _line_at(text: str, start: int, end: int) -> tuple[str, int]:
     return text[start:le].rstrip("\r"), le + 1
 
 
+def _has_needle(text: str, ls: int) -> bool:
+    """Whether the line starting at `ls` holds one of `_REPLY_NEEDLES`."""
+    eol = text.find("\n", ls)
+    low = text[ls : eol if eol != -1 else len(text)].lower()
+    for needle in _REPLY_NEEDLES:
+        if needle in low:
+            return True
+    return False
+
+
 def _reply_candidates(text: str) -> list[int]:
     """Starts of the unquoted lines that may be reply trailers, in order.
 
@@ -323,19 +335,51 @@ def _reply_candidates(text: str) -> list[int]:
     reply (quoted text and prose, no such line) costs no Python loop.
     """
     first = [0] if _FIRST_NAME_LINE.match(text) else []
-    starts: list[int] = []
-    for ls in first + [m.start() + 1 for m in _NAME_LINE.finditer(text)]:
-        eol = text.find("\n", ls)
-        low = text[ls : eol if eol != -1 else len(text)].lower()
-        for needle in _REPLY_NEEDLES:
-            if needle in low:
-                starts.append(ls)
-                break
-    return starts
+    return [ls for ls in first + [m.start() + 1 for m in _NAME_LINE.finditer(text)] if _has_needle(text, ls)]
 
 
-def _reply_trailers(text: str) -> list[_Raw]:
-    starts = _reply_candidates(text)
+# The lines (after the first) that any of `scan_reply`'s questions is about:
+# a `Name:` line (`_NAME_LINE`), a notice verb (`applied`), a diff's opening
+# (`diff`). A superset: leading whitespace is allowed before each, and every
+# line found is checked against the exact rules.
+_REPLY_LINE = re.compile(
+    r"\n[^\S\n]*+(?:[A-Za-z][A-Za-z0-9-]*+[ \t]*+:|[AaQqPpMm](?i:pplied|ueued|ushed|erged)\b|diff -|Index: |--- )"
+)
+_META_KEYS = ("base-commit:", "change-id:")
+
+
+@dataclass(slots=True)
+class ReplyScan:
+    """What one pass over a reply's lines found (see `scan_reply`)."""
+
+    diff: int  # `diff.find_diff(text)`
+    candidates: list[int]  # `_reply_candidates(text)`
+    verb_line: bool  # a line after the first opens with a notice verb (`applied.notice_verb_at`)
+    meta: bool  # a line starts with one of `_META_KEYS`: else `_meta_value` finds nothing
+
+
+def scan_reply(text: str) -> ReplyScan:
+    """The answers of `find_diff`, `_reply_candidates`, the applied notice's
+    cheap test and `_meta_value` for a reply body, from one regex pass over
+    its lines instead of one each (most lines, quoted or prose, match none)."""
+    diff = 0 if diff_starts_at(text, 0) else -1
+    starts = [0] if _FIRST_NAME_LINE.match(text) and _has_needle(text, 0) else []
+    verb_line = False
+    meta = text.startswith(_META_KEYS)
+    for m in _REPLY_LINE.finditer(text):
+        ls = m.start() + 1
+        if diff == -1 and diff_starts_at(text, ls):
+            diff = ls
+        if _NAME_LINE.match(text, ls - 1) is not None and _has_needle(text, ls):
+            starts.append(ls)
+        if not verb_line and notice_verb_at(text, ls):
+            verb_line = True
+        if not meta and text.startswith(_META_KEYS, ls):
+            meta = True
+    return ReplyScan(diff, starts, verb_line, meta)
+
+
+def _reply_trailers(text: str, starts: list[int]) -> list[_Raw]:
     if not starts:
         return []
     low = text.lower()
@@ -464,15 +508,22 @@ def _meta(text: str, diff_at: int) -> tuple[str | None, str | None, tuple[str, .
     return base, change, tuple(prev)
 
 
-def parse_trailers(text: str, reply: bool = False) -> TrailerBlock:
-    """The trailers of a commit message (default) or of a reply body. Never raises."""
+def parse_trailers(text: str, reply: bool = False, scan: ReplyScan | None = None) -> TrailerBlock:
+    """The trailers of a commit message (default) or of a reply body. Never raises.
+
+    `scan`: the reply's `scan_reply(text)`, when the caller has it.
+    """
     if not text:
         return EMPTY
     notes = ""  # between the commit message's `---` and the diff
     if reply:
-        raws = _reply_trailers(text)
+        raws = _reply_trailers(text, scan.candidates if scan is not None else _reply_candidates(text))
         # links to earlier versions are a cover letter's business, not a reply's
-        base, change, prev_links = _meta(text, 0)
+        base: str | None = None
+        change: str | None = None
+        prev_links: tuple[str, ...] = ()
+        if scan is None or scan.meta:  # (else no line holds them)
+            base, change, prev_links = _meta(text, 0)
     else:
         region, diff_at = _commit_region(text)
         raws = _commit_trailers(region)

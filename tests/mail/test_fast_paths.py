@@ -12,11 +12,12 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.mail.applied import _may_have_notice, _read_notice
+from bot.mail.applied import _NOTICE_AFTER_NEWLINE, _may_have_notice, _read_notice, parse_applied
+from bot.mail.diff import find_diff
 from bot.mail.headers import unfold
 from bot.mail.people import split_addresses
 from bot.mail.subject import _PLAIN_GROUP, _analyse_tokens, _component, _plain_group
-from bot.mail.trailers import _REPLY_NEEDLES, _reply_candidates, _split_line
+from bot.mail.trailers import _REPLY_NEEDLES, _meta, _reply_candidates, _split_line, parse_trailers, scan_reply
 
 SETTINGS = settings(max_examples=1500, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -129,6 +130,40 @@ def test_reply_candidates_hold_every_possible_trailer_line(text: str) -> None:
         if could_be:
             assert pos in starts, line
         pos += len(line) + 1
+
+
+_REPLY_SCAN_LINES = st.one_of(
+    _LINES,
+    st.sampled_from(
+        [
+            "diff --git a/x b/x",
+            "--- a/x",
+            "+++ b/x",
+            "Index: x",
+            "========",
+            " diff -u a b",
+            "base-commit: 0123456789ab",
+            "change-id: 20250101-x-1234",
+            " base-commit: 0123456789ab",
+            "Queued\u2028",
+            "Merged into next",
+            "\u3000Reviewed-by: A <a@b>",
+        ]
+    ),
+)
+
+
+@SETTINGS
+@given(st.lists(_REPLY_SCAN_LINES, max_size=12).map("\n".join))
+def test_reply_scan_answers_as_the_separate_scans(text: str) -> None:
+    scan = scan_reply(text)
+    assert scan.diff == find_diff(text)
+    assert scan.candidates == _reply_candidates(text)
+    assert scan.verb_line == (_NOTICE_AFTER_NEWLINE.search(text) is not None)
+    if not scan.meta:
+        assert _meta(text, 0) == (None, None, ())
+    assert parse_trailers(text, reply=True, scan=scan) == parse_trailers(text, reply=True)
+    assert parse_applied(text, scan.verb_line) == parse_applied(text)
 
 
 @SETTINGS

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_tz
+from typing import Any
 
 # Headers the parser uses; everything else in the block is skipped unread.
 WANTED = (
@@ -64,6 +65,18 @@ _HEADER = re.compile(
     rb"\n(?=[" + _FIRST_LETTERS + rb"])(" + _trie([n.encode() for n in WANTED]) + rb")[ \t]*:[ \t]*(.*(?:\n[ \t].*)*)",
     re.IGNORECASE,
 )
+# The same, or the empty line that ends the header block, with the rest of
+# the mail (the body, group 3, taken in one step): one `findall` both reads
+# the header block and splits the mail there (`read_head`). The empty line's
+# newline joins the lookahead's letters and its branch comes last, so the
+# other lines cost no more than with `_HEADER`.
+_HEADER_OR_END = re.compile(
+    rb"\n(?=[\n" + _FIRST_LETTERS + rb"])(?:(" + _trie([n.encode() for n in WANTED])
+    + rb")[ \t]*:[ \t]*(.*(?:\n[ \t].*)*)|\n((?s:.*)))",
+    re.IGNORECASE,
+)
+# `_HEADER` for a mail's first line, which has no newline before it.
+_FIRST_HEADER = re.compile(_HEADER.pattern.removeprefix(rb"\n"), re.IGNORECASE)
 # Header names as written ("Message-Id", "CC", ...) -> canonical; bounded
 # by the few spellings mailers use.
 _NAMES: dict[bytes, str] = {n.encode(): n for n in WANTED}
@@ -117,16 +130,41 @@ def split_mail(raw: bytes) -> tuple[bytes, bytes]:
     return raw[: cut + 1], raw[cut + 2 :]
 
 
-def looks_like_headers(head: bytes) -> bool:
-    return bool(head) and _FIRST_LINE_HEADER.match(head) is not None
+def read_head(raw: bytes) -> tuple[bytes, bytes, RawHeaders]:
+    """`split_mail(raw)` and `read_headers` of its header block, from one
+    regex pass over the block instead of one to split and one to read it.
 
-
-def read_headers(head: bytes) -> RawHeaders:
-    """The wanted headers with their folding kept (unfold when decoding)."""
+    The headers are read from the block as found: when the caller must
+    change it first (NUL bytes), it reads them again with `read_headers`.
+    """
+    if raw.startswith(b"From "):
+        nl = raw.find(b"\n")
+        raw = raw[nl + 1 :] if nl != -1 else b""
+    if raw.startswith(b"\n"):
+        return b"", raw[1:], RawHeaders()
+    # (the first line on its own: copying the mail after a "\n", as
+    # `read_headers` does with the header block, costs more)
+    first = _FIRST_HEADER.match(raw)
+    found = _HEADER_OR_END.findall(raw, first.end() if first is not None else 0)
+    if first is not None:
+        found.insert(0, first.groups())
+    if found and not found[-1][0]:  # the empty line, then the body
+        body: bytes = found.pop()[2]
+        head = raw[: len(raw) - len(body) - 1]
+    else:
+        head, body = raw, b""
     out = RawHeaders(head=head)
+    _store(out, found, len(head) > MAX_HEADER_LEN)
+    return head, body, out
+
+
+def _store(out: RawHeaders, found: list[Any], long_head: bool) -> None:
+    """Each header of `found` (`findall` tuples: the name as written, the
+    value, maybe more) into `out`, in order."""
     values = out.values
-    long_head = len(head) > MAX_HEADER_LEN  # else no value can be too long
-    for written, value in _HEADER.findall(b"\n" + head):
+    for groups in found:
+        written: bytes = groups[0]
+        value: bytes = groups[1]
         name = _NAMES.get(written)
         if name is None:
             name = written.lower().decode()
@@ -140,6 +178,17 @@ def read_headers(head: bytes) -> RawHeaders:
             values[name] = [value]
         else:
             got.append(value)
+
+
+def looks_like_headers(head: bytes) -> bool:
+    return bool(head) and _FIRST_LINE_HEADER.match(head) is not None
+
+
+def read_headers(head: bytes) -> RawHeaders:
+    """The wanted headers with their folding kept (unfold when decoding)."""
+    out = RawHeaders(head=head)
+    # (a head no longer than MAX_HEADER_LEN has no value too long)
+    _store(out, _HEADER.findall(b"\n" + head), len(head) > MAX_HEADER_LEN)
     return out
 
 

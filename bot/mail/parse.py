@@ -31,9 +31,9 @@ from bot.mail.headers import (
     looks_like_headers,
     normalise_message_id,
     parse_date,
+    read_head,
     read_headers,
     received_date,
-    split_mail,
     to_text,
 )
 from bot.mail.mime import read_body
@@ -300,7 +300,7 @@ def _parse(raw: bytes) -> ParsedMail:
     size = len(raw)
     if b"\r" in raw:
         raw = raw.replace(b"\r\n", b"\n")
-    head, body_bytes = split_mail(raw)
+    head, body_bytes, h = read_head(raw)
     warnings: list[str] = []
     errors: list[str] = []
     if not looks_like_headers(head):
@@ -308,7 +308,7 @@ def _parse(raw: bytes) -> ParsedMail:
     if b"\x00" in head:
         warnings.append("NUL bytes in the headers")
         head = head.replace(b"\x00", b"")
-    h = read_headers(head)
+        h = read_headers(head)
     warnings.extend(h.warnings)
 
     # Identity and threading.

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bot.mail.applied import _NOTICE_AFTER_NEWLINE, _may_have_notice, _read_notice, parse_applied
 from bot.mail.diff import find_diff
-from bot.mail.headers import unfold
+from bot.mail.headers import read_head, read_headers, split_mail, unfold
 from bot.mail.people import split_addresses
 from bot.mail.subject import _PLAIN_GROUP, _analyse_tokens, _component, _plain_group
 from bot.mail.trailers import _REPLY_NEEDLES, _meta, _reply_candidates, _split_line, parse_trailers, scan_reply
@@ -164,6 +164,20 @@ def test_reply_scan_answers_as_the_separate_scans(text: str) -> None:
         assert _meta(text, 0) == (None, None, ())
     assert parse_trailers(text, reply=True, scan=scan) == parse_trailers(text, reply=True)
     assert parse_applied(text, scan.verb_line) == parse_applied(text)
+
+
+@SETTINGS
+@given(
+    _text(["From x\n", "\n", "\n\n", " ", "\t", ":", "To", "cc", "Subject", "X-Cc", "date", "body", "\r"]).map(
+        str.encode
+    )
+)
+def test_read_head_splits_and_reads_as_split_mail_and_read_headers(raw: bytes) -> None:
+    head, body = split_mail(raw)
+    got_head, got_body, got = read_head(raw)
+    assert (got_head, got_body) == (head, body)
+    want = read_headers(head)
+    assert (got.values, got.head, got.warnings) == (want.values, want.head, want.warnings)
 
 
 @SETTINGS

@@ -41,6 +41,8 @@ _SUMMARY = re.compile(
     re.MULTILINE,
 )
 _STAT_LINE = re.compile(r" (.+?)\s*\|\s+(?:(\d+)(?: ([+-]*))?|Bin(?: (\d+) -> (\d+) bytes)?)\s*")
+# What follows the `|` of a stat line (`_STAT_LINE`'s groups 2-5 are its 1-4).
+_STAT_TAIL = re.compile(r"\s+(?:(\d+)(?: ([+-]*))?|Bin(?: (\d+) -> (\d+) bytes)?)\s*")
 _BRACE = re.compile(r"\{([^{}]*) => ([^{}]*)\}")
 
 
@@ -397,6 +399,33 @@ class StatBlock:
         )
 
 
+def _stat_line_re(text: str, start: int, end: int) -> tuple[str, str | None, str | None] | None:
+    """(path as written, changed lines, bar) of a stat line text[start:end], by `_STAT_LINE`."""
+    s = _STAT_LINE.fullmatch(text, start, end)
+    return None if s is None else (s.group(1), s.group(2), s.group(3))
+
+
+def _stat_line(text: str, start: int, end: int) -> tuple[str, str | None, str | None] | None:
+    """`_stat_line_re` for a span holding no newline, without its lazy path
+    group, which tries the rest of the pattern at every character.
+
+    The path ends where the whitespace before the first `|` (at least two
+    characters in) begins; when the rest does not fit at that `|`, the
+    regex's own search of the later ones decides.
+    """
+    if not text.startswith(" ", start):
+        return None
+    bar = text.find("|", start + 2, end)
+    if bar == -1:
+        return None
+    tail = _STAT_TAIL.fullmatch(text, bar + 1, end)
+    if tail is None:
+        return _stat_line_re(text, start, end)
+    # (the path is at least one character, even a blank one)
+    path = text[start + 1 : bar].rstrip() or text[start + 1 : start + 2]
+    return path, tail.group(1), tail.group(2)
+
+
 def read_diffstat_block(text: str, start: int = 0, end: int | None = None) -> StatBlock | None:
     """The first `git diff --stat` block in text[start:end], or None.
 
@@ -417,11 +446,13 @@ def read_diffstat_block(text: str, start: int = 0, end: int | None = None) -> St
     lines: list[tuple[str, int, str, bool]] = []
     line_end = m.start() - 1
     while line_end > start:
-        line_start = text.rfind("\n", start, line_end) + 1
-        s = _STAT_LINE.fullmatch(text, line_start, line_end)
+        nl = text.rfind("\n", start, line_end)
+        line_start = nl + 1
+        # (`_stat_line` wants one line: from 0 the span may hold earlier ones)
+        s = _stat_line(text, line_start, line_end) if nl != -1 or start == 0 else _stat_line_re(text, 0, line_end)
         if s is None:
             break
-        written, changes, bar = s.group(1, 2, 3)
+        written, changes, bar = s
         if changes is not None:
             lines.append((written, int(changes), bar or "", False))
         else:

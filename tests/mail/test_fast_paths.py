@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.mail.applied import _NOTICE_AFTER_NEWLINE, _may_have_notice, _read_notice, parse_applied
-from bot.mail.diff import find_diff
+from bot.mail.diff import _stat_line, _stat_line_re, find_diff
 from bot.mail.headers import read_head, read_headers, split_mail, unfold
 from bot.mail.people import split_addresses
 from bot.mail.subject import _PLAIN_GROUP, _analyse_tokens, _component, _plain_group
@@ -178,6 +178,12 @@ def test_read_head_splits_and_reads_as_split_mail_and_read_headers(raw: bytes) -
     assert (got_head, got_body) == (head, body)
     want = read_headers(head)
     assert (got.values, got.head, got.warnings) == (want.values, want.head, want.warnings)
+
+
+@SETTINGS
+@given(_text([" ", "a/b.c", "|", " | ", "12", " +-", "++", "Bin", " 3 -> 4 bytes", "\t", "\u3000", "x"], 10))
+def test_stat_line_reads_as_the_stat_line_regex(line: str) -> None:
+    assert _stat_line(line, 0, len(line)) == _stat_line_re(line, 0, len(line))
 
 
 @SETTINGS

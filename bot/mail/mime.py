@@ -105,7 +105,7 @@ def html_to_text(html: str) -> str:
 
 
 def _text_of(data: bytes, params: dict[str, str], warnings: list[str]) -> str:
-    if b"\r" in data:
+    if data.find(b"\r") != -1:  # (not `in`: see headers.header_text)
         data = data.replace(b"\r\n", b"\n")
     text = decode_bytes(data, params.get("charset"), warnings)
     if "\x00" in text:

@@ -24,7 +24,7 @@ from bot.mail.diff import (
 )
 from bot.mail.headers import (
     RawHeaders,
-    clean_message_ids,
+    clean_ascii_ids,
     dedupe,
     header_message_ids,
     header_text,
@@ -181,7 +181,11 @@ def _ids(value: bytes, warnings: list[str]) -> tuple[str, ...]:
 
 def _message_id(value: bytes, warnings: list[str]) -> str | None:
     """`normalise_message_id` of a raw value; a plain ASCII `<id>` skips decoding."""
-    ids = clean_message_ids(value) if b"\x00" not in value else None
+    ids = None
+    if value.isascii():
+        text = value.decode("ascii")
+        if "\x00" not in text:
+            ids = clean_ascii_ids(text)
     return ids[0] if ids else normalise_message_id(header_text(value, warnings))
 
 
@@ -298,14 +302,15 @@ def _merge(stats: list[Diffstat]) -> Diffstat | None:
 
 def _parse(raw: bytes) -> ParsedMail:
     size = len(raw)
-    if b"\r" in raw:
+    # (bytes.find, not `in`: see headers.header_text)
+    if raw.find(b"\r") != -1:
         raw = raw.replace(b"\r\n", b"\n")
     head, body_bytes, h = read_head(raw)
     warnings: list[str] = []
     errors: list[str] = []
     if not looks_like_headers(head):
         return _unparseable(raw, "no mail header block found", size)
-    if b"\x00" in head:
+    if head.find(b"\x00") != -1:
         warnings.append("NUL bytes in the headers")
         head = head.replace(b"\x00", b"")
         h = read_headers(head)

@@ -378,6 +378,8 @@ def normalise_message_id(text: str) -> str | None:
 
 
 def dedupe(ids: list[str]) -> tuple[str, ...]:
+    if len(ids) < 2:  # (most In-Reply-To values: no dict needed)
+        return tuple(ids)
     return tuple(dict.fromkeys(ids))
 
 
@@ -432,27 +434,13 @@ def parse_date(text: str) -> datetime | None:
     Missing or unknown zones are taken as UTC.
     """
     fields = _usual_date(text)
-    m = _DATE.search(text) if fields is None else None
+    if fields is not None:
+        day, mon, year, hh, mi, sec, zone = fields
+        return _date_of(day, mon, year, hh, mi, sec, zone)
+    m = _DATE.search(text)
+    if m:
+        return _date_of(*m.groups())
     try:
-        if fields is not None or m:
-            day, mon, year, hh, mi, ss, zone = fields if fields is not None else m.groups()  # type: ignore[union-attr]
-            month = _MONTHS.get(mon.lower())
-            if month is None:
-                return None
-            y = int(year)
-            if y < 100:
-                y += 2000 if y < 50 else 1900
-            offset = 0
-            if zone:
-                if zone[0] in "+-":
-                    offset = int(zone)
-                    if abs(offset) % 100 >= 60 or abs(offset) > 1400:
-                        offset = 0
-                else:
-                    offset = _ZONES.get(zone.lower(), 0)
-            if not MIN_YEAR <= y <= MAX_YEAR:
-                return None
-            return datetime(y, month, int(day), int(hh), int(mi), int(ss or 0), tzinfo=_tz(offset))
         parts = parsedate_tz(text)
         if not parts:
             return None
@@ -461,6 +449,33 @@ def parse_date(text: str) -> datetime | None:
             return None
         off = parts[9] or 0
         return datetime(*parts[:6], tzinfo=timezone(timedelta(seconds=off)))
+    except (ValueError, OverflowError, TypeError, IndexError):
+        return None
+
+
+def _date_of(
+    day: str, mon: str, year: str, hh: str, mi: str, ss: str | None, zone: str | None
+) -> datetime | None:
+    """`parse_date` from the fields of the usual form or of `_DATE` (typed
+    strings: compiled, `int` of each is a direct call)."""
+    try:
+        month = _MONTHS.get(mon.lower())
+        if month is None:
+            return None
+        y = int(year)
+        if y < 100:
+            y += 2000 if y < 50 else 1900
+        offset = 0
+        if zone:
+            if zone[0] in "+-":
+                offset = int(zone)
+                if abs(offset) % 100 >= 60 or abs(offset) > 1400:
+                    offset = 0
+            else:
+                offset = _ZONES.get(zone.lower(), 0)
+        if not MIN_YEAR <= y <= MAX_YEAR:
+            return None
+        return datetime(y, month, int(day), int(hh), int(mi), int(ss or 0), tzinfo=_tz(offset))
     except (ValueError, OverflowError, TypeError, IndexError):
         return None
 

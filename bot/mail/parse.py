@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
+from typing import Any, Final
 
 from bot.mail.applied import parse_applied
 from bot.mail.classify import classify, is_bot_sender
@@ -61,6 +61,14 @@ _FORWARD_MARK = re.compile(
 _LIST_FOOTER = re.compile(r"^_{20,}\n[^\n]*(?:mailing list|@)", re.MULTILINE)
 _MSGID_BYTES = re.compile(rb"^message-id[ \t]*:[ \t]*<?([^\s<>]+@[^\s<>]+)>?", re.MULTILINE | re.IGNORECASE)
 _NO_STABLE = StableTag()
+# Kind's members, read once: a read on the Enum class costs ~1k instructions
+# (EnumType.__getattr__), and the parse makes several; compiled, a Final is
+# a C static.
+_PATCH: Final = Kind.PATCH
+_COVER: Final = Kind.COVER
+_PULL: Final = Kind.PULL
+_REPLY: Final = Kind.REPLY
+_BOT: Final = Kind.BOT
 # Kernel mail repeats the same To/Cc lists and the same people endlessly;
 # Person is frozen, so parsed values are shared. Bounded: cleared when full.
 _CACHE_MAX = 8192  # entries per cache: a few MB at most
@@ -393,7 +401,7 @@ def _parse(raw: bytes) -> ParsedMail:
     has_diff = not forwarded and (diff_pos != -1 or bool(diff_parts))
     in_reply_to = irt_ids[0] if irt_ids else None
     kind, carries_patch = classify(subject, has_diff=has_diff, in_reply_to=in_reply_to, author=author)
-    if kind is Kind.COVER:
+    if kind is _COVER:
         has_diff = False  # an interdiff/range-diff is not the series' change
 
     # Diffstats: the block as written, and the one computed from the diff.
@@ -414,9 +422,9 @@ def _parse(raw: bytes) -> ParsedMail:
         # With a block to check against, the cheaper unchecked count will do;
         # any disagreement is recounted in full before it is reported.
         computed = _computed(
-            text, diff_pos, diff_parts, unknown, checked=block is None or kind is Kind.PULL
+            text, diff_pos, diff_parts, unknown, checked=block is None or kind is _PULL
         )
-        if block is not None and computed is not None and kind is not Kind.PULL:
+        if block is not None and computed is not None and kind is not _PULL:
             # (a pull request's diffstat covers the whole pull, its diff often less)
             problems = block_mismatches(block, computed, unknown)
             if problems:
@@ -427,17 +435,17 @@ def _parse(raw: bytes) -> ParsedMail:
                     warnings.append("diffstat block disagrees with the diff: " + "; ".join(problems[:5]))
             if not problems and not unknown:
                 diffstat = computed  # the same, with exact per-file counts and full paths
-        if kind is Kind.PATCH:
+        if kind is _PATCH:
             if sep == -1 and diff_pos == -1:
                 commit_message = _strip_tail(text)
             else:
                 commit_message = text[: sep if sep != -1 else end].rstrip() + "\n"
-        elif kind is Kind.PULL:
+        elif kind is _PULL:
             commit_message = _strip_tail(text[:end])
-    elif kind is Kind.COVER or kind is Kind.PULL:
+    elif kind is _COVER or kind is _PULL:
         commit_message = _strip_tail(text)
-        block = read_diffstat_block(commit_message) if kind is Kind.COVER else None
-    elif kind is Kind.PATCH:
+        block = read_diffstat_block(commit_message) if kind is _COVER else None
+    elif kind is _PATCH:
         commit_message = _strip_tail(text)
 
     if diffstat is None and block is not None:
@@ -451,7 +459,7 @@ def _parse(raw: bytes) -> ParsedMail:
 
     # Trailers (commit-message rules for patches and covers, reply rules else).
     tb = None
-    if kind in (Kind.PATCH, Kind.COVER, Kind.PULL):
+    if kind is _PATCH or kind is _COVER or kind is _PULL:
         trailer_text = text
         if diff_pos > 0:
             # Trailers end before the diff; b4's metadata may follow it (read
@@ -461,9 +469,9 @@ def _parse(raw: bytes) -> ParsedMail:
             if text.find("base-commit:", tail) == -1 and text.find("change-id:", tail) == -1:
                 trailer_text = text[:diff_pos]
         tb = parse_trailers(trailer_text)
-    elif kind is Kind.REPLY or kind is Kind.BOT:
+    elif kind is _REPLY or kind is _BOT:
         tb = parse_trailers(text, reply=True, scan=scan)
-    applied = parse_applied(text, scan.verb_line if scan is not None else None) if kind is Kind.REPLY else None
+    applied = parse_applied(text, scan.verb_line if scan is not None else None) if kind is _REPLY else None
     if tb is not None and tb.warnings:
         warnings.extend(tb.warnings)
 

@@ -10,24 +10,25 @@ re-validate parse results (`ParsedMail.model_validate(obj.model_dump())`).
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel
 
 M = TypeVar("M", bound=BaseModel)
 
-_new = object.__new__
+_new: Final = object.__new__
 # BaseModel's four slots, set through their descriptors: a third faster than
 # object.__setattr__, which looks each name up through the class first.
+# (Final: compiled, C statics, not a module-dict lookup each per call.)
 _slots = BaseModel.__dict__
-_set_dict = _slots["__dict__"].__set__
-_set_fields_set = _slots["__pydantic_fields_set__"].__set__
-_set_extra = _slots["__pydantic_extra__"].__set__
-_set_private = _slots["__pydantic_private__"].__set__
+_set_dict: Final = _slots["__dict__"].__set__
+_set_fields_set: Final = _slots["__pydantic_fields_set__"].__set__
+_set_extra: Final = _slots["__pydantic_extra__"].__set__
+_set_private: Final = _slots["__pydantic_private__"].__set__
 # One "fields set" per class, shared by its instances: every field is set, the
 # models are frozen, and pydantic copies the set before changing it
 # (model_copy). A set per instance cost an allocation and a GC-tracked object.
-_FIELDS: dict[type, set[str]] = {}
+_FIELDS: Final[dict[type, set[str]]] = {}
 
 
 def construct(cls: type[M], values: dict[str, Any]) -> M:

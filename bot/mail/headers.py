@@ -15,7 +15,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_tz
-from typing import Any
 
 # Headers the parser uses; everything else in the block is skipped unread.
 WANTED = (
@@ -158,13 +157,13 @@ def read_head(raw: bytes) -> tuple[bytes, bytes, RawHeaders]:
     return head, body, out
 
 
-def _store(out: RawHeaders, found: list[Any], long_head: bool) -> None:
+def _store(out: RawHeaders, found: list[tuple[bytes, ...]], long_head: bool) -> None:
     """Each header of `found` (`findall` tuples: the name as written, the
     value, maybe more) into `out`, in order."""
     values = out.values
-    for groups in found:
-        written: bytes = groups[0]
-        value: bytes = groups[1]
+    for groups in found:  # (typed: compiled, tuple items are read directly)
+        written = groups[0]
+        value = groups[1]
         name = _NAMES.get(written)
         if name is None:
             name = written.lower().decode()

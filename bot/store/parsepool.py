@@ -1,7 +1,7 @@
 """Parsing and compressing bulk mail in worker processes.
 
-On the bulk path the main process tracks and writes; parsing (about 100 us a
-mail, 55 compiled) and compressing (`rawcodec`, about 20 us) move to a worker
+On the bulk path the main process tracks and writes; parsing (about 75 us a
+mail, 46 compiled) and compressing (`rawcodec`, about 20 us) move to a worker
 process (one, see PROCESSES), a batch ahead. Compression stays out of
 the main process's threads: it releases the GIL for each mail and then waits
 to take it back from the busy tracker (measured on kvmarm with zlib: a

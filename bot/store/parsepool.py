@@ -64,28 +64,21 @@ def slim_mail(mail: ParsedMail) -> ParsedMail:
 
 def work_chunk(parser: Parser | None, raws: list[bytes], *, slim: bool = False) -> Chunk:
     """Parse (with a parser) and compress each mail; a parser crash is reported, never raised.
-    `slim`: drop what the bulk path never reads (`_SLIM`).
-    The cyclic GC is off meanwhile: parsing allocates many short-lived objects
-    and no cycles worth a collection."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        zipped = pack_all(raws)
-        if parser is None:
-            return None, zipped
-        out: list[Worked] = []
-        for raw in raws:
-            try:
-                mail = parser(raw)
-                parsed: ParsedMail | None = slim_mail(mail) if slim else mail
-                crash = ""
-            except Exception as exc:  # the parent keeps the mail as unparseable
-                parsed, crash = None, repr(exc)
-            out.append((parsed, crash))
-        return out, zipped
-    finally:
-        if collecting:
-            gc.enable()
+    `slim`: drop what the bulk path never reads (`_SLIM`). (In the worker the
+    cyclic GC is off: see `_worker_start`.)"""
+    zipped = pack_all(raws)
+    if parser is None:
+        return None, zipped
+    out: list[Worked] = []
+    for raw in raws:
+        try:
+            mail = parser(raw)
+            parsed: ParsedMail | None = slim_mail(mail) if slim else mail
+            crash = ""
+        except Exception as exc:  # the parent keeps the mail as unparseable
+            parsed, crash = None, repr(exc)
+        out.append((parsed, crash))
+    return out, zipped
 
 
 def _worker_start() -> None:

@@ -114,12 +114,17 @@ class RawHeaders:
         return self.values.get(name, [])
 
 
+def _without_separator(raw: bytes) -> bytes:
+    """`raw` without an mbox "From " separator line left on it (not a header)."""
+    if raw.startswith(b"From "):
+        nl = raw.find(b"\n")
+        return raw[nl + 1 :] if nl != -1 else b""
+    return raw
+
+
 def split_mail(raw: bytes) -> tuple[bytes, bytes]:
     """(header block, body) at the first empty line; CRLF already normalised."""
-    if raw.startswith(b"From "):
-        # An mbox "From " separator line left on the message: not a header.
-        nl = raw.find(b"\n")
-        raw = raw[nl + 1 :] if nl != -1 else b""
+    raw = _without_separator(raw)
     if raw.startswith(b"\n"):
         return b"", raw[1:]
     m = _BLANK_LINE.search(raw)  # 2x faster than bytes.find for this needle
@@ -136,9 +141,7 @@ def read_head(raw: bytes) -> tuple[bytes, bytes, RawHeaders]:
     The headers are read from the block as found: when the caller must
     change it first (NUL bytes), it reads them again with `read_headers`.
     """
-    if raw.startswith(b"From "):
-        nl = raw.find(b"\n")
-        raw = raw[nl + 1 :] if nl != -1 else b""
+    raw = _without_separator(raw)
     if raw.startswith(b"\n"):
         return b"", raw[1:], RawHeaders()
     # (the first line on its own: copying the mail after a "\n", as

@@ -340,10 +340,11 @@ def _reply_candidates(text: str) -> list[int]:
 
 # The lines (after the first) that any of `scan_reply`'s questions is about:
 # a `Name:` line (`_NAME_LINE`), a notice verb (`applied`), a diff's opening
-# (`diff`). A superset: leading whitespace is allowed before each, and every
-# line found is checked against the exact rules.
+# (`diff`; its `Index: ` lines are `Name:` lines already). A superset:
+# leading whitespace is allowed before each, and every line found is checked
+# against the exact rules.
 _REPLY_LINE = re.compile(
-    r"\n[^\S\n]*+(?:[A-Za-z][A-Za-z0-9-]*+[ \t]*+:|[AaQqPpMm](?i:pplied|ueued|ushed|erged)\b|diff -|Index: |--- )"
+    r"\n[^\S\n]*+(?:[A-Za-z][A-Za-z0-9-]*+[ \t]*+:|[AaQqPpMm](?i:pplied|ueued|ushed|erged)\b|diff -|--- )"
 )
 _META_KEYS = ("base-commit:", "change-id:")
 

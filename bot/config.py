@@ -52,7 +52,7 @@ class PollerSettings(_Section):
     """Fetch a public-inbox (lore) epoch by git, for operators without a mail server."""
 
     enabled: bool = False
-    url: str | None = None  # e.g. https://lore.kernel.org/kvm/git/1.git
+    url: str | None = None  # e.g. https://lore.kernel.org/kvm/git/1.git; later epochs are followed
     mirror: Path = Path("lore-mirror.git")
     interval_seconds: float = 300.0
 

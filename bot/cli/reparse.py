@@ -32,4 +32,6 @@ def _run(args: argparse.Namespace) -> int:
         f"reparsed {stats.mails} mails in {stats.seconds:.1f}s: {stats.series} series, "
         f"{stats.lineages} lineages, {stats.unparsed} unparsed"
     )
+    if stats.posts_moved or stats.posts_dropped:
+        print(f"Discord posts: {stats.posts_moved} moved with their series, {stats.posts_dropped} dropped")
     return 0

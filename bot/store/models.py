@@ -48,6 +48,8 @@ class ReparseStats:
     unparsed: int = 0
     series: int = 0
     lineages: int = 0
+    posts_moved: int = 0  # Discord posts that followed their series to a new id
+    posts_dropped: int = 0  # posts of series that are gone or merged into another
     seconds: float = 0.0
 
 

@@ -97,6 +97,35 @@ def _compress_all(raws: list[bytes]) -> Chunk:
     return None, pack_all(raws)
 
 
+async def _first_members(conn: AsyncConnection, series_ids: set[int]) -> dict[int, str]:
+    """Each series' first member (its cover, else its lowest patch): what it is
+    known by across a reparse that renumbers it."""
+    firsts: dict[int, tuple[int, str]] = {}
+    for part in _chunks(sorted(series_ids), 900):
+        q = select(t.patches.c.series_id, t.patches.c.slot, t.patches.c.message_id)
+        for sid, slot, mid in await conn.execute(q.where(t.patches.c.series_id.in_(part))):
+            if sid not in firsts or slot < firsts[sid][0]:
+                firsts[sid] = (slot, mid)
+    return {sid: mid for sid, (_, mid) in firsts.items()}
+
+
+def moved_posts(posts: list[dict[str, Any]], firsts: dict[int, str], index: MemoryIndex) -> list[dict[str, Any]]:
+    """The posts rows after a reparse: each follows its series' first member to
+    the series that mail is in now. A post whose mail is in no series, or whose
+    series already has a post in that channel (two series merged), is dropped:
+    its series gets a new card rather than another series' card."""
+    kept: list[dict[str, Any]] = []
+    taken: set[tuple[int, int]] = set()
+    for post in posts:
+        mid = firsts.get(post["series_id"])
+        member = index.member(mid) if mid is not None else None
+        if member is None or (member.series_id, post["channel_id"]) in taken:
+            continue
+        taken.add((member.series_id, post["channel_id"]))
+        kept.append({**post, "series_id": member.series_id})
+    return kept
+
+
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     it = iter(items)
     while chunk := list(islice(it, size)):
@@ -640,7 +669,8 @@ class Store(ReadMixin, AdminMixin):
 
         Runs in one transaction. The outbox keeps its history and gets no new
         events; series ids come out the same wherever the grouping did not change
-        (ids are given in arrival order)."""
+        (ids are given in arrival order). Where they moved, each series' Discord
+        posts move with it (`moved_posts`), so no card is edited for another series."""
         stats = ReparseStats()
         start = time.perf_counter()
         async with self._lock:
@@ -658,6 +688,9 @@ class Store(ReadMixin, AdminMixin):
                 )
             )
             async with self._engine.begin() as conn:
+                by_series = select(t.posts).order_by(t.posts.c.series_id, t.posts.c.channel_id)
+                posts = [dict(r) for r in (await conn.execute(by_series)).mappings()]
+                firsts = await _first_members(conn, {p["series_id"] for p in posts})
                 for table in t.DERIVED:
                     await conn.execute(delete(table))
                 last = 0
@@ -707,6 +740,12 @@ class Store(ReadMixin, AdminMixin):
                     await self._write(conn, batch)
                 stats.series = len(self._index)
                 stats.lineages = await conn.scalar(select(func.count()).select_from(t.lineages)) or 0
+                kept = moved_posts(posts, firsts, self._index)
+                if kept != posts:
+                    await conn.execute(delete(t.posts))
+                    await insert_many(conn, t.posts, kept)
+                stats.posts_moved = sum(a["series_id"] != b["series_id"] for a, b in zip(posts, kept))
+                stats.posts_dropped = len(posts) - len(kept)
             self._stale = False
         stats.seconds = time.perf_counter() - start
         return stats

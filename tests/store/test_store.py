@@ -13,6 +13,8 @@ from bot.store import Store
 from bot.store import schema as t
 from bot.store.rawcodec import unpack
 
+from tests.conftest import StoreTarget
+
 from .conftest import patch_body, raw_mail, series_mails
 
 SEAN = "Sean Christopherson <seanjc@google.com>"
@@ -339,3 +341,70 @@ async def test_list_series_pages_and_filters(store: Store):
     assert [v.title for v in await store.list_series(since=b.first_seen)] == titles[1:]
     assert [v.title for v in await store.list_series(until=b.first_seen)] == titles[:1]
     assert await store.list_series(author="nobody@example.com") == []
+
+
+async def test_reparse_moves_discord_posts_with_their_renumbered_series(store_target: StoreTarget):
+    """A parser fix that creates an earlier series renumbers every later one;
+    their cards must follow them, not be edited with another series."""
+    from bot.mail import parse_mail
+
+    def buggy(raw: bytes):  # the bug reparse fixes: series "a" was unreadable
+        if b"Message-ID: <a-" in raw:
+            raise ValueError("parser bug")
+        return parse_mail(raw)
+
+    before = await Store.open(store_target.url, schema=store_target.schema, parser=buggy)
+    try:
+        for tag, at in (("a", 0), ("b", 10), ("c", 20)):
+            for m in series_mails("PATCH", 2, f"Series {tag}", tag=tag, at=at):
+                await before.ingest(m)
+        b_id = (await before.series_for_message("b-1@x")).series_id
+        c_id = (await before.series_for_message("c-1@x")).series_id
+        assert await before.series_for_message("a-1@x") is None
+        await before.save_post(b_id, 10, card_message_id=100, thread_id=101, rendered_hash="hb")
+        await before.save_post(c_id, 10, card_message_id=200, thread_id=201)
+        await before.save_post(c_id, 11, card_message_id=300)
+    finally:
+        await before.close()
+
+    store = await store_target.open()  # the fixed parser
+    try:
+        stats = await store.reparse()
+        a, b, c = [(await store.series_for_message(f"{tag}-1@x")).series_id for tag in "abc"]
+        assert (a, b, c) == (b_id, c_id, c_id + 1)  # "a" took the first id: the others moved up
+        assert stats.posts_moved == 3 and stats.posts_dropped == 0
+        assert await store.get_post(a, 10) is None  # "a" gets a card of its own
+        post_b = await store.get_post(b, 10)
+        assert post_b is not None and (post_b.card_message_id, post_b.thread_id, post_b.rendered_hash) == (100, 101, "hb")
+        assert (await store.get_post(c, 10)).card_message_id == 200
+        assert (await store.get_post(c, 11)).card_message_id == 300
+        again = await store.reparse()  # nothing moves twice
+        assert (again.posts_moved, again.posts_dropped) == (0, 0)
+        assert (await store.get_post(b, 10)).card_message_id == 100
+    finally:
+        await store.close()
+
+
+def test_moved_posts_drop_merged_and_vanished_series():
+    from bot.series import Member
+    from bot.store.store import moved_posts
+
+    class Index:  # where each mail is after the reparse
+        members = {"x-0@x": Member(5, 0), "y-1@x": Member(5, 1), "w-0@x": Member(2, 0)}
+
+        def member(self, mid: str) -> Member | None:
+            return self.members.get(mid)
+
+    posts = [
+        {"series_id": 1, "channel_id": 10, "card_message_id": 100},  # x: now series 5
+        {"series_id": 2, "channel_id": 10, "card_message_id": 200},  # y: merged into 5 as well
+        {"series_id": 2, "channel_id": 11, "card_message_id": 210},  # ... the only card of 5 in channel 11
+        {"series_id": 3, "channel_id": 10, "card_message_id": 300},  # z: in no series now
+        {"series_id": 4, "channel_id": 10, "card_message_id": 400},  # w: now series 2
+    ]
+    firsts = {1: "x-0@x", 2: "y-1@x", 3: "z-0@x", 4: "w-0@x"}
+    assert moved_posts(posts, firsts, Index()) == [  # type: ignore[arg-type]
+        {"series_id": 5, "channel_id": 10, "card_message_id": 100},
+        {"series_id": 5, "channel_id": 11, "card_message_id": 210},
+        {"series_id": 2, "channel_id": 10, "card_message_id": 400},
+    ]

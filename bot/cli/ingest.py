@@ -179,6 +179,8 @@ async def _main(args: argparse.Namespace, url: str) -> int:
         progress.bar.close()
         await store.close()
         print(summary(progress.stats, time.perf_counter() - start), file=sys.stderr)
+        if progress.stats.unparsed:
+            print("kept, not understood: `kvm-patchbot unparsed` lists them, with why", file=sys.stderr)
     return 0
 
 

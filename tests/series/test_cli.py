@@ -43,3 +43,28 @@ def test_series_text_and_reparse_on_a_db(seed_dir: Path, tmp_path: Path, capsys)
 def test_series_missing_path_is_a_clear_error(tmp_path: Path, capsys):
     assert main(["series", str(tmp_path / "nope.mbox")]) == 2
     assert "nope.mbox" in capsys.readouterr().err
+
+
+def test_unparsed_lists_what_was_kept_and_gives_its_bytes_back(seed_dir: Path, tmp_path: Path, capfdbinary):
+    junk = tmp_path / "junk.eml"
+    junk.write_bytes(b"\x00\x01 not a mail at all \xff\xfe\n")
+    url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    assert main(["ingest", "--db", url, str(seed_dir / "01-tdp-mmu-prove-mmu.eml"), str(junk)]) == 0
+    assert "`kvm-patchbot unparsed` lists them" in capfdbinary.readouterr().err.decode()
+
+    assert main(["unparsed", "--db", url]) == 0
+    got = capfdbinary.readouterr()
+    out, err = got.out.decode(), got.err.decode()
+    (line,) = out.splitlines()
+    assert line.startswith("#2 <") and f"@kvm-patchbot.invalid> 24 bytes from backfill:eml:{junk} at " in line
+    assert line.endswith(" UTC: no mail header block found")
+    assert "1 mail kept but not understood" in err
+
+    assert main(["unparsed", "--db", url, "--jsonl"]) == 0
+    (row,) = [json.loads(x) for x in capfdbinary.readouterr().out.decode().splitlines()]
+    assert row["size"] == 24 and row["errors"] == ["no mail header block found"] and row["seq"] == 2
+
+    assert main(["unparsed", "--db", url, "--raw", f"<{row['message_id']}>"]) == 0
+    assert capfdbinary.readouterr().out == junk.read_bytes()
+    assert main(["unparsed", "--db", url, "--raw", "nope@x"]) == 1
+    assert "no mail <nope@x>" in capfdbinary.readouterr().err.decode()

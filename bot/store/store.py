@@ -26,7 +26,7 @@ from bot.series.models import Event, EventKind
 from bot.store import schema as t
 from bot.store.admin import AdminMixin
 from bot.store.bulkwrite import insert_many
-from bot.store.engine import make_engine
+from bot.store.engine import make_engine, upsert
 from bot.store.gcpause import heap_frozen
 from bot.store.migrate import upgrade
 from bot.store.models import IngestResult, IngestStats, ReparseStats
@@ -49,9 +49,17 @@ _DB_DOWN = (OperationalError, InterfaceError)
 ADOPT_MAX = 200
 # Replies below a mail placed in a series may have been waiting for it.
 _PLACED = (Role.COVER, Role.PATCH, Role.REPLY)
+# Bumped by every reparse: another process's index of the old derived rows is
+# then stale even though no mail was added (see `_sync_index`).
+_GENERATION = "store.generation"
 _SET_SERIES_BY_ID = (
     update(t.mails).where(t.mails.c.message_id == bindparam("b_mid")).values(series_id=bindparam("b_sid"))
 )
+
+
+_GENERATION_Q = select(t.cursors.c.value).where(t.cursors.c.name == _GENERATION)
+# The newest mail and the reparse generation, in one query.
+_WATERMARK = select(select(func.max(t.mails.c.seq)).scalar_subquery(), _GENERATION_Q.scalar_subquery())
 
 
 def _default_parser() -> Parser:
@@ -162,6 +170,7 @@ class Store(ReadMixin, AdminMixin):
         # another (e.g. `kvm-patchbot ingest` beside `run`) added mail since,
         # the index is reloaded before deciding anything.
         self._seen_seq: int | None = None
+        self._generation: str | None = None  # the reparse generation the index was loaded at
         # A worker process can only import a module-level parser; with another it only compresses.
         self._parse_pool = ParsePool(parser if parser is _default_parser() else None)
 
@@ -244,19 +253,22 @@ class Store(ReadMixin, AdminMixin):
             top = await conn.scalar(select(func.max(t.lineages.c.id)))
             if top is not None:
                 index.reserve_lineage(top)
-            seen = await conn.scalar(select(func.max(t.mails.c.seq)))
+            seen, generation = (await conn.execute(_WATERMARK)).one()
         self._index = index
         self._seen_seq = seen
+        self._generation = generation
         self._stale = False
 
     async def _sync_index(self) -> None:
-        """Reload the index if it is stale or another writer stored mail since."""
+        """Reload the index if it is stale, or another writer stored mail or
+        reparsed the store since."""
         if not self._stale:
             async with self._engine.connect() as conn:
-                top = await conn.scalar(select(func.max(t.mails.c.seq)))
-            if top == self._seen_seq:
+                top, generation = (await conn.execute(_WATERMARK)).one()
+            if top == self._seen_seq and generation == self._generation:
                 return
-            log.info("the store changed under us (mail %s, we saw %s): reloading", top, self._seen_seq)
+            log.info("the store changed under us (mail %s, we saw %s; reparse generation %s, we saw %s): reloading",
+                     top, self._seen_seq, generation, self._generation)
         await self._reload_index()
 
     def _fresh_refs(self, d: Decision) -> list[str]:
@@ -740,6 +752,9 @@ class Store(ReadMixin, AdminMixin):
                     await self._write(conn, batch)
                 stats.series = len(self._index)
                 stats.lineages = await conn.scalar(select(func.count()).select_from(t.lineages)) or 0
+                generation = str(int(await conn.scalar(_GENERATION_Q) or 0) + 1)
+                await conn.execute(upsert(conn, t.cursors, ["name"]), {"name": _GENERATION, "value": generation})
+                self._generation = generation
                 kept = moved_posts(posts, firsts, self._index)
                 if kept != posts:
                     await conn.execute(delete(t.posts))

@@ -408,3 +408,33 @@ def test_moved_posts_drop_merged_and_vanished_series():
         {"series_id": 5, "channel_id": 11, "card_message_id": 210},
         {"series_id": 2, "channel_id": 10, "card_message_id": 400},
     ]
+
+
+async def test_a_reparse_by_another_process_reloads_this_ones_index(store_target: StoreTarget):
+    """`kvm-patchbot reparse` beside a running service adds no mail, yet
+    renumbers series: the service must not go on deciding with its old index."""
+    from bot.mail import parse_mail
+
+    def buggy(raw: bytes):
+        if b"Message-ID: <a-" in raw:
+            raise ValueError("parser bug")
+        return parse_mail(raw)
+
+    service = await Store.open(store_target.url, schema=store_target.schema, parser=buggy)
+    try:
+        for tag, at in (("a", 0), ("b", 10)):
+            for m in series_mails("PATCH", 3, f"Series {tag}", tag=tag, at=at)[:3]:  # b-3 comes later
+                await service.ingest(m)
+        cli = await store_target.open()
+        try:
+            await cli.reparse()  # "a" is a series now, and "b" moved up an id
+        finally:
+            await cli.close()
+        late = await service.ingest(series_mails("PATCH", 3, "Series b", tag="b", at=10)[3])
+        b = await service.series_for_message("b-1@x")
+        assert late.series_id == b.series_id  # not the id "b" had before the reparse
+        view = await service.get_series(b.series_id)
+        assert view.title == "KVM: x86: Series b" and view.complete
+        assert (await service.get_series((await service.series_for_message("a-1@x")).series_id)).received == 2
+    finally:
+        await service.close()

@@ -109,8 +109,6 @@ class DeliveryWorker:
         self._events: Lru[int, Event] = Lru()
         self._views: Lru[int, SeriesView] = Lru()
         self._posts: Lru[tuple[int, int], Post] = Lru()
-        # Thread names as last set, so a better title renames the thread (not kept across restarts).
-        self._thread_names: Lru[int, str] = Lru()
         self._task: asyncio.Task[None] | None = None
         self.failures: deque[tuple[Delivery, str]] = deque(maxlen=100)  # the latest, for status
 
@@ -397,8 +395,7 @@ class DeliveryWorker:
             card = render_card(series, with_thread=True)
             name = card.thread_name or f"series {sid}"
             tid = await self.sink.start_thread(cid, post.card_message_id, name)
-            self._thread_names.put(tid, name)
-            post = await self._save_post(post.model_copy(update={"thread_id": tid}))
+            post = await self._save_post(post.model_copy(update={"thread_id": tid, "thread_name": name}))
         return post
 
     async def _get_post(self, series_id: int, channel_id: int) -> Post | None:
@@ -412,7 +409,7 @@ class DeliveryWorker:
     async def _save_post(self, post: Post) -> Post:
         await self.store.save_post(
             post.series_id, post.channel_id, card_message_id=post.card_message_id,
-            thread_id=post.thread_id, rendered_hash=post.rendered_hash,
+            thread_id=post.thread_id, rendered_hash=post.rendered_hash, thread_name=post.thread_name,
         )
         self._posts.put((post.series_id, post.channel_id), post)
         return post
@@ -465,8 +462,8 @@ class DeliveryWorker:
                 else:
                     # Re-read: the posting loop may have added the thread meanwhile.
                     now = await self._get_post(sid, ch.channel_id) or post
-                    await self._save_post(now.model_copy(update={"rendered_hash": card.digest()}))
-                    await self._rename_thread(now.thread_id, card.thread_name)
+                    now = await self._save_post(now.model_copy(update={"rendered_hash": card.digest()}))
+                    await self._rename_thread(now, card.thread_name)
         if error is None:
             await q.settle_many(self.store, sorted(events), ch.channel_id, "done", attempted=True)
             return
@@ -475,15 +472,17 @@ class DeliveryWorker:
             if d is not None:
                 await self._fail(d, error)
 
-    async def _rename_thread(self, thread_id: int | None, name: str | None) -> None:
-        old = self._thread_names.get(thread_id) if thread_id is not None else None
-        if thread_id is None or name is None or old is None or old == name:
+    async def _rename_thread(self, post: Post, name: str | None) -> None:
+        """Give the post's thread `name` if it has another: e.g. the cover arrived
+        after the patches the thread was first named from. The name is kept with
+        the post, so this holds across restarts."""
+        if post.thread_id is None or name is None or post.thread_name == name:
             return
         try:
-            await self.sink.rename_thread(thread_id, name)
+            await self.sink.rename_thread(post.thread_id, name)
         except PermanentError as err:  # a cosmetic change: log it, fail nothing
-            log.warning("renaming thread %s failed: %s", thread_id, err)
-        self._thread_names.put(thread_id, name)
+            log.warning("renaming thread %s failed: %s", post.thread_id, err)
+        await self._save_post(post.model_copy(update={"thread_name": name}))
 
     async def _links(self, series: SeriesView, channel_id: int) -> CardLinks:
         prev = await self._version_link(series.supersedes, channel_id) if series.supersedes else None

@@ -201,13 +201,14 @@ class AdminMixin:
         card_message_id: int | None = None,
         thread_id: int | None = None,
         rendered_hash: str | None = None,
+        thread_name: str | None = None,
     ) -> None:
         """Insert or replace the card/thread a series has in a channel."""
         async with self._engine.begin() as conn:
             await conn.execute(
                 upsert(conn, t.posts, ["series_id", "channel_id"]),
                 {"series_id": series_id, "channel_id": channel_id, "card_message_id": card_message_id,
-                 "thread_id": thread_id, "rendered_hash": rendered_hash},
+                 "thread_id": thread_id, "rendered_hash": rendered_hash, "thread_name": thread_name},
             )
 
     # ------------------------------------------------------------ cursors

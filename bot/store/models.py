@@ -103,3 +103,4 @@ class Post(_Frozen):
     card_message_id: int | None
     thread_id: int | None
     rendered_hash: str | None
+    thread_name: str | None = None  # as last set (None: unknown, e.g. posted before it was kept)

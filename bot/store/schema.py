@@ -262,6 +262,7 @@ posts = Table(
     Column("card_message_id", BigInteger),
     Column("thread_id", BigInteger),
     Column("rendered_hash", Text),
+    Column("thread_name", Text),  # as last set: a better title renames the thread
     PrimaryKeyConstraint("series_id", "channel_id"),
 )
 

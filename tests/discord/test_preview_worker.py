@@ -72,3 +72,23 @@ async def test_filters_pick_channels(any_store: Store, seeds: list[bytes], tmp_p
     in20 = [r for r in recs if r["channel_id"] == 20]
     assert [r["action"] for r in in20] == ["send"]
     assert "nVMX" in in20[0]["post"]["embeds"][0]["title"]
+
+
+async def test_a_late_cover_renames_the_thread_after_a_restart(any_store: Store, tmp_path: Path) -> None:
+    """The thread is named from the first patch seen; the cover, arriving after
+    the service restarted, still renames it (the name is kept with the post)."""
+    from tests.store.conftest import series_mails
+
+    cover, *patches = series_mails("PATCH", 2, "Rework the frobnicator", tag="late")
+    settings = Settings(discord={"preview_file": tmp_path / "preview.jsonl"})
+    before = await _deliver(settings, any_store, patches, io.StringIO(), wake_each=True)
+    (thread,) = [r for r in before if r["action"] == "thread"]
+    assert thread["name"] == "v1 KVM: x86: Rework the frobnicator part 1"
+
+    after = await _deliver(settings, any_store, [cover], io.StringIO(), wake_each=True)  # a new service
+    renames = [r for r in after[len(before):] if r["action"] == "rename"]
+    assert [(r["message_id"], r["name"]) for r in renames] == [
+        (thread["message_id"], "v1 KVM: x86: Rework the frobnicator")
+    ]
+    post = await any_store.get_post(1, 0)
+    assert post is not None and post.thread_name == "v1 KVM: x86: Rework the frobnicator"

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from tqdm import tqdm
+from tqdm import tqdm  # type: ignore[import-untyped]  # (no stubs shipped)
 
 from bot.config import load_settings
 from bot.ingest.gitimport import count_commits, cursor_name, plan, run_plan

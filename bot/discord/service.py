@@ -15,6 +15,7 @@ from typing import IO
 from bot.config import Settings
 from bot.discord.worker import DeliveryWorker
 from bot.notify.preview import PreviewSink
+from bot.notify.sink import Sink
 from bot.store import Store
 from bot.store import delivery as q
 
@@ -47,6 +48,7 @@ class DeliveryService:
         if added or removed:
             log.info("subscriptions from config: %d added, %d kept, %d removed", added, kept, removed)
         token = settings.discord.token.get_secret_value() if settings.discord.token else None
+        sink: Sink
         if token is None:
             sink = PreviewSink(settings.discord.preview_file, stream)
             worker = DeliveryWorker(store, sink, preview=True, coalesce_delay=coalesce_delay, backoff=backoff)

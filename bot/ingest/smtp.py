@@ -167,7 +167,7 @@ class SmtpSink:
         self._tls = tls_context(settings.tls_cert, settings.tls_key) if settings.tls_cert and settings.tls_key else None
         # aiosmtpd would call socket.getfqdn() (a DNS lookup) per connection.
         self._hostname = hostname or socket.gethostname()
-        self._server: asyncio.AbstractServer | None = None
+        self._server: asyncio.Server | None = None
         self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
         # Set once stop() no longer accepts connections (commits may still be finishing).
         self.closed = asyncio.Event()

@@ -242,7 +242,7 @@ class Store(ReadMixin, AdminMixin):
             rows = await conn.execute(select(t.series).order_by(t.series.c.id))
             for row in rows.mappings():
                 sid = row["id"]
-                index.add_series(state_from_rows(row, members.get(sid, ()), keys.get(sid, ()), done.get(sid, ())))
+                index.add_series(state_from_rows(dict(row), members.get(sid, ()), keys.get(sid, ()), done.get(sid, ())))
             for sid, mid in await conn.execute(select(t.series_refs.c.series_id, t.series_refs.c.message_id)):
                 index.add_ref(sid, mid)
             answers = select(t.patches.c.series_id, t.mails.c.in_reply_to).join(

@@ -117,13 +117,17 @@ async def _first_members(conn: AsyncConnection, series_ids: set[int]) -> dict[in
     return {sid: mid for sid, (_, mid) in firsts.items()}
 
 
-def moved_posts(posts: list[dict[str, Any]], firsts: dict[int, str], index: MemoryIndex) -> list[dict[str, Any]]:
-    """The posts rows after a reparse: each follows its series' first member to
-    the series that mail is in now. A post whose mail is in no series, or whose
-    series already has a post in that channel (two series merged), is dropped:
-    its series gets a new card rather than another series' card."""
+def moved_posts(
+    posts: list[dict[str, Any]], firsts: dict[int, str], index: MemoryIndex
+) -> tuple[list[dict[str, Any]], int]:
+    """The posts rows after a reparse, and how many changed series: each follows
+    its series' first member to the series that mail is in now. A post whose
+    mail is in no series, or whose series already has a post in that channel
+    (two series merged), is dropped: its series gets a new card rather than
+    another series' card."""
     kept: list[dict[str, Any]] = []
     taken: set[tuple[int, int]] = set()
+    moved = 0
     for post in posts:
         mid = firsts.get(post["series_id"])
         member = index.member(mid) if mid is not None else None
@@ -131,7 +135,8 @@ def moved_posts(posts: list[dict[str, Any]], firsts: dict[int, str], index: Memo
             continue
         taken.add((member.series_id, post["channel_id"]))
         kept.append({**post, "series_id": member.series_id})
-    return kept
+        moved += member.series_id != post["series_id"]
+    return kept, moved
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -755,11 +760,10 @@ class Store(ReadMixin, AdminMixin):
                 generation = str(int(await conn.scalar(_GENERATION_Q) or 0) + 1)
                 await conn.execute(upsert(conn, t.cursors, ["name"]), {"name": _GENERATION, "value": generation})
                 self._generation = generation
-                kept = moved_posts(posts, firsts, self._index)
+                kept, stats.posts_moved = moved_posts(posts, firsts, self._index)
                 if kept != posts:
                     await conn.execute(delete(t.posts))
                     await insert_many(conn, t.posts, kept)
-                stats.posts_moved = sum(a["series_id"] != b["series_id"] for a, b in zip(posts, kept))
                 stats.posts_dropped = len(posts) - len(kept)
             self._stale = False
         stats.seconds = time.perf_counter() - start

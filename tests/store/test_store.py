@@ -390,7 +390,7 @@ def test_moved_posts_drop_merged_and_vanished_series():
     from bot.store.store import moved_posts
 
     class Index:  # where each mail is after the reparse
-        members = {"x-0@x": Member(5, 0), "y-1@x": Member(5, 1), "w-0@x": Member(2, 0)}
+        members = {"x-0@x": Member(5, 0), "y-1@x": Member(5, 1), "w-0@x": Member(2, 0), "v-0@x": Member(6, 0)}
 
         def member(self, mid: str) -> Member | None:
             return self.members.get(mid)
@@ -401,13 +401,17 @@ def test_moved_posts_drop_merged_and_vanished_series():
         {"series_id": 2, "channel_id": 11, "card_message_id": 210},  # ... the only card of 5 in channel 11
         {"series_id": 3, "channel_id": 10, "card_message_id": 300},  # z: in no series now
         {"series_id": 4, "channel_id": 10, "card_message_id": 400},  # w: now series 2
+        {"series_id": 6, "channel_id": 10, "card_message_id": 600},  # v: still series 6
     ]
-    firsts = {1: "x-0@x", 2: "y-1@x", 3: "z-0@x", 4: "w-0@x"}
-    assert moved_posts(posts, firsts, Index()) == [  # type: ignore[arg-type]
+    firsts = {1: "x-0@x", 2: "y-1@x", 3: "z-0@x", 4: "w-0@x", 6: "v-0@x"}
+    kept, moved = moved_posts(posts, firsts, Index())  # type: ignore[arg-type]
+    assert kept == [
         {"series_id": 5, "channel_id": 10, "card_message_id": 100},
         {"series_id": 5, "channel_id": 11, "card_message_id": 210},
         {"series_id": 2, "channel_id": 10, "card_message_id": 400},
+        {"series_id": 6, "channel_id": 10, "card_message_id": 600},
     ]
+    assert moved == 3
 
 
 async def test_a_reparse_by_another_process_reloads_this_ones_index(store_target: StoreTarget):

@@ -103,7 +103,10 @@ def _stream(gitdir: Path, rev_range: str | None) -> Iterator[RawMail]:
         stderr=subprocess.DEVNULL,
     )
     catfile = subprocess.Popen(
-        ["git", f"--git-dir={gitdir}", "cat-file", "--batch", "--buffer"],
+        # A 16 MB delta-base cache, not git's 96 MB: reading an epoch oldest first
+        # (each mail's delta base is a newer mail) it is as fast (kvmarm: 0.89 s
+        # either way) and git's peak RSS falls from 150 to 84 MB.
+        ["git", "-c", "core.deltaBaseCacheLimit=16m", f"--git-dir={gitdir}", "cat-file", "--batch", "--buffer"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

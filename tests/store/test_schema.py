@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from bot.store import Store
 from bot.store.schema import metadata
@@ -36,5 +36,29 @@ async def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path):
             mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar()
             fks = (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar()
         assert (mode, fks) == ("wal", 1)
+    finally:
+        await store.close()
+
+
+async def test_a_database_of_an_older_revision_is_upgraded_with_its_rows(store_target):
+    """A store made before posts.thread_name (revision 0002) opens, its posts intact."""
+    from alembic import command
+
+    from bot.store.engine import make_engine
+    from bot.store.migrate import alembic_config
+
+    engine = make_engine(store_target.url, schema=store_target.schema)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "0002"))
+            await conn.execute(text("INSERT INTO posts (series_id, channel_id, card_message_id, thread_id, "
+                                    "rendered_hash) VALUES (7, 10, 70, 71, 'h')"))
+    finally:
+        await engine.dispose()
+    store = await Store.open(store_target.url, schema=store_target.schema)
+    try:
+        post = await store.get_post(7, 10)
+        assert post is not None and (post.card_message_id, post.thread_id, post.rendered_hash) == (70, 71, "h")
+        assert post.thread_name is None  # unknown until the thread is next renamed
     finally:
         await store.close()

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bot.mail.applied import _NOTICE_AFTER_NEWLINE, _may_have_notice, _read_notice, parse_applied
 from bot.mail.diff import _stat_line, _stat_line_re, find_diff
-from bot.mail.headers import read_head, read_headers, split_mail, unfold
+from bot.mail.headers import MAX_HEADER_LEN, WANTED, read_head, read_headers, split_mail, unfold
 from bot.mail.people import split_addresses
 from bot.mail.subject import _PLAIN_GROUP, _analyse_tokens, _component, _plain_group
 from bot.mail.trailers import _REPLY_NEEDLES, _meta, _reply_candidates, _split_line, parse_trailers, scan_reply
@@ -178,6 +178,45 @@ def test_read_head_splits_and_reads_as_split_mail_and_read_headers(raw: bytes) -
     assert (got_head, got_body) == (head, body)
     want = read_headers(head)
     assert (got.values, got.head, got.warnings) == (want.values, want.head, want.warnings)
+
+
+# The header regex the line scan (headers._scan) replaced: a wanted name in
+# any case at a line's start, its colon, and the value with its folded lines.
+_HEADER_REGEX = re.compile(
+    rb"\n(" + b"|".join(re.escape(n.encode()) for n in WANTED) + rb")[ \t]*:[ \t]*(.*(?:\n[ \t].*)*)", re.IGNORECASE
+)
+
+
+def _headers_reference(head: bytes) -> tuple[dict[str, list[bytes]], list[str]]:
+    values: dict[str, list[bytes]] = {}
+    warnings: list[str] = []
+    for written, value in _HEADER_REGEX.findall(b"\n" + head):
+        name = written.lower().decode()
+        if len(value) > MAX_HEADER_LEN:
+            warnings.append(f"{name} header truncated from {len(value)} bytes")
+            value = value[:MAX_HEADER_LEN]
+        values.setdefault(name, []).append(value)
+    return values, warnings
+
+
+_HEAD_PIECES = [
+    "\n", "\n\n", " ", "\t", ":", " : ", "To", "tO", "cc", "Subject", "X-Cc", "x-mailing-list", "Message-ID",
+    "content-type", "Content-Typ", "Received", "date", "DATE", "body", "\r", "\x00", "\xe9", "From ",
+]
+
+
+@SETTINGS
+@given(_text(_HEAD_PIECES).map(lambda t: t.encode("latin-1")))
+def test_header_scan_reads_what_the_header_regex_read(head: bytes) -> None:
+    got = read_headers(head)
+    assert (got.values, got.warnings) == _headers_reference(head)
+
+
+def test_header_scan_truncates_a_long_value_as_the_regex_did() -> None:
+    head = b"Subject: x\nTo: " + b"a" * (MAX_HEADER_LEN + 5) + b"\n \tb\nCc:\n c\n"
+    got = read_headers(head)
+    assert (got.values, got.warnings) == _headers_reference(head)
+    assert got.warnings == [f"to header truncated from {MAX_HEADER_LEN + 9} bytes"]
 
 
 @SETTINGS

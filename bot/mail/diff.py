@@ -86,15 +86,24 @@ def separator_before(text: str, end: int, start: int = 0) -> int:
 # --- the computed diffstat ----------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # (init=False: see headers.RawHeaders)
 class _Section:
     start: int
     git: str | None  # the `diff --git` line's argument, or None for plain diffs
-    minus: str | None = None
-    plus: str | None = None
-    first_hunk: int = -1
-    olds: int = 0  # old-side lines announced by the hunk headers
-    news: int = 0
+    minus: str | None
+    plus: str | None
+    first_hunk: int
+    olds: int  # old-side lines announced by the hunk headers
+    news: int
+
+    def __init__(self, start: int, git: str | None, minus: str | None = None, plus: str | None = None) -> None:
+        self.start = start
+        self.git = git
+        self.minus = minus
+        self.plus = plus
+        self.first_hunk = -1
+        self.olds = 0
+        self.news = 0
 
 
 def _unquote(path: str) -> str:
@@ -363,7 +372,7 @@ def _stat_paths(written: str) -> tuple[str, str | None]:
     return new.strip(), old.strip()
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # (init=False: see headers.RawHeaders)
 class StatBlock:
     """A diffstat block as read: the summary and each ` path | N +-` line unparsed.
 
@@ -375,6 +384,12 @@ class StatBlock:
     insertions: int
     deletions: int
     lines: list[tuple[str, int, str, bool]]  # (written path, changed lines, bar, binary)
+
+    def __init__(self, files: int, insertions: int, deletions: int, lines: list[tuple[str, int, str, bool]]) -> None:
+        self.files = files
+        self.insertions = insertions
+        self.deletions = deletions
+        self.lines = lines
 
     def to_diffstat(self) -> Diffstat:
         entries = []

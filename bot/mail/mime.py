@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import binascii
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot.mail.headers import (
     decode_bytes,
@@ -38,11 +38,16 @@ class Part:
     text: str | None  # decoded when it may hold a diff; None for binary data
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # (init=False: see headers.RawHeaders)
 class Body:
-    text: str = ""
-    parts: list[Part] = field(default_factory=list)
-    html_only: bool = False
+    text: str
+    parts: list[Part]
+    html_only: bool
+
+    def __init__(self, text: str = "") -> None:
+        self.text = text
+        self.parts = []
+        self.html_only = False
 
 
 def parse_content_type(value: str) -> tuple[str, dict[str, str]]:

@@ -24,7 +24,7 @@ text (b4 puts them after the `---`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from bot.mail.applied import notice_verb_at
@@ -63,17 +63,37 @@ MIN_SHA_LEN = 6
 _NO_STABLE = StableTag()
 
 
-@dataclass(frozen=True, slots=True)
+# (init=False: see headers.RawHeaders. Not frozen, which would cost an
+# object.__setattr__ a field: read-only by convention, EMPTY is shared.)
+@dataclass(slots=True, init=False)
 class TrailerBlock:
     """What the trailers of one commit message or reply say."""
 
-    trailers: tuple[Trailer, ...] = ()
-    fixes: tuple[Fixes, ...] = ()
-    stable: StableTag = field(default_factory=StableTag)
-    change_id: str | None = None
-    base_commit: str | None = None
-    previous_versions: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
+    trailers: tuple[Trailer, ...]
+    fixes: tuple[Fixes, ...]
+    stable: StableTag
+    change_id: str | None
+    base_commit: str | None
+    previous_versions: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+    def __init__(
+        self,
+        trailers: tuple[Trailer, ...] = (),
+        fixes: tuple[Fixes, ...] = (),
+        stable: StableTag = _NO_STABLE,  # (frozen: shared)
+        change_id: str | None = None,
+        base_commit: str | None = None,
+        previous_versions: tuple[str, ...] = (),
+        warnings: tuple[str, ...] = (),
+    ) -> None:
+        self.trailers = trailers
+        self.fixes = fixes
+        self.stable = stable
+        self.change_id = change_id
+        self.base_commit = base_commit
+        self.previous_versions = previous_versions
+        self.warnings = warnings
 
 
 EMPTY = TrailerBlock()
@@ -98,13 +118,18 @@ def _is_people(name: str) -> bool:
     return name.endswith("-by") or name == "Cc" or name == "To"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # (init=False: see headers.RawHeaders)
 class _Raw:
     """A trailer being assembled (mutable until the block is done)."""
 
     name: str
     value: str
-    note: str | None = None
+    note: str | None
+
+    def __init__(self, name: str, value: str, note: str | None = None) -> None:
+        self.name = name
+        self.value = value
+        self.note = note
 
 
 def _split_line(line: str, reply: bool) -> tuple[str, str] | None:
@@ -349,7 +374,7 @@ _REPLY_LINE = re.compile(
 _META_KEYS = ("base-commit:", "change-id:")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # (init=False: see headers.RawHeaders)
 class ReplyScan:
     """What one pass over a reply's lines found (see `scan_reply`)."""
 
@@ -357,6 +382,12 @@ class ReplyScan:
     candidates: list[int]  # `_reply_candidates(text)`
     verb_line: bool  # a line after the first opens with a notice verb (`applied.notice_verb_at`)
     meta: bool  # a line starts with one of `_META_KEYS`: else `_meta_value` finds nothing
+
+    def __init__(self, diff: int, candidates: list[int], verb_line: bool, meta: bool) -> None:
+        self.diff = diff
+        self.candidates = candidates
+        self.verb_line = verb_line
+        self.meta = meta
 
 
 def scan_reply(text: str) -> ReplyScan:
@@ -579,15 +610,22 @@ def parse_trailers(text: str, reply: bool = False, scan: ReplyScan | None = None
     )
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # (init=False: see headers.RawHeaders)
 class _StableAcc:
     """What the stable Cc trailers of one mail add up to."""
 
-    tagged: bool = False
-    noautosel: bool = False
-    embargoed: bool = False
-    versions: list[str] = field(default_factory=list)
-    prereqs: list[str] = field(default_factory=list)
+    tagged: bool
+    noautosel: bool
+    embargoed: bool
+    versions: list[str]
+    prereqs: list[str]
+
+    def __init__(self) -> None:
+        self.tagged = False
+        self.noautosel = False
+        self.embargoed = False
+        self.versions = []
+        self.prereqs = []
 
     def add(self, cc: Trailer) -> bool:
         """Take a Cc trailer into account; True when it names a stable address."""

@@ -23,26 +23,27 @@ onto a line starting with "applied" are not notices.
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from bot.mail.models import Applied, AppliedCommit
 
-_NOTICE = re.compile(r"(applied|queued|pushed|merged)\b(.*)", re.IGNORECASE)
-_ENTRY = re.compile(r"\[(\d+)(?:/(\d+))?\]\s+(.*\S)")
-_HEX = re.compile(r"[0-9a-f]{7,40}")
-_COMMIT_LINE = re.compile(r"commit:?\s+([0-9a-f]{7,40})\b", re.IGNORECASE)
-_INDICES = re.compile(r"\s+(?:patch(?:es)?\s+)?(\d+(?:\s*(?:-|\+|,|and)\s*\d+)*)\b", re.IGNORECASE)
-_BRANCH_WORDS = frozenset(
+_NOTICE: Final = re.compile(r"(applied|queued|pushed|merged)\b(.*)", re.IGNORECASE)
+_ENTRY: Final = re.compile(r"\[(\d+)(?:/(\d+))?\]\s+(.*\S)")
+_HEX: Final = re.compile(r"[0-9a-f]{7,40}")
+_COMMIT_LINE: Final = re.compile(r"commit:?\s+([0-9a-f]{7,40})\b", re.IGNORECASE)
+_INDICES: Final = re.compile(r"\s+(?:patch(?:es)?\s+)?(\d+(?:\s*(?:-|\+|,|and)\s*\d+)*)\b", re.IGNORECASE)
+_BRANCH_WORDS: Final = frozenset(
     "next -next fixes master main queue for-next linux-next dev devel kvm-next".split()
 )
 # Words after "Applied"/"Queued" that still make a maintainer's notice.
-_LEADS = (
+_LEADS: Final = (
     " to ", " into ", " for ", " (", " with ", " and pushed", " and queued", " this one", " up ",
     " first ", " the first ",
 )
 # "applied to the symbols": prose, not a destination.
-_NOT_DESTINATIONS = frozenset("the this that a an my your our it them all".split())
-_CUT = (", ", ",", "!", ";", " and ", " with ", " because", ": ", " thanks", " Thanks", " as ")
-_SIGNATURE = ("-- ", "--")
+_NOT_DESTINATIONS: Final = frozenset("the this that a an my your our it them all".split())
+_CUT: Final = (", ", ",", "!", ";", " and ", " with ", " because", ": ", " thanks", " Thanks", " as ")
+_SIGNATURE: Final = ("-- ", "--")
 
 
 def _is_notice(verb: str, rest: str) -> bool:
@@ -151,11 +152,11 @@ def _commit_of(line: str) -> tuple[str | None, str | None]:
 
 
 # A notice opens a line; str.splitlines also breaks lines at these.
-_OTHER_BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e")
-_OTHER_BREAKS_UNICODE = (*_OTHER_BREAKS, "\x85", "\u2028", "\u2029")
+_OTHER_BREAKS: Final = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e")
+_OTHER_BREAKS_UNICODE: Final = (*_OTHER_BREAKS, "\x85", "\u2028", "\u2029")
 # The first letter as a plain class lets the engine reject most lines at once
 # (a superset: "Aueued" passes too, and the walk then finds no notice).
-_NOTICE_AFTER_NEWLINE = re.compile(r"\n[AaQqPpMm](?i:pplied|ueued|ushed|erged)\b")
+_NOTICE_AFTER_NEWLINE: Final = re.compile(r"\n[AaQqPpMm](?i:pplied|ueued|ushed|erged)\b")
 
 
 def notice_verb_at(body: str, ls: int) -> bool:

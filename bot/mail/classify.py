@@ -31,8 +31,8 @@ _BOT: Final = Kind.BOT
 _OTHER: Final = Kind.OTHER
 
 # Senders whose mail is an automated report whatever the subject says.
-_BOT_SENDERS = frozenset({"lkp@intel.com"})
-_BOT_DOMAINS = ("@syzkaller.appspotmail.com",)
+_BOT_SENDERS: Final = frozenset({"lkp@intel.com"})
+_BOT_DOMAINS: Final = ("@syzkaller.appspotmail.com",)
 
 
 def is_bot_sender(author: Person) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Final
 
 from bot.mail.construct import construct
 from bot.mail.models import Diffstat, DiffstatEntry
@@ -23,31 +24,31 @@ from bot.mail.models import Diffstat, DiffstatEntry
 # Where a diff starts: git, `diff -u`/hg, CVS `Index:` or a bare `---`/`+++` pair.
 # Anchored with `match` at line starts found by `str.find`, which is much
 # faster than letting a MULTILINE `^` regex try every character.
-_DIFF_START = re.compile(
+_DIFF_START: Final = re.compile(
     r"diff --git \S|diff --cc \S|diff -[a-zA-Z]+ \S|Index: \S[^\n]*\n={8,}$"
     r"|--- \S[^\n]*\n\+\+\+ \S",
     re.MULTILINE,
 )
-_DIFF_CANDIDATE = re.compile(r"\n(?:diff -|Index: |--- )")
+_DIFF_CANDIDATE: Final = re.compile(r"\n(?:diff -|Index: |--- )")
 # Patterns below run over "\n" + the diff, so a literal "\n" starts each line.
 # File headers and hunk headers in one pass (groups 1-2: git, 3-4: ---/+++ pair, 5-6: hunk counts).
-_DIFF_LINE = re.compile(
+_DIFF_LINE: Final = re.compile(
     r"\n(?:diff --git ([^\n]*)|diff --cc ([^\n]*)|--- ([^\n]*)\n\+\+\+ ([^\n]*)"
     r"|@@+ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@)"
 )
-_HUNK = re.compile(r"\n@@+ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@[^\n]*")
-_SUMMARY = re.compile(
+_HUNK: Final = re.compile(r"\n@@+ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@[^\n]*")
+_SUMMARY: Final = re.compile(
     r" ?(\d+) files? changed(?:, (\d+) insertions?\(\+\))?(?:, (\d+) deletions?\(-\))?[ \t]*$",
     re.MULTILINE,
 )
-_STAT_LINE = re.compile(r" (.+?)\s*\|\s+(?:(\d+)(?: ([+-]*))?|Bin(?: (\d+) -> (\d+) bytes)?)\s*")
+_STAT_LINE: Final = re.compile(r" (.+?)\s*\|\s+(?:(\d+)(?: ([+-]*))?|Bin(?: (\d+) -> (\d+) bytes)?)\s*")
 # What follows the `|` of a stat line (`_STAT_LINE`'s groups 2-5 are its 1-4).
-_STAT_TAIL = re.compile(r"\s+(?:(\d+)(?: ([+-]*))?|Bin(?: (\d+) -> (\d+) bytes)?)\s*")
-_BRACE = re.compile(r"\{([^{}]*) => ([^{}]*)\}")
+_STAT_TAIL: Final = re.compile(r"\s+(?:(\d+)(?: ([+-]*))?|Bin(?: (\d+) -> (\d+) bytes)?)\s*")
+_BRACE: Final = re.compile(r"\{([^{}]*) => ([^{}]*)\}")
 
 
 # What every `_DIFF_START` alternative opens with (`_DIFF_CANDIDATE`'s lines).
-DIFF_OPENINGS = ("diff -", "Index: ", "--- ")
+DIFF_OPENINGS: Final = ("diff -", "Index: ", "--- ")
 
 
 def diff_starts_at(text: str, pos: int) -> bool:

@@ -18,7 +18,7 @@ from email.utils import parsedate_tz
 from typing import Final
 
 # Headers the parser uses; everything else in the block is skipped unread.
-WANTED = (
+WANTED: Final = (
     "message-id",
     "in-reply-to",
     "references",
@@ -40,7 +40,7 @@ WANTED = (
 # Bytes a wanted header's name may start with, either case (1), or not (0):
 # most lines (folded continuations, ARC-*, Received's "e" after "R" aside)
 # are turned away on this one lookup, before their name is read.
-_FIRST_LETTERS = {c for n in WANTED for c in (ord(n[0]), ord(n[0].upper()))}
+_FIRST_LETTERS: Final = {c for n in WANTED for c in (ord(n[0]), ord(n[0].upper()))}
 _MAY_START: Final = bytes(c in _FIRST_LETTERS for c in range(256))
 # The wanted names' shapes: 1 at length * 128 + first letter (lower case) of
 # each. Half the names that get that far (X-Spam-Level, DKIM-Signature, ...)
@@ -54,19 +54,19 @@ _WANTED_BYTES: Final = {n.encode(): n for n in WANTED}
 # wanted name it spells, or "" for none. Bounded: mailers use few spellings.
 # (Final: compiled, a C static, not a module-dict lookup a line.)
 _NAME_OF: Final[dict[bytes, str]] = {}
-_RECEIVED = re.compile(rb"\nreceived[ \t]*:(.*(?:\n[ \t].*)*)", re.IGNORECASE)
-_BLANK_LINE = re.compile(b"\n\n")
-_FIRST_LINE_HEADER = re.compile(rb"[!-9;-~]+[ \t]*:")
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
-_ENCODED_GAP = re.compile(r"(\?=)\s+(=\?)")
-_COMMENT = re.compile(r"\([^()]*\)")
-_ANGLE_ID = re.compile(r"<([^<>]*)>")
-_DATE = re.compile(
+_RECEIVED: Final = re.compile(rb"\nreceived[ \t]*:(.*(?:\n[ \t].*)*)", re.IGNORECASE)
+_BLANK_LINE: Final = re.compile(b"\n\n")
+_FIRST_LINE_HEADER: Final = re.compile(rb"[!-9;-~]+[ \t]*:")
+_ENCODED_WORD: Final = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
+_ENCODED_GAP: Final = re.compile(r"(\?=)\s+(=\?)")
+_COMMENT: Final = re.compile(r"\([^()]*\)")
+_ANGLE_ID: Final = re.compile(r"<([^<>]*)>")
+_DATE: Final = re.compile(
     r"(?:[A-Za-z]+,?\s*)?(\d{1,2})[\s-]+([A-Za-z]{3})[a-z]*[\s-]+(\d{2,4})\s+"
     r"(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?(?:\.\d+)?\s*([+-]\d{4}|[A-Za-z]{1,5})?"
 )
-_MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
-_ZONES = {"ut": 0, "utc": 0, "gmt": 0, "z": 0, "est": -500, "edt": -400, "cst": -600,
+_MONTHS: Final = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
+_ZONES: Final = {"ut": 0, "utc": 0, "gmt": 0, "z": 0, "est": -500, "edt": -400, "cst": -600,
           "cdt": -500, "mst": -700, "mdt": -600, "pst": -800, "pdt": -700}
 # Dates outside this window are mailer bugs (1970 epochs, year 2106, ...).
 MIN_YEAR, MAX_YEAR = 1990, 2100
@@ -358,7 +358,7 @@ def message_ids(text: str) -> list[str]:
     return [tok.strip("<>,;") for tok in text.split() if "@" in tok]
 
 
-_CLEAN_ANGLE_ID = re.compile(r"<([^<>\t\n\r\f\v ]+)>")  # ASCII whitespace only, as a bytes pattern has it
+_CLEAN_ANGLE_ID: Final = re.compile(r"<([^<>\t\n\r\f\v ]+)>")  # ASCII whitespace only, as a bytes pattern has it
 
 
 def clean_message_ids(value: bytes) -> list[str] | None:
@@ -400,7 +400,7 @@ def dedupe(ids: list[str]) -> tuple[str, ...]:
 
 # --- dates ------------------------------------------------------------------
 
-_TZ_CACHE: dict[int, timezone] = {}
+_TZ_CACHE: Final[dict[int, timezone]] = {}
 
 
 def _tz(offset_hhmm: int) -> timezone:

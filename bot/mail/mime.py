@@ -10,6 +10,7 @@ from __future__ import annotations
 import binascii
 import re
 from dataclasses import dataclass
+from typing import Final
 
 from bot.mail.headers import (
     decode_bytes,
@@ -20,12 +21,12 @@ from bot.mail.headers import (
     unfold,
 )
 
-_PARAM = re.compile(r';\s*([\w.*-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
-_TAG = re.compile(r"<[^>]*>")
-_BLANKS = re.compile(r"\n\s*\n\s*\n+")
-MAX_DEPTH = 8
+_PARAM: Final = re.compile(r';\s*([\w.*-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
+_TAG: Final = re.compile(r"<[^>]*>")
+_BLANKS: Final = re.compile(r"\n\s*\n\s*\n+")
+MAX_DEPTH: Final = 8
 # Only attachments this small are decoded to look for a diff in them.
-MAX_ATTACHMENT_TEXT = 4 * 1024 * 1024
+MAX_ATTACHMENT_TEXT: Final = 4 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -119,7 +120,7 @@ def _text_of(data: bytes, params: dict[str, str], warnings: list[str]) -> str:
     return text
 
 
-_CHARSET = re.compile(r'charset\s*=\s*"?([^";\s]*)', re.IGNORECASE)
+_CHARSET: Final = re.compile(r'charset\s*=\s*"?([^";\s]*)', re.IGNORECASE)
 
 
 def read_body(content_type: str, cte: str, disposition: str, body: bytes, warnings: list[str]) -> Body:

@@ -50,17 +50,17 @@ from bot.mail.people import parse_address_list, parse_person
 from bot.mail.subject import parse_subject
 from bot.mail.trailers import META_TAIL, ReplyScan, parse_trailers, scan_reply
 
-SYNTHETIC_DOMAIN = "kvm-patchbot.invalid"
+SYNTHETIC_DOMAIN: Final = "kvm-patchbot.invalid"
 # "Jane Doe via kvm" <kvm@vger...>: the list rewrote From for DMARC.
-_VIA = re.compile(r"\s+via\s+\S+\s*$", re.IGNORECASE)
-_FORWARD_MARK = re.compile(
+_VIA: Final = re.compile(r"\s+via\s+\S+\s*$", re.IGNORECASE)
+_FORWARD_MARK: Final = re.compile(
     r"^(?:-{2,}\s*(?:Forwarded|Original)\s+[Mm]essage\s*-{2,}|Begin forwarded message:)",
     re.MULTILINE,
 )
 # Mailman's footer: a line of underscores, then the list's name and URL.
-_LIST_FOOTER = re.compile(r"^_{20,}\n[^\n]*(?:mailing list|@)", re.MULTILINE)
-_MSGID_BYTES = re.compile(rb"^message-id[ \t]*:[ \t]*<?([^\s<>]+@[^\s<>]+)>?", re.MULTILINE | re.IGNORECASE)
-_NO_STABLE = StableTag()
+_LIST_FOOTER: Final = re.compile(r"^_{20,}\n[^\n]*(?:mailing list|@)", re.MULTILINE)
+_MSGID_BYTES: Final = re.compile(rb"^message-id[ \t]*:[ \t]*<?([^\s<>]+@[^\s<>]+)>?", re.MULTILINE | re.IGNORECASE)
+_NO_STABLE: Final = StableTag()
 # Kind's members, read once: a read on the Enum class costs ~1k instructions
 # (EnumType.__getattr__), and the parse makes several; compiled, a Final is
 # a C static.
@@ -71,15 +71,15 @@ _REPLY: Final = Kind.REPLY
 _BOT: Final = Kind.BOT
 # Kernel mail repeats the same To/Cc lists and the same people endlessly;
 # Person is frozen, so parsed values are shared. Bounded: cleared when full.
-_CACHE_MAX = 8192  # entries per cache: a few MB at most
-_LIST_CACHE: dict[bytes, tuple[Person, ...]] = {}
-_PERSON_CACHE: dict[str, Person] = {}
+_CACHE_MAX: Final = 8192  # entries per cache: a few MB at most
+_LIST_CACHE: Final[dict[bytes, tuple[Person, ...]]] = {}
+_PERSON_CACHE: Final[dict[str, Person]] = {}
 # From and List-Id values recur too (a few thousand senders, a few lists).
-_AUTHOR_CACHE: dict[bytes, Person] = {}
-_LIST_ID_CACHE: dict[bytes, str | None] = {}
-_IDS_CACHE: dict[bytes, tuple[str, ...]] = {}
-_IDS_CACHE_MAX = 1024  # siblings arrive close together: 1k catches nearly all (46% of 47% on kvmarm)
-_MISSING = object()
+_AUTHOR_CACHE: Final[dict[bytes, Person]] = {}
+_LIST_ID_CACHE: Final[dict[bytes, str | None]] = {}
+_IDS_CACHE: Final[dict[bytes, tuple[str, ...]]] = {}
+_IDS_CACHE_MAX: Final = 1024  # siblings arrive close together: 1k catches nearly all (46% of 47% on kvmarm)
+_MISSING: Final = object()
 
 
 def _build(**values: Any) -> ParsedMail:

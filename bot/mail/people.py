@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Final
 
 from bot.mail.models import Person
 
 # HTML mail clients turn `<a@b.c>` into `<a@b.c<mailto:a@b.c>>`; the trailing
 # `<mailto:...>` copy is junk.
-_MAILTO_JUNK = re.compile(r"<mailto:[^<>]*>", re.IGNORECASE)
+_MAILTO_JUNK: Final = re.compile(r"<mailto:[^<>]*>", re.IGNORECASE)
 # RFC 5322 groups: `undisclosed-recipients:;`, `Team: a@x, b@x;`
-_GROUP_START = re.compile(r'(^|,)\s*[^,:<>"@]+:(?!//)')
-_SPECIAL = re.compile(r'[\\"<>(),]')
-_BARE_ADDR = re.compile(r"[^\s<>()\"',;:\[\]]+@[^\s<>()\"',;:\[\]]+")
+_GROUP_START: Final = re.compile(r'(^|,)\s*[^,:<>"@]+:(?!//)')
+_SPECIAL: Final = re.compile(r'[\\"<>(),]')
+_BARE_ADDR: Final = re.compile(r"[^\s<>()\"',;:\[\]]+@[^\s<>()\"',;:\[\]]+")
 
 
 def normalise_email(addr: str) -> str:

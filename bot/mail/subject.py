@@ -34,34 +34,34 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from bot.mail.construct import construct
 from bot.mail.models import Subject
 
 # Reply and forward markers in the languages seen on kernel lists; an optional
 # `[2]`/`(2)` counter (Re[2]:) and a space before the colon (French) allowed.
-_MARKER = re.compile(
+_MARKER: Final = re.compile(
     r"(re|aw|sv|vs|odp|antw|antwort|ref|r[ée]f|rif|ynt|atb|回复|回覆|答复"
     r"|fwd|fw|wg|tr|vb|enc|doorst|转发)"
     r"\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*",
     re.IGNORECASE,
 )
-_FORWARDS = frozenset({"fwd", "fw", "wg", "tr", "vb", "enc", "doorst", "转发"})
+_FORWARDS: Final = frozenset({"fwd", "fw", "wg", "tr", "vb", "enc", "doorst", "转发"})
 # Mailman list tags put in front of the subject by the list, not the author.
-_LIST_TAG = re.compile(r"\[([\w.-]+-(?:devel|users|discuss|list)|kvm|kvmarm)\]\s*", re.IGNORECASE)
+_LIST_TAG: Final = re.compile(r"\[([\w.-]+-(?:devel|users|discuss|list)|kvm|kvmarm)\]\s*", re.IGNORECASE)
 
-_VERSION = re.compile(r"[vV](\d+(?:\.\d+)*)")
-_COUNTER = re.compile(r"(\d{1,4})/(\d{1,4})")
-_STABLE_TARGET = re.compile(r"(?:linux-|stable-|for-stable-)?v?(\d+\.\d+(?:\.y|\.\d+)?)(?:[.-]stable|[.-]y)?")
-_TREE_BRANCH = re.compile(r"[\w.-]+:[\w./-]*")
-_TAG = re.compile(r"-?[A-Za-z0-9][\w.+:/-]*\??")
-_TRAILING_VERSION = re.compile(r"\s*\((?:v|ver\.?\s*|version\s*)(\d+(?:\.\d+)*)\)\s*$", re.IGNORECASE)
-_COMPONENT_WORD = re.compile(r"[A-Za-z0-9_][\w./+-]*")
+_VERSION: Final = re.compile(r"[vV](\d+(?:\.\d+)*)")
+_COUNTER: Final = re.compile(r"(\d{1,4})/(\d{1,4})")
+_STABLE_TARGET: Final = re.compile(r"(?:linux-|stable-|for-stable-)?v?(\d+\.\d+(?:\.y|\.\d+)?)(?:[.-]stable|[.-]y)?")
+_TREE_BRANCH: Final = re.compile(r"[\w.-]+:[\w./-]*")
+_TAG: Final = re.compile(r"-?[A-Za-z0-9][\w.+:/-]*\??")
+_TRAILING_VERSION: Final = re.compile(r"\s*\((?:v|ver\.?\s*|version\s*)(\d+(?:\.\d+)*)\)\s*$", re.IGNORECASE)
+_COMPONENT_WORD: Final = re.compile(r"[A-Za-z0-9_][\w./+-]*")
 # A component: such a word up to the first colon, then the end or spaces.
-_COMPONENT = re.compile(r"([A-Za-z0-9_][\w./+-]*):(?: +|\Z)")
+_COMPONENT: Final = re.compile(r"([A-Za-z0-9_][\w./+-]*):(?: +|\Z)")
 
-_KEYWORDS = {
+_KEYWORDS: Final = {
     "PATCH": "PATCH",
     "PATCHES": "PATCH",
     "PATCHSET": "PATCH",
@@ -73,12 +73,12 @@ _KEYWORDS = {
     "MANUALSEL": "MANUALSEL",  # a stable backport picked by hand
     "STABLE": "stable",
 }
-_JOINERS = re.compile(r"[-/:]")
-_QUALIFIERS = frozenset(("RFT",))
+_JOINERS: Final = re.compile(r"[-/:]")
+_QUALIFIERS: Final = frozenset(("RFT",))
 # Keywords that may be glued to what follows (PATCHv2, RFC-PATCH, PATCH1/8).
-_GLUEABLE = ("PATCH", "RFC", "RESEND")
+_GLUEABLE: Final = ("PATCH", "RFC", "RESEND")
 # Single words that qualify a posting but are not a project or tree.
-_NOT_TAGS = frozenset(
+_NOT_TAGS: Final = frozenset(
     "RFT WIP DRAFT TEST TESTING DNM FYI POC URGENT FIX FIXES BUGFIX TRIVIAL REPOST "
     "UPDATE UPDATED INCREMENTAL FOLLOWUP FOLLOW-UP PREVIEW EXAMPLE QUESTION BUG "
     "REGRESSION REPORT ANNOUNCE ANN REQUEST DISCUSSION REVIEW OF FOR".split()
@@ -182,9 +182,9 @@ class _Group(NamedTuple):
 
 # The usual group, `[RFC PATCH v3 12/21]` or a part of it: read directly (what
 # the token rules below give for it, without them).
-_PLAIN_GROUP = re.compile(r"(RFC )?PATCH(?: ([vV](\d+(?:\.\d+)*)))?(?: ((\d{1,4})/(\d{1,4})))?")
-_PATCH_FLAGS = frozenset(("patch",))
-_RFC_PATCH_FLAGS = frozenset(("rfc", "patch"))
+_PLAIN_GROUP: Final = re.compile(r"(RFC )?PATCH(?: ([vV](\d+(?:\.\d+)*)))?(?: ((\d{1,4})/(\d{1,4})))?")
+_PATCH_FLAGS: Final = frozenset(("patch",))
+_RFC_PATCH_FLAGS: Final = frozenset(("rfc", "patch"))
 
 
 def _plain_group(m: re.Match[str]) -> _Group:
@@ -204,7 +204,7 @@ def _plain_group(m: re.Match[str]) -> _Group:
     )
 
 
-_FLAG_OF = {"PATCH": "patch", "RFC": "rfc", "RESEND": "resend", "PULL": "pull", "AUTOSEL": "autosel", "stable": "stable"}
+_FLAG_OF: Final = {"PATCH": "patch", "RFC": "rfc", "RESEND": "resend", "PULL": "pull", "AUTOSEL": "autosel", "stable": "stable"}
 
 
 @lru_cache(maxsize=4096)

@@ -26,13 +26,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Final
 
 from bot.mail.applied import notice_verb_at
 from bot.mail.diff import diff_starts_at
 from bot.mail.models import Fixes, Person, StableTag, Trailer
 from bot.mail.people import _MAILTO_JUNK, parse_person
 
-_KNOWN = {
+_KNOWN: Final = {
     n.lower(): n
     for n in (
         "Signed-off-by Reviewed-by Acked-by Tested-by Reported-by Suggested-by "
@@ -44,23 +45,23 @@ _KNOWN = {
     ).split()
 }
 _KNOWN["message-id"] = "Message-ID"
-_LINE = re.compile(r"([A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)[ \t]*:[ \t]*(.*)")
-_FIX = re.compile(r"(commit[ \t]+)?([0-9a-fA-F]+|\?)\b[ \t:]*(.*)")
-_STABLE_PREREQ = re.compile(r"([^:]*?)\s*:\s*([0-9a-fA-F]{6,40})\b")
-_META = re.compile(r"(base-commit|change-id)[ \t]*:[ \t]*(\S+)[ \t]*$")
-_PREV = re.compile(
+_LINE: Final = re.compile(r"([A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)[ \t]*:[ \t]*(.*)")
+_FIX: Final = re.compile(r"(commit[ \t]+)?([0-9a-fA-F]+|\?)\b[ \t:]*(.*)")
+_STABLE_PREREQ: Final = re.compile(r"([^:]*?)\s*:\s*([0-9a-fA-F]{6,40})\b")
+_META: Final = re.compile(r"(base-commit|change-id)[ \t]*:[ \t]*(\S+)[ \t]*$")
+_PREV: Final = re.compile(
     r"^[ \t]*(?:[-*][ \t]*)?(?:Supersedes|(?:Link to )?v\d+(?:\.\d+)?)[ \t]*:[ \t]*<?(\S+?)>?[ \t]*$",
     re.IGNORECASE,
 )
-_STABLE_ADDRS = {
+_STABLE_ADDRS: Final = {
     "stable@vger.kernel.org": "vger",
     "stable@kernel.org": "embargoed",
     "stable+noautosel@kernel.org": "noautosel",
 }
-_META_NAMES = frozenset(("base-commit", "change-id"))
-USUAL_SHA_LEN = 12
-MIN_SHA_LEN = 6
-_NO_STABLE = StableTag()
+_META_NAMES: Final = frozenset(("base-commit", "change-id"))
+USUAL_SHA_LEN: Final = 12
+MIN_SHA_LEN: Final = 6
+_NO_STABLE: Final = StableTag()
 
 
 # (init=False: see headers.RawHeaders. Not frozen, which would cost an
@@ -96,7 +97,7 @@ class TrailerBlock:
         self.warnings = warnings
 
 
-EMPTY = TrailerBlock()
+EMPTY: Final = TrailerBlock()
 
 
 def canonical_name(name: str) -> str:
@@ -302,16 +303,16 @@ def _read_paragraph(par: list[str], strict: bool = False) -> tuple[list[_Raw], i
 # Names a reply trailer can have, lower-cased, as substrings a candidate line
 # must hold. ("-by" without its colon also finds the `Reviewed-by : X` some
 # people write.)
-_REPLY_NEEDLES = ("-by", "fixes:", "cc:", "link:", "closes:")
+_REPLY_NEEDLES: Final = ("-by", "fixes:", "cc:", "link:", "closes:")
 # A line that `_split_line` may accept: whitespace (as str.lstrip strips it),
 # a name, a colon. The leading "\n" lets the engine jump from line to line
 # instead of trying every character; the first line is matched on its own.
 # (Possessive: what the name stops at is never part of it, so backtracking
 # into a prose line's first word cannot help; 15% faster without it.)
-_NAME_LINE = re.compile(r"\n[^\S\n]*+[A-Za-z][A-Za-z0-9-]*+[ \t]*+:")
-_FIRST_NAME_LINE = re.compile(r"[^\S\n]*+[A-Za-z][A-Za-z0-9-]*+[ \t]*+:")
-_REPLY_ENDS = ("\n-- \n", "\n--\n", "\n-- \r\n")
-_REPLY_MARKERS = ("original message", "forwarded message", "begin forwarded message:", "\n_______________")
+_NAME_LINE: Final = re.compile(r"\n[^\S\n]*+[A-Za-z][A-Za-z0-9-]*+[ \t]*+:")
+_FIRST_NAME_LINE: Final = re.compile(r"[^\S\n]*+[A-Za-z][A-Za-z0-9-]*+[ \t]*+:")
+_REPLY_ENDS: Final = ("\n-- \n", "\n--\n", "\n-- \r\n")
+_REPLY_MARKERS: Final = ("original message", "forwarded message", "begin forwarded message:", "\n_______________")
 
 
 def _reply_end(text: str, low: str) -> int:
@@ -368,10 +369,10 @@ def _reply_candidates(text: str) -> list[int]:
 # (`diff`; its `Index: ` lines are `Name:` lines already). A superset:
 # leading whitespace is allowed before each, and every line found is checked
 # against the exact rules.
-_REPLY_LINE = re.compile(
+_REPLY_LINE: Final = re.compile(
     r"\n[^\S\n]*+(?:[A-Za-z][A-Za-z0-9-]*+[ \t]*+:|[AaQqPpMm](?i:pplied|ueued|ushed|erged)\b|diff -|--- )"
 )
-_META_KEYS = ("base-commit:", "change-id:")
+_META_KEYS: Final = ("base-commit:", "change-id:")
 
 
 @dataclass(slots=True, init=False)  # (init=False: see headers.RawHeaders)
@@ -503,7 +504,7 @@ def _trailer(name: str, raw_value: str) -> Trailer:
 
 
 # b4 writes base-commit/change-id near the end of the mail, after the diff.
-META_TAIL = 4000
+META_TAIL: Final = 4000
 
 
 def _meta_value(text: str, key: str) -> str | None:

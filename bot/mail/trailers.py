@@ -391,16 +391,46 @@ class ReplyScan:
         self.meta = meta
 
 
+# What a line must open with (after blanks) for `_REPLY_LINE` to match it: a
+# notice verb's first letter, `diff -`'s, `--- `'s, or another ASCII letter
+# with a colon later on the line.
+_REPLY_OPENERS: Final = "AaQqPpMmd-"
+
+
+def _may_be_reply_line(text: str, ls: int, eol: int) -> bool:
+    """False only for a line text[ls:eol] (not empty) that `_REPLY_LINE` cannot
+    match: quoted lines and most prose, told from their first character."""
+    c = ord(text[ls])
+    if c == 62:  # ">": a quoted line, most of a usual reply
+        return False
+    first = text[ls]
+    if first in _REPLY_OPENERS or first.isspace():
+        return True
+    return (65 <= c <= 90 or 97 <= c <= 122) and text.find(":", ls, eol) != -1
+
+
 def scan_reply(text: str) -> ReplyScan:
     """The answers of `find_diff`, `_reply_candidates`, the applied notice's
-    cheap test and `_meta_value` for a reply body, from one regex pass over
-    its lines instead of one each (most lines, quoted or prose, match none)."""
+    cheap test and `_meta_value` for a reply body, from one pass over its
+    lines instead of one each (most lines, quoted or prose, match none).
+
+    The lines are found with str.find and most are turned away on their first
+    character; the regex engine, walking every character and trying a match
+    at every line, cost twice as much.
+    """
     diff = 0 if diff_starts_at(text, 0) else -1
     starts = [0] if _FIRST_NAME_LINE.match(text) and _has_needle(text, 0) else []
     verb_line = False
     meta = text.startswith(_META_KEYS)
-    for m in _REPLY_LINE.finditer(text):
-        ls = m.start() + 1
+    n = len(text)
+    ls = text.find("\n") + 1
+    while 0 < ls < n:
+        eol = text.find("\n", ls)
+        if eol == -1:
+            eol = n
+        if ls == eol or not _may_be_reply_line(text, ls, eol) or _REPLY_LINE.match(text, ls - 1) is None:
+            ls = eol + 1
+            continue
         if diff == -1 and diff_starts_at(text, ls):
             diff = ls
         if _NAME_LINE.match(text, ls - 1) is not None and _has_needle(text, ls):
@@ -409,6 +439,7 @@ def scan_reply(text: str) -> ReplyScan:
             verb_line = True
         if not meta and text.startswith(_META_KEYS, ls):
             meta = True
+        ls = eol + 1
     return ReplyScan(diff, starts, verb_line, meta)
 
 

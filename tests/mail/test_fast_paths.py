@@ -17,7 +17,16 @@ from bot.mail.diff import _stat_line, _stat_line_re, find_diff
 from bot.mail.headers import MAX_HEADER_LEN, WANTED, read_head, read_headers, split_mail, unfold
 from bot.mail.people import split_addresses
 from bot.mail.subject import _PLAIN_GROUP, _analyse_tokens, _component, _plain_group
-from bot.mail.trailers import _REPLY_NEEDLES, _meta, _reply_candidates, _split_line, parse_trailers, scan_reply
+from bot.mail.trailers import (
+    _REPLY_LINE,
+    _REPLY_NEEDLES,
+    _may_be_reply_line,
+    _meta,
+    _reply_candidates,
+    _split_line,
+    parse_trailers,
+    scan_reply,
+)
 
 SETTINGS = settings(max_examples=1500, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -151,6 +160,26 @@ _REPLY_SCAN_LINES = st.one_of(
         ]
     ),
 )
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.one_of(
+            _REPLY_SCAN_LINES,
+            _text(["> ", "a", "Q", "m", "d", "-", "x", "Z", "7", ":", " ", "\t", "\u3000", "\x1c", "\u017f", "é", "iff -"], 8),
+        ),
+        max_size=12,
+    ).map("\n".join)
+)
+def test_reply_line_gate_lets_every_reply_line_through(text: str) -> None:
+    ls = text.find("\n") + 1
+    while 0 < ls < len(text):
+        eol = text.find("\n", ls)
+        eol = len(text) if eol == -1 else eol
+        if _REPLY_LINE.match(text, ls - 1) is not None:
+            assert _may_be_reply_line(text, ls, eol), text[ls:eol]
+        ls = eol + 1
 
 
 @SETTINGS

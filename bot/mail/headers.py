@@ -490,7 +490,8 @@ def _date_of(
                 offset = _ZONES.get(zone.lower(), 0)
         if not MIN_YEAR <= y <= MAX_YEAR:
             return None
-        return datetime(y, month, int(day), int(hh), int(mi), int(ss or 0), tzinfo=_tz(offset))
+        # (tzinfo passed by position, after microsecond: a call without keywords costs less)
+        return datetime(y, month, int(day), int(hh), int(mi), int(ss or 0), 0, _tz(offset))
     except (ValueError, OverflowError, TypeError, IndexError):
         return None
 

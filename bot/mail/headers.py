@@ -370,11 +370,33 @@ def clean_message_ids(value: bytes) -> list[str] | None:
 
 def clean_ascii_ids(text: str) -> list[str] | None:
     """`clean_message_ids` of an ASCII value already decoded."""
-    if "(" not in text and "=?" not in text:
+    if "(" in text or "=?" in text:
+        return None
+    ids = _split_ids(text)
+    if ids is None:
         ids = _CLEAN_ANGLE_ID.findall(text)
-        if ids and len(ids) == text.count("<"):  # every bracketed part was a clean id
-            return ids
+    if ids and len(ids) == text.count("<"):  # every bracketed part was a clean id
+        return ids
     return None
+
+
+def _split_ids(text: str) -> list[str] | None:
+    """The ids of the usual value, `<id>`s apart by whitespace, by splitting it
+    (the regex, tried at every character, costs twice as much); None for
+    any other (no id, junk between them, a bracket or a \x1c-\x1f, which
+    split() splits on too, inside one), left to the regex."""
+    ids: list[str] = []
+    for token in text.split():
+        if not (
+            len(token) > 2
+            and token.startswith("<")
+            and token.endswith(">")
+            and token.count("<") == 1
+            and token.count(">") == 1
+        ):
+            return None
+        ids.append(token[1:-1])
+    return ids or None
 
 
 def header_message_ids(value: bytes, warnings: list[str] | None = None) -> list[str]:

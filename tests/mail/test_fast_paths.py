@@ -325,3 +325,14 @@ def test_clean_message_id_lists_read_as_before() -> None:
     assert header_message_ids(b"<a@x> <b@y>\n <c@z>") == ["a@x", "b@y", "c@z"]
     assert header_message_ids(b"<a@x> <b\n @y>") == ["a@x", "b@y"]  # folded inside an id: the general path
     assert header_message_ids(b"<a\x1c@x>") == ["a\x1c@x"]  # only ASCII whitespace splits, as before
+
+
+@SETTINGS
+@given(_text(["<", ">", "a@x", "b", " ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1f", "\x00", ",", "<a@b>", "<c@d> "], 12))
+def test_split_ids_read_what_the_clean_id_regex_reads(text: str) -> None:
+    from bot.mail.headers import _CLEAN_ANGLE_ID, _split_ids
+
+    got = _split_ids(text)
+    if got is not None:
+        assert got == _CLEAN_ANGLE_ID.findall(text) and len(got) == text.count("<")
+    assert _split_ids("<a@x> <b@y>\n\t<c@z>\n") == ["a@x", "b@y", "c@z"]  # the usual value: no regex

@@ -42,13 +42,20 @@ WANTED: Final = (
 # are turned away on this one lookup, before their name is read.
 _FIRST_LETTERS: Final = {c for n in WANTED for c in (ord(n[0]), ord(n[0].upper()))}
 _MAY_START: Final = bytes(c in _FIRST_LETTERS for c in range(256))
-# The wanted names' shapes: 1 at length * 128 + first letter (lower case) of
-# each. Half the names that get that far (X-Spam-Level, DKIM-Signature, ...)
-# have another and are turned away without being looked up.
+# The wanted names' shapes: most names that get that far (X-Spam-Level,
+# DKIM-Signature, Received, X-Virus-Scanned, ...) have another length, first
+# letter or last letter, and are turned away without being looked up.
 _LONGEST: Final = max(len(n) for n in WANTED)
-_SHAPES: Final = bytes(
-    i in {len(n) * 128 + ord(n[0]) for n in WANTED} for i in range((_LONGEST + 1) * 128)
-)
+
+
+def _shape_table(at: int) -> bytes:
+    """1 at length * 128 + letter of each wanted name, the letter at `at`."""
+    shapes = {len(n) * 128 + ord(n[at]) for n in WANTED}
+    return bytes(i in shapes for i in range((_LONGEST + 1) * 128))
+
+
+_FIRST_SHAPES: Final = _shape_table(0)
+_LAST_SHAPES: Final = _shape_table(-1)
 _WANTED_BYTES: Final = {n.encode(): n for n in WANTED}
 # A line's text up to its colon ("Message-Id", "CC ", "Received", ...) -> the
 # wanted name it spells, or "" for none. Bounded: mailers use few spellings.
@@ -160,10 +167,14 @@ def _scan(raw: bytes, out: RawHeaders, to_blank: bool) -> int:
         if _MAY_START[raw[pos]]:
             colon = text.find(":", pos, nl)
             length = colon - pos
-            # (`| 32`: a letter, as _MAY_START let through, in lower case; a
-            # blank before the colon is not part of the name's length)
+            # (`| 32`: a letter in lower case, and no other byte a lower-case
+            # letter; a blank before the colon is not part of the name's length)
             if colon != -1 and (
-                (length <= _LONGEST and _SHAPES[length * 128 + (raw[pos] | 32)])
+                (
+                    length <= _LONGEST
+                    and _FIRST_SHAPES[length * 128 + (raw[pos] | 32)]
+                    and _LAST_SHAPES[length * 128 + (raw[colon - 1] | 32)]
+                )
                 or raw[colon - 1] == 32
                 or raw[colon - 1] == 9
             ):

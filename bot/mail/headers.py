@@ -254,8 +254,23 @@ def unfold(value: bytes) -> bytes:
     return b" ".join(lines).strip()
 
 
+# A MIME charset name as written -> `lookup_charset`'s answer: a mail's few
+# names recur (codecs.lookup and the string work cost ~2k instructions a
+# name). Bounded.
+_CODEC_OF: Final[dict[str, str | None]] = {}
+
+
 def lookup_charset(name: str) -> str | None:
     """A Python codec name for a MIME charset name, or None if unknown."""
+    if name in _CODEC_OF:
+        return _CODEC_OF[name]
+    codec = _lookup_charset(name)
+    if len(_CODEC_OF) < 256:
+        _CODEC_OF[name] = codec
+    return codec
+
+
+def _lookup_charset(name: str) -> str | None:
     name = name.strip().strip('"').lower()
     if name in ("us-ascii", "ascii", "utf-8", "utf8"):
         return "utf-8"

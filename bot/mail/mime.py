@@ -121,6 +121,20 @@ def _text_of(data: bytes, params: dict[str, str], warnings: list[str]) -> str:
 
 
 _CHARSET: Final = re.compile(r'charset\s*=\s*"?([^";\s]*)', re.IGNORECASE)
+# A text/plain Content-Type value -> its charset parameter (None: none). Few
+# values recur ("text/plain; charset=UTF-8" and the like): the regex, with
+# its match object, runs once a value. Bounded.
+_CHARSET_OF: Final[dict[str, str | None]] = {}
+
+
+def _charset_param(content_type: str) -> str | None:
+    if content_type in _CHARSET_OF:
+        return _CHARSET_OF[content_type]
+    m = _CHARSET.search(content_type)
+    charset = m.group(1) if m else None
+    if len(_CHARSET_OF) < 256:
+        _CHARSET_OF[content_type] = charset
+    return charset
 
 
 def read_body(content_type: str, cte: str, disposition: str, body: bytes, warnings: list[str]) -> Body:
@@ -131,8 +145,8 @@ def read_body(content_type: str, cte: str, disposition: str, body: bytes, warnin
         and not disposition
     ):
         # Most list mail: one inline text/plain part, not transfer-encoded.
-        m = _CHARSET.search(content_type) if content_type else None
-        return Body(text=_text_of(body, {"charset": m.group(1)} if m else {}, warnings))
+        charset = _charset_param(content_type) if content_type else None
+        return Body(text=_text_of(body, {"charset": charset} if charset is not None else {}, warnings))
     ctype, params = parse_content_type(content_type) if content_type else ("text/plain", {})
     if not ctype.startswith("multipart/"):
         out = Body()

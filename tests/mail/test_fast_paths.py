@@ -336,3 +336,11 @@ def test_split_ids_read_what_the_clean_id_regex_reads(text: str) -> None:
     if got is not None:
         assert got == _CLEAN_ANGLE_ID.findall(text) and len(got) == text.count("<")
     assert _split_ids("<a@x> <b@y>\n\t<c@z>\n") == ["a@x", "b@y", "c@z"]  # the usual value: no regex
+
+
+@SETTINGS
+@given(_text(["a", "Z", "-", ":", " ", "\t", "\n", "\x00", "\x7f", "~", "!", ";", "9", "\xe9"], 12).map(lambda t: t.encode("latin-1")))
+def test_looks_like_headers_is_the_first_line_regex(head: bytes) -> None:
+    from bot.mail.headers import _FIRST_LINE_HEADER, looks_like_headers
+
+    assert looks_like_headers(head) == (bool(head) and _FIRST_LINE_HEADER.match(head) is not None)

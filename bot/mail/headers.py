@@ -256,15 +256,18 @@ def unfold(value: bytes) -> bytes:
         return value.strip()
     # What `[ \t]*\r?\n[ \t]*` -> " " does, per line: 3x faster than re.sub,
     # whose pattern has no literal start and is tried at every byte.
+    # (each strip only when there is a blank to strip: compiled, a byte test
+    # is a direct read, a strip a generic method call)
     lines = value.split(b"\n")
     last = len(lines) - 1
     for i, line in enumerate(lines):
-        if i:
+        if i and line and (line[0] == 32 or line[0] == 9):
             line = line.lstrip(b" \t")
-        if i < last:
-            if line[-1:] == b"\r":
+        if i < last and line:
+            if line[-1] == 13:  # \r
                 line = line[:-1]
-            line = line.rstrip(b" \t")
+            if line and (line[-1] == 32 or line[-1] == 9):
+                line = line.rstrip(b" \t")
         lines[i] = line
     return b" ".join(lines).strip()
 

@@ -38,8 +38,8 @@ WANTED: Final = (
 
 
 # Bytes a wanted header's name may start with, either case (1), or not (0):
-# most lines (folded continuations, ARC-*, Received's "e" after "R" aside)
-# are turned away on this one lookup, before their name is read.
+# folded continuation lines, ARC-*, Authentication-Results, ... are turned
+# away on this one lookup, before their colon is looked for.
 _FIRST_LETTERS: Final = {c for n in WANTED for c in (ord(n[0]), ord(n[0].upper()))}
 _MAY_START: Final = bytes(c in _FIRST_LETTERS for c in range(256))
 # The wanted names' shapes: most names that get that far (X-Spam-Level,

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.mail.applied import _NOTICE_AFTER_NEWLINE, _may_have_notice, _read_notice, parse_applied
-from bot.mail.diff import _stat_line, _stat_line_re, find_diff
+from bot.mail.diff import _STAT_TAIL, _plain_tail, _stat_line, _stat_line_re, find_diff
 from bot.mail.headers import MAX_HEADER_LEN, WANTED, read_head, read_headers, split_mail, unfold
 from bot.mail.people import split_addresses
 from bot.mail.subject import _PLAIN_GROUP, _analyse_tokens, _component, _plain_group
@@ -344,3 +344,13 @@ def test_looks_like_headers_is_the_first_line_regex(head: bytes) -> None:
     from bot.mail.headers import _FIRST_LINE_HEADER, looks_like_headers
 
     assert looks_like_headers(head) == (bool(head) and _FIRST_LINE_HEADER.match(head) is not None)
+
+
+@SETTINGS
+@given(_text([" ", "  ", "\t", "1", "23", "+", "-", "++--", "x", "Bin", " 3 -> 4 bytes", "\u0663", "\x1c"], 10))
+def test_plain_stat_tail_reads_as_the_tail_regex(tail: str) -> None:
+    got = _plain_tail(tail, 0, len(tail))
+    if got is not None:
+        m = _STAT_TAIL.fullmatch(tail)
+        assert m is not None and (m.group(1), m.group(2)) == got
+    assert _plain_tail(" 12 +++---", 0, 10) == ("12", "+++---")  # the usual line: no regex

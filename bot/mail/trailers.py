@@ -401,8 +401,6 @@ def _may_be_reply_line(text: str, ls: int, eol: int) -> bool:
     """False only for a line text[ls:eol] (not empty) that `_REPLY_LINE` cannot
     match: quoted lines and most prose, told from their first character."""
     c = ord(text[ls])
-    if c == 62:  # ">": a quoted line, most of a usual reply
-        return False
     first = text[ls]
     if first in _REPLY_OPENERS or first.isspace():
         return True
@@ -428,7 +426,14 @@ def scan_reply(text: str) -> ReplyScan:
         eol = text.find("\n", ls)
         if eol == -1:
             eol = n
-        if ls == eol or not _may_be_reply_line(text, ls, eol) or _REPLY_LINE.match(text, ls - 1) is None:
+        # (a quoted line, most of a usual reply, is turned away here: ">" opens
+        # no line the regex matches)
+        if (
+            ls == eol
+            or ord(text[ls]) == 62
+            or not _may_be_reply_line(text, ls, eol)
+            or _REPLY_LINE.match(text, ls - 1) is None
+        ):
             ls = eol + 1
             continue
         if diff == -1 and diff_starts_at(text, ls):

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 import urllib.request
 from collections import defaultdict
 from pathlib import Path
@@ -71,7 +72,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def get(url: str) -> object:
+def get(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=30) as resp:
         return json.load(resp)
 
@@ -89,7 +90,7 @@ def send_paced(port: int, mails: list[bytes], rate: float) -> dict[bytes, float]
             for code, msg in (smtp.mail("bench@localhost"), smtp.rcpt("kvm@localhost"), smtp.docmd("DATA")):
                 assert code in (250, 354), (code, msg)
             smtp.send(raw + b"\r\n.\r\n")
-            ended[SUBJECT.search(raw).group(1)] = time.time()  # type: ignore[union-attr]
+            ended[SUBJECT.search(raw).group(1)] = time.time()  # type: ignore[union-attr]  # (every mail has one)
             code, msg = smtp.getreply()
             assert code == 250, (code, msg)
     return ended
@@ -143,7 +144,7 @@ def main() -> int:
             deadline = time.monotonic() + 120
             while True:  # the bench polls the fake's control API; tests wait on conditions
                 messages = get(control + "/messages")
-                if len(messages) >= want or time.monotonic() > deadline:  # type: ignore[arg-type]
+                if len(messages) >= want or time.monotonic() > deadline:
                     break
                 time.sleep(0.5)
             time.sleep(3.0)  # let owed card edits (max_edit_delay 2 s) land before counting calls
@@ -158,11 +159,11 @@ def main() -> int:
 
     # Match messages to their POST requests: per channel, both are in creation order.
     posts_by_path: dict[str, list[dict]] = defaultdict(list)
-    for r in requests:  # type: ignore[union-attr]
+    for r in requests:
         if r["method"] == "POST" and r["route"] == "POST /channels/{channel_id}/messages" and r["status"] == 200:
             posts_by_path[r["path"]].append(r)
     msgs_by_channel: dict[str, list[dict]] = defaultdict(list)
-    for m in messages:  # type: ignore[union-attr]
+    for m in messages:
         msgs_by_channel[m["channel_id"]].append(m)
     latencies: list[float] = []
     timeline: list[tuple[float, float, str]] = []  # (latency ms, sent at s, subject)
@@ -175,10 +176,10 @@ def main() -> int:
                 timeline.append((latencies[-1], ended[subject] - min(ended.values()), subject.decode()[:60]))
 
     # REST calls per series: card POST, thread POST, thread message POSTs, card PATCHes.
-    card_of_thread = {m["thread_id"]: m["id"] for m in messages if m.get("thread_id")}  # type: ignore[union-attr]
+    card_of_thread = {m["thread_id"]: m["id"] for m in messages if m.get("thread_id")}
     calls: dict[str, int] = defaultdict(int)
     kinds: dict[str, list[str]] = defaultdict(list)
-    for r in requests:  # type: ignore[union-attr]
+    for r in requests:
         parts = r["path"].split("/")
         if len(parts) < 6 or parts[3] != "channels" or r["status"] >= 400:
             continue
@@ -190,7 +191,7 @@ def main() -> int:
             continue  # card creation: counted below from the card messages
         elif channel in card_of_thread:
             calls[card_of_thread[channel]] += 1
-    for m in messages:  # type: ignore[union-attr]
+    for m in messages:
         if m["channel_id"] == str(CARDS):
             calls[m["id"]] += 1
     per_series = list(calls.values())
@@ -198,12 +199,12 @@ def main() -> int:
     if worst is not None and calls[worst] > n + 3:
         print(f"series with the most calls: card {worst}: card POST, {len(kinds[worst])} calls on the card: "
               f"{kinds[worst]}, the rest in its thread")
-    rate_limited = sum(1 for r in requests if r["status"] == 429)  # type: ignore[union-attr]
+    rate_limited = sum(1 for r in requests if r["status"] == 429)
 
     print(f"sent {len(mails)} mails ({args.series} series of 1+{n}) in {elapsed:.1f} s = {len(mails) / elapsed:.1f} mails/s")
     print(f"CPU per mail: bot {(cpu1[0] - cpu0[0]) / len(mails) * 1000:.1f} ms, fake Discord "
           f"{(cpu1[1] - cpu0[1]) / len(mails) * 1000:.1f} ms; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    print(f"Discord messages: {len(messages)} of {args.series * (1 + n)} expected; 429 answers: {rate_limited}")  # type: ignore[arg-type]
+    print(f"Discord messages: {len(messages)} of {args.series * (1 + n)} expected; 429 answers: {rate_limited}")
     if latencies:
         print(
             f"end of DATA -> first Discord request: p50 {statistics.median(latencies):.1f} ms, "

@@ -50,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,9 +105,10 @@ def phase_ingest(archive: Path, *, preparsed: bool) -> dict[str, object]:
 
     from bot.ingest.sources import iter_path
     from bot.mail import parse_mail
+    from bot.mail.models import ParsedMail
     from bot.store import Store
 
-    parser = parse_mail
+    parser: Callable[[bytes], ParsedMail] = parse_mail
     records: object
     if preparsed:
         raws = _raws(archive)

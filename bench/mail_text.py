@@ -37,6 +37,7 @@ def blobs(git_dir: Path, limit: int | None):
         ["git", "-C", str(git_dir), "cat-file", "--batch-all-objects", "--batch"], stdout=subprocess.PIPE
     )
     out = proc.stdout
+    assert out is not None
     n = 0
     while limit is None or n < limit:
         header = out.readline()
@@ -56,8 +57,9 @@ def text_of(raw: bytes) -> tuple[str, str]:
     subject = " ".join(str(msg.get("Subject", "")).split())
     for part in msg.walk():
         if part.get_content_type() == "text/plain":
-            payload = part.get_payload(decode=True) or b""
-            return subject, payload.decode(part.get_content_charset() or "utf-8", "replace")
+            payload = part.get_payload(decode=True)
+            text = payload.decode(part.get_content_charset() or "utf-8", "replace") if isinstance(payload, bytes) else ""
+            return subject, text
     return subject, ""
 
 

@@ -123,12 +123,12 @@ def main() -> int:
         in_parse = 0.0
         marks: list[str] = []
         clock = time.perf_counter
-        for raw in iter_path(gitdir):
+        for mail in iter_path(gitdir):
             t0 = clock()
-            parse_mail(raw.data)
+            parse_mail(mail.data)
             in_parse += clock() - t0
             n += 1
-            nbytes += len(raw.data)
+            nbytes += len(mail.data)
             if n % 5000 == 0:
                 marks.append(f"{n // 1000}k: {rss_mb():.0f}")
             if args.limit and n >= args.limit:
@@ -139,9 +139,9 @@ def main() -> int:
         print("  (RSS grows while the parser's bounded caches fill: each holds at most 8-16k entries)")
 
     t = time.perf_counter()
-    raws = []
-    for raw in iter_path(gitdir):
-        raws.append(raw.data)
+    raws: list[bytes] = []
+    for mail in iter_path(gitdir):
+        raws.append(mail.data)
         if args.limit and len(raws) >= args.limit:
             break
     total = sum(map(len, raws))

@@ -50,7 +50,7 @@ async def _serve(db: Path, null: bool) -> None:
 
     sys.path.insert(0, str(ROOT))
     from bot.app import App
-    from bot.config import Settings, SmtpSettings
+    from bot.config import Settings, SmtpSettings, StoreSettings
     from bot.ingest.smtp import MailMeta, SmtpSink
 
     stop = asyncio.Event()
@@ -65,7 +65,7 @@ async def _serve(db: Path, null: bool) -> None:
         await stop.wait()
         await sink.stop()
         return
-    settings = Settings(smtp={"port": 0}, store={"url": f"sqlite+aiosqlite:///{db}"})
+    settings = Settings(smtp=SmtpSettings(port=0), store=StoreSettings(url=f"sqlite+aiosqlite:///{db}"))
     app = App(settings, workers=[])
     await app.start()
     assert app.sink is not None
@@ -197,7 +197,7 @@ def main() -> int:
         return 0
 
     base = _payloads(args.kvmarm, args.mails)
-    wire = []
+    wire: list[bytes] = []
     round_no = 0
     while len(wire) < args.mails:
         prefix = f"bench{round_no}.".encode()

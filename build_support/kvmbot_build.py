@@ -24,8 +24,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from setuptools import build_meta as _setuptools
-from setuptools.build_meta import *  # noqa: F403 - the PEP 517 hooks we do not change
+from setuptools import build_meta as _setuptools  # type: ignore[import-untyped]  # (no stubs shipped)
+from setuptools.build_meta import *  # type: ignore[import-untyped]  # noqa: F403 - the PEP 517 hooks we do not change
 
 # Pure code with no pydantic classes of its own: the models
 # (bot/mail/models.py, bot/series/models.py) stay interpreted, as pydantic needs.

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_tz
-from typing import Final
+from typing import Any, Final
 
 # Headers the parser uses; everything else in the block is skipped unread.
 WANTED: Final = (
@@ -78,6 +78,14 @@ _ZONES: Final = {"ut": 0, "utc": 0, "gmt": 0, "z": 0, "est": -500, "edt": -400, 
 # Dates outside this window are mailer bugs (1970 epochs, year 2106, ...).
 MIN_YEAR, MAX_YEAR = 1990, 2100
 MAX_HEADER_LEN: Final = 64 * 1024
+
+
+def remember(cache: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
+    """Keep `value` for `key` in one of the parser's memos of recurring header
+    values, emptied when it holds `limit` entries: bounded, whatever the input."""
+    if len(cache) >= limit:
+        cache.clear()
+    cache[key] = value
 
 
 # init=False, here and on the parser's other dataclasses made once a mail or
@@ -182,8 +190,7 @@ def _scan(raw: bytes, out: RawHeaders, to_blank: bool) -> int:
                 name = _NAME_OF.get(written)
                 if name is None:
                     name = _WANTED_BYTES.get(written.rstrip(b" \t").lower(), "")
-                    if len(_NAME_OF) < 1024:
-                        _NAME_OF[written] = name
+                    remember(_NAME_OF, written, name, 1024)
                 if name:
                     start = colon + 1
                     while start < nl and (raw[start] == 32 or raw[start] == 9):
@@ -283,8 +290,7 @@ def lookup_charset(name: str) -> str | None:
     if name in _CODEC_OF:
         return _CODEC_OF[name]
     codec = _lookup_charset(name)
-    if len(_CODEC_OF) < 256:
-        _CODEC_OF[name] = codec
+    remember(_CODEC_OF, name, codec, 256)
     return codec
 
 

@@ -16,6 +16,7 @@ from bot.mail.headers import (
     decode_bytes,
     decode_rfc2047,
     read_headers,
+    remember,
     split_mail,
     to_text,
     unfold,
@@ -132,8 +133,7 @@ def _charset_param(content_type: str) -> str | None:
         return _CHARSET_OF[content_type]
     m = _CHARSET.search(content_type)
     charset = m.group(1) if m else None
-    if len(_CHARSET_OF) < 256:
-        _CHARSET_OF[content_type] = charset
+    remember(_CHARSET_OF, content_type, charset, 256)
     return charset
 
 

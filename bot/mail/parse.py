@@ -34,6 +34,7 @@ from bot.mail.headers import (
     read_head,
     read_headers,
     received_date,
+    remember,
     to_text,
 )
 from bot.mail.mime import read_body
@@ -124,12 +125,6 @@ def _unparseable(raw: bytes, error: str, size: int | None = None) -> ParsedMail:
     )
 
 
-def _remember(cache: dict[Any, Any], key: Any, value: Any, limit: int = _CACHE_MAX) -> None:
-    if len(cache) >= limit:
-        cache.clear()
-    cache[key] = value
-
-
 def _address_list(text: str) -> tuple[Person, ...]:
     """`people.parse_address_list`, with a fast path for the common plain lists.
 
@@ -148,7 +143,7 @@ def _address_list(text: str) -> tuple[Person, ...]:
         person = _PERSON_CACHE.get(item)
         if person is None:
             person = parse_person(item)
-            _remember(_PERSON_CACHE, item, person)
+            remember(_PERSON_CACHE, item, person, _CACHE_MAX)
         out.append(person)
     return tuple(out)
 
@@ -166,7 +161,7 @@ def _addresses(values: list[bytes], warnings: list[str]) -> tuple[Person, ...]:
             if local:
                 warnings.extend(local)
             else:  # only clean values are shared, so warnings stay per mail
-                _remember(_LIST_CACHE, value, got)
+                remember(_LIST_CACHE, value, got, _CACHE_MAX)
         if len(values) == 1:
             return got
         out.extend(got)
@@ -183,7 +178,7 @@ def _ids(value: bytes, warnings: list[str]) -> tuple[str, ...]:
         if local:
             warnings.extend(local)
         else:
-            _remember(_IDS_CACHE, value, got, _IDS_CACHE_MAX)
+            remember(_IDS_CACHE, value, got, _IDS_CACHE_MAX)
     return got
 
 
@@ -219,7 +214,7 @@ def _author(h: RawHeaders, warnings: list[str]) -> Person:
                     return real[0]
         return Person(name=_VIA.sub("", person.name), email=person.email)
     if not local:  # only clean values are shared, so warnings stay per mail
-        _remember(_AUTHOR_CACHE, value, person)
+        remember(_AUTHOR_CACHE, value, person, _CACHE_MAX)
     return person
 
 
@@ -255,7 +250,7 @@ def _list_id(h: RawHeaders, warnings: list[str]) -> str | None:
         if local:
             warnings.extend(local)
         else:
-            _remember(_LIST_ID_CACHE, value, list_id)
+            remember(_LIST_ID_CACHE, value, list_id, _CACHE_MAX)
         return list_id
     value = h.first("x-mailing-list")
     if value is not None:

@@ -191,6 +191,7 @@ stable_requests = Table(
     Column("versions", JSON, nullable=False),
     Column("noautosel", Boolean, nullable=False),
     Column("embargoed", Boolean, nullable=False),
+    Index("ix_stable_requests_series_id", "series_id"),  # the stable queue joins by series
 )
 
 applied = Table(
@@ -272,6 +273,17 @@ cursors = Table(
     Column("name", Text, primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# Search structures the migrations create outside this metadata (see migration
+# 0004): SQLite's FTS5 table over series titles (and its shadow tables), and
+# PostgreSQL's expression index on the titles' tsvector.
+SEARCH_OBJECTS = ("series_fts", "ix_series_title_tsv")
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's comparison hook: leave the search structures out of schema diffs."""
+    return not (name or "").startswith(SEARCH_OBJECTS)
+
 
 # Derived from the stored mails; `reparse` empties and rebuilds these.
 DERIVED = (applied, stable_requests, fixes, trailers, series_refs, patches, series, lineages)

@@ -1,0 +1,57 @@
+"""Indexes for the slash commands: full-text search on series titles, stable requests by series.
+
+SQLite: an FTS5 table over series.title (external content: it keeps only the
+index) kept current by triggers; the update trigger fires only when the title
+changes, so the bulk path's series upserts cost nothing extra. PostgreSQL: a GIN
+index on the title's tsvector. Both split titles on what is not a letter or a
+digit ("KVM: x86/mmu" is kvm, x86, mmu) and do not stem, so a search finds the
+same series on either database (`bot.store.queries.title_words`).
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+# The PostgreSQL expression; queries must repeat it exactly for the index to be used.
+PG_TITLE_TSV = "to_tsvector('simple', regexp_replace(title, '[^[:alnum:]]+', ' ', 'g'))"
+
+_SQLITE = (
+    # prefix='2 3': a search word is a prefix ("harv" finds "harvesting"); indexed prefixes make that cheap.
+    "CREATE VIRTUAL TABLE series_fts USING fts5(title, content='series', content_rowid='id', prefix='2 3')",
+    """CREATE TRIGGER series_fts_insert AFTER INSERT ON series BEGIN
+        INSERT INTO series_fts(rowid, title) VALUES (new.id, new.title);
+    END""",
+    """CREATE TRIGGER series_fts_delete AFTER DELETE ON series BEGIN
+        INSERT INTO series_fts(series_fts, rowid, title) VALUES ('delete', old.id, old.title);
+    END""",
+    """CREATE TRIGGER series_fts_update AFTER UPDATE OF title ON series WHEN old.title IS NOT new.title BEGIN
+        INSERT INTO series_fts(series_fts, rowid, title) VALUES ('delete', old.id, old.title);
+        INSERT INTO series_fts(rowid, title) VALUES (new.id, new.title);
+    END""",
+    "INSERT INTO series_fts(series_fts) VALUES ('rebuild')",
+)
+
+
+def upgrade() -> None:
+    op.create_index("ix_stable_requests_series_id", "stable_requests", ["series_id"])
+    if op.get_bind().dialect.name == "sqlite":
+        for statement in _SQLITE:
+            op.execute(statement)
+    else:
+        op.execute(f"CREATE INDEX ix_series_title_tsv ON series USING gin ({PG_TITLE_TSV})")
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        for name in ("series_fts_insert", "series_fts_delete", "series_fts_update"):
+            op.execute(f"DROP TRIGGER {name}")
+        op.execute("DROP TABLE series_fts")
+    else:
+        op.execute("DROP INDEX ix_series_title_tsv")
+    op.drop_index("ix_stable_requests_series_id", table_name="stable_requests")

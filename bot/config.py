@@ -61,9 +61,11 @@ class SubscriptionFilter(_Section):
     """Which events a subscription wants. Empty lists mean "no restriction"."""
 
     lists: list[str] = []  # List-Id values
-    subsystems: list[str] = []  # prefix match: "KVM: x86" matches "KVM: x86/mmu"
+    # prefix match: "KVM: x86" matches "KVM: x86/mmu"; with * or ?, a glob over the whole subsystem
+    subsystems: list[str] = []
     paths: list[str] = []  # fnmatch globs over touched files: "arch/x86/kvm/*"
-    authors: list[str] = []  # substring match on "Name <email>"
+    authors: list[str] = []  # substring match on "Name <email>"; "@domain" matches the address's domain
+    title_words: list[str] = []  # each must start a word of the title ("harv" matches "harvesting")
     kinds: list[str] = []  # "series" (N > 1), "single", "pull"
     stable_only: bool = False
     fixes_only: bool = False
@@ -88,6 +90,19 @@ class DiscordSettings(_Section):
     thread_auto_archive_minutes: int = 1440
 
 
+class CommandSettings(_Section):
+    """The slash commands (bot/discord/cogs)."""
+
+    # Answer with "thinking..." when an answer is not ready this soon (Discord allows 3 s in all).
+    defer_after_seconds: float = 2.0
+    # Per user, the expensive commands (/series search, /digest, /stats): this many per window.
+    expensive_per_user: int = 5
+    expensive_window_seconds: float = 60.0
+    max_subscriptions_per_guild: int = 50
+    digest_max_days: int = 31  # a month's digest takes about half a second to build
+    stats_max_days: int = 366
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KVMBOT_", env_nested_delimiter="__", extra="forbid"
@@ -97,6 +112,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     poller: PollerSettings = PollerSettings()
     discord: DiscordSettings = DiscordSettings()
+    commands: CommandSettings = CommandSettings()
     subscriptions: list[SubscriptionConfig] = Field(default_factory=list)
     log_level: str = "INFO"
 

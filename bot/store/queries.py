@@ -31,21 +31,17 @@ from bot.store.admin import _subscription
 from bot.store.models import Post, Subscription
 from bot.store.reads import _views
 from bot.store.store import Store
+from bot.store.words import WORD as _WORD
+from bot.store.words import title_words
 
 State = Literal["open", "applied", "superseded", "all"]
 STATES: tuple[State, ...] = ("open", "applied", "superseded", "all")
 WORDS_MAX = 8
 SUBSYSTEM_BOUNDARY = "/:, "  # what may follow a subsystem prefix (as bot.notify.filters)
-_WORD = re.compile(r"[^\W_]+")
 _GLOB = re.compile(r"[*?]")
 _PG_MATCH = text(
     "to_tsvector('simple', regexp_replace(series.title, '[^[:alnum:]]+', ' ', 'g')) @@ to_tsquery('simple', :fts)"
 )
-
-
-def title_words(text_: str) -> tuple[str, ...]:
-    """A title or a search as the search indexes see it: lowercased words of letters and digits."""
-    return tuple(_WORD.findall(text_.lower()))
 
 
 # ------------------------------------------------------------------ results

@@ -158,3 +158,29 @@ async def test_activity_counts_mail_authors_and_reviews(store: Store) -> None:
     assert (act.patches, act.reviewed) == (2, 1)
     assert act.hours_to_first_review == [pytest.approx(2.0)]  # patch 1 at +1 min, review at +121 min
     assert (await q.activity(store, start + timedelta(days=7), start + timedelta(days=14))).mail_dates == []
+
+
+SUBSYSTEMS = ["KVM: x86", "KVM: x86/mmu", "KVM: x86abc", "kvm: X86: foo", "KVM: nVMX", "KVM: arm64", "KVM", "",
+              "x86/irq: KVM", "KVM: s390: 100%_done", "KVM: SVM,x86"]
+PATTERNS = ["KVM: x86", "kvm: x8", "KVM: x86*", "KVM*", "*x86*", "KVM: ?VMX", "KVM", "kvm:", "x86/", "*%_*", "KVM: SVM",
+            "KVM: s390: 100%_done", "KVM: s390: 100?_done", "?", "*"]
+
+
+async def test_subsystem_patterns_mean_the_same_in_sql_and_in_subscription_filters(store: Store) -> None:
+    """`/series search subsystem:` (SQL) and `/subscribe subsystem:` (routing) agree on every case."""
+    from sqlalchemy import select
+
+    from bot.notify.filters import subsystem_matches
+    from bot.store import schema as t
+
+    mails = [raw_mail(f"s{i}@x", f"[PATCH] {sub + ': ' if sub else ''}Change number {i}", at=i, body=patch_body("x"))
+             for i, sub in enumerate(SUBSYSTEMS)]
+    for raw in mails:
+        await store.ingest(raw)
+    async with store.engine.connect() as conn:
+        stored = dict((await conn.execute(select(t.series.c.id, t.series.c.subsystem))).all())
+        for pattern in PATTERNS:
+            found = set(await conn.scalars(select(t.series.c.id).where(q.subsystem_clause((pattern,)))))
+            expected = {sid for sid, sub in stored.items() if subsystem_matches(pattern, sub or "")}
+            assert found == expected, pattern
+    assert len(set(stored.values())) >= 8  # the parser kept the subsystems apart

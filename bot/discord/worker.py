@@ -45,7 +45,7 @@ from bot.notify.render import (
 from bot.notify.route import PREVIEW_ALL, route
 from bot.notify.sink import ChannelGone, PermanentError, Sink, TransientError
 from bot.series.models import Event, PatchView, SeriesView
-from bot.store import Delivery, Post, Store
+from bot.store import DeliveryRow, PostRow, Store
 from bot.store import delivery as q
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class _Channel:
     # series id -> event ids whose card edit is still owed (deliveries left pending).
     dirty: dict[int, set[int]] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
-    current: Delivery | None = None  # the delivery being attempted (for counting failed tries)
+    current: DeliveryRow | None = None  # the delivery being attempted (for counting failed tries)
     dirty_at: dict[int, float] = field(default_factory=dict)  # series id -> loop time first owed
     editing: set[int] = field(default_factory=set)  # event ids of the card edits in flight
     last_delivery: float = 0.0  # loop time of the last delivery (quiet detection)
@@ -90,7 +90,7 @@ class DeliveryWorker:
         coalesce_delay: float = 0.3,
         max_edit_delay: float = 2.0,
         backoff: tuple[float, float] = (0.5, 30.0),
-        on_failure: Callable[[Delivery, str], None] | None = None,
+        on_failure: Callable[[DeliveryRow, str], None] | None = None,
     ) -> None:
         self.store = store
         self.sink = sink
@@ -108,9 +108,9 @@ class DeliveryWorker:
         # Read-through caches; this worker is the only writer of posts.
         self._events: Lru[int, Event] = Lru()
         self._views: Lru[int, SeriesView] = Lru()
-        self._posts: Lru[tuple[int, int], Post] = Lru()
+        self._posts: Lru[tuple[int, int], PostRow] = Lru()
         self._task: asyncio.Task[None] | None = None
-        self.failures: deque[tuple[Delivery, str]] = deque(maxlen=100)  # the latest, for status
+        self.failures: deque[tuple[DeliveryRow, str]] = deque(maxlen=100)  # the latest, for status
 
     # ------------------------------------------------------------ lifecycle
 
@@ -324,14 +324,14 @@ class DeliveryWorker:
 
     # ------------------------------------------------------------ one delivery
 
-    async def _fail(self, d: Delivery, error: str) -> None:
+    async def _fail(self, d: DeliveryRow, error: str) -> None:
         await q.settle(self.store, d.event_id, d.channel_id, "failed", error=error, attempted=True)
         log.error("delivery of event %s to channel %s failed for good: %s", d.event_id, d.channel_id, error)
         self.failures.append((d, error))
         if self.on_failure is not None:
             self.on_failure(d, error)
 
-    async def _deliver(self, ch: _Channel, d: Delivery) -> None:
+    async def _deliver(self, ch: _Channel, d: DeliveryRow) -> None:
         event = self._events.get(d.event_id) or await q.get_event(self.store, d.event_id)
         series = None
         if event is not None:
@@ -350,8 +350,8 @@ class DeliveryWorker:
         except PermanentError as err:
             await self._fail(d, str(err))
 
-    async def _post(self, ch: _Channel, d: Delivery, event: Event, series: SeriesView, target: Target) -> None:
-        post: Post | None = None
+    async def _post(self, ch: _Channel, d: DeliveryRow, event: Event, series: SeriesView, target: Target) -> None:
+        post: PostRow | None = None
         if target.card or target.patch:
             post = await self._ensure_card(series, target)
         if target.patch and post is not None and d.discord_message_id is None:
@@ -382,14 +382,14 @@ class DeliveryWorker:
         else:
             await q.settle(self.store, d.event_id, d.channel_id, "done", attempted=True)
 
-    async def _ensure_card(self, series: SeriesView, target: Target) -> Post:
+    async def _ensure_card(self, series: SeriesView, target: Target) -> PostRow:
         sid, cid = series.series_id, target.channel_id
         post = await self._get_post(sid, cid)
         if post is None or post.card_message_id is None:
             card = render_card(series, await self._links(series, cid), with_thread=target.threads)
             mid = await self.sink.send(cid, card, nonce=nonce("card", sid, cid))
             post = await self._save_post(
-                Post(series_id=sid, channel_id=cid, card_message_id=mid, thread_id=None, rendered_hash=card.digest())
+                PostRow(series_id=sid, channel_id=cid, card_message_id=mid, thread_id=None, rendered_hash=card.digest())
             )
         if target.threads and post.thread_id is None and post.card_message_id is not None:
             card = render_card(series, with_thread=True)
@@ -398,7 +398,7 @@ class DeliveryWorker:
             post = await self._save_post(post.model_copy(update={"thread_id": tid, "thread_name": name}))
         return post
 
-    async def _get_post(self, series_id: int, channel_id: int) -> Post | None:
+    async def _get_post(self, series_id: int, channel_id: int) -> PostRow | None:
         post = self._posts.get((series_id, channel_id))
         if post is None:
             post = await self.store.get_post(series_id, channel_id)
@@ -406,7 +406,7 @@ class DeliveryWorker:
                 self._posts.put((series_id, channel_id), post)
         return post
 
-    async def _save_post(self, post: Post) -> Post:
+    async def _save_post(self, post: PostRow) -> PostRow:
         await self.store.save_post(
             post.series_id, post.channel_id, card_message_id=post.card_message_id,
             thread_id=post.thread_id, rendered_hash=post.rendered_hash, thread_name=post.thread_name,
@@ -472,7 +472,7 @@ class DeliveryWorker:
             if d is not None:
                 await self._fail(d, error)
 
-    async def _rename_thread(self, post: Post, name: str | None) -> None:
+    async def _rename_thread(self, post: PostRow, name: str | None) -> None:
         """Give the post's thread `name` if it has another: e.g. the cover arrived
         after the patches the thread was first named from. The name is kept with
         the post, so this holds across restarts."""

@@ -6,7 +6,7 @@
 
 Reads: get_series, list_series(since, until, lineage_id, author, complete, limit),
 series_for_message, lineage, mails(since, until, source_refs), raw, unparseable,
-events_after, last_event_id. Discord stage: add_subscription, list_subscriptions,
+events_after, last_event_id. Delivery: add_subscription, list_subscriptions,
 remove_subscription, sync_config, disable_channel, add_deliveries,
 pending_deliveries, record_delivery, get_delivery, get_post, save_post (more in
 bot.store.delivery). Cursors: get_cursor, set_cursor. Maintenance: reparse.

@@ -1,4 +1,4 @@
-"""Subscriptions, deliveries, posts and cursors: the rows the Discord stage keeps."""
+"""Subscriptions, deliveries, posts and cursors: the rows delivery keeps."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Delivery queries the notify worker needs beyond the Store's basic ones.
+"""Delivery queries the delivery worker (bot.notify.delivery) needs beyond the Store's basic ones.
 
 Queueing an event's deliveries and advancing the routing cursor happen in one
 transaction, so a crash between them neither loses nor doubles a delivery.

@@ -32,7 +32,7 @@ from bot.notify.render import (
 )
 from bot.notify.text import fit, join_fitting, link
 from bot.series.models import SeriesView
-from bot.store.models import Subscription
+from bot.store.models import SubscriptionRow
 from bot.store.queries import Activity, PatchEntry, SeriesSearch
 
 PER_PAGE = 10
@@ -224,7 +224,7 @@ def describe_filter(flt: SubscriptionFilter, *, threads: bool = True) -> list[st
     return out
 
 
-def subscription_line(sub: Subscription) -> str:
+def subscription_line(sub: SubscriptionRow) -> str:
     state = "" if sub.enabled else f" · disabled ({fit(sub.disabled_reason or 'no reason', 80)})"
     alerts = ""
     if sub.alert_channel_id:
@@ -234,7 +234,7 @@ def subscription_line(sub: Subscription) -> str:
     return f"**#{sub.id}** <#{sub.channel_id}>: {what}{alerts} · from {sub.origin}{state}"
 
 
-def subscriptions_page(subs: Sequence[Subscription]) -> Post:
+def subscriptions_page(subs: Sequence[SubscriptionRow]) -> Post:
     if not subs:
         return _embed("No subscriptions in this server", ["/subscribe adds one (Manage Channels needed)."], "/subscriptions")
     return _embed(

@@ -28,7 +28,7 @@ from bot.mail.models import Person
 from bot.series.models import SeriesView
 from bot.store import schema as t
 from bot.store.admin import _subscription
-from bot.store.models import Post, Subscription
+from bot.store.models import PostRow, SubscriptionRow
 from bot.store.reads import _views
 from bot.store.store import Store
 from bot.store.words import WORD as _WORD
@@ -210,7 +210,7 @@ async def series_by_message(store: Store, message_id: str) -> SeriesView | None:
     return await store.series_for_message(mid)
 
 
-async def posts_of(store: Store, series_ids: list[int], channel_ids: list[int]) -> list[Post]:
+async def posts_of(store: Store, series_ids: list[int], channel_ids: list[int]) -> list[PostRow]:
     """Cards posted for these series in these channels (a guild's), by series then channel."""
     if not series_ids or not channel_ids:
         return []
@@ -221,7 +221,7 @@ async def posts_of(store: Store, series_ids: list[int], channel_ids: list[int]) 
         .order_by(t.posts.c.series_id, t.posts.c.channel_id)
     )
     async with store.engine.connect() as conn:
-        return [Post.model_validate(dict(r)) for r in (await conn.execute(q)).mappings()]
+        return [PostRow.model_validate(dict(r)) for r in (await conn.execute(q)).mappings()]
 
 
 # ------------------------------------------------------------------ patch lists
@@ -310,7 +310,7 @@ async def fixes_of(store: Store, commit: str) -> list[PatchEntry]:
 # ------------------------------------------------------------------ subscriptions
 
 
-async def guild_subscriptions(store: Store, guild_id: int) -> list[Subscription]:
+async def guild_subscriptions(store: Store, guild_id: int) -> list[SubscriptionRow]:
     """This guild's subscriptions (and no other's), oldest first."""
     q = select(t.subscriptions).where(t.subscriptions.c.guild_id == guild_id).order_by(t.subscriptions.c.id)
     async with store.engine.connect() as conn:

@@ -16,7 +16,6 @@ import logging
 from typing import IO, TYPE_CHECKING
 
 from bot.config import Settings
-from bot.notify.delivery.status import DeliveryStatus
 from bot.notify.delivery.worker import DeliveryWorker
 from bot.notify.preview import PreviewSink
 from bot.notify.sink import DeletedChannels
@@ -70,12 +69,13 @@ class DeliveryService:
     def _discord(
         cls, settings: Settings, store: Store, token: str, *, coalesce_delay: float, backoff: tuple[float, float]
     ) -> DeliveryService:
+        from bot.digest.source import StoreDigest
         from bot.discord.client import make_client  # discord.py only when used
         from bot.discord.sender import DiscordSink
         from bot.discord.session import DiscordSession
 
         deleted = DeletedChannels()
-        client = make_client(settings.discord, deleted=deleted, status=DeliveryStatus(store))
+        client = make_client(settings, store, deleted=deleted, digest=StoreDigest(store))
         sink = DiscordSink(client, thread_archive_minutes=settings.discord.thread_auto_archive_minutes)
         worker = DeliveryWorker(store, sink, coalesce_delay=coalesce_delay, backoff=backoff, deleted=deleted)
         service = cls(worker, DiscordSession(client, token, backoff=backoff))

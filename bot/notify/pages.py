@@ -30,7 +30,7 @@ from bot.notify.render import (
     series_url,
     version_label,
 )
-from bot.notify.text import fit, join_fitting, link
+from bot.notify.text import fit, join_fitting, link, shorten_plain
 from bot.series.models import SeriesView
 from bot.store.models import SubscriptionRow
 from bot.store.queries import Activity, PatchEntry, SeriesSearch
@@ -69,6 +69,11 @@ def _embed(title: str, lines: Sequence[str], footer: str, *, color: int = COLOR,
 def error(message: str) -> Post:
     """An error answer: what went wrong and what to do (the caller's words, not mail)."""
     return Post(embeds=(Embed(description=message[:DESCRIPTION_MAX], color=COLOR_ERROR),))
+
+
+def notice(message: str) -> Post:
+    """A short confirmation (the caller's words, not mail)."""
+    return Post(embeds=(Embed(description=message[:DESCRIPTION_MAX], color=COLOR),))
 
 
 def quote(text: str, limit: int = 80) -> str:
@@ -199,15 +204,17 @@ def fixes_page(commit: str, entries: Sequence[PatchEntry], page: int) -> Post:
 # ---------------------------------------------------------------- subscriptions
 
 
-def describe_filter(flt: SubscriptionFilter, *, threads: bool = True) -> list[str]:
-    """A filter in words, one criterion per line (user input escaped)."""
+def describe_filter(flt: SubscriptionFilter, *, threads: bool = True, escaped: bool = True) -> list[str]:
+    """A filter in words, one criterion per line; user input escaped, or with
+    `escaped=False` as plain text (for an autocomplete choice, which Discord does not format)."""
+    show = (lambda v: fit(v, 100)) if escaped else (lambda v: shorten_plain(v, 100))
     out: list[str] = []
     for label, values in (
         ("subsystem", flt.subsystems), ("path", flt.paths), ("author", flt.authors),
         ("title words", flt.title_words), ("list", flt.lists),
     ):
         if values:
-            out.append(f"{label}: " + ", ".join(fit(v, 100) for v in values))
+            out.append(f"{label}: " + ", ".join(show(v) for v in values))
     if flt.kinds:
         out.append("kind: " + ", ".join(flt.kinds))
     if flt.stable_only:

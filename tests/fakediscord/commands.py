@@ -277,8 +277,12 @@ def check_invocation(command: dict[str, Any], options: list[dict[str, Any]], *, 
             if not spec.get("autocomplete"):
                 raise Invalid(f"/{path} {spec['name']}: autocomplete is not enabled for this option")
             focused = spec
-            # "you may receive partial strings, but not invalid numbers": a typed prefix, unchecked.
-            if spec["type"] == STRING and isinstance(option.get("value"), str):
+            # "you may receive partial strings, but not invalid numbers": a typed prefix, unchecked;
+            # a number being typed arrives as its text so far (empty, or digits).
+            value = option.get("value")
+            if spec["type"] == STRING and isinstance(value, str):
+                continue
+            if spec["type"] in (INTEGER, NUMBER) and isinstance(value, str) and re.fullmatch(r"-?[0-9]*\.?[0-9]*", value):
                 continue
         if (problem := _value_error(spec, option.get("value"))) is not None:
             raise Invalid(f"/{path} {spec['name']}: {option.get('value')!r} {problem}")

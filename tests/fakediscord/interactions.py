@@ -90,6 +90,9 @@ def store_commands(
             "application_id": str(api.state.application_id),
             "version": str(api.state.snowflakes.next()),
         }
+        if data["default_member_permissions"] is not None:
+            # Discord takes the bit set as a number or a string and answers it as a string.
+            data["default_member_permissions"] = str(data["default_member_permissions"])
         if guild_id is not None:
             data["guild_id"] = guild_id
         stored.append(data)

@@ -20,6 +20,7 @@ from bot.notify.models import Embed, EmbedField, Post
 from bot.notify.render import (
     DESCRIPTION_MAX,
     FIELD_VALUE_MAX,
+    LORE,
     TITLE_MAX,
     CardLinks,
     VersionLink,
@@ -27,13 +28,11 @@ from bot.notify.render import (
     lore_url,
     person,
     render_card,
-    series_url,
-    version_label,
 )
 from bot.notify.text import fit, join_fitting, link, shorten_plain
 from bot.series.models import SeriesView
 from bot.store.models import SubscriptionRow
-from bot.store.queries import Activity, PatchEntry, SeriesSearch
+from bot.store.queries import Activity, PatchEntry, SeriesSearch, SeriesSummary
 
 PER_PAGE = 10
 COLOR = 0x3498DB
@@ -44,16 +43,6 @@ TOP = 10
 
 def _day(when: datetime | None) -> str:
     return when.astimezone(timezone.utc).strftime("%Y-%m-%d") if when is not None else "no date"
-
-
-def series_state(view: SeriesView) -> str:
-    if view.applied_state == "all":
-        return "applied"
-    if view.applied_state == "partial":
-        return "partly applied"
-    if view.superseded_by is not None:
-        return "superseded"
-    return "open"
 
 
 def _page_footer(page: int, has_next: bool, hint: str) -> str:
@@ -84,12 +73,16 @@ def quote(text: str, limit: int = 80) -> str:
 # ---------------------------------------------------------------- series
 
 
-def search_entry(view: SeriesView) -> str:
-    head = f"**#{view.series_id}** {version_label(view)} "
-    tail = f"{view.received}/{max(view.total, 1)}"
-    title = link(view.title or view.subject, series_url(view), ENTRY_MAX // 2)
-    who = fit(view.author.name or view.author.email, 60)
-    return f"{head}{title} · {tail}\n{who} · {_day(view.first_seen)} · {series_state(view)}"
+def summary_url(s: SeriesSummary) -> str:
+    return lore_url(s.first_message_id) if s.first_message_id else LORE
+
+
+def search_entry(s: SeriesSummary) -> str:
+    head = f"**#{s.series_id}** {s.version_name} "
+    tail = f"{min(s.received, max(s.total, 1))}/{max(s.total, 1)}"
+    title = link(s.title or s.subject, summary_url(s), ENTRY_MAX // 2)
+    who = fit(s.author.name or s.author.email, 60)
+    return f"{head}{title} · {tail}\n{who} · {_day(s.first_seen)} · {s.state}"
 
 
 def search_label(search: SeriesSearch) -> str:
@@ -103,7 +96,7 @@ def search_label(search: SeriesSearch) -> str:
     return " ".join(parts)
 
 
-def search_page(search: SeriesSearch, views: Sequence[SeriesView], page: int, has_next: bool) -> Post:
+def search_page(search: SeriesSearch, views: Sequence[SeriesSummary], page: int, has_next: bool) -> Post:
     if not views and page == 0:
         return _embed(f"No series match {search_label(search)}"[:TITLE_MAX], [
             "Try fewer or shorter words (each word matches the start of a title word), "
@@ -116,13 +109,13 @@ def search_page(search: SeriesSearch, views: Sequence[SeriesView], page: int, ha
     )
 
 
-def series_answer(view: SeriesView, lineage: Sequence[SeriesView], posted: Sequence[str]) -> Post:
+def series_answer(view: SeriesView, lineage: Sequence[SeriesSummary], posted: Sequence[str]) -> Post:
     """The series card as the channel would show it, plus links to where it was posted."""
     older = [v for v in lineage if v.series_id == view.supersedes]
     newer = [v for v in lineage if v.series_id == view.superseded_by]
     links = CardLinks(
-        previous=VersionLink(version=version_label(older[0]), url=series_url(older[0])) if older else None,
-        superseded_by=VersionLink(version=version_label(newer[0]), url=series_url(newer[0])) if newer else None,
+        previous=VersionLink(version=older[0].version_name, url=summary_url(older[0])) if older else None,
+        superseded_by=VersionLink(version=newer[0].version_name, url=summary_url(newer[0])) if newer else None,
     )
     card = render_card(view, links, with_thread=False)
     embed = card.embeds[0]
@@ -135,15 +128,16 @@ def series_answer(view: SeriesView, lineage: Sequence[SeriesView], posted: Seque
     return Post(embeds=(embed,))
 
 
-def versions_page(view: SeriesView, lineage: Sequence[SeriesView], posted: dict[int, str]) -> Post:
+def versions_page(view: SeriesView, lineage: Sequence[SeriesSummary], posted: dict[int, str]) -> Post:
     lines = []
     for v in lineage:
         here = " ◀" if v.series_id == view.series_id else ""
         card = f" · [card]({posted[v.series_id]})" if v.series_id in posted else ""
-        title = link(v.subject or v.title, series_url(v), ENTRY_MAX // 2)
+        title = link(v.subject or v.title, summary_url(v), ENTRY_MAX // 2)
         lines.append(
-            f"**{version_label(v)}** {title}{here}\n"
-            f"#{v.series_id} · {_day(v.first_seen)} · {v.received}/{max(v.total, 1)} · {series_state(v)}{card}"
+            f"**{v.version_name}** {title}{here}\n"
+            f"#{v.series_id} · {_day(v.first_seen)} · {min(v.received, max(v.total, 1))}/{max(v.total, 1)} · "
+            f"{v.state}{card}"
         )
     count = len(lineage)
     return _embed(

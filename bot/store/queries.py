@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, literal_column, or_, select, text, true
@@ -29,7 +29,6 @@ from bot.series.models import SeriesView
 from bot.store import schema as t
 from bot.store.admin import _subscription
 from bot.store.models import PostRow, SubscriptionRow
-from bot.store.reads import _views
 from bot.store.store import Store
 from bot.store.words import WORD as _WORD
 from bot.store.words import title_words
@@ -55,6 +54,38 @@ class SeriesSearch:
     author: str | None = None  # part of the name or address, or "@domain"
     subsystems: tuple[str, ...] = ()
     state: State = "all"
+
+
+@dataclass(frozen=True)
+class SeriesSummary:
+    """A series as a list shows it: one query for a page of them, no patch rows read."""
+
+    series_id: int
+    lineage_id: int
+    title: str
+    subject: str
+    version: int
+    version_label: str | None
+    total: int
+    received: int  # numbered patches present
+    applied: int  # numbered patches applied
+    author: Person
+    first_seen: datetime | None
+    supersedes: int | None
+    superseded_by: int | None
+    first_message_id: str  # the cover, else the lowest patch: what lore links to
+
+    @property
+    def version_name(self) -> str:
+        return f"v{self.version_label or self.version}"
+
+    @property
+    def state(self) -> str:
+        if self.total and self.applied >= self.total:
+            return "applied"
+        if self.applied:
+            return "partly applied"
+        return "superseded" if self.superseded_by is not None else "open"
 
 
 @dataclass(frozen=True)
@@ -164,19 +195,54 @@ def title_clause(conn: AsyncConnection, words: tuple[str, ...]) -> ColumnElement
 # ------------------------------------------------------------------ series
 
 
-async def search_series(store: Store, search: SeriesSearch, *, limit: int = 10, offset: int = 0) -> list[SeriesView]:
+def _summary_select() -> Select[Any]:
+    s, p, a = t.series, t.patches, t.applied
+    received = select(func.count()).where(p.c.series_id == s.c.id, p.c.slot > 0).scalar_subquery()
+    applied = select(func.count()).where(a.c.series_id == s.c.id, a.c.slot > 0).scalar_subquery()
+    first = select(p.c.message_id).where(p.c.series_id == s.c.id).order_by(p.c.slot).limit(1).scalar_subquery()
+    return select(
+        s.c.id, s.c.lineage_id, s.c.title, s.c.subject, s.c.version, s.c.version_label, s.c.total,
+        s.c.author_name, s.c.author_email, s.c.first_seen, s.c.supersedes, s.c.superseded_by, s.c.cover,
+        received.label("received"), applied.label("applied"), first.label("first_mid"),
+    )
+
+
+def _summary(r: Any) -> SeriesSummary:
+    return SeriesSummary(
+        series_id=r.id, lineage_id=r.lineage_id, title=r.title, subject=r.subject, version=r.version,
+        version_label=r.version_label, total=r.total, received=r.received, applied=r.applied,
+        author=Person(name=r.author_name, email=r.author_email), first_seen=r.first_seen,
+        supersedes=r.supersedes, superseded_by=r.superseded_by, first_message_id=r.cover or r.first_mid or "",
+    )
+
+
+async def search_series(store: Store, search: SeriesSearch, *, limit: int = 10, offset: int = 0) -> list[SeriesSummary]:
     """Series whose titles hold every search word, newest first; duplicate postings left out."""
     if not any(_WORD.fullmatch(w) for w in search.words):
         return []
     async with store.engine.connect() as conn:
-        q = select(t.series).where(title_clause(conn, search.words), t.series.c.duplicate_of.is_(None))
+        q = _summary_select().where(title_clause(conn, search.words), t.series.c.duplicate_of.is_(None))
         if search.author:
             q = q.where(author_clause(search.author))
         if search.subsystems:
             q = q.where(subsystem_clause(search.subsystems))
         q = q.where(state_clause(search.state)).order_by(t.series.c.id.desc()).limit(limit).offset(offset)
-        rows = (await conn.execute(q)).mappings().all()
-        return await _views(conn, rows)
+        return [_summary(r) for r in await conn.execute(q)]
+
+
+def _version_key(v: SeriesSummary) -> tuple[float, datetime, int]:
+    try:
+        ver = float(v.version_label) if v.version_label else float(v.version)
+    except ValueError:
+        ver = float(v.version)
+    return ver, v.first_seen or datetime.min.replace(tzinfo=timezone.utc), v.series_id
+
+
+async def lineage_of(store: Store, lineage_id: int) -> list[SeriesSummary]:
+    """The versions of one piece of work, oldest version first (as `Store.lineage` orders them)."""
+    q = _summary_select().where(t.series.c.lineage_id == lineage_id, t.series.c.duplicate_of.is_(None))
+    async with store.engine.connect() as conn:
+        return sorted((_summary(r) for r in await conn.execute(q)), key=_version_key)
 
 
 async def series_titles(store: Store, typed: str, *, limit: int = 25) -> list[TitleHit]:
@@ -379,12 +445,14 @@ __all__ = [
     "Activity",
     "PatchEntry",
     "SeriesSearch",
+    "SeriesSummary",
     "State",
     "TitleHit",
     "activity",
     "author_clause",
     "fixes_of",
     "guild_subscriptions",
+    "lineage_of",
     "posts_of",
     "remove_guild_subscription",
     "search_series",

@@ -10,9 +10,18 @@ from bot.notify import pages
 from bot.notify.chart import activity_png
 from bot.notify.render import render_card
 from bot.notify.text import escape
-from bot.store.queries import Activity, PatchEntry, SeriesSearch
+from bot.store.queries import Activity, PatchEntry, SeriesSearch, SeriesSummary
 
 from .views import series
+
+
+def summary(series_id: int = 7, title: str = "Title", subject: str = "[PATCH] Title", **kw: object) -> SeriesSummary:
+    base: dict = dict(lineage_id=1, version=2, version_label=None, total=3, received=3, applied=0,
+                      author=Person(name="Sean Christopherson", email="seanjc@google.com"),
+                      first_seen=datetime(2025, 3, 15, tzinfo=timezone.utc), supersedes=None, superseded_by=None,
+                      first_message_id=f"m{series_id}@x")
+    base.update(kw)
+    return SeriesSummary(series_id=series_id, title=title, subject=subject, **base)
 
 EVIL = "KVM: x86: **bold** @everyone <@123> [click](https://evil.example) `tick` ~~s~~ __u__ ||spoil||"
 
@@ -23,18 +32,19 @@ def _desc(post) -> str:  # type: ignore[no-untyped-def]
 
 def test_search_entries_escape_mail_text_as_the_card_does() -> None:
     view = series(title=EVIL, subject=f"[PATCH 0/3] {EVIL}", author=Person(name="@here *Eve*", email="eve@x.org"))
-    page = pages.search_page(SeriesSearch(words=("bold",)), [view], 0, False)
+    listed = summary(title=EVIL, subject=f"[PATCH 0/3] {EVIL}", author=Person(name="@here *Eve*", email="eve@x.org"))
+    page = pages.search_page(SeriesSearch(words=("bold",)), [listed], 0, False)
     text = _desc(page)
     assert escape(EVIL) in text and escape("@here *Eve*") in text
     assert "@everyone" not in text.replace("@\u200beveryone", "") and "**bold**" not in text
     # The same function escapes cards: the card's title is its subject through it, as versions show it.
     card_title = render_card(view).embeds[0].title or ""
     assert card_title == escape(view.subject)
-    assert escape(view.subject) in _desc(pages.versions_page(view, [view], {}))
+    assert escape(view.subject) in _desc(pages.versions_page(view, [listed], {}))
 
 
 def test_a_full_page_of_long_titles_fits_and_shows_whole_entries() -> None:
-    views = [series(series_id=i, title="x" * 300 + " [a](b)", subject="y" * 900) for i in range(10)]
+    views = [summary(series_id=i, title="x" * 300 + " [a](b)", subject="y" * 900) for i in range(10)]
     page = pages.search_page(SeriesSearch(words=("x",)), views, 2, True)
     embed = page.embeds[0]
     assert len(embed.description or "") <= 4096 and len(embed.title or "") <= 256

@@ -184,3 +184,18 @@ async def test_subsystem_patterns_mean_the_same_in_sql_and_in_subscription_filte
             expected = {sid for sid, sub in stored.items() if subsystem_matches(pattern, sub or "")}
             assert found == expected, pattern
     assert len(set(stored.values())) >= 8  # the parser kept the subsystems apart
+
+
+async def test_lineage_and_search_summaries_read_no_patch_rows_but_agree_with_views(store: Store, data_dir: Path) -> None:
+    await load(store, data_dir, order="shuffled")
+    (v4, v3) = await q.search_series(store, q.SeriesSearch(words=("notifier",)))
+    versions = await q.lineage_of(store, v4.lineage_id)
+    assert [(v.version_name, v.state, v.received, v.total) for v in versions] == [
+        ("v3", "superseded", 2, 2), ("v4", "open", 2, 2)]
+    for summary in [*versions, *await q.search_series(store, q.SeriesSearch(words=("kvm",)), limit=20)]:
+        view = await store.get_series(summary.series_id)
+        assert view is not None
+        assert (summary.title, summary.subject, summary.total, summary.received, summary.author) == (
+            view.title, view.subject, view.total, view.received, view.author)
+        assert view.lore_url.endswith(summary.first_message_id)
+    assert [v.series_id for v in versions] == [v.series_id for v in await store.lineage(v4.lineage_id)]

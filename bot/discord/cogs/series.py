@@ -100,7 +100,7 @@ class Series(commands.GroupCog, group_name="series", group_description="Find pat
     async def show(self, interaction: discord.Interaction, series: app_commands.Range[str, 1, 500]) -> None:
         async def work() -> Answer:
             view = await find(self.store, options.series_ref(series))
-            lineage = await self.store.lineage(view.lineage_id)
+            lineage = await queries.lineage_of(self.store, view.lineage_id)
             posted = await posted_cards(self.store, guild_of(interaction), [view.series_id])
             return Answer(pages.series_answer(view, lineage, posted.get(view.series_id, [])))
 
@@ -111,7 +111,7 @@ class Series(commands.GroupCog, group_name="series", group_description="Find pat
     async def versions(self, interaction: discord.Interaction, series: app_commands.Range[str, 1, 500]) -> None:
         async def work() -> Answer:
             view = await find(self.store, options.series_ref(series))
-            lineage = await self.store.lineage(view.lineage_id)
+            lineage = await queries.lineage_of(self.store, view.lineage_id)
             posted = await posted_cards(self.store, guild_of(interaction), [v.series_id for v in lineage])
             return Answer(pages.versions_page(view, lineage, {sid: urls[0] for sid, urls in posted.items()}))
 

@@ -182,12 +182,14 @@ def new_component(api: Api, args: dict[str, Any]) -> InteractionRecord:
     msg = state.messages_by_id.get(int(args["message_id"]))
     if msg is None or msg.deleted:
         raise LookupError(f"no message {args['message_id']}")
+    # EPHEMERAL: "this message is only visible to the user who invoked the Interaction"
+    # (discord-api-docs resources/message.mdx, Message Flags): nobody else can press its buttons.
     if msg.flags & EPHEMERAL and msg.interaction_user_id not in (None, _user(api, args)):
         raise LookupError("an ephemeral message is seen (and pressed) only by the user it answered")
     found = components.find(msg.components, str(args["custom_id"]))
-    if found is None:
+    if found is None:  # a client sends only the custom_id of a component the message shows
         raise LookupError(f"message {msg.id} has no component with custom_id {args['custom_id']!r}")
-    if found.get("disabled"):
+    if found.get("disabled"):  # components/reference.mdx, Button: "disabled?: Whether the button is disabled"
         raise LookupError(f"the component {args['custom_id']!r} is disabled: a client cannot press it")
     data: dict[str, Any] = {"custom_id": found["custom_id"], "component_type": found["type"]}
     if found["type"] in components.SELECTS:
@@ -203,7 +205,7 @@ def new_modal_submit(api: Api, args: dict[str, Any]) -> InteractionRecord:
         r for r in state.interactions.values()
         if r.modal is not None and r.modal.get("custom_id") == args["custom_id"] and r.user_id == user_id
     ]
-    if not opened:
+    if not opened:  # a modal submit answers a MODAL (9) callback shown to that user
         raise LookupError(f"no modal {args['custom_id']!r} was opened for user {user_id}")
     source = opened[-1]
     values = dict(args.get("values") or {})

@@ -158,9 +158,14 @@ def moment(value: str, option: str, now: datetime) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
 
 
-def window(since: datetime, until: datetime, *, max_days: int, command: str) -> tuple[datetime, datetime]:
-    if since >= until:
+def window(
+    since: str | None, until: str | None, now: datetime, *, default_days: int, max_days: int, command: str
+) -> tuple[datetime, datetime]:
+    """`since` (default: `default_days` back) to `until` (default: now), at most `max_days` long."""
+    start = moment(since, "since", now) if since else now - timedelta(days=default_days)
+    end = moment(until, "until", now) if until else now
+    if start >= end:
         raise UsageError(f"{command}: `since` must come before `until`.")
-    if until - since > timedelta(days=max_days):
+    if end - start > timedelta(days=max_days):
         raise UsageError(f"{command} covers at most {max_days} days at a time; narrow `since` and `until`.")
-    return since, until
+    return start, end

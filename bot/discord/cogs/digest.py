@@ -9,7 +9,7 @@ user may ask only so often.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 import discord
@@ -59,9 +59,8 @@ class Digest(commands.Cog):
     ) -> None:
         now = self.clock()
         try:
-            start = options.moment(since, "since", now) if since else now - timedelta(days=DEFAULT_DAYS)
-            end = options.moment(until, "until", now) if until else now
-            start, end = options.window(start, end, max_days=self.settings.digest_max_days, command="/digest")
+            start, end = options.window(since, until, now, default_days=DEFAULT_DAYS,
+                                        max_days=self.settings.digest_max_days, command="/digest")
             check_limit(self.limits, "/digest", interaction)
         except UsageError as exc:
             await answers.send(interaction, answers.refusal(str(exc)))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
-
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -37,8 +35,8 @@ class Stats(commands.Cog):
     async def stats(self, interaction: discord.Interaction, since: app_commands.Range[str, 1, 40] | None = None) -> None:
         now = self.clock()
         try:
-            start = options.moment(since, "since", now) if since else now - timedelta(days=DEFAULT_DAYS)
-            start, end = options.window(start, now, max_days=self.settings.stats_max_days, command="/stats")
+            start, end = options.window(since, None, now, default_days=DEFAULT_DAYS,
+                                        max_days=self.settings.stats_max_days, command="/stats")
             check_limit(self.limits, "/stats", interaction)
         except UsageError as exc:
             await answers.send(interaction, answers.refusal(str(exc)))

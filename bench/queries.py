@@ -200,7 +200,8 @@ def measures(store: Store, given: Inputs) -> dict[str, Callable[[], Awaitable[ob
         return pages.versions_page(view, lineage, {})
 
     async def stable() -> object:
-        entries = await queries.stable_pending(store, given.moment() - timedelta(days=30))
+        now = given.moment()  # "the last 30 days" as asked at that moment of the last copy
+        entries = await queries.stable_pending(store, now - timedelta(days=30), now)
         return pages.stable_page(entries, 30, 0)
 
     async def fixes() -> object:
@@ -212,7 +213,8 @@ def measures(store: Store, given: Inputs) -> dict[str, Callable[[], Awaitable[ob
         return await queries.series_titles(store, word[: rng.randint(1, min(len(word), 5))])
 
     async def subscribe_count() -> object:
-        recent = await store.list_series(since=given.moment() - timedelta(days=30))
+        now = given.moment()
+        recent = await store.list_series(since=now - timedelta(days=30), until=now)
         flt = SubscriptionFilter(subsystems=["KVM: arm64"])
         return sum(1 for v in recent if matches(flt, v))
 

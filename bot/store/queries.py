@@ -38,9 +38,7 @@ STATES: tuple[State, ...] = ("open", "applied", "superseded", "all")
 WORDS_MAX = 8
 SUBSYSTEM_BOUNDARY = "/:, "  # what may follow a subsystem prefix (as bot.notify.filters)
 _GLOB = re.compile(r"[*?]")
-_PG_MATCH = text(
-    "to_tsvector('simple', regexp_replace(series.title, '[^[:alnum:]]+', ' ', 'g')) @@ to_tsquery('simple', :fts)"
-)
+_PG_MATCH = text("series.title_tsv @@ to_tsquery('simple', :fts)")
 
 
 # ------------------------------------------------------------------ results
@@ -326,13 +324,15 @@ def _with_patch_and_series(q: Any, source: Any) -> Any:
     )
 
 
-async def stable_pending(store: Store, since: datetime) -> list[PatchEntry]:
+async def stable_pending(store: Store, since: datetime, until: datetime | None = None) -> list[PatchEntry]:
     """Patches asking for stable (not stable+noautosel) in series first seen since
-    `since`, not applied, in no superseded or duplicate posting: oldest first. A
-    cover asking for stable stands for its series only where no patch of it asks."""
+    `since` (and before `until`), not applied, in no superseded or duplicate
+    posting: oldest first. A cover asking for stable stands for its series only
+    where no patch of it asks."""
     sr, s = t.stable_requests, t.series
     q = _with_patch_and_series(select(*_entry_columns(), sr.c.versions).select_from(sr), sr).where(
         s.c.first_seen >= since,
+        s.c.first_seen < until if until is not None else true(),
         s.c.superseded_by.is_(None),
         s.c.duplicate_of.is_(None),
         sr.c.noautosel.is_(False),

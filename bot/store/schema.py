@@ -276,8 +276,9 @@ cursors = Table(
 
 # Search structures the migrations create outside this metadata (see migration
 # 0004): SQLite's FTS5 table over series titles (and its shadow tables), and
-# PostgreSQL's expression index on the titles' tsvector.
-SEARCH_OBJECTS = ("series_fts", "ix_series_title_tsv")
+# PostgreSQL's generated column series.title_tsv and its index. The tables'
+# own queries never name them (only bot.store.queries' search does).
+SEARCH_OBJECTS = ("series_fts", "ix_series_title_tsv", "title_tsv")
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:

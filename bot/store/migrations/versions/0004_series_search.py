@@ -2,8 +2,12 @@
 
 SQLite: an FTS5 table over series.title (external content: it keeps only the
 index) kept current by triggers; the update trigger fires only when the title
-changes, so the bulk path's series upserts cost nothing extra. PostgreSQL: a GIN
-index on the title's tsvector. Both split titles on what is not a letter or a
+changes, so the bulk path's series upserts cost nothing extra. PostgreSQL: the
+title's tsvector kept in a generated column with a GIN index. (An expression
+index alone made the planner's favourite plan for a rare word, walking the
+primary key newest first, recompute the tsvector of every row: 244 ms p99 on
+8,000 series; with the stored column the same plan costs under a millisecond,
+bench/queries.py.) Both split titles on what is not a letter or a
 digit ("KVM: x86/mmu" is kvm, x86, mmu) and do not stem, so a search finds the
 same series on either database (`bot.store.queries.title_words`).
 
@@ -18,7 +22,6 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-# The PostgreSQL expression; queries must repeat it exactly for the index to be used.
 PG_TITLE_TSV = "to_tsvector('simple', regexp_replace(title, '[^[:alnum:]]+', ' ', 'g'))"
 
 _SQLITE = (
@@ -44,7 +47,8 @@ def upgrade() -> None:
         for statement in _SQLITE:
             op.execute(statement)
     else:
-        op.execute(f"CREATE INDEX ix_series_title_tsv ON series USING gin ({PG_TITLE_TSV})")
+        op.execute(f"ALTER TABLE series ADD COLUMN title_tsv tsvector GENERATED ALWAYS AS ({PG_TITLE_TSV}) STORED")
+        op.execute("CREATE INDEX ix_series_title_tsv ON series USING gin (title_tsv)")
 
 
 def downgrade() -> None:
@@ -54,4 +58,5 @@ def downgrade() -> None:
         op.execute("DROP TABLE series_fts")
     else:
         op.execute("DROP INDEX ix_series_title_tsv")
+        op.execute("ALTER TABLE series DROP COLUMN title_tsv")
     op.drop_index("ix_stable_requests_series_id", table_name="stable_requests")

@@ -10,6 +10,7 @@ current. Only the user who asked turns the pages.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import time
@@ -23,6 +24,8 @@ import discord
 from bot.discord import answers
 from bot.discord.answers import Answer
 from bot.notify.models import Post
+
+log = logging.getLogger(__name__)
 
 KEEP = 512
 TTL = 3600.0
@@ -125,4 +128,11 @@ class Pager:
             post, has_next = await kept.source.page(page)
             return Answer(post, view=self.view(key, page, has_next) or discord.ui.View(timeout=None))
 
-        await answers.update(interaction, render(), defer_after=self.defer_after)
+        try:
+            await answers.update(interaction, render(), defer_after=self.defer_after)
+        except Exception:  # a button has no command tree to report for it
+            log.exception("turning to page %d of %s failed", page + 1, kept.source.command)
+            try:
+                await answers.send(interaction, answers.refusal(answers.OOPS))
+            except discord.HTTPException as exc:
+                log.warning("could not report the failure to the user: %s", exc)

@@ -159,7 +159,8 @@ def moment(value: str, option: str, now: datetime) -> datetime:
 
 
 def window(
-    since: str | None, until: str | None, now: datetime, *, default_days: int, max_days: int, command: str
+    since: str | None, until: str | None, now: datetime, *, default_days: int, max_days: int, command: str,
+    until_option: bool = True,
 ) -> tuple[datetime, datetime]:
     """`since` (default: `default_days` back) to `until` (default: now), at most `max_days` long."""
     start = moment(since, "since", now) if since else now - timedelta(days=default_days)
@@ -167,5 +168,6 @@ def window(
     if start >= end:
         raise UsageError(f"{command}: `since` must come before `until`.")
     if end - start > timedelta(days=max_days):
-        raise UsageError(f"{command} covers at most {max_days} days at a time; narrow `since` and `until`.")
+        narrow = "a later `since` or an earlier `until`" if until_option else "a later `since`"
+        raise UsageError(f"{command} covers at most {max_days} days at a time: give {narrow}.")
     return start, end

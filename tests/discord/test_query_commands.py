@@ -149,10 +149,12 @@ async def test_stats_figures_and_weekly_chart(store: Store, seeds: list[bytes]) 
         await store.ingest(raw)
     async with bot_running(store) as on:
         msg = await on.ask("stats", [opt("since", "2025-03-01")])
+        too_far = await on.ask("stats", [opt("since", "2023-01-01")])
     fields = {f["name"]: f["value"] for f in msg.embeds[0]["fields"]}
     assert (fields["Mail"], fields["Series"], fields["Patches reviewed"]) == ("18", "7", "0 of 16 (0%)")
     assert fields["Top contributors"] == "18 Sean Christopherson <seanjc@google.com>"
     assert fields["Top domains"] == "18 google.com"
+    assert "/stats covers at most 366 days at a time: give a later `since`." in text(too_far)
     (chart,) = msg.attachments
     assert chart.filename == "activity.png" and chart.data.startswith(b"\x89PNG")
 

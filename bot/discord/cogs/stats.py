@@ -36,7 +36,7 @@ class Stats(commands.Cog):
         now = self.clock()
         try:
             start, end = options.window(since, None, now, default_days=DEFAULT_DAYS,
-                                        max_days=self.settings.stats_max_days, command="/stats")
+                                        max_days=self.settings.stats_max_days, command="/stats", until_option=False)
             check_limit(self.limits, "/stats", interaction)
         except UsageError as exc:
             await answers.send(interaction, answers.refusal(str(exc)))

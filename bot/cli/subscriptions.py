@@ -11,6 +11,7 @@ import asyncio
 import json
 from pathlib import Path
 
+from bot.cli.common import existing_store, store_url
 from bot.config import SubscriptionConfig, SubscriptionFilter, load_settings
 from bot.notify.filters import KINDS
 from bot.store import Store, Subscription
@@ -18,7 +19,7 @@ from bot.store import Store, Subscription
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("subscriptions", help="add, list or remove Discord channel subscriptions")
-    p.add_argument("--db", metavar="URL", help="store URL (default: the configured store)")
+    p.add_argument("--db", type=store_url, metavar="URL", help="store URL (default: the configured store)")
     p.add_argument("--config", type=Path, help="configuration file")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
 
@@ -94,6 +95,8 @@ def describe(s: Subscription) -> str:
 
 async def _main(args: argparse.Namespace) -> int:
     url = args.db or load_settings(args.config).store.url
+    if args.action != "add":  # adding may come before the first `run` creates the store
+        url = existing_store(url)
     store = await Store.open(url)
     try:
         if args.action == "add":

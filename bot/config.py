@@ -41,7 +41,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from bot.store.url import async_url
+from bot.store.url import async_url, with_password
 
 DEFAULT_CONFIG_FILE = Path("kvm-patchbot.toml")
 ENV_PREFIX = "KVMBOT_"
@@ -122,6 +122,22 @@ class StoreSettings(_Section):
     # sqlite:///relative.db, sqlite:////absolute.db or postgresql://user@host/db;
     # stored as the async-driver URL (sqlite+aiosqlite://, postgresql+asyncpg://).
     url: StoreUrl = "sqlite+aiosqlite:///kvm-patchbot.db"
+    # PostgreSQL's password from a file (a docker secret, a systemd credential),
+    # put into `url` at load time, so that no file or variable holds it in clear.
+    password_file: FilePath | None = None
+
+    @model_validator(mode="after")
+    def _password(self) -> StoreSettings:
+        if self.password_file is None:
+            return self
+        try:
+            password = self.password_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"password_file {self.password_file}: cannot read it: {exc}") from None
+        if not password:
+            raise ValueError(f"password_file {self.password_file} is empty")
+        self.url = with_password(self.url, password)
+        return self
 
 
 class PollerSettings(_Section):

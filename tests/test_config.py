@@ -199,3 +199,19 @@ def test_token_file_problems(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     problems = _problems()
     assert problems == ['environment: KVMBOT_DISCORD__* (discord): token starts with "Bot ": give the token alone']
     assert "from-env" not in " ".join(problems)
+
+
+def test_the_postgresql_password_comes_from_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = tmp_path / "db_password"
+    secret.write_text("p@ss/word:1\n")
+    monkeypatch.setenv("KVMBOT_STORE__URL", "postgres://kvmbot@db:5432/kvmbot")
+    monkeypatch.setenv("KVMBOT_STORE__PASSWORD_FILE", str(secret))
+    s = load_settings()
+    assert s.store.url == "postgresql+asyncpg://kvmbot:p%40ss%2Fword%3A1@db:5432/kvmbot"
+    monkeypatch.setenv("KVMBOT_STORE__URL", "postgres://db/kvmbot")
+    assert _problems() == [
+        "environment: KVMBOT_STORE__* (store): 'postgresql+asyncpg://db/kvmbot' names no user: "
+        "write postgresql://user@host/db"
+    ]
+    monkeypatch.setenv("KVMBOT_STORE__URL", "sqlite:///x.db")
+    assert _problems() == ["environment: KVMBOT_STORE__* (store): a password is for PostgreSQL: a SQLite URL takes none"]

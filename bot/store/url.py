@@ -10,6 +10,7 @@ Pure string work: no SQLAlchemy import, so settings can be checked without it.
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 SQLITE = "sqlite+aiosqlite"
 POSTGRESQL = "postgresql+asyncpg"
@@ -61,3 +62,20 @@ def sqlite_path(url: str) -> str | None:
         return None
     path = rest[1:].split("?", 1)[0]
     return path if path and path != ":memory:" else None
+
+
+def with_password(url: str, password: str) -> str:
+    """`url` (PostgreSQL, with a user) with `password` in it, quoted as a URL needs.
+
+    Idempotent: a URL that already holds this password is returned as it is.
+    """
+    scheme, _, rest = url.partition("://")
+    if not scheme.startswith("postgresql"):
+        raise StoreUrlError("a password is for PostgreSQL: a SQLite URL takes none")
+    userinfo, at, host = rest.partition("@")
+    if not at or not userinfo:
+        raise StoreUrlError(f"{hide_password(url)!r} names no user: write postgresql://user@host/db")
+    user, colon, given = userinfo.partition(":")
+    if colon and given != quote(password, safe=""):
+        raise StoreUrlError("the URL holds a password already: give it there or in the file, not both")
+    return f"{scheme}://{user}:{quote(password, safe='')}@{host}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.store.url import StoreUrlError, async_url, hide_password, sqlite_path
+from bot.store.url import StoreUrlError, async_url, hide_password, sqlite_path, with_password
 from tests.conftest import StoreTarget
 from tests.store.conftest import raw_mail
 
@@ -48,3 +48,14 @@ def test_passwords_are_hidden_and_sqlite_files_found() -> None:
     assert sqlite_path("sqlite:///kvm.db?mode=ro") == "kvm.db"
     assert sqlite_path("sqlite+aiosqlite://") is None
     assert sqlite_path("postgresql+asyncpg://db/kvm") is None
+
+
+def test_a_password_from_a_file_reaches_the_driver_unmangled() -> None:
+    from sqlalchemy.engine import make_url
+
+    url = with_password("postgresql+asyncpg://kvmbot@db:5432/kvm", "p@ss/w:rd %1")
+    parsed = make_url(url)
+    assert (parsed.username, parsed.password, parsed.host, parsed.database) == ("kvmbot", "p@ss/w:rd %1", "db", "kvm")
+    assert with_password(url, "p@ss/w:rd %1") == url  # loading twice changes nothing
+    with pytest.raises(StoreUrlError, match="holds a password already"):
+        with_password("postgresql+asyncpg://kvmbot:other@db/kvm", "p@ss")

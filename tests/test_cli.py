@@ -102,7 +102,10 @@ def test_a_store_that_cannot_open_is_one_line_status_1_and_debug_shows_the_trace
     url = f"sqlite:///{tmp_path / 'file' / 'store.db'}"
     assert main(["ingest", "--quiet", "--db", url, str(tmp_path / "file")]) == 1
     err = capsys.readouterr().err
-    assert err == "kvm-patchbot ingest: database error: unable to open database file (--debug shows the traceback)\n"
+    assert err == (
+        f"kvm-patchbot ingest: cannot open the store sqlite+aiosqlite:///{tmp_path / 'file' / 'store.db'}: "
+        "database error: unable to open database file (--debug shows the traceback)\n"
+    )
     with pytest.raises(Exception, match="unable to open database file"):
         main(["ingest", "--quiet", "--db", url, str(tmp_path / "file"), "--debug"])
 

@@ -90,8 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = [a for a in argv[:end] if a != "--debug"] + argv[end:]
     args = build_parser(chosen_command(argv)).parse_args(argv)
     args.debug = debug
+    # Commands speak for themselves (output, summaries, errors): the libraries'
+    # INFO lines (alembic's, on every store open) would bury them. `run` sets
+    # the configured log_level.
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose or debug else logging.INFO,
+        level=logging.DEBUG if args.verbose or debug else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

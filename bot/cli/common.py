@@ -7,8 +7,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.store.url import StoreUrlError, async_url, sqlite_path
+from bot.store.url import StoreUrlError, async_url, hide_password, sqlite_path
+
+if TYPE_CHECKING:
+    from bot.store import Store
 
 
 class CliError(Exception):
@@ -36,6 +40,16 @@ def existing_store(url: str) -> str:
     if path is not None and not Path(path).is_file():
         raise CliError(f"no store at {path} (check --db or store.url; `kvm-patchbot run` or `ingest` creates one)")
     return url
+
+
+async def open_store(url: str) -> Store:
+    """The store at `url`; a failure to open it says which store, in one line."""
+    from bot.store import Store
+
+    try:
+        return await Store.open(url)
+    except Exception as exc:
+        raise CliError(f"cannot open the store {hide_password(url)}: {describe_error(exc)}", usage=False) from exc
 
 
 def is_usage_error(exc: BaseException) -> bool:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.cli.common import existing_store, store_url
+from bot.cli.common import existing_store, open_store, store_url
 from bot.config import load_settings
 from bot.digest.model import DigestMail, Window
 from bot.digest.render import render_digest
@@ -80,7 +80,7 @@ async def _digest(args: argparse.Namespace) -> str:
         return await _from_paths(args.paths, args.since, args.until)
     if args.since is None or args.until is None:
         raise ValueError("give PATHs, --inbox with --range, or --since and --until")
-    store = await Store.open(existing_store(args.db or load_settings().store.url))
+    store = await open_store(existing_store(args.db or load_settings().store.url))
     try:
         mails = await window_mails(store, since=args.since, until=args.until)
     finally:

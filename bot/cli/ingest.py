@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tqdm import tqdm  # type: ignore[import-untyped]  # (no stubs shipped)
 
-from bot.cli.common import store_url
+from bot.cli.common import open_store, store_url
 from bot.config import load_settings
 from bot.ingest.gitimport import count_commits, cursor_name, plan, run_plan
 from bot.ingest.publicinbox import epochs, is_git_dir
@@ -165,7 +165,7 @@ async def _main(args: argparse.Namespace, url: str) -> int:
     _check(args)
     total = None if args.incremental else _known_total(args.paths, args.rev_range)
     start = time.perf_counter()
-    store = await Store.open(url)  # before the bar: a store that cannot open leaves no bar behind
+    store = await open_store(url)  # before the bar: a store that cannot open leaves no bar behind
     progress = Progress(total, args.quiet)
     try:
         if args.incremental:

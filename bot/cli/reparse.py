@@ -6,9 +6,9 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from bot.cli.common import existing_store, store_url
+from bot.cli.common import existing_store, open_store, store_url
 from bot.config import load_settings
-from bot.store import ReparseStats, Store
+from bot.store import ReparseStats
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def _reparse(url: str) -> ReparseStats:
-    store = await Store.open(url)
+    store = await open_store(url)
     try:
         return await store.reparse()
     finally:

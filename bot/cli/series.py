@@ -14,12 +14,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bot.cli.common import existing_store, store_url
+from bot.cli.common import existing_store, open_store, store_url
 from bot.config import load_settings
 from bot.ingest.record import SourceError
 from bot.ingest.sources import iter_paths
 from bot.series.models import SeriesView
-from bot.store import Store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,7 +61,7 @@ PAGE = 500  # views built at a time: the whole archive's would take hundreds of 
 
 
 async def _print(url: str, paths: list[Path], lineage: int | None, limit: int | None, jsonl: bool) -> None:
-    store = await Store.open(url)
+    store = await open_store(url)
     try:
         if paths:
             stats = await store.ingest_many(iter_paths(paths), source="file")

@@ -11,10 +11,10 @@ import asyncio
 import json
 from pathlib import Path
 
-from bot.cli.common import existing_store, store_url
+from bot.cli.common import existing_store, open_store, store_url
 from bot.config import SubscriptionConfig, SubscriptionFilter, load_settings
 from bot.notify.filters import KINDS
-from bot.store import Store, SubscriptionRow
+from bot.store import SubscriptionRow
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -97,7 +97,7 @@ async def _main(args: argparse.Namespace) -> int:
     url = args.db or load_settings(args.config).store.url
     if args.action != "add":  # adding may come before the first `run` creates the store
         url = existing_store(url)
-    store = await Store.open(url)
+    store = await open_store(url)
     try:
         if args.action == "add":
             sid = await store.add_subscription(config_from_args(args), origin="cli")

@@ -14,9 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-from bot.cli.common import existing_store, store_url
+from bot.cli.common import existing_store, open_store, store_url
 from bot.config import load_settings
-from bot.store import Store, UnparsedMail
+from bot.store import UnparsedMail
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +35,7 @@ def _line(u: UnparsedMail) -> str:
 
 
 async def _list(url: str, jsonl: bool) -> int:
-    store = await Store.open(url)
+    store = await open_store(url)
     try:
         kept = await store.unparseable()
     finally:
@@ -48,7 +48,7 @@ async def _list(url: str, jsonl: bool) -> int:
 
 
 async def _raw(url: str, message_id: str) -> int:
-    store = await Store.open(url)
+    store = await open_store(url)
     try:
         raw = await store.raw(message_id.strip().strip("<>"))
     finally:

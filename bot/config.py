@@ -18,6 +18,7 @@ import difflib
 import ipaddress
 import logging
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,9 +59,12 @@ def _log_level(value: str) -> str:
     return level
 
 
+_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
 def _recipient(value: str) -> str:
     local, at, domain = value.strip().rpartition("@")
-    if not at or not domain or "." not in domain and domain != "localhost" or " " in value:
+    if not at or not _DOMAIN.fullmatch(domain) or any(c in local for c in " @<>"):
         raise ValueError(f"{value!r} is neither an address (bot@example.org) nor a domain (@example.org)")
     return value.strip()
 
@@ -79,6 +83,12 @@ def _url_scheme(*schemes: str) -> AfterValidator:
         return value.rstrip("/")
 
     return AfterValidator(check)
+
+
+def _archive_minutes(value: int) -> int:
+    if value not in THREAD_ARCHIVE_MINUTES:
+        raise ValueError(f"must be one of {', '.join(map(str, THREAD_ARCHIVE_MINUTES))} (Discord's choices), not {value}")
+    return value
 
 
 Port = Annotated[int, Field(ge=0, le=65535)]  # 0: any free port (tests, demo)
@@ -187,15 +197,10 @@ class DiscordSettings(_Section):
     gateway_url: Annotated[str, _url_scheme("wss", "ws")] = "wss://gateway.discord.gg"
     preview_file: Path = Path("kvm-patchbot-preview.jsonl")
     guild_ids: list[Snowflake] = []  # guilds to register slash commands in at once
-    thread_auto_archive_minutes: int = 1440
+    thread_auto_archive_minutes: Annotated[int, AfterValidator(_archive_minutes)] = 1440
 
     @model_validator(mode="after")
     def _token(self) -> DiscordSettings:
-        if self.thread_auto_archive_minutes not in THREAD_ARCHIVE_MINUTES:
-            raise ValueError(
-                f"thread_auto_archive_minutes must be one of {', '.join(map(str, THREAD_ARCHIVE_MINUTES))} "
-                f"(Discord's choices), not {self.thread_auto_archive_minutes}"
-            )
         if self.token_file is not None:
             try:
                 from_file = self.token_file.read_text(encoding="utf-8").strip()

@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "digest": ("bot.cli.digest", "print the KVM mailing list update for a window of mails"),
 }
 PROG = "kvm-patchbot"
+_ANYWHERE = ("--debug", "-v", "--verbose")
 
 
 class Parser(argparse.ArgumentParser):
@@ -82,14 +83,19 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # --debug is taken anywhere on the line (`kvm-patchbot series --debug ...`):
-    # it is what one adds to a command that just failed.
+    # --debug and -v are taken anywhere on the line (`kvm-patchbot series --debug
+    # ...`): they are what one adds to a command that just failed.
     end = argv.index("--") if "--" in argv else len(argv)
-    debug = "--debug" in argv[:end]
-    if debug:
-        argv = [a for a in argv[:end] if a != "--debug"] + argv[end:]
-    args = build_parser(chosen_command(argv)).parse_args(argv)
-    args.debug = debug
+    flags = {a for a in argv[:end] if a in _ANYWHERE}
+    argv = [a for a in argv[:end] if a not in _ANYWHERE] + argv[end:]
+    args, extra = build_parser(chosen_command(argv)).parse_known_args(argv)
+    if extra:  # said by the command's parser, not the top one: it is the command's --help that helps
+        prog = f"{PROG} {args.command}"
+        print(f"{prog}: unrecognized arguments: {' '.join(extra)} (see `{prog} --help`)", file=sys.stderr)
+        return 2
+    args.debug = "--debug" in flags
+    args.verbose = bool(flags & {"-v", "--verbose"})
+    debug = args.debug
     # Commands speak for themselves (output, summaries, errors): the libraries'
     # INFO lines (alembic's, on every store open) would bury them. `run` sets
     # the configured log_level.

@@ -298,11 +298,13 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         raise ConfigError([_problem(err, path, overrides) for err in exc.errors(include_url=False)]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([Problem(str(path), "", f"not valid TOML: {exc}")]) from None
-    except SettingsError as exc:  # an environment variable's JSON
-        names = [n for n in os.environ if n.upper().startswith(ENV_PREFIX)] or ["KVMBOT_..."]
+    except SettingsError as exc:  # an environment variable's JSON: 'error parsing value for field "smtp" ...'
+        field = re.search(r'field "([^"]+)"', str(exc))
+        prefix = ENV_PREFIX + (field.group(1).upper() if field else "")
+        names = sorted(n for n in os.environ if n.upper().startswith(prefix)) or [f"{prefix}..."]
         cause = f": {exc.__cause__}" if exc.__cause__ else ""
-        raise ConfigError([Problem("environment", " or ".join(sorted(names)),
-                                   f"not readable (lists and tables are JSON){cause}")]) from None
+        raise ConfigError([Problem("environment", " or ".join(names),
+                                   f"not readable (lists and tables are written as JSON){cause}")]) from None
     # A plain Settings (the per-call subclass cannot be pickled), without validating twice.
     return Settings.model_construct(_fields_set=loaded.model_fields_set, **dict(loaded))
 
@@ -313,7 +315,7 @@ _BOUNDS = {
     "greater_than": "must be more than {gt}",
     "less_than_equal": "must be at most {le}",
     "less_than": "must be less than {lt}",
-    "too_short": "needs at least {min_length} entry",
+    "too_short": "needs at least {min_length} entries",
 }
 # Values of these keys are never repeated in a message.
 _SECRET_KEYS = ("token", "url", "password")
@@ -329,15 +331,23 @@ def _problem(err: Any, path: Path | None, overrides: dict[str, Any]) -> Problem:
     elif kind == "missing":
         message = "required, and not set"
     elif kind in _BOUNDS:
-        message = _BOUNDS[kind].format(**ctx) + (f", not {_shown(value)}" if isinstance(value, int | float | str) else "")
+        message = _BOUNDS[kind].format(**ctx)
+        if kind == "too_short" and ctx.get("min_length") == 1:
+            message = "needs at least one entry"
+        if _showable(loc, value):
+            message += f", not {_shown(value)}"
     elif kind == "path_not_file":
         message = f"no such file: {value}"
     else:
         message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        sensitive = any(s in str(part) for part in loc for s in _SECRET_KEYS)
-        if isinstance(value, int | float | str) and not sensitive and kind != "value_error":
+        if kind != "value_error" and _showable(loc, value):  # our own messages name the value already
             message += f" (got {_shown(value)})"
     return Problem(where, key, message)
+
+
+def _showable(loc: tuple[Any, ...], value: object) -> bool:
+    """May the message repeat `value`? A scalar, and not of a key that may hold a secret."""
+    return isinstance(value, int | float | str) and not any(s in str(part) for part in loc for s in _SECRET_KEYS)
 
 
 def _shown(value: object) -> str:

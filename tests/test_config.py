@@ -86,7 +86,7 @@ def _problems(path: Path | None = None) -> list[str]:
     [
         ("[smtp]\nmax_message_size = -1\n", "smtp.max_message_size: must be at least 1024, not -1"),
         ("[smtp]\nport = 70000\n", "smtp.port: must be at most 65535, not 70000"),
-        ("[smtp]\nrecipients = []\n", "smtp.recipients: needs at least 1 entry"),
+        ("[smtp]\nrecipients = []\n", "smtp.recipients: needs at least one entry"),
         ('[smtp]\nrecipients = ["kvm"]\n', "smtp.recipients[0]: 'kvm' is neither an address"),
         ('[smtp]\nlist_ids = ["not an id"]\n', "smtp.list_ids[0]: 'not an id' is not a List-Id"),
         ('[smtp]\ntls_cert = "/nonexistent/cert.pem"\n', "smtp.tls_cert: no such file: /nonexistent/cert.pem"),
@@ -215,3 +215,10 @@ def test_the_postgresql_password_comes_from_a_file(tmp_path: Path, monkeypatch: 
     ]
     monkeypatch.setenv("KVMBOT_STORE__URL", "sqlite:///x.db")
     assert _problems() == ["environment: KVMBOT_STORE__* (store): a password is for PostgreSQL: a SQLite URL takes none"]
+
+
+def test_an_environment_variable_that_is_not_json_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KVMBOT_SMTP__RECIPIENTS", "bot@example.org")  # a list, so JSON: '["bot@example.org"]'
+    monkeypatch.setenv("KVMBOT_LOG_LEVEL", "INFO")
+    (problem,) = _problems()
+    assert problem.startswith("environment: KVMBOT_SMTP__RECIPIENTS: not readable (lists and tables are written as JSON)")

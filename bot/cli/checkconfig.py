@@ -14,6 +14,10 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,8 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
-# KVMBOT_* variables that are not settings: the wheel build's switch, the suite's database.
-NOT_SETTINGS = ("KVMBOT_COMPILE", "KVMBOT_TEST_")
+# KVMBOT_* variables that are not settings: the wheel build's switch, the suite's
+# database, corpus and property-test size.
+NOT_SETTINGS = ("KVMBOT_COMPILE", "KVMBOT_TEST_", "KVMBOT_SHARED", "KVMBOT_PROPERTY_EXAMPLES")
 
 
 def stray_variables(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -65,13 +70,10 @@ def _setting_variables() -> list[str]:
     return names
 
 
-def summary(settings: object) -> str:
+def summary(s: Settings) -> str:
     """One line: what the service would run with (no secret in it)."""
-    from bot.config import Settings
     from bot.store.url import hide_password
 
-    assert isinstance(settings, Settings)
-    s = settings
     source = "token" if s.discord.token is not None else "no token: preview mode"
     if s.discord.token_file is not None:
         source = f"token from {s.discord.token_file}"

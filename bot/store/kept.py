@@ -17,6 +17,9 @@ from bot.store.rows import storable
 class KeptMixin:
     _engine: AsyncEngine
 
+    def check_file(self) -> None:  # the Store's: raises StoreUnavailable if its file is gone
+        raise NotImplementedError
+
     async def variants(self) -> list[VariantMail]:
         q = select(t.mail_variants).order_by(t.mail_variants.c.id)
         async with self._engine.connect() as conn:
@@ -46,8 +49,11 @@ class KeptMixin:
             "source_ref": storable(source_ref) if source_ref else None,
             "received_at": received_at or datetime.now(timezone.utc),
         }
+        self.check_file()
         async with self._engine.begin() as conn:
-            return (await conn.execute(insert(t.list_mail).returning(t.list_mail.c.id), row)).scalar_one()
+            mail_id = (await conn.execute(insert(t.list_mail).returning(t.list_mail.c.id), row)).scalar_one()
+        self.check_file()
+        return mail_id
 
     async def list_mail(self) -> list[ListMail]:
         q = select(t.list_mail).order_by(t.list_mail.c.id)

@@ -28,6 +28,7 @@ from bot.store.admin import AdminMixin
 from bot.store.bulkwrite import insert_many
 from bot.store.engine import insert_ignore, make_engine, upsert
 from bot.store.gcpause import heap_frozen
+from bot.store.guard import FileGuard, StoreUnavailable, sqlite_file
 from bot.store.kept import KeptMixin
 from bot.store.migrate import upgrade
 from bot.store.models import IngestResult, IngestStats, ReparseStats
@@ -45,7 +46,9 @@ BATCH = 1000  # mails per transaction: bigger batches gain little and cost RSS
 # worker processes (see parsepool): below that, starting them (~0.15 s) costs
 # more than it saves, e.g. for an SMTP group commit.
 POOL_MIN = 500
-_DB_DOWN = (OperationalError, InterfaceError)
+# The database cannot take mail now (down, full, read-only, its file gone):
+# raised to the caller, whose SMTP client gets 451 and retries.
+_DB_DOWN = (OperationalError, InterfaceError, StoreUnavailable)
 # How many early replies one posted patch may adopt from the database.
 ADOPT_MAX = 200
 # Replies below a mail placed in a series may have been waiting for it.
@@ -184,6 +187,8 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
 
     def __init__(self, engine: AsyncEngine, parser: Parser) -> None:
         self._engine = engine
+        path = sqlite_file(engine.url.database) if engine.dialect.name == "sqlite" else None
+        self._guard = FileGuard(path) if path is not None and path.exists() else None
         self._parser = parser
         self._index = MemoryIndex()
         self._lock = asyncio.Lock()
@@ -335,7 +340,20 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         Re-delivery of a stored Message-ID changes nothing and emits nothing.
         Raises only when the database itself fails."""
         async with self._lock:
-            return await self._ingest_locked(raw, source, source_ref)
+            self.check_file()
+            result = await self._ingest_locked(raw, source, source_ref)
+            self.check_file()  # the commit reached the file we opened, not an orphan
+            return result
+
+    def check_file(self) -> None:
+        """Raise StoreUnavailable if the SQLite file was removed or replaced."""
+        if self._guard is not None:
+            self._guard.check()
+
+    @property
+    def file_problem(self) -> str | None:
+        """Why the store's file can no longer be written, once known."""
+        return None if self._guard is None else self._guard.problem
 
     async def _ingest_locked(self, raw: bytes, source: str, source_ref: str | None) -> IngestResult:
         await self._sync_index()
@@ -530,9 +548,11 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         stats = IngestStats()
         start = time.perf_counter()
         async with self._lock:
+            self.check_file()
             await self._sync_index()
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pack") as pool:
                 await self._ingest_all(records, source, batch_size, progress, stats, pool)
+            self.check_file()
         stats.seconds = time.perf_counter() - start
         return stats
 

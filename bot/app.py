@@ -26,6 +26,7 @@ from bot.ingest.record import RawMail
 from bot.ingest.smtp import MailMeta, SmtpSink
 from bot.store import IngestStats, Store
 from bot.store.delivery import backfill_source
+from bot.store.runlock import RunLock
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class App:
         self._starters = list(delivery_workers() if workers is None else workers)
         self.workers: list[Worker] = []
         self._store: Store | None = None
+        self._run_lock: RunLock | None = None
         self.sink: SmtpSink | None = None
         self.poller: Poller | None = None
         self._poll_task: asyncio.Task[None] | None = None
@@ -100,6 +102,13 @@ class App:
     async def start(self) -> None:
         s = self.settings
         self._store = await Store.open(s.store.url)
+        try:
+            # A second service on this database refuses to start (bot.store.runlock).
+            self._run_lock = await RunLock.acquire(self._store.engine)
+        except BaseException:
+            await self._store.close()
+            self._store = None
+            raise
         # The tracker index is large and lives as long as the process: keep the
         # cyclic GC from rescanning it (its full passes stalled SMTP replies).
         gc.freeze()
@@ -145,6 +154,9 @@ class App:
             except Exception:
                 log.exception("stopping a worker failed")
         self.workers.clear()
+        if self._run_lock is not None:  # its PostgreSQL connection comes from the store's engine
+            await self._run_lock.release()
+            self._run_lock = None
         if self._store is not None:
             await self._store.close()
             self._store = None

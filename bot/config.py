@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
@@ -33,11 +33,21 @@ class SmtpSettings(_Section):
     port: int = 8025
     # Accepted recipients; an entry "@domain" accepts every address at that domain.
     recipients: list[str] = ["@localhost"]
-    # Client networks allowed to deliver (CIDR); empty means any.
-    client_networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    # Client networks allowed to deliver (CIDR): loopback unless configured; empty means any.
+    client_networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = [
+        ipaddress.IPv4Network("127.0.0.0/8"),
+        ipaddress.IPv6Network("::1/128"),
+    ]
     # Accepted List-Id values (bare id, e.g. "kvm.vger.kernel.org"); empty means any.
     list_ids: list[str] = []
     max_message_size: int = 10 * 1024 * 1024
+    # Open connections at once, in total and from one client host; more get 421.
+    max_connections: Annotated[int, Field(ge=1, le=10_000)] = 50
+    max_connections_per_client: Annotated[int, Field(ge=1, le=10_000)] = 20
+    # DATA held in memory by all sessions together (bytes); a mail past it gets 451.
+    max_buffered_data: Annotated[int, Field(ge=1024 * 1024, le=16 * 1024**3)] = 128 * 1024 * 1024
+    # Seconds a connection may go without progress (a DATA begun or ended); NOOP does not count.
+    idle_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 300.0
     tls_cert: Path | None = None
     tls_key: Path | None = None
     require_tls: bool = False

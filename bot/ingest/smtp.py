@@ -8,6 +8,9 @@ Controller thread. Replies, so a list server retries rather than bounces:
 - 550 5.7.1 at MAIL for a client outside `client_networks`;
 - 550 5.7.1 at DATA for a mail whose List-Id is not configured;
 - 552 over `max_message_size` (aiosmtpd's own data_size_limit);
+- 451 4.3.1 when the DATA buffered by all sessions would pass `max_buffered_data`;
+- 421 4.7.0 for a connection over `max_connections` (or `max_connections_per_client`),
+  421 4.4.2 for one without progress for `idle_timeout_seconds` (bot.ingest.smtpguard);
 - 530 before STARTTLS when `require_tls` (aiosmtpd's require_starttls);
 - 451 4.3.0 for any fault of ours (the store is down, a bug): never a 5xx;
 - 421 4.3.2 for a new transaction while shutting down.
@@ -29,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from bot.ingest.policy import AcceptPolicy, list_ids_of
-from bot.ingest.smtpdata import BulkDataSMTP
+from bot.ingest.smtpdata import BulkDataSMTP, DataBudget
+from bot.ingest.smtpguard import ConnectionGate, GuardedSMTP
 
 if TYPE_CHECKING:
     from bot.config import SmtpSettings
@@ -152,7 +156,9 @@ class SmtpSink:
     """The listening sink. `start()` binds (port 0 picks a free port); `stop()`
     stops accepting, lets in-flight commits finish, then closes connections."""
 
-    protocol_class: type[SMTP] = BulkDataSMTP
+    # The tests swap in aiosmtpd's own SMTP (or BulkDataSMTP) as an oracle; those
+    # take none (or only some) of the limits.
+    protocol_class: type[SMTP] = GuardedSMTP
 
     def __init__(self, settings: SmtpSettings, deliver: Deliver, *, hostname: str | None = None) -> None:
         if settings.require_tls and not (settings.tls_cert and settings.tls_key):
@@ -167,12 +173,19 @@ class SmtpSink:
         self._tls = tls_context(settings.tls_cert, settings.tls_key) if settings.tls_cert and settings.tls_key else None
         # aiosmtpd would call socket.getfqdn() (a DNS lookup) per connection.
         self._hostname = hostname or socket.gethostname()
+        self.gate = ConnectionGate(settings.max_connections, settings.max_connections_per_client)
+        self.budget = DataBudget(settings.max_buffered_data)
         self._server: asyncio.Server | None = None
         self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
         # Set once stop() no longer accepts connections (commits may still be finishing).
         self.closed = asyncio.Event()
 
     def _protocol(self) -> SMTP:
+        limits: dict[str, Any] = {}
+        if issubclass(self.protocol_class, BulkDataSMTP):
+            limits["data_budget"] = self.budget
+        if issubclass(self.protocol_class, GuardedSMTP):
+            limits.update(gate=self.gate, idle_timeout=self.settings.idle_timeout_seconds)
         proto = self.protocol_class(
             self.handler,
             data_size_limit=self.settings.max_message_size,
@@ -181,6 +194,7 @@ class SmtpSink:
             ident=IDENT,
             tls_context=self._tls,
             require_starttls=self.settings.require_tls,
+            **limits,
         )
         self._sessions.add(proto)
         return proto

@@ -129,3 +129,13 @@ async def test_a_mail_bigger_than_a_read_chunk_ends_where_its_terminator_is(cut:
         await s.stop()
     unstuffed = (b"S: big\r\n\r\n" + lines).replace(b"\r\n..", b"\r\n.")
     assert got == [(unstuffed + b"a\n.\nb\r\n").replace(b"\r\n", b"\n")]
+
+
+def test_the_private_aiosmtpd_names_are_checked_at_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.ingest import smtpdata
+
+    smtpdata._check_private_names()  # the installed aiosmtpd has them all
+    monkeypatch.setattr(smtpdata, "AIOSMTPD_METHODS", smtpdata.AIOSMTPD_METHODS + ("_gone_in_a_new_release",))
+    monkeypatch.setattr(smtpdata, "AIOSMTPD_ATTRIBUTES", {"__init__": ("_handle_hooks", "_renamed_attr")})
+    with pytest.raises(ImportError, match=r"lacks what bot.ingest relies on: _gone_in_a_new_release, _renamed_attr;"):
+        smtpdata._check_private_names()

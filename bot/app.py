@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.ingest.groupcommit import GroupCommit
 from bot.ingest.poller import Poller
 from bot.ingest.record import RawMail
+from bot.ingest.listmail import ListMailInfo
 from bot.ingest.smtp import MailMeta, SmtpSink
 from bot.store import IngestStats, Store
 from bot.store.delivery import backfill_source
@@ -80,6 +81,13 @@ class App:
         Mails arriving together share a transaction (group commit)."""
         await self._smtp_commits.submit((raw, meta.source_ref))
 
+    async def keep_list_mail(self, raw: bytes, meta: MailMeta, info: ListMailInfo) -> None:
+        """The sink's callback for list-management mail: kept for the operator, not tracked."""
+        await self.store.keep_list_mail(
+            raw, kind=str(info.kind), mail_from=meta.mail_from, sender=info.sender, subject=info.subject,
+            source_ref=meta.source_ref, received_at=meta.received_at,
+        )
+
     async def _commit_smtp(self, mails: list[tuple[bytes, str]]) -> None:
         self._add(await self.store.ingest_many(mails, source="smtp"))
 
@@ -130,7 +138,7 @@ class App:
                     interval=s.poller.interval_seconds,
                 )
                 self._poll_task = asyncio.create_task(self.poller.run(), name="lore-poller")
-            self.sink = SmtpSink(s.smtp, self.deliver)
+            self.sink = SmtpSink(s.smtp, self.deliver, keep_list_mail=self.keep_list_mail)
             await self.sink.start()
         except BaseException:
             await self.stop()

@@ -7,9 +7,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.cli import demo, digest, ingest, parse, reparse, run, series, subscriptions, unparsed, variants
+from bot.cli import demo, digest, ingest, listmail, parse, reparse, run, series, subscriptions, unparsed, variants
 
-COMMANDS = (parse, ingest, series, reparse, unparsed, variants, run, demo, subscriptions, digest)
+COMMANDS = (parse, ingest, series, reparse, unparsed, variants, listmail, run, demo, subscriptions, digest)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,8 +7,9 @@ and the delivery workers.
     await app.stop()           # stop accepting, finish in-flight commits, stop workers
 
 Delivery workers plug in through `WorkerStarter`: an async callable
-`(settings, store) -> Worker` (e.g. `DeliveryService.start`). A worker is
-woken with `wake()` after every commit that produced events, and stopped last.
+`(settings, store) -> Worker` (e.g. `bot.delivery.DeliveryService.start`).
+A worker is woken with `wake()` after every commit that produced events, and
+stopped last.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ WorkerStarter = Callable[[Settings, Store], Awaitable[Worker]]
 
 def delivery_workers() -> list[WorkerStarter]:
     """The workers every service runs: Discord delivery (preview without a token)."""
-    from bot.discord.service import DeliveryService
+    from bot.delivery import DeliveryService
 
     return [DeliveryService.start]
 

@@ -130,7 +130,7 @@ async def demo(settings_overrides: dict[str, Any], config: Path | None, mails: l
                 "discord": settings.discord.model_copy(update={**overrides.get("discord", {}), "token": None}),
             }
         )
-        from bot.discord.service import DeliveryService
+        from bot.delivery import DeliveryService
 
         # Posts are collected and printed in their final state at the end, not streamed.
         starter = functools.partial(DeliveryService.start, stream=io.StringIO())

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.config import SubscriptionConfig, SubscriptionFilter, load_settings
 from bot.notify.filters import KINDS
-from bot.store import Store, Subscription
+from bot.store import Store, SubscriptionRow
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -73,7 +73,7 @@ def config_from_args(args: argparse.Namespace) -> SubscriptionConfig:
     )
 
 
-def describe(s: Subscription) -> str:
+def describe(s: SubscriptionRow) -> str:
     f = s.filter
     parts = [f"{name}={','.join(v)}" for name, v in (
         ("lists", f.lists), ("subsystems", f.subsystems), ("paths", f.paths),

@@ -8,7 +8,6 @@ subscriptions) and slash commands (the cogs).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 import discord
 import discord.gateway
@@ -17,6 +16,8 @@ import yarl
 from discord.ext import commands
 
 from bot.config import DiscordSettings
+from bot.notify.delivery.status import DeliveryStatus
+from bot.notify.sink import DeletedChannels
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +37,15 @@ def intents() -> discord.Intents:
 
 
 class PatchBot(commands.Bot):
-    """commands.Bot for the cogs; `on_channel_gone` is wired to the delivery worker."""
+    """commands.Bot for the cogs: reports deleted channels to the delivery
+    worker, and answers `/kvm status` from the delivery status."""
 
     def __init__(
         self,
         settings: DiscordSettings,
         *,
-        on_channel_gone: Callable[[int], Awaitable[None]] | None = None,
-        status: Callable[[], Awaitable[str]] | None = None,
+        deleted: DeletedChannels | None = None,
+        status: DeliveryStatus | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(
@@ -54,8 +56,8 @@ class PatchBot(commands.Bot):
             **kwargs,  # type: ignore[arg-type]
         )
         self.settings = settings
-        self.on_channel_gone = on_channel_gone
-        self.status_text = status
+        self.deleted_channels = deleted
+        self.delivery_status = status
 
     async def setup_hook(self) -> None:
         for name in COGS:
@@ -66,8 +68,8 @@ class PatchBot(commands.Bot):
             await self.tree.sync(guild=guild)
 
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
-        if self.on_channel_gone is not None:
-            await self.on_channel_gone(channel.id)
+        if self.deleted_channels is not None:
+            self.deleted_channels.report(channel.id)
 
 
 def make_client(settings: DiscordSettings, **kwargs: object) -> PatchBot:

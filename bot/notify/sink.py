@@ -2,10 +2,13 @@
 
 The delivery worker only sees `Sink` and these errors, so preview mode runs
 through exactly the same routing and exactly-once bookkeeping as Discord.
+What the chat side learns on its own (a channel deleted) comes back through
+`DeletedChannels`.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
 
 from bot.notify.models import Post
@@ -49,3 +52,19 @@ class Sink(Protocol):
     def message_url(self, guild_id: int | None, channel_id: int, message_id: int) -> str | None:
         """A link to a message, when the sink has one (Discord does, preview does not)."""
         ...
+
+
+class DeletedChannels:
+    """Channels the chat side saw deleted (Discord's CHANNEL_DELETE), in order.
+
+    The Discord client reports into it and the delivery worker reads from it,
+    so neither holds the other."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[int] = asyncio.Queue()
+
+    def report(self, channel_id: int) -> None:
+        self._queue.put_nowait(channel_id)
+
+    async def next(self) -> int:
+        return await self._queue.get()

@@ -7,7 +7,7 @@
 Reads: get_series, list_series(since, until, lineage_id, author, complete, limit),
 series_for_message, lineage, mails(since, until, source_refs), raw, unparseable,
 events_after, last_event_id; variants, variant_raw, keep_list_mail, list_mail,
-list_mail_raw (bot.store.kept). Discord stage: add_subscription, list_subscriptions,
+list_mail_raw (bot.store.kept). Delivery: add_subscription, list_subscriptions,
 remove_subscription, sync_config, disable_channel, add_deliveries,
 pending_deliveries, record_delivery, get_delivery, get_post, save_post (more in
 bot.store.delivery). Cursors: get_cursor, set_cursor. Maintenance: reparse.
@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bot.store.models import (
-        Delivery,
+        DeliveryRow,
         IngestResult,
         IngestStats,
         ListMail,
-        Post,
+        PostRow,
         ReparseStats,
         StoredMail,
-        Subscription,
+        SubscriptionRow,
         UnparsedMail,
         VariantMail,
     )
@@ -38,15 +38,15 @@ if TYPE_CHECKING:
 # and with it this package; importing SQLAlchemy and the store there cost 0.25 s
 # of its start-up (measured) and memory it never uses.
 _WHERE = {
-    "Delivery": "bot.store.models",
+    "DeliveryRow": "bot.store.models",
     "IngestResult": "bot.store.models",
     "IngestStats": "bot.store.models",
     "ListMail": "bot.store.models",
     "VariantMail": "bot.store.models",
-    "Post": "bot.store.models",
+    "PostRow": "bot.store.models",
     "ReparseStats": "bot.store.models",
     "StoredMail": "bot.store.models",
-    "Subscription": "bot.store.models",
+    "SubscriptionRow": "bot.store.models",
     "UnparsedMail": "bot.store.models",
     "Store": "bot.store.store",
     "fallback_message_id": "bot.store.store",
@@ -63,15 +63,15 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Delivery",
+    "DeliveryRow",
     "IngestResult",
     "IngestStats",
     "ListMail",
-    "Post",
+    "PostRow",
     "ReparseStats",
     "Store",
     "StoredMail",
-    "Subscription",
+    "SubscriptionRow",
     "UnparsedMail",
     "VariantMail",
     "fallback_message_id",

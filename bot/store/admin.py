@@ -1,4 +1,4 @@
-"""Subscriptions, deliveries, posts and cursors: the rows the Discord stage keeps."""
+"""Subscriptions, deliveries, posts and cursors: the rows delivery keeps."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.config import SubscriptionConfig, SubscriptionFilter
 from bot.store import schema as t
 from bot.store.engine import insert_ignore, upsert
-from bot.store.models import Delivery, Post, Subscription
+from bot.store.models import DeliveryRow, PostRow, SubscriptionRow
 
 ORIGINS = ("config", "cli", "slash")
 STATUSES = ("pending", "done", "failed")
@@ -32,8 +32,8 @@ def _sub_values(cfg: SubscriptionConfig) -> dict[str, Any]:
     }
 
 
-def _subscription(r: Any) -> Subscription:
-    return Subscription(
+def _subscription(r: Any) -> SubscriptionRow:
+    return SubscriptionRow(
         id=r["id"], guild_id=r["guild_id"], channel_id=r["channel_id"],
         filter=SubscriptionFilter.model_validate(r["filter"]), threads=r["threads"],
         alert_channel_id=r["alert_channel_id"], alert_role_id=r["alert_role_id"],
@@ -57,7 +57,7 @@ class AdminMixin:
             )
             return res.scalar_one()
 
-    async def list_subscriptions(self, *, enabled_only: bool = False) -> list[Subscription]:
+    async def list_subscriptions(self, *, enabled_only: bool = False) -> list[SubscriptionRow]:
         q = select(t.subscriptions).order_by(t.subscriptions.c.id)
         if enabled_only:
             q = q.where(t.subscriptions.c.enabled.is_(True))
@@ -129,7 +129,7 @@ class AdminMixin:
             )
             return len(res.all())  # executemany rowcount is not portable
 
-    async def pending_deliveries(self, *, limit: int = 100, max_attempts: int | None = None) -> list[Delivery]:
+    async def pending_deliveries(self, *, limit: int = 100, max_attempts: int | None = None) -> list[DeliveryRow]:
         """Deliveries still to do (status pending), oldest event first; with
         `max_attempts`, also failed ones tried fewer times than that."""
         cond = t.deliveries.c.status == "pending"
@@ -142,7 +142,7 @@ class AdminMixin:
             .limit(limit)
         )
         async with self._engine.connect() as conn:
-            return [Delivery.model_validate(dict(r)) for r in (await conn.execute(q)).mappings()]
+            return [DeliveryRow.model_validate(dict(r)) for r in (await conn.execute(q)).mappings()]
 
     async def record_delivery(
         self,
@@ -179,19 +179,19 @@ class AdminMixin:
                      "discord_message_id": discord_message_id, "updated_at": now},
                 )
 
-    async def get_delivery(self, event_id: int, channel_id: int) -> Delivery | None:
+    async def get_delivery(self, event_id: int, channel_id: int) -> DeliveryRow | None:
         q = select(t.deliveries).where(t.deliveries.c.event_id == event_id, t.deliveries.c.channel_id == channel_id)
         async with self._engine.connect() as conn:
             row = (await conn.execute(q)).mappings().first()
-        return None if row is None else Delivery.model_validate(dict(row))
+        return None if row is None else DeliveryRow.model_validate(dict(row))
 
     # ------------------------------------------------------------ posts
 
-    async def get_post(self, series_id: int, channel_id: int) -> Post | None:
+    async def get_post(self, series_id: int, channel_id: int) -> PostRow | None:
         q = select(t.posts).where(t.posts.c.series_id == series_id, t.posts.c.channel_id == channel_id)
         async with self._engine.connect() as conn:
             row = (await conn.execute(q)).mappings().first()
-        return None if row is None else Post.model_validate(dict(row))
+        return None if row is None else PostRow.model_validate(dict(row))
 
     async def save_post(
         self,

@@ -1,4 +1,4 @@
-"""Delivery queries the notify worker needs beyond the Store's basic ones.
+"""Delivery queries the delivery worker (bot.notify.delivery) needs beyond the Store's basic ones.
 
 Queueing an event's deliveries and advancing the routing cursor happen in one
 transaction, so a crash between them neither loses nor doubles a delivery.
@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from bot.series.models import Event
 from bot.store import schema as t
 from bot.store.engine import insert_ignore, upsert
-from bot.store.models import Delivery
+from bot.store.models import DeliveryRow
 from bot.store.store import Store
 
 ROUTE_CURSOR = "notify.routed"
@@ -79,7 +79,7 @@ async def pending_channels(store: Store) -> list[int]:
         return [int(c) for c in (await conn.scalars(q))]
 
 
-async def pending_for_channel(store: Store, channel_id: int, limit: int = 50) -> list[Delivery]:
+async def pending_for_channel(store: Store, channel_id: int, limit: int = 50) -> list[DeliveryRow]:
     """A channel's pending deliveries, oldest event first (the order they must be posted in)."""
     q = (
         select(t.deliveries)
@@ -88,7 +88,7 @@ async def pending_for_channel(store: Store, channel_id: int, limit: int = 50) ->
         .limit(limit)
     )
     async with store.engine.connect() as conn:
-        return [Delivery.model_validate(dict(r)) for r in (await conn.execute(q)).mappings()]
+        return [DeliveryRow.model_validate(dict(r)) for r in (await conn.execute(q)).mappings()]
 
 
 async def pending_count(store: Store) -> int:
@@ -172,7 +172,7 @@ async def get_event(store: Store, event_id: int) -> Event | None:
     return found[0] if found and found[0].event_id == event_id else None
 
 
-async def failed_deliveries(store: Store, limit: int = 100) -> list[Delivery]:
+async def failed_deliveries(store: Store, limit: int = 100) -> list[DeliveryRow]:
     q = (
         select(t.deliveries)
         .where(t.deliveries.c.status == "failed")
@@ -180,4 +180,4 @@ async def failed_deliveries(store: Store, limit: int = 100) -> list[Delivery]:
         .limit(limit)
     )
     async with store.engine.connect() as conn:
-        return [Delivery.model_validate(dict(r)) for r in (await conn.execute(q)).mappings()]
+        return [DeliveryRow.model_validate(dict(r)) for r in (await conn.execute(q)).mappings()]

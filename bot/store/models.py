@@ -74,7 +74,9 @@ class UnparsedMail(_Frozen):
     errors: tuple[str, ...]
 
 
-class Subscription(_Frozen):
+class SubscriptionRow(_Frozen):
+    """A stored subscription with its bookkeeping (notify's `Subscription` is what routing reads of it)."""
+
     id: int
     guild_id: int
     channel_id: int
@@ -88,7 +90,9 @@ class Subscription(_Frozen):
     created_at: datetime
 
 
-class Delivery(_Frozen):
+class DeliveryRow(_Frozen):
+    """One (event, channel) delivery and where it stands."""
+
     event_id: int
     channel_id: int
     subscription_id: int | None
@@ -99,7 +103,9 @@ class Delivery(_Frozen):
     updated_at: datetime
 
 
-class Post(_Frozen):
+class PostRow(_Frozen):
+    """The card and thread a series has in a channel (notify's `Post` is one message's content)."""
+
     series_id: int
     channel_id: int
     card_message_id: int | None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bot.cli import main
 from bot.config import Settings
-from bot.discord.service import DeliveryService
+from bot.delivery import DeliveryService
 from bot.store import Store
 from bot.store import delivery as q
 

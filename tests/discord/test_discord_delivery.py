@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from bot.config import Settings, SubscriptionConfig
 from bot.discord.sender import DiscordSink
-from bot.discord.service import DeliveryService
+from bot.delivery import DeliveryService
 from bot.store import Store
 from bot.store import delivery as q
 from tests.fakediscord import FakeDiscord, pointed_at

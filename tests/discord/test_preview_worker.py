@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from bot.config import Settings, SubscriptionConfig, SubscriptionFilter
-from bot.discord.service import DeliveryService
+from bot.delivery import DeliveryService
 from bot.store import Store
 from bot.store import delivery as q
 

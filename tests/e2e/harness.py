@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bot.app import App
 from bot.config import Settings, SubscriptionConfig
-from bot.discord.service import DeliveryService
+from bot.delivery import DeliveryService
 from tests.fakediscord import FakeDiscord, pointed_at
 
 GUILD = 5000

@@ -6,21 +6,25 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.client import PatchBot
+
 
 class Status(commands.Cog):
     kvm = app_commands.Group(name="kvm", description="kvm-patchbot")
 
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: PatchBot) -> None:
         self.bot = bot
 
     @kvm.command(name="status", description="Delivery status of kvm-patchbot")
     async def status(self, interaction: discord.Interaction) -> None:
         text = "kvm-patchbot is running"
-        status = getattr(self.bot, "status_text", None)
+        status = self.bot.delivery_status
         if status is not None:
-            text = await status()
+            text = await status.summary()
         await interaction.response.send_message(text, ephemeral=True)
 
 
 async def setup(bot: commands.Bot) -> None:
+    if not isinstance(bot, PatchBot):
+        raise TypeError(f"the status cog needs a PatchBot, not {type(bot).__name__}")
     await bot.add_cog(Status(bot))

@@ -1,0 +1,107 @@
+"""Delivery as one service the app starts: Discord when a token is set, else preview.
+
+    delivery = await DeliveryService.start(settings, store)
+    ...  # after each committed ingest: delivery.wake()
+    await delivery.stop()
+
+Above both `notify` (the worker, which sees only a `Sink`) and `discord` (the
+client and its sink): choosing the sink is the app's decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import IO, TYPE_CHECKING
+
+from bot.config import Settings
+from bot.notify.delivery.status import DeliveryStatus
+from bot.notify.delivery.worker import DeliveryWorker
+from bot.notify.preview import PreviewSink
+from bot.notify.sink import DeletedChannels
+from bot.store import Store
+
+if TYPE_CHECKING:
+    from bot.discord.client import PatchBot
+    from bot.discord.session import DiscordSession
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryService:
+    def __init__(self, worker: DeliveryWorker, session: DiscordSession | None = None) -> None:
+        self.worker = worker
+        self.session = session
+        self._login: asyncio.Task[None] | None = None
+
+    @property
+    def preview(self) -> bool:
+        return self.session is None
+
+    @property
+    def client(self) -> PatchBot | None:
+        return None if self.session is None else self.session.client
+
+    @classmethod
+    async def start(
+        cls,
+        settings: Settings,
+        store: Store,
+        *,
+        stream: IO[str] | None = None,
+        coalesce_delay: float = 0.3,
+        backoff: tuple[float, float] = (0.5, 30.0),
+    ) -> DeliveryService:
+        """Sync the config's subscriptions, connect (or preview), start delivering."""
+        added, kept, removed = await store.sync_config(list(settings.subscriptions))
+        if added or removed:
+            log.info("subscriptions from config: %d added, %d kept, %d removed", added, kept, removed)
+        token = settings.discord.token.get_secret_value() if settings.discord.token else None
+        if token is None:
+            sink = PreviewSink(settings.discord.preview_file, stream)
+            worker = DeliveryWorker(store, sink, preview=True, coalesce_delay=coalesce_delay, backoff=backoff)
+            log.info("no Discord token: preview mode, posts go to the console and %s", settings.discord.preview_file)
+            await worker.start()
+            return cls(worker)
+        return cls._discord(settings, store, token, coalesce_delay=coalesce_delay, backoff=backoff)
+
+    @classmethod
+    def _discord(
+        cls, settings: Settings, store: Store, token: str, *, coalesce_delay: float, backoff: tuple[float, float]
+    ) -> DeliveryService:
+        from bot.discord.client import make_client  # discord.py only when used
+        from bot.discord.sender import DiscordSink
+        from bot.discord.session import DiscordSession
+
+        deleted = DeletedChannels()
+        client = make_client(settings.discord, deleted=deleted, status=DeliveryStatus(store))
+        sink = DiscordSink(client, thread_archive_minutes=settings.discord.thread_auto_archive_minutes)
+        worker = DeliveryWorker(store, sink, coalesce_delay=coalesce_delay, backoff=backoff, deleted=deleted)
+        service = cls(worker, DiscordSession(client, token, backoff=backoff))
+        # Discord may be down at start-up: mail keeps being stored and the
+        # outbox drains once logged in.
+        service._login = asyncio.create_task(service._connect(), name="discord-login")
+        return service
+
+    async def _connect(self) -> None:
+        assert self.session is not None
+        if not await self.session.login():
+            return
+        self.session.connect_gateway()
+        await self.worker.start()
+
+    def wake(self) -> None:
+        self.worker.wake()
+
+    async def wait_idle(self, timeout: float | None = None) -> None:
+        await self.worker.wait_idle(timeout)
+
+    async def stop(self) -> None:
+        if self._login is not None:
+            self._login.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._login
+        await self.worker.stop()
+        if self.session is not None:
+            await self.session.close()

@@ -1,0 +1,26 @@
+"""The delivery worker: routes committed events and posts them, exactly once, in order.
+
+Two stages, both restartable from the store alone:
+
+1. routing (`routing`): events after the routing cursor become delivery rows,
+   one per (event, channel), in the same transaction that advances the cursor;
+2. posting (`posting`): one task per channel posts that channel's pending
+   deliveries in event order. Each sink call's result (card/thread ids in
+   `posts`, a message id in `deliveries`) is recorded before the next call,
+   and creates carry a nonce the sink de-duplicates, so a retry after a crash
+   or an error repeats nothing. Transient failures (5xx, outage, connection)
+   back off and retry the same delivery, keeping order; Discord's 429s are
+   waited out by discord.py's own rate limiter. Permanent refusals are
+   recorded as failed and logged; a deleted channel disables its
+   subscriptions.
+
+Card edits (`editing`) coalesce, in a second task per channel so they never
+hold up new posts: a delivery that only changes the card stays pending until
+the channel is quiet for `coalesce_delay` (or an edit has been owed for
+`max_edit_delay` under steady traffic), then the card is edited once to the
+latest render (skipped when the render hash is unchanged) and those
+deliveries are settled together.
+
+`worker.DeliveryWorker` composes them. It sees only the `Sink` protocol, so
+preview mode and Discord run the same code.
+"""

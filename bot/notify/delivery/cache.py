@@ -1,0 +1,60 @@
+"""Bounded read-through caches: what routing just read, so posting need not read it again."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Generic, TypeVar
+
+from bot.series.models import Event, SeriesView
+from bot.store import Store
+from bot.store import delivery as q
+
+CACHE_SIZE = 4096
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Lru(Generic[K, V]):
+    """A small bounded cache, least recently used out first."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self.size = size
+        self._data: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._data.get(key)
+        if value is not None:
+            self._data.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._data[key] = value
+        self._data.move_to_end(key)
+        while len(self._data) > self.size:
+            self._data.popitem(last=False)
+
+
+class Recent:
+    """The events and series views routing read last, each series as of its
+    latest routed event (the state its card should show); the store otherwise."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._events: Lru[int, Event] = Lru()
+        self._views: Lru[int, SeriesView] = Lru()
+
+    def keep_event(self, event_id: int, event: Event) -> None:
+        self._events.put(event_id, event)
+
+    def keep_series(self, series_id: int, view: SeriesView) -> None:
+        self._views.put(series_id, view)
+
+    def cached_series(self, series_id: int) -> SeriesView | None:
+        return self._views.get(series_id)
+
+    async def event(self, event_id: int) -> Event | None:
+        return self._events.get(event_id) or await q.get_event(self.store, event_id)
+
+    async def series(self, series_id: int) -> SeriesView | None:
+        return self._views.get(series_id) or await self.store.get_series(series_id)

@@ -1,0 +1,153 @@
+"""Posting: a channel's pending deliveries, in event order, exactly once.
+
+Each sink call's result is recorded before the next call (the card and thread
+ids in `posts`, a patch's or alert's message id in `deliveries`), and every
+create carries a nonce, so a delivery retried after a crash or an error
+repeats nothing. A delivery that only touches the card is left pending for
+the card editor (`editing`), which settles it with the coalesced edit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+
+from bot.notify.delivery.cache import Recent
+from bot.notify.delivery.cards import Cards
+from bot.notify.delivery.failures import FailureLog
+from bot.notify.delivery.routing import Subscriptions
+from bot.notify.delivery.state import ChannelState, Progress
+from bot.notify.models import Target
+from bot.notify.render import render_alert, render_card, render_patch
+from bot.notify.sink import ChannelGone, PermanentError, Sink, TransientError
+from bot.series.models import Event, PatchView, SeriesView
+from bot.store import DeliveryRow, PostRow, Store
+from bot.store import delivery as q
+
+BATCH = 50
+
+
+def nonce(*parts: object) -> str:
+    """Discord nonces are at most 25 characters: a hash of what makes a post unique."""
+    return hashlib.sha1(":".join(map(str, parts)).encode()).hexdigest()[:25]
+
+
+class Poster:
+    def __init__(
+        self,
+        store: Store,
+        sink: Sink,
+        subscriptions: Subscriptions,
+        recent: Recent,
+        cards: Cards,
+        failures: FailureLog,
+        progress: Progress,
+    ) -> None:
+        self.store = store
+        self.sink = sink
+        self.subscriptions = subscriptions
+        self.recent = recent
+        self.cards = cards
+        self.failures = failures
+        self.progress = progress
+
+    async def post_pending(self, ch: ChannelState) -> None:
+        """Post the channel's pending deliveries in order, or wait for a nudge."""
+        ch.nudge.clear()
+        owed = ch.owed()
+        batch = [
+            d
+            for d in await q.pending_for_channel(self.store, ch.channel_id, limit=BATCH + len(owed))
+            if d.event_id not in owed
+        ]
+        if not batch:
+            await ch.nudge.wait()
+            return
+        for d in batch:
+            ch.current = d
+            await self._deliver(ch, d)
+            ch.current = None
+            ch.last_delivery = asyncio.get_running_loop().time()
+            await self.progress.changed()
+        if ch.dirty:
+            ch.edit_nudge.set()
+
+    async def count_failed_try(self, ch: ChannelState) -> None:
+        """A transient failure interrupted the current delivery: count the try."""
+        d, ch.current = ch.current, None
+        if d is not None:
+            with contextlib.suppress(Exception):  # bookkeeping only; the store may be down too
+                await q.begin_attempt(self.store, d.event_id, d.channel_id)
+
+    async def _deliver(self, ch: ChannelState, d: DeliveryRow) -> None:
+        event = await self.recent.event(d.event_id)
+        series = None
+        if event is not None:
+            series = await self.recent.series(event.series_id)
+        if event is None or series is None:
+            await self.failures.fail(d, "event or series no longer stored")
+            return
+        target = self.subscriptions.target(event, series, d.channel_id)
+        if target is None:
+            await q.settle(self.store, d.event_id, d.channel_id, "done", error="no longer routed here")
+            return
+        try:
+            await self._post(ch, d, event, series, target)
+        except (ChannelGone, TransientError):
+            raise
+        except PermanentError as err:
+            await self.failures.fail(d, str(err))
+
+    async def _post(self, ch: ChannelState, d: DeliveryRow, event: Event, series: SeriesView, target: Target) -> None:
+        post: PostRow | None = None
+        if target.card or target.patch:
+            post = await self._ensure_card(series, target)
+        if target.patch and post is not None and d.discord_message_id is None:
+            patch = _patch_of(series, event)
+            if patch is not None:
+                where = post.thread_id or target.channel_id
+                try:
+                    mid = await self.sink.send(
+                        where, render_patch(series, patch), nonce=nonce("patch", event.event_id, target.channel_id)
+                    )
+                except ChannelGone as err:
+                    if where == target.channel_id:
+                        raise
+                    # Someone deleted the series thread, not the channel: this post fails alone.
+                    raise PermanentError(err.code, f"thread {where} is gone: {err}") from err
+                await q.settle(self.store, d.event_id, d.channel_id, "pending", discord_message_id=mid)
+        if target.alert and d.discord_message_id is None:
+            patch = _patch_of(series, event)
+            mid = await self.sink.send(
+                target.channel_id,
+                render_alert(series, target.alert_role_id, patch),
+                nonce=nonce("alert", event.event_id, target.channel_id),
+            )
+            await q.settle(self.store, d.event_id, d.channel_id, "pending", discord_message_id=mid)
+        if target.card:
+            ch.dirty_at.setdefault(series.series_id, asyncio.get_running_loop().time())
+            ch.dirty.setdefault(series.series_id, set()).add(d.event_id)
+        else:
+            await q.settle(self.store, d.event_id, d.channel_id, "done", attempted=True)
+
+    async def _ensure_card(self, series: SeriesView, target: Target) -> PostRow:
+        """The series' card in the channel (and its thread, if wanted), posted if missing."""
+        sid, cid = series.series_id, target.channel_id
+        post = await self.cards.get(sid, cid)
+        if post is None or post.card_message_id is None:
+            card = render_card(series, await self.cards.links(series, cid), with_thread=target.threads)
+            mid = await self.sink.send(cid, card, nonce=nonce("card", sid, cid))
+            post = await self.cards.save(
+                PostRow(series_id=sid, channel_id=cid, card_message_id=mid, thread_id=None, rendered_hash=card.digest())
+            )
+        if target.threads and post.thread_id is None and post.card_message_id is not None:
+            card = render_card(series, with_thread=True)
+            name = card.thread_name or f"series {sid}"
+            tid = await self.sink.start_thread(cid, post.card_message_id, name)
+            post = await self.cards.save(post.model_copy(update={"thread_id": tid, "thread_name": name}))
+        return post
+
+
+def _patch_of(series: SeriesView, event: Event) -> PatchView | None:
+    return next((p for p in series.patches if p.message_id == event.message_id), None)

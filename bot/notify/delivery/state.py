@@ -1,0 +1,53 @@
+"""What the worker keeps in memory: each channel's loops and owed card edits,
+and a condition that wakes whoever waits for delivery to be idle."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from bot.store import DeliveryRow
+
+
+@dataclass
+class ChannelState:
+    channel_id: int
+    nudge: asyncio.Event = field(default_factory=asyncio.Event)
+    # series id -> event ids whose card edit is still owed (deliveries left pending).
+    dirty: dict[int, set[int]] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None
+    current: DeliveryRow | None = None  # the delivery being attempted (for counting failed tries)
+    dirty_at: dict[int, float] = field(default_factory=dict)  # series id -> loop time first owed
+    editing: set[int] = field(default_factory=set)  # event ids of the card edits in flight
+    last_delivery: float = 0.0  # loop time of the last delivery (quiet detection)
+    edit_nudge: asyncio.Event = field(default_factory=asyncio.Event)
+    editor: asyncio.Task[None] | None = None
+
+    def owed(self) -> set[int]:
+        return {e for events in self.dirty.values() for e in events} | self.editing
+
+    def tasks(self) -> list[asyncio.Task[None]]:
+        return [t for t in (self.task, self.editor) if t is not None]
+
+    def forget_edits(self) -> None:
+        self.dirty.clear()
+        self.dirty_at.clear()
+        self.editing.clear()
+
+
+class Progress:
+    """Signalled after every step that may have settled deliveries."""
+
+    def __init__(self) -> None:
+        self._changed = asyncio.Condition()
+
+    async def changed(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def until(self, done: Callable[[], Awaitable[bool]]) -> None:
+        """Return once `done()` holds, checking it again after each change."""
+        async with self._changed:
+            while not await done():
+                await self._changed.wait()

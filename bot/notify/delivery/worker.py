@@ -1,0 +1,197 @@
+"""The delivery worker: routing, posting and card edits as one restartable service.
+
+    worker = DeliveryWorker(store, sink)
+    await worker.start()
+    worker.wake()                  # after each commit that produced events
+    await worker.wait_idle(30)     # every event routed, every delivery settled
+    await worker.stop()
+
+One routing task for the whole worker; two tasks per channel (posting, card
+edits), each supervised: transient faults and our own errors back off and
+retry, keeping the channel's order, until the channel is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from bot.notify.delivery.cache import Recent
+from bot.notify.delivery.cards import Cards
+from bot.notify.delivery.editing import CardEditor
+from bot.notify.delivery.failures import FailureLog
+from bot.notify.delivery.posting import Poster
+from bot.notify.delivery.routing import Router, Subscriptions
+from bot.notify.delivery.state import ChannelState, Progress
+from bot.notify.sink import ChannelGone, DeletedChannels, Sink, TransientError
+from bot.store import DeliveryRow, Store
+from bot.store import delivery as q
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        store: Store,
+        sink: Sink,
+        *,
+        preview: bool = False,
+        coalesce_delay: float = 0.3,
+        max_edit_delay: float = 2.0,
+        backoff: tuple[float, float] = (0.5, 30.0),
+        on_failure: Callable[[DeliveryRow, str], None] | None = None,
+        deleted: DeletedChannels | None = None,
+    ) -> None:
+        self.store = store
+        self.backoff = backoff
+        self.deleted = deleted
+        self.subscriptions = Subscriptions(store, preview=preview)
+        recent = Recent(store)
+        cards = Cards(store, sink, self.subscriptions, recent)
+        self._failures = FailureLog(store, on_failure)
+        self._progress = Progress()
+        self.router = Router(store, self.subscriptions, recent)
+        self.poster = Poster(store, sink, self.subscriptions, recent, cards, self._failures, self._progress)
+        self.editor = CardEditor(
+            store, sink, recent, cards, self._failures, self._progress,
+            coalesce_delay=coalesce_delay, max_edit_delay=max_edit_delay,
+        )
+        self._wake = asyncio.Event()
+        self._channels: dict[int, ChannelState] = {}
+        self._tasks: list[asyncio.Task[None]] = []  # routing, and the watch on deleted channels
+
+    @property
+    def failures(self) -> deque[tuple[DeliveryRow, str]]:
+        """The latest deliveries that failed for good, for status."""
+        return self._failures.latest
+
+    # ------------------------------------------------------------ lifecycle
+
+    def wake(self) -> None:
+        """Events were committed: route them (safe to call from any coroutine, often)."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        await self.subscriptions.load()
+        for channel_id in await q.pending_channels(self.store):
+            self._channel(channel_id).nudge.set()
+        self._wake.set()
+        self._tasks.append(asyncio.create_task(self._route_loop(), name="notify-route"))
+        if self.deleted is not None:
+            self._tasks.append(asyncio.create_task(self._watch_deleted(self.deleted), name="notify-deleted"))
+
+    async def stop(self) -> None:
+        tasks = list(self._tasks)
+        tasks += [t for c in self._channels.values() for t in c.tasks()]
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+
+    async def wait_idle(self, timeout: float | None = None) -> None:
+        """Until every committed event is routed and every delivery settled."""
+        self._wake.set()  # events committed just now may not have woken us yet
+        await asyncio.wait_for(self._progress.until(self._is_idle), timeout)
+
+    async def _is_idle(self) -> bool:
+        upto = await q.routed_upto(self.store)
+        return upto >= await self.store.last_event_id() and await q.pending_count(self.store) == 0
+
+    # ------------------------------------------------------------ routing
+
+    async def _route_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                async for channels in self.router.route_pending():
+                    for channel_id in channels:
+                        self._channel(channel_id).nudge.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the store may be briefly unavailable: retry on the next wake
+                log.exception("routing events failed; will retry")
+                await asyncio.sleep(self.backoff[0])
+                self._wake.set()
+            await self._progress.changed()
+
+    # ------------------------------------------------------------ per channel
+
+    def _channel(self, channel_id: int) -> ChannelState:
+        ch = self._channels.get(channel_id)
+        if ch is None:
+            ch = self._channels[channel_id] = ChannelState(channel_id)
+        if ch.task is None or ch.task.done():
+            ch.task = asyncio.create_task(self._channel_loop(ch), name=f"notify-channel-{channel_id}")
+        if ch.editor is None or ch.editor.done():
+            ch.editor = asyncio.create_task(self._editor_loop(ch), name=f"notify-edits-{channel_id}")
+        return ch
+
+    async def _channel_loop(self, ch: ChannelState) -> None:
+        await self._supervised(
+            ch, "delivery", lambda: self.poster.post_pending(ch), on_transient=lambda: self.poster.count_failed_try(ch)
+        )
+
+    async def _editor_loop(self, ch: ChannelState) -> None:
+        await self._supervised(ch, "card edit", lambda: self.editor.edit_cards(ch))
+
+    async def _supervised(
+        self,
+        ch: ChannelState,
+        what: str,
+        step: Callable[[], Awaitable[None]],
+        on_transient: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Run one of a channel's loops, `step` after `step`, until the channel
+        is gone: the sink's transient faults and our own errors back off
+        (doubling, capped) and retry, so the channel's order is kept."""
+        delay = self.backoff[0]
+        while True:
+            try:
+                await step()
+                delay = self.backoff[0]
+            except asyncio.CancelledError:
+                raise
+            except ChannelGone as gone:
+                await self._channel_gone(ch, str(gone))
+                return
+            except TransientError as err:
+                log.warning("channel %s: %s: %s; retrying in %.1fs", ch.channel_id, what, err, delay)
+                if on_transient is not None:
+                    await on_transient()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.backoff[1])
+            except Exception:  # a bug or the store: log, back off, keep the order
+                log.exception("channel %s: %s failed; retrying in %.1fs", ch.channel_id, what, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.backoff[1])
+
+    async def _channel_gone(self, ch: ChannelState, reason: str) -> None:
+        me = asyncio.current_task()
+        for task in ch.tasks():
+            if task is not me:
+                task.cancel()
+        disabled = await self.store.disable_channel(ch.channel_id, reason)
+        failed = await q.fail_channel(self.store, ch.channel_id, f"channel gone: {reason}")
+        log.error("channel %s is gone (%s): %d subscriptions disabled, %d deliveries failed",
+                  ch.channel_id, reason, disabled, failed)
+        ch.forget_edits()
+        await self.subscriptions.load()
+        await self._progress.changed()
+
+    async def channel_deleted(self, channel_id: int) -> None:
+        """The chat side saw the channel deleted: stop posting there."""
+        await self._channel_gone(self._channels.get(channel_id) or ChannelState(channel_id), "channel deleted")
+
+    async def _watch_deleted(self, deleted: DeletedChannels) -> None:
+        while True:
+            channel_id = await deleted.next()
+            try:
+                await self.channel_deleted(channel_id)
+            except Exception:  # the store may be down: the next post there finds the channel gone anyway
+                log.exception("stopping delivery to deleted channel %s failed", channel_id)

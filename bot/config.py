@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
@@ -67,6 +67,13 @@ class PollerSettings(_Section):
     interval_seconds: float = 300.0
 
 
+class MetricsSettings(_Section):
+    """/metrics (Prometheus) and /healthz over HTTP; off unless a port is set."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] | None = None  # 0: any free port (tests)
+
+
 class SubscriptionFilter(_Section):
     """Which events a subscription wants. Empty lists mean "no restriction"."""
 
@@ -107,8 +114,11 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     poller: PollerSettings = PollerSettings()
     discord: DiscordSettings = DiscordSettings()
+    metrics: MetricsSettings = MetricsSettings()
     subscriptions: list[SubscriptionConfig] = Field(default_factory=list)
     log_level: str = "INFO"
+    # "json": each log record as one JSON object per line (time, level, logger, message, ...).
+    log_format: Literal["text", "json"] = "text"
 
     # Set on a per-call subclass by load_settings: the TOML file to read, if any.
     toml_file: ClassVar[Path | None] = None

@@ -35,6 +35,10 @@ def _run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"kvm-patchbot run: bad configuration: {exc}", file=sys.stderr)
         return 2
+    if settings.log_format == "json":
+        from bot.observe.logjson import use_json_logs
+
+        use_json_logs()
     if not args.verbose:
         logging.getLogger().setLevel(settings.log_level.upper())
         # aiosmtpd logs every SMTP command at INFO.
@@ -59,7 +63,10 @@ async def serve(settings: Settings) -> None:
         assert app.sink is not None
         host, port = app.sink.address
         # The ready line: scripts and tests wait for it (it carries the real port).
-        print(f"kvm-patchbot: ready, SMTP on {host}:{port}, store {_safe(settings.store.url)}", flush=True)
+        metrics = ""
+        if app.metrics_server is not None:
+            metrics = ", metrics on {}:{}".format(*app.metrics_server.address)
+        print(f"kvm-patchbot: ready, SMTP on {host}:{port}, store {_safe(settings.store.url)}{metrics}", flush=True)
         await stop.wait()
         log.info("shutting down")
     finally:

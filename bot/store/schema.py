@@ -287,6 +287,7 @@ deliveries = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("event_id", "channel_id"),
     Index("ix_deliveries_status", "status"),
+    Index("ix_deliveries_updated_at", "updated_at"),  # the deliveries made since the last metrics scrape
 )
 
 posts = Table(

@@ -1,5 +1,6 @@
 """Mail kept beside the list traffic: variants of a known Message-ID, and
-list-management mail (subscription confirmations, bounces).
+list-management mail (subscription confirmations, bounces); and an index for
+the deliveries made since the last metrics scrape.
 
 mails.body_hash lets a re-delivery be told from a variant without unpacking
 the stored raw bytes; rows stored before this revision have none, and the
@@ -48,7 +49,11 @@ def upgrade() -> None:
     )
 
 
+    op.create_index("ix_deliveries_updated_at", "deliveries", ["updated_at"])
+
+
 def downgrade() -> None:
+    op.drop_index("ix_deliveries_updated_at", table_name="deliveries")
     op.drop_table("list_mail")
     op.drop_table("mail_variants")
     with op.batch_alter_table("mails") as batch_op:  # SQLite rebuilds the table

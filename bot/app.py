@@ -20,15 +20,17 @@ import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Protocol
 
 from bot.config import Settings
+from bot.ingest.gitimport import ImportChunk
 from bot.ingest.groupcommit import GroupCommit
 from bot.ingest.poller import Poller
 from bot.ingest.listmail import ListMailInfo
 from bot.ingest.record import RawMail
 from bot.ingest.smtp import MailMeta, SmtpSink
+from bot.ingest.verify import Verifier
 from bot.observe.metrics import Metrics
 from bot.store import IngestStats, Store
 from bot.store.delivery import backfill_source
@@ -59,6 +61,14 @@ def delivery_workers(metrics: Metrics | None = None) -> list[WorkerStarter]:
     return [functools.partial(DeliveryService.start, metrics=metrics)]
 
 
+def _identify(raw: bytes) -> tuple[str, datetime | None]:
+    """(Message-ID, Date) of a mail, as the store's parser reads them (verify mode)."""
+    from bot.mail import parse_mail
+
+    parsed = parse_mail(raw)
+    return parsed.message_id, parsed.date
+
+
 class App:
     def __init__(self, settings: Settings, *, workers: Sequence[WorkerStarter] | None = None) -> None:
         self.settings = settings
@@ -72,6 +82,7 @@ class App:
         self._delivered_mark = datetime.now(timezone.utc)  # deliveries after this are not yet in the histogram
         self.sink: SmtpSink | None = None
         self.poller: Poller | None = None
+        self.verifier: Verifier | None = None  # the poller's verify mode (bot.ingest.verify)
         self._poll_task: asyncio.Task[None] | None = None
         self.stats = IngestStats()  # mails taken in since start, by every path
         self._smtp_commits: GroupCommit[tuple[bytes, str]] = GroupCommit(self._commit_smtp)
@@ -117,6 +128,9 @@ class App:
     async def import_chunk(self, mails: list[RawMail], *, source: str = "lore") -> None:
         """The poller's callback: one bulk commit for a chunk of archive mails."""
         self._add(await self.store.ingest_many([(m.data, m.ref) for m in mails], source=source), source)
+
+    async def _import_verified(self, mails: list[RawMail], announce: bool) -> None:
+        await self.import_chunk(mails, source="lore" if announce else backfill_source("lore"))
 
     async def import_history(self, mails: list[RawMail]) -> None:
         """The poller's first import: the archive's past, stored but not announced."""
@@ -182,10 +196,18 @@ class App:
             if s.poller.enabled:
                 if not s.poller.url:
                     raise ValueError("poller.enabled needs poller.url")
+                news: ImportChunk = self.import_chunk
+                if s.poller.verify:
+                    self.verifier = Verifier(
+                        self._store.known_message_ids, self._import_verified, _identify,
+                        recent=timedelta(hours=s.poller.verify_recent_hours),
+                        count_gaps=self.metrics.verify_gaps.inc,
+                    )
+                    news = self.verifier.import_chunk
                 self.poller = Poller(
                     s.poller.url,
                     s.poller.mirror,
-                    import_chunk=self.import_chunk,
+                    import_chunk=news,
                     import_history=self.import_history,
                     load_cursor=self._store.get_cursor,
                     save_cursor=self._store.set_cursor,

@@ -65,6 +65,12 @@ class PollerSettings(_Section):
     url: str | None = None  # e.g. https://lore.kernel.org/kvm/git/1.git; later epochs are followed
     mirror: Path = Path("lore-mirror.git")
     interval_seconds: float = 300.0
+    # Verify mode: lore is compared with what arrived by SMTP; a mail missing
+    # here (a gap) is imported, counted (kvmbot_verify_gaps_total, a log line)
+    # and announced when its Date is within verify_recent_hours, else stored
+    # quietly. false: lore is the only source, and every new mail is news.
+    verify: bool = True
+    verify_recent_hours: Annotated[float, Field(ge=0, le=24 * 365)] = 48.0
 
 
 class MetricsSettings(_Section):

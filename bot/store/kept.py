@@ -3,6 +3,7 @@ list-management mail. Never tracked, never announced; listed for the operator.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timezone
 
 from sqlalchemy import insert, select
@@ -19,6 +20,16 @@ class KeptMixin:
 
     def check_file(self) -> None:  # the Store's: raises StoreUnavailable if its file is gone
         raise NotImplementedError
+
+    async def known_message_ids(self, message_ids: Sequence[str]) -> set[str]:
+        """Those of `message_ids` that are stored (the poller's verify mode)."""
+        found: set[str] = set()
+        ids = list(dict.fromkeys(message_ids))
+        async with self._engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                q = select(t.mails.c.message_id).where(t.mails.c.message_id.in_(ids[start : start + 500]))
+                found.update(await conn.scalars(q))
+        return found
 
     async def variants(self) -> list[VariantMail]:
         q = select(t.mail_variants).order_by(t.mail_variants.c.id)

@@ -1,9 +1,11 @@
 """The sink's answers over a real socket when the store's storage fails for real:
-its directory removed, its file replaced, the disk full.
+its directory removed, its file replaced, the disk full, an I/O error of the
+kind that remounts a server's file system read-only (an ext4 image shut down
+with EXT4_IOC_SHUTDOWN), and a poison mail among good ones.
 
-(A file system remounted read-only fails SQLite's writes the way a full one
-does, with an OperationalError answered 451; it is not injected here: the
-kernel refuses `remount,ro` while the store has its files open for writing.)"""
+(`mount -o remount,ro` itself cannot be injected while the store has its
+files open for writing: the kernel refuses it. A read-only file system fails
+SQLite's writes as the I/O error does, with an OperationalError: 451.)"""
 
 from __future__ import annotations
 
@@ -163,3 +165,62 @@ async def test_a_poison_mail_among_good_ones_all_get_250(tmp_path: Path, seed_ma
         assert got == [(v.title, v.received) for v in await reference.list_series()] and len(got) >= 5
     finally:
         await reference.close()
+
+
+EXT4_IOC_SHUTDOWN = 0x8004587D  # _IOR('X', 125, __u32), linux/fs/ext4/ext4.h
+EXT4_GOING_FLAGS_NOLOGFLUSH = 2  # stop at once: what is not on the disk yet is gone
+
+
+@pytest.fixture
+def ext4_image(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """(image, mount point): a real ext4 file system on a loop device, mounted
+    with errors=remount-ro as servers are. Needs root and loop devices."""
+    image, mnt = tmp_path / "fs.img", tmp_path / f"ext4-{uuid.uuid4().hex[:8]}"
+    mnt.mkdir()
+    with open(image, "wb") as f:
+        f.truncate(32 * 1024 * 1024)
+    steps = (["mkfs.ext4", "-q", "-F", str(image)], ["mount", "-o", "loop,errors=remount-ro", str(image), str(mnt)])
+    for cmd in steps:
+        try:
+            got = subprocess.run(cmd, capture_output=True)
+        except FileNotFoundError:
+            pytest.skip(f"{cmd[0]} is not installed")
+        if got.returncode != 0:
+            pytest.skip(f"cannot {cmd[0]} an ext4 image here: {got.stderr.decode().strip()}")
+    try:
+        yield image, mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True, check=False)
+
+
+async def test_an_io_error_loses_no_acknowledged_mail_and_what_follows_gets_451(
+    ext4_image: tuple[Path, Path], tmp_path: Path, seed_mails: list[bytes]
+) -> None:
+    """The fault that remounts a server's file system read-only: every write
+    fails from one instant, and what was only in the page cache is gone. Each
+    mail that got its 250 before must be on the disk (synchronous=FULL; with
+    NORMAL they were lost); the next one gets 451."""
+    import fcntl
+    import sqlite3
+
+    image, mnt = ext4_image
+    store = await Store.open(f"sqlite+aiosqlite:///{mnt / 'kvm.db'}")
+    acked = seed_mails[:12]
+    try:
+        async with running_sink(store) as sink:
+            for raw in acked:
+                await send(sink, raw)
+            fd = os.open(mnt, os.O_RDONLY)
+            try:
+                fcntl.ioctl(fd, EXT4_IOC_SHUTDOWN, EXT4_GOING_FLAGS_NOLOGFLUSH.to_bytes(4, "little"))
+            finally:
+                os.close(fd)
+            code, _ = await _refused(sink, seed_mails[12])
+            assert code == 451
+    finally:
+        await store.close()
+    subprocess.run(["umount", str(mnt)], check=True)
+    subprocess.run(["mount", "-o", "loop", str(image), str(mnt)], check=True)  # as after the reboot
+    with sqlite3.connect(mnt / "kvm.db") as con:
+        stored = {r[0] for r in con.execute("SELECT message_id FROM mails")}
+    assert stored == {message_id(m) for m in acked}

@@ -9,6 +9,7 @@ SQLite's writes as the I/O error does, with an OperationalError: 451.)"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shutil
@@ -107,7 +108,6 @@ async def test_a_poison_mail_among_good_ones_all_get_250(tmp_path: Path, seed_ma
     """15 mails at once, one of which the database cannot store normally: all 15
     get 250 (none is refused, so none is retried forever), 14 are tracked, the
     poison is kept raw and listed by `kvm-patchbot unparsed`."""
-    import asyncio
 
     from bot.config import SmtpSettings
     from bot.ingest.groupcommit import GroupCommit
@@ -219,8 +219,9 @@ async def test_an_io_error_loses_no_acknowledged_mail_and_what_follows_gets_451(
             assert code == 451
     finally:
         await store.close()
-    subprocess.run(["umount", str(mnt)], check=True)
-    subprocess.run(["mount", "-o", "loop", str(image), str(mnt)], check=True)  # as after the reboot
+    await asyncio.to_thread(subprocess.run, ["umount", str(mnt)], check=True)
+    # As after the reboot: the image mounted again, its journal replayed.
+    await asyncio.to_thread(subprocess.run, ["mount", "-o", "loop", str(image), str(mnt)], check=True)
     with sqlite3.connect(mnt / "kvm.db") as con:
         stored = {r[0] for r in con.execute("SELECT message_id FROM mails")}
     assert stored == {message_id(m) for m in acked}

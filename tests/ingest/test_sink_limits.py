@@ -13,6 +13,7 @@ import pytest
 from bot.config import SmtpSettings
 from bot.ingest.smtp import MailMeta, SmtpSink
 from bot.ingest.smtpdata import DataBudget
+from bot.ingest.smtpguard import ConnectionGate
 
 from .test_smtp import send
 
@@ -96,8 +97,21 @@ async def test_50_idle_connections_are_closed_and_cannot_lock_the_sink_out(sink_
     assert len(got) == 1
 
 
+class _WatchedGate(ConnectionGate):
+    """The real gate, telling when a connection has been released."""
+
+    def __init__(self, total: int, per_client: int) -> None:
+        super().__init__(total, per_client)
+        self.released = asyncio.Event()
+
+    def release(self, host: str) -> None:
+        super().release(host)
+        self.released.set()
+
+
 async def test_connections_per_client_host_are_capped(sink_factory: Any) -> None:
     sink = await sink_factory(max_connections=10, max_connections_per_client=2)
+    sink.gate = gate = _WatchedGate(10, 2)  # the protocols made from now on count here
     a = await _connect(sink)
     b = await _connect(sink)
     reader, writer, greeting = await _connect(sink)
@@ -105,9 +119,7 @@ async def test_connections_per_client_host_are_capped(sink_factory: Any) -> None
     writer.close()
     assert (a[2][:3], b[2][:3]) == (b"220", b"220")
     a[1].close()
-    await a[0].read()  # closed from our side; the server sees it
-    while sink.gate.open > 1:  # the server's connection_lost runs in this loop
-        await asyncio.sleep(0)
+    await asyncio.wait_for(gate.released.wait(), 30)  # the server saw it go
     c = await _connect(sink)
     assert c[2][:3] == b"220"
     for conn in (b, c):

@@ -70,9 +70,11 @@ def _identify(raw: bytes) -> tuple[str, datetime | None]:
 
 
 class App:
-    def __init__(self, settings: Settings, *, workers: Sequence[WorkerStarter] | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, workers: Sequence[WorkerStarter] | None = None, metrics: Metrics | None = None
+    ) -> None:
         self.settings = settings
-        self.metrics = Metrics()
+        self.metrics = metrics or Metrics()  # given: shared with workers started elsewhere (tests)
         self._starters = list(delivery_workers(self.metrics) if workers is None else workers)
         self.workers: list[Worker] = []
         self._store: Store | None = None

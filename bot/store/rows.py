@@ -16,10 +16,15 @@ def body_hash(raw: bytes) -> str:
     same mail through another path, e.g. lore after SMTP, whose headers differ:
     Received, X-*) from a variant with other content. Line ends and trailing
     blank lines do not count."""
-    raw = raw.replace(b"\r\n", b"\n")
+    if b"\r" in raw:
+        raw = raw.replace(b"\r\n", b"\n")
     cut = raw.find(b"\n\n")
-    body = raw[cut + 2 :] if cut >= 0 else raw
-    return hashlib.sha256(body.rstrip(b"\n")).hexdigest()[:32]
+    start = cut + 2 if cut >= 0 else 0
+    end = len(raw)
+    while end > start and raw[end - 1] == 10:  # trailing newlines
+        end -= 1
+    # A view, not a slice: no copy of a body that may be megabytes.
+    return hashlib.sha256(memoryview(raw)[start:end]).hexdigest()[:32]
 
 
 def storable(text: str) -> str:

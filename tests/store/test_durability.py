@@ -114,3 +114,12 @@ async def test_variants_command_lists_them_and_gives_their_bytes(tmp_path: Path,
     assert code == 0 and out == changed
     code, _, err = await asyncio.to_thread(cli, "variants", "--db", url, "--raw", "7")
     assert code == 1 and b"no variant #7" in err
+
+
+def test_body_hash_ignores_headers_line_ends_and_trailing_blank_lines() -> None:
+    from bot.store.rows import body_hash
+
+    lf = body_hash(b"Subject: x\nReceived: a\n\nThe body.\n\nSigned-off-by: A <a@b>\n")
+    assert lf == body_hash(b"Subject: x\r\n\r\nThe body.\r\n\r\nSigned-off-by: A <a@b>\r\n\r\n\r\n")
+    assert lf != body_hash(b"Subject: x\n\nThe body.\nSigned-off-by: A <a@b>\n")  # one blank line fewer inside
+    assert body_hash(b"no header block at all") == body_hash(b"no header block at all\n")

@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.notify.delivery.worker import DeliveryWorker
 from bot.notify.preview import PreviewSink
 from bot.notify.sink import DeletedChannels
+from bot.observe.metrics import Metrics
 from bot.store import Store
 
 if TYPE_CHECKING:
@@ -51,8 +52,10 @@ class DeliveryService:
         stream: IO[str] | None = None,
         coalesce_delay: float = 0.3,
         backoff: tuple[float, float] = (0.5, 30.0),
+        metrics: Metrics | None = None,
     ) -> DeliveryService:
-        """Sync the config's subscriptions, connect (or preview), start delivering."""
+        """Sync the config's subscriptions, connect (or preview), start delivering;
+        `metrics` counts the Discord API's answers."""
         added, kept, removed = await store.sync_config(list(settings.subscriptions))
         if added or removed:
             log.info("subscriptions from config: %d added, %d kept, %d removed", added, kept, removed)
@@ -63,11 +66,18 @@ class DeliveryService:
             log.info("no Discord token: preview mode, posts go to the console and %s", settings.discord.preview_file)
             await worker.start()
             return cls(worker)
-        return cls._discord(settings, store, token, coalesce_delay=coalesce_delay, backoff=backoff)
+        return cls._discord(settings, store, token, coalesce_delay=coalesce_delay, backoff=backoff, metrics=metrics)
 
     @classmethod
     def _discord(
-        cls, settings: Settings, store: Store, token: str, *, coalesce_delay: float, backoff: tuple[float, float]
+        cls,
+        settings: Settings,
+        store: Store,
+        token: str,
+        *,
+        coalesce_delay: float,
+        backoff: tuple[float, float],
+        metrics: Metrics | None,
     ) -> DeliveryService:
         from bot.digest.source import StoreDigest
         from bot.discord.client import make_client  # discord.py only when used
@@ -75,7 +85,8 @@ class DeliveryService:
         from bot.discord.session import DiscordSession
 
         deleted = DeletedChannels()
-        client = make_client(settings, store, deleted=deleted, digest=StoreDigest(store))
+        extra = {} if metrics is None else {"http_trace": metrics.discord_trace()}
+        client = make_client(settings, store, deleted=deleted, digest=StoreDigest(store), **extra)
         sink = DiscordSink(client, thread_archive_minutes=settings.discord.thread_auto_archive_minutes)
         worker = DeliveryWorker(store, sink, coalesce_delay=coalesce_delay, backoff=backoff, deleted=deleted)
         service = cls(worker, DiscordSession(client, token, backoff=backoff))

@@ -26,7 +26,6 @@ from bot.notify.render import (
     VersionLink,
     fixes_line,
     lore_url,
-    person,
     render_card,
 )
 from bot.notify.text import fit, join_fitting, link, shorten_plain

@@ -2,7 +2,7 @@
 queue, fixes of a commit, a guild's subscriptions and the list's activity.
 
 Each answer is a few indexed queries (bench/queries.py measures them on a
-100,000-mail store). Title search uses the indexes of migration 0004: FTS5 on
+100,000-mail store). Title search uses the indexes of migration 0005: FTS5 on
 SQLite, a tsvector GIN index on PostgreSQL; both see a title as its words
 (runs of letters and digits, lowercased, unstemmed) and a search word as a
 prefix, so "harv pir" finds "KVM: VMX: Harvest PIR ...". Results come newest

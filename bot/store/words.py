@@ -1,4 +1,4 @@
-"""A title as the search indexes see it (migration 0004): its words, pure.
+"""A title as the search indexes see it (migration 0005): its words, pure.
 
 A word is a run of letters and digits, lowercased and not stemmed, which is
 how both SQLite's FTS5 (unicode61) and our PostgreSQL tsvector expression

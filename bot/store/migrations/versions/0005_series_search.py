@@ -11,14 +11,18 @@ bench/queries.py.) Both split titles on what is not a letter or a
 digit ("KVM: x86/mmu" is kvm, x86, mmu) and do not stem, so a search finds the
 same series on either database (`bot.store.queries.title_words`).
 
-Revision ID: 0004
-Revises: 0003
+A later migration that rebuilds `series` on SQLite (Alembic's batch mode
+copies the table) drops these triggers with the old table: it must create
+them again and rebuild the index.
+
+Revision ID: 0005
+Revises: 0004
 """
 
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -192,9 +192,11 @@ class SubscriptionFilter(_Section):
     """Which events a subscription wants. Empty lists mean "no restriction"."""
 
     lists: list[ListId] = []  # List-Id values
-    subsystems: list[str] = []  # prefix match: "KVM: x86" matches "KVM: x86/mmu"
+    # prefix match: "KVM: x86" matches "KVM: x86/mmu"; with * or ?, a glob over the whole subsystem
+    subsystems: list[str] = []
     paths: list[str] = []  # fnmatch globs over touched files: "arch/x86/kvm/*"
-    authors: list[str] = []  # substring match on "Name <email>"
+    authors: list[str] = []  # substring match on "Name <email>"; "@domain" matches the address's domain
+    title_words: list[str] = []  # each must start a word of the title ("harv" matches "harvesting")
     kinds: list[Literal["series", "single", "pull"]] = []  # "series" (N > 1), "single", "pull"
     stable_only: bool = False
     fixes_only: bool = False
@@ -243,6 +245,21 @@ class DiscordSettings(_Section):
         return self
 
 
+class CommandSettings(_Section):
+    """The slash commands (bot/discord/cogs)."""
+
+    # Answer with "thinking..." when an answer is not ready this soon: Discord allows 3 s in
+    # all for the first answer, and the network and the event loop need some of them.
+    defer_after_seconds: Annotated[float, Field(ge=0, le=2.5)] = 2.0
+    # Per user, the expensive commands (/series search, /digest, /stats): this many per window.
+    expensive_per_user: Annotated[int, Field(ge=1)] = 5
+    expensive_window_seconds: Annotated[float, Field(gt=0)] = 60.0
+    max_subscriptions_per_guild: Annotated[int, Field(ge=1)] = 50
+    # A month's digest takes about half a second to build (the event loop's time).
+    digest_max_days: Annotated[int, Field(ge=1, le=366)] = 31
+    stats_max_days: Annotated[int, Field(ge=1, le=3660)] = 366
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KVMBOT_", env_nested_delimiter="__", extra="forbid"
@@ -253,6 +270,7 @@ class Settings(BaseSettings):
     poller: PollerSettings = PollerSettings()
     discord: DiscordSettings = DiscordSettings()
     metrics: MetricsSettings = MetricsSettings()
+    commands: CommandSettings = CommandSettings()
     subscriptions: list[SubscriptionConfig] = Field(default_factory=list)
     log_level: LogLevel = "INFO"
     # "json": each log record as one JSON object per line (time, level, logger, message, ...).

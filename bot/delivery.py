@@ -16,7 +16,6 @@ import logging
 from typing import IO, TYPE_CHECKING
 
 from bot.config import Settings
-from bot.notify.delivery.status import DeliveryStatus
 from bot.notify.delivery.worker import DeliveryWorker
 from bot.notify.preview import PreviewSink
 from bot.notify.sink import DeletedChannels
@@ -80,13 +79,14 @@ class DeliveryService:
         backoff: tuple[float, float],
         metrics: Metrics | None,
     ) -> DeliveryService:
+        from bot.digest.source import StoreDigest
         from bot.discord.client import make_client  # discord.py only when used
         from bot.discord.sender import DiscordSink
         from bot.discord.session import DiscordSession
 
         deleted = DeletedChannels()
         extra = {} if metrics is None else {"http_trace": metrics.discord_trace()}
-        client = make_client(settings.discord, deleted=deleted, status=DeliveryStatus(store), **extra)
+        client = make_client(settings, store, deleted=deleted, digest=StoreDigest(store), **extra)
         sink = DiscordSink(client, thread_archive_minutes=settings.discord.thread_auto_archive_minutes)
         worker = DeliveryWorker(store, sink, coalesce_delay=coalesce_delay, backoff=backoff, deleted=deleted)
         service = cls(worker, DiscordSession(client, token, backoff=backoff))

@@ -29,11 +29,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--list", dest="lists", action="append", default=[], metavar="LIST_ID",
                      help="only mail from this List-Id (repeatable)")
     add.add_argument("--subsystem", dest="subsystems", action="append", default=[], metavar="PREFIX",
-                     help='subsystem prefix, e.g. "KVM: x86" (repeatable)')
+                     help='subsystem prefix, e.g. "KVM: x86", or glob, e.g. "KVM: *VMX" (repeatable)')
     add.add_argument("--path", dest="paths", action="append", default=[], metavar="GLOB",
                      help='touched file glob, e.g. "arch/x86/kvm/*" (repeatable)')
     add.add_argument("--author", dest="authors", action="append", default=[], metavar="TEXT",
                      help="substring of the author's name or address (repeatable)")
+    add.add_argument("--title", dest="title_words", action="append", default=[], metavar="WORD",
+                     help="a word the title must hold (a prefix: harv matches harvesting; repeatable)")
     add.add_argument("--kind", dest="kinds", action="append", default=[], choices=KINDS,
                      help="series, single or pull (repeatable)")
     add.add_argument("--stable-only", action="store_true", help="only series asking for stable")
@@ -63,6 +65,7 @@ def config_from_args(args: argparse.Namespace) -> SubscriptionConfig:
             subsystems=args.subsystems,
             paths=args.paths,
             authors=args.authors,
+            title_words=args.title_words,
             kinds=args.kinds,
             stable_only=args.stable_only,
             fixes_only=args.fixes_only,
@@ -78,7 +81,7 @@ def describe(s: SubscriptionRow) -> str:
     f = s.filter
     parts = [f"{name}={','.join(v)}" for name, v in (
         ("lists", f.lists), ("subsystems", f.subsystems), ("paths", f.paths),
-        ("authors", f.authors), ("kinds", f.kinds),
+        ("authors", f.authors), ("title", f.title_words), ("kinds", f.kinds),
     ) if v]
     parts += [flag for flag, on in (("stable-only", f.stable_only), ("fixes-only", f.fixes_only)) if on]
     if f.rfc is not None:

@@ -50,3 +50,13 @@ async def digest_from_store(
 ) -> str:
     mails = await window_mails(store, since=since, until=until, source_refs=source_refs)
     return render_digest(window, mails)
+
+
+class StoreDigest:
+    """The digest of a date window of the store: what the bot's /digest command asks for."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def __call__(self, since: datetime, until: datetime) -> str:
+        return await digest_from_store(self.store, Window.for_dates(since, until), since=since, until=until)

@@ -2,12 +2,21 @@
 
 The bot needs no privileged intents: it posts over REST and listens to the
 gateway only for guild and channel changes (a deleted channel disables its
-subscriptions) and slash commands (the cogs).
+subscriptions) and interactions (slash commands, page buttons, autocomplete).
+
+    bot = make_client(settings, store, deleted=..., digest=StoreDigest(store))
+
+Like discord.py's examples/advanced_startup.py, what the cogs need (the store,
+the settings, the pager, the per-user limits, the digest maker) reaches the
+bot through its constructor and each cog through its own.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
 
 import discord
 import discord.gateway
@@ -15,13 +24,22 @@ import discord.http
 import yarl
 from discord.ext import commands
 
-from bot.config import DiscordSettings
+from bot.config import DiscordSettings, Settings
+from bot.discord.cogs.digest import Digest, DigestMaker
+from bot.discord.cogs.fixes import Fixes
+from bot.discord.cogs.series import Series
+from bot.discord.cogs.stable import Stable
+from bot.discord.cogs.stats import Stats
+from bot.discord.cogs.status import Status
+from bot.discord.cogs.subscriptions import Subscriptions
+from bot.discord.pager import PageButton, Pager
+from bot.discord.ratelimit import UserLimits
+from bot.discord.tree import PatchTree
 from bot.notify.delivery.status import DeliveryStatus
 from bot.notify.sink import DeletedChannels
+from bot.store import Store
 
 log = logging.getLogger(__name__)
-
-COGS = ("bot.discord.cogs.status",)
 
 
 def point_at(settings: DiscordSettings) -> None:
@@ -36,33 +54,64 @@ def intents() -> discord.Intents:
     return wanted
 
 
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 class PatchBot(commands.Bot):
-    """commands.Bot for the cogs: reports deleted channels to the delivery
-    worker, and answers `/kvm status` from the delivery status."""
+    """commands.Bot holding what the slash commands need; reports deleted channels
+    to the delivery worker."""
 
     def __init__(
         self,
-        settings: DiscordSettings,
+        settings: Settings,
+        store: Store,
         *,
         deleted: DeletedChannels | None = None,
-        status: DeliveryStatus | None = None,
-        **kwargs: object,
+        digest: DigestMaker | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        **options: Any,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents(),
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
-            **kwargs,  # type: ignore[arg-type]
+            tree_cls=PatchTree,
+            **options,
         )
         self.settings = settings
+        self.store = store
         self.deleted_channels = deleted
-        self.delivery_status = status
+        self.digest = digest
+        self.clock = clock
+        commands_ = settings.commands
+        self.limits = UserLimits(commands_.expensive_per_user, commands_.expensive_window_seconds)
+        self.pager = Pager(defer_after=commands_.defer_after_seconds)
+
+    def cogs_to_load(self) -> list[commands.Cog]:
+        c, store, pager, limits, clock = self.settings.commands, self.store, self.pager, self.limits, self.clock
+        cogs: list[commands.Cog] = [
+            Status(DeliveryStatus(store), c),
+            Subscriptions(store, c, clock=clock),
+            Series(store, pager, limits, c),
+            Stable(store, pager, c, clock=clock),
+            Fixes(store, pager, c),
+            Stats(store, limits, c, clock=clock),
+        ]
+        if self.digest is not None:
+            cogs.append(Digest(self.digest, limits, c, clock=clock))
+        return cogs
 
     async def setup_hook(self) -> None:
-        for name in COGS:
-            await self.load_extension(name)
-        for guild_id in self.settings.guild_ids:
+        self.add_dynamic_items(PageButton)  # page buttons of answers sent before a restart
+        for cog in self.cogs_to_load():
+            await self.add_cog(cog)
+        guild_ids = self.settings.discord.guild_ids
+        if not guild_ids:
+            # Global commands reach every guild, after Discord's client caches catch up.
+            await self.tree.sync()
+        for guild_id in guild_ids:  # guild commands update at once
             guild = discord.Object(id=guild_id)
             self.tree.copy_global_to(guild=guild)
             await self.tree.sync(guild=guild)
@@ -72,6 +121,6 @@ class PatchBot(commands.Bot):
             self.deleted_channels.report(channel.id)
 
 
-def make_client(settings: DiscordSettings, **kwargs: object) -> PatchBot:
-    point_at(settings)
-    return PatchBot(settings, **kwargs)  # type: ignore[arg-type]
+def make_client(settings: Settings, store: Store, **kwargs: Any) -> PatchBot:
+    point_at(settings.discord)
+    return PatchBot(settings, store, **kwargs)

@@ -8,10 +8,12 @@ card is posted then.
 
 from __future__ import annotations
 
+import re
 from fnmatch import fnmatchcase
 
 from bot.config import SubscriptionFilter
 from bot.series.models import SeriesView
+from bot.store.words import title_words
 
 KINDS = ("series", "single", "pull")
 # Characters that may follow a subsystem prefix: "KVM: x86" matches "KVM: x86/mmu"
@@ -52,8 +54,17 @@ def _norm_list(list_id: str) -> str:
     return list_id.strip().strip("<>").lower()
 
 
-def _subsystem_matches(prefix: str, subsystem: str) -> bool:
-    p, s = prefix.strip().lower(), subsystem.strip().lower()
+def _glob(pattern: str) -> re.Pattern[str]:
+    """`*` any run, `?` one character, everything else literal (as SQL LIKE in bot.store.queries)."""
+    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def subsystem_matches(pattern: str, subsystem: str) -> bool:
+    """A prefix ending at a boundary, or with `*`/`?` a glob over the whole subsystem; any case."""
+    p, s = pattern.strip().lower(), subsystem.strip().lower()
+    if "*" in p or "?" in p:
+        return _glob(p).fullmatch(s) is not None
     if not s.startswith(p):
         return False
     return len(s) == len(p) or s[len(p)] in _SUBSYSTEM_BOUNDARY or p[-1:] in _SUBSYSTEM_BOUNDARY
@@ -67,21 +78,30 @@ def _path_matches(glob: str, path: str) -> bool:
     return not any(c in base for c in "*?[") and path.startswith(base + "/")
 
 
+def author_matches(author: str, series: SeriesView) -> bool:
+    a = author.strip().lower()
+    if a.startswith("@"):
+        return series.author.email.lower().endswith(a)
+    return a in f"{series.author.name} <{series.author.email}>".lower()
+
+
 def matches(flt: SubscriptionFilter, series: SeriesView) -> bool:
     if flt.lists:
         if series.list_id is None or _norm_list(series.list_id) not in {_norm_list(x) for x in flt.lists}:
             return False
     if flt.subsystems:
         subsystem = series.subsystem or ""
-        if not any(_subsystem_matches(p, subsystem) for p in flt.subsystems):
+        if not any(subsystem_matches(p, subsystem) for p in flt.subsystems):
             return False
     if flt.paths:
         files = files_of(series)
         if not any(_path_matches(g, f) for g in flt.paths for f in files):
             return False
-    if flt.authors:
-        who = f"{series.author.name} <{series.author.email}>".lower()
-        if not any(a.strip().lower() in who for a in flt.authors):
+    if flt.authors and not any(author_matches(a, series) for a in flt.authors):
+        return False
+    if flt.title_words:
+        words = title_words(series.title)
+        if not all(any(w.startswith(want) for w in words) for want in title_words(" ".join(flt.title_words))):
             return False
     if flt.kinds and series_kind(series) not in {k.strip().lower() for k in flt.kinds}:
         return False

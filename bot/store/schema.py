@@ -226,6 +226,7 @@ stable_requests = Table(
     Column("versions", JSON, nullable=False),
     Column("noautosel", Boolean, nullable=False),
     Column("embargoed", Boolean, nullable=False),
+    Index("ix_stable_requests_series_id", "series_id"),  # the stable queue joins by series
 )
 
 applied = Table(
@@ -308,6 +309,18 @@ cursors = Table(
     Column("name", Text, primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# Search structures the migrations create outside this metadata (see migration
+# 0005): SQLite's FTS5 table over series titles (and its shadow tables), and
+# PostgreSQL's generated column series.title_tsv and its index. The tables'
+# own queries never name them (only bot.store.queries' search does).
+SEARCH_OBJECTS = ("series_fts", "ix_series_title_tsv", "title_tsv")
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's comparison hook: leave the search structures out of schema diffs."""
+    return not (name or "").startswith(SEARCH_OBJECTS)
+
 
 # Derived from the stored mails; `reparse` empties and rebuilds these.
 DERIVED = (applied, stable_requests, fixes, trailers, series_refs, patches, series, lineages)

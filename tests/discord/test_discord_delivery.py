@@ -132,14 +132,14 @@ async def test_permanent_refusals_are_recorded_not_retried(store: Store, seeds: 
     assert await q.pending_count(store) == 0
 
 
-async def test_retried_thread_creation_recovers_the_thread() -> None:
+async def test_retried_thread_creation_recovers_the_thread(store: Store) -> None:
     async with FakeDiscord(guild_id=GUILD, channels=[(CARDS, "patches")]) as fake:
-        from bot.config import DiscordSettings
         from bot.discord.client import make_client
         from bot.notify.models import Embed, Post
 
         with pointed_at(fake):
-            client = make_client(DiscordSettings(token="t", api_base_url=fake.api_base_url, gateway_url=fake.gateway_url))
+            settings = Settings(discord={"token": "t", "api_base_url": fake.api_base_url, "gateway_url": fake.gateway_url})
+            client = make_client(settings, store)
             await client.login("t")
             try:
                 sink = DiscordSink(client)

@@ -8,7 +8,11 @@ In-process::
             await client.get_channel(C1).send("hi")
             await fake.wait_for(lambda f: len(f.messages) >= 1, timeout=10)
             record = fake.interact("kvm", [{"type": 1, "name": "status"}], channel_id=C1)
-            await fake.wait_for(lambda f: record.acknowledged)
+            await fake.answered(record)               # a callback, and past a defer the answer
+            press = await fake.answered(fake.press(record.original_message_id, "next"))
+            typed = await fake.answered(fake.autocomplete("series", [{"type": 1, "name": "show",
+                "options": [{"type": 3, "name": "series", "value": "pi", "focused": True}]}]))
+            typed.choices                              # what the bot offered (at most 25)
 
 ``pointed_at(fake)`` alone redirects discord.py for code that starts its own client.
 
@@ -36,7 +40,11 @@ Pointing discord.py at the fake (verified against discord.py 2.7.1):
   ``RestFault(via=False)``) or discord.py treats them as a Cloudflare ban.
 
 Limits, error codes and faults are described in limits.py, rest.py, faults.py;
-the /_fake control routes in control.py.
+command registration and invocation rules in commands.py, components and
+modals in components.py, interaction callbacks (types per interaction, the
+3-second and 15-minute deadlines) in interactions.py; the /_fake control
+routes in control.py (POST /_fake/interactions, /_fake/components,
+/_fake/autocomplete and /_fake/modals dispatch one and answer once the bot has).
 """
 
 from __future__ import annotations

@@ -18,14 +18,35 @@ if TYPE_CHECKING:
 def interaction_view(fake: FakeDiscord, record_id: int) -> dict[str, Any]:
     record = fake.state.interactions[record_id]
     original = fake.state.messages_by_id.get(record.original_message_id or 0)
+    data = record.payload["data"]
     return {
         "id": str(record.id),
+        "type": record.type,
         "token": record.token,
-        "name": record.payload["data"]["name"],
+        "name": data.get("name") or data.get("custom_id"),
         "callbacks": record.callbacks,
         "original": None if original is None else original.observed(),
         "followups": [fake.state.messages_by_id[i].observed() for i in record.followup_ids],
+        "choices": record.choices,
+        "modal": record.modal,
     }
+
+
+async def _answer(fake: FakeDiscord, body: dict[str, Any], start: Any) -> web.Response:
+    """Dispatch, wait until the bot answered (or `timeout` seconds, default 10), return the view.
+
+    Body keys other than `timeout` go to `start`; an interaction the bot never
+    answered comes back with empty `callbacks`."""
+    timeout = float(body.pop("timeout", 10.0))
+    try:
+        record = start(**body)
+    except (LookupError, TypeError, ValueError, KeyError) as exc:
+        return json_response({"message": str(exc), "code": 0}, 400)
+    try:
+        await fake.answered(record, timeout=timeout)
+    except TimeoutError:
+        pass
+    return json_response(interaction_view(fake, record.id))
 
 
 def register(router: web.UrlDispatcher, fake: FakeDiscord) -> None:
@@ -90,12 +111,36 @@ def register(router: web.UrlDispatcher, fake: FakeDiscord) -> None:
         return await get_faults(request)
 
     async def post_interaction(request: web.Request) -> web.Response:
-        """Body: {"name", "options"?, "channel_id"?, "user_id"?, "permissions"?}."""
-        try:
-            record = fake.interact(**(await request.json()))
-        except (LookupError, TypeError) as exc:
-            return json_response({"message": str(exc), "code": 0}, 400)
-        return json_response(interaction_view(fake, record.id))
+        """Body: {"name", "options"?, "channel_id"?, "user_id"?, "permissions"?, "timeout"?};
+        answers {"callbacks", "original", "followups", ...} once the bot answered."""
+        body = await request.json()
+        for key in ("channel_id", "user_id"):
+            if body.get(key) is not None:
+                body[key] = int(body[key])
+        return await _answer(fake, body, fake.interact)
+
+    async def post_component(request: web.Request) -> web.Response:
+        """Body: {"message_id", "custom_id", "user_id"?, "values"?, "timeout"?}: a button press."""
+        body = await request.json()
+        body["message_id"] = int(body.get("message_id") or 0)
+        if body.get("user_id") is not None:
+            body["user_id"] = int(body["user_id"])
+        return await _answer(fake, body, fake.press)
+
+    async def post_autocomplete(request: web.Request) -> web.Response:
+        """Body: {"name", "options" (the one being typed has "focused": true), "channel_id"?,
+        "user_id"?}; answers {"choices": [...]} as the bot returned them (null: no answer)."""
+        body = await request.json()
+        body.setdefault("timeout", fake.api.interaction_ack_timeout + 1.0)
+        response = await _answer(fake, body, fake.autocomplete)
+        return response
+
+    async def post_modal(request: web.Request) -> web.Response:
+        """Body: {"custom_id", "values": {input custom_id: text}, "user_id"?}: submit a modal."""
+        body = await request.json()
+        if body.get("user_id") is not None:
+            body["user_id"] = int(body["user_id"])
+        return await _answer(fake, body, fake.submit_modal)
 
     async def get_interactions(request: web.Request) -> web.Response:
         return json_response([interaction_view(fake, i) for i in state.interactions])
@@ -123,4 +168,7 @@ def register(router: web.UrlDispatcher, fake: FakeDiscord) -> None:
     router.add_post("/_fake/faults", post_faults)
     router.add_get("/_fake/interactions", get_interactions)
     router.add_post("/_fake/interactions", post_interaction)
+    router.add_post("/_fake/components", post_component)
+    router.add_post("/_fake/autocomplete", post_autocomplete)
+    router.add_post("/_fake/modals", post_modal)
     router.add_post("/_fake/channels", post_channel)

@@ -1,52 +1,76 @@
-"""Application commands (stored as synced), interaction callbacks and follow-ups.
+"""Application commands (stored as synced), interactions of every kind the bot
+handles, their callbacks and follow-ups.
 
-Discord's rules kept here: one callback per interaction (40060 after), the
-callback within `interaction_ack_timeout` seconds (10062 after), follow-ups
-and @original edits through /webhooks/{application}/{token} for 15 minutes.
+Discord's rules kept here (discord-api-docs `developers/interactions/receiving-and-responding.mdx`
+unless said otherwise):
+
+* one callback per interaction (40060 after);
+* the callback within `interaction_ack_timeout` seconds, 3 on Discord ("you must
+  send an initial response within 3 seconds of receiving the event"; 10062 after);
+* follow-ups and @original edits through /webhooks/{application}/{token} for
+  `interaction_token_lifetime` seconds, 15 minutes on Discord ("Interaction
+  tokens are valid for 15 minutes"; 50027 after);
+* the callback type fits the interaction ("Interaction Callback Type"): 6 and 7
+  "only valid for component-based interactions", 8 answers an autocomplete and
+  nothing else answers one, 9 "not available for MODAL_SUBMIT and PING";
+  autocomplete "max of 25 choices"; a modal needs custom_id, title, 1-5 components;
+* after 6 or 7, @original is the message the component is attached to;
+* only what a Discord client could send is dispatched (`commands.check_invocation`),
+  a button only from a message that has it, enabled, and that the user can see.
 """
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
 from typing import Any
 
 from aiohttp import web
 
-from . import payloads
-from .limits import field_error
+from . import commands, components, payloads
+from .limits import Errors, field_error
 from .messages import EPHEMERAL, LOADING, create_message, delete_message, edit_message, validate_message
 from .rest import API_PREFIX, Api, ApiError, invalid_form, json_response, no_content, read_body
-from .state import InteractionRecord, Message
+from .state import (
+    APPLICATION_COMMAND,
+    AUTOCOMPLETE,
+    MESSAGE_COMPONENT,
+    MODAL_SUBMIT,
+    InteractionRecord,
+    Message,
+)
 
 TOKEN_LIFETIME = 15 * 60.0
-COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
 
-# Callback types (Discord's InteractionResponseType).
+# Callback types ("Interaction Callback Type").
 CHANNEL_MESSAGE = 4
 DEFERRED_CHANNEL_MESSAGE = 5
 DEFERRED_UPDATE = 6
 UPDATE_MESSAGE = 7
-
-
-def _command_errors(command: dict[str, Any]) -> dict[str, Any]:
-    errors: dict[str, Any] = {}
-    name = command.get("name") or ""
-    if not COMMAND_NAME.match(name) or name != name.lower():
-        errors["name"] = field_error("APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")
-    if command.get("type", 1) == 1 and not (1 <= len(command.get("description") or "") <= 100):
-        errors["description"] = field_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
-    if len(command.get("options") or []) > 25:
-        errors["options"] = field_error("BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
-    return errors
+AUTOCOMPLETE_RESULT = 8
+MODAL = 9
+KNOWN_CALLBACKS = (1, 4, 5, 6, 7, 8, 9, 10, 12)
+# Which callbacks answer which interaction. 10 (deprecated, monetized apps) and 12
+# (apps with Activities) are refused: the fake's application has neither.
+ALLOWED_CALLBACKS = {
+    APPLICATION_COMMAND: (CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, MODAL),
+    MESSAGE_COMPONENT: (CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE, MODAL),
+    AUTOCOMPLETE: (AUTOCOMPLETE_RESULT,),
+    # 6/7 only when the modal was opened from a component (it then carries the message).
+    MODAL_SUBMIT: (CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE),
+}
+CHOICES_MAX = 25
 
 
 def store_commands(
-    api: Api, existing: list[dict[str, Any]], incoming: list[Any], guild_id: str | None
+    api: Api, existing: list[dict[str, Any]], incoming: Any, guild_id: str | None
 ) -> list[dict[str, Any]]:
-    """Bulk overwrite: validate all, keep ids of commands whose name survives."""
-    errors = {str(i): e for i, c in enumerate(incoming) if (e := _command_errors(c))}
+    """Bulk overwrite: validate all (nothing is stored if one is wrong), keep ids of
+    commands whose name survives."""
+    if not isinstance(incoming, list):
+        raise invalid_form({"_errors": [{"code": "BASE_TYPE_BAD_TYPE", "message": "Must be an array"}]})
+    errors = {str(i): e for i, c in enumerate(incoming) if (e := commands.command_errors(c))}
+    errors = errors or commands.duplicate_names(incoming)
     if errors:
         raise invalid_form(errors)
     by_name = {c["name"]: c for c in existing}
@@ -66,6 +90,9 @@ def store_commands(
             "application_id": str(api.state.application_id),
             "version": str(api.state.snowflakes.next()),
         }
+        if data["default_member_permissions"] is not None:
+            # Discord takes the bit set as a number or a string and answers it as a string.
+            data["default_member_permissions"] = str(data["default_member_permissions"])
         if guild_id is not None:
             data["guild_id"] = guild_id
         stored.append(data)
@@ -80,29 +107,37 @@ def find_command(api: Api, name: str) -> dict[str, Any] | None:
     return None
 
 
-def new_interaction(api: Api, payload_args: dict[str, Any]) -> InteractionRecord:
-    """Build, record and dispatch an INTERACTION_CREATE for a registered slash command."""
+def _user(api: Api, args: dict[str, Any]) -> int:
+    return int(args.get("user_id") or api.state.bot_id + 2)
+
+
+def _dispatch(
+    api: Api,
+    kind: int,
+    data: dict[str, Any],
+    args: dict[str, Any],
+    *,
+    channel_id: int | None = None,
+    message: Message | None = None,
+) -> InteractionRecord:
+    """Build, record and send one INTERACTION_CREATE."""
     state = api.state
-    name = payload_args["name"]
-    command = find_command(api, name)
-    if command is None:
-        if payload_args.get("require_registered", True):
-            raise LookupError(f"no application command {name!r} was synced to the fake")
-        command = {"id": str(state.snowflakes.next()), "name": name, "type": 1}
-    channel_id = payload_args.get("channel_id") or state.text_channels()[0].id
-    channel = api.channel(channel_id)
+    channel = api.channel(channel_id or args.get("channel_id") or state.text_channels()[0].id)
     token = "aW50ZXJhY3Rpb246" + secrets.token_urlsafe(48)  # "interaction:" in base64, like Discord's
-    record = InteractionRecord(id=state.snowflakes.next(), token=token, payload={})
+    user_id = _user(api, args)
+    record = InteractionRecord(id=state.snowflakes.next(), token=token, payload={}, type=kind, user_id=user_id)
+    record.message_id = None if message is None else message.id
     record.payload = payloads.interaction(
         state,
         interaction_id=record.id,
         token=record.token,
-        command=command,
+        kind=kind,
+        data=data,
         channel_obj=channel,
-        user_id=int(payload_args.get("user_id") or state.bot_id + 2),
-        user_name=payload_args.get("user_name") or "tester",
-        permissions=int(payload_args.get("permissions", payloads.ALL_PERMISSIONS)),
-        options=list(payload_args.get("options") or []),
+        user_id=user_id,
+        user_name=args.get("user_name") or "tester",
+        permissions=int(args.get("permissions", payloads.ALL_PERMISSIONS)),
+        message=None if message is None else payloads.message(state, message),
     )
     state.interactions[record.id] = record
     api.dispatch("INTERACTION_CREATE", record.payload, intent=None)
@@ -110,13 +145,127 @@ def new_interaction(api: Api, payload_args: dict[str, Any]) -> InteractionRecord
     return record
 
 
+def _command(api: Api, args: dict[str, Any]) -> dict[str, Any]:
+    name = args["name"]
+    command = find_command(api, name)
+    if command is None:
+        if args.get("require_registered", True):
+            raise LookupError(f"no application command {name!r} was synced to the fake")
+        command = {"id": str(api.state.snowflakes.next()), "name": name, "type": 1}
+    return command
+
+
+def new_interaction(api: Api, args: dict[str, Any]) -> InteractionRecord:
+    """A slash command (type 2) with options in Discord's wire shape."""
+    command = _command(api, args)
+    options = list(args.get("options") or [])
+    if args.get("require_registered", True):
+        commands.check_invocation(command, options)
+    permissions = int(args.get("permissions", payloads.ALL_PERMISSIONS))
+    data = payloads.command_data(api.state, command, options, permissions=permissions)
+    return _dispatch(api, APPLICATION_COMMAND, data, args)
+
+
+def new_autocomplete(api: Api, args: dict[str, Any]) -> InteractionRecord:
+    """An autocomplete (type 4): the option being typed is marked "focused": true."""
+    command = _command(api, args)
+    options = list(args.get("options") or [])
+    commands.check_invocation(command, options, autocomplete=True)
+    permissions = int(args.get("permissions", payloads.ALL_PERMISSIONS))
+    data = payloads.command_data(api.state, command, options, permissions=permissions)
+    return _dispatch(api, AUTOCOMPLETE, data, args)
+
+
+def new_component(api: Api, args: dict[str, Any]) -> InteractionRecord:
+    """A press on a button (or a choice in a select) of a message (type 3)."""
+    state = api.state
+    msg = state.messages_by_id.get(int(args["message_id"]))
+    if msg is None or msg.deleted:
+        raise LookupError(f"no message {args['message_id']}")
+    # EPHEMERAL: "this message is only visible to the user who invoked the Interaction"
+    # (discord-api-docs resources/message.mdx, Message Flags): nobody else can press its buttons.
+    if msg.flags & EPHEMERAL and msg.interaction_user_id not in (None, _user(api, args)):
+        raise LookupError("an ephemeral message is seen (and pressed) only by the user it answered")
+    found = components.find(msg.components, str(args["custom_id"]))
+    if found is None:  # a client sends only the custom_id of a component the message shows
+        raise LookupError(f"message {msg.id} has no component with custom_id {args['custom_id']!r}")
+    if found.get("disabled"):  # components/reference.mdx, Button: "disabled?: Whether the button is disabled"
+        raise LookupError(f"the component {args['custom_id']!r} is disabled: a client cannot press it")
+    data: dict[str, Any] = {"custom_id": found["custom_id"], "component_type": found["type"]}
+    if found["type"] in components.SELECTS:
+        data["values"] = list(args.get("values") or [])
+    return _dispatch(api, MESSAGE_COMPONENT, data, args, channel_id=msg.channel_id, message=msg)
+
+
+def new_modal_submit(api: Api, args: dict[str, Any]) -> InteractionRecord:
+    """The user submits a modal the bot opened for them (type 5); `values` by input custom_id."""
+    state = api.state
+    user_id = _user(api, args)
+    opened = [
+        r for r in state.interactions.values()
+        if r.modal is not None and r.modal.get("custom_id") == args["custom_id"] and r.user_id == user_id
+    ]
+    if not opened:  # a modal submit answers a MODAL (9) callback shown to that user
+        raise LookupError(f"no modal {args['custom_id']!r} was opened for user {user_id}")
+    source = opened[-1]
+    values = dict(args.get("values") or {})
+    rows = []
+    for text_input in components.modal_inputs(source.modal or {}):
+        value = str(values.pop(text_input["custom_id"], text_input.get("value") or ""))
+        if text_input.get("required", True) and not value:
+            raise ValueError(f"the modal's input {text_input['custom_id']!r} is required")
+        rows.append({"type": components.ACTION_ROW, "components": [
+            {"type": components.TEXT_INPUT, "custom_id": text_input["custom_id"], "value": value}
+        ]})
+    if values:
+        raise ValueError(f"the modal has no input(s) {sorted(values)}")
+    data = {"custom_id": args["custom_id"], "components": rows}
+    message = state.messages_by_id.get(source.message_id or 0)
+    return _dispatch(
+        api, MODAL_SUBMIT, data, {**args, "channel_id": source.payload["channel_id"]}, message=message
+    )
+
+
 def _by_token(api: Api, token: str) -> InteractionRecord:
     for record in api.state.interactions.values():
         if record.token == token:
-            if time.monotonic() - record.created > TOKEN_LIFETIME:
+            if time.monotonic() - record.created > api.interaction_token_lifetime:
                 raise ApiError(401, 50027, "Invalid Webhook Token")
             return record
     raise ApiError(404, 10015, "Unknown Webhook")
+
+
+def _type_error(message: str) -> ApiError:
+    return invalid_form({"type": field_error("INTERACTION_CALLBACK_TYPE_INVALID", message)})
+
+
+def _choices_errors(record: InteractionRecord, api: Api, data: dict[str, Any]) -> Errors:
+    choices = data.get("choices")
+    if not isinstance(choices, list):
+        return {"choices": field_error("BASE_TYPE_REQUIRED", "This field is required")}
+    if len(choices) > CHOICES_MAX:
+        return {"choices": field_error("BASE_TYPE_MAX_LENGTH", f"Must be {CHOICES_MAX} or fewer in length.")}
+    command = find_command(api, record.payload["data"]["name"]) or {}
+    focused = commands.check_invocation(command, record.payload["data"].get("options") or [], autocomplete=True)
+    kind = (focused or {}).get("type", commands.STRING)
+    errors = commands.choices_errors(kind, choices)
+    return {"choices": errors} if errors else {}
+
+
+def _check_callback(api: Api, record: InteractionRecord, kind: int, data: dict[str, Any]) -> None:
+    if kind not in KNOWN_CALLBACKS:
+        raise invalid_form({"type": field_error("BASE_TYPE_CHOICES", "Value must be one of {1, 4, 5, 6, 7, 8, 9, 10, 12}.")})
+    if kind not in ALLOWED_CALLBACKS.get(record.type, ()):
+        raise _type_error(f"callback type {kind} cannot answer an interaction of type {record.type}")
+    if record.type == MODAL_SUBMIT and kind in (DEFERRED_UPDATE, UPDATE_MESSAGE) and record.message_id is None:
+        raise _type_error("only a modal opened from a component can update that component's message")
+    if kind == AUTOCOMPLETE_RESULT and (errors := _choices_errors(record, api, data)):
+        raise invalid_form({"data": errors})
+    if kind == MODAL and (errors := components.modal_errors(data)):
+        raise invalid_form({"data": errors})
+    if kind == DEFERRED_CHANNEL_MESSAGE and int(data.get("flags") or 0) & ~EPHEMERAL:
+        # "the only valid message flag you may use is EPHEMERAL"
+        raise invalid_form({"data": {"flags": field_error("BASE_TYPE_INVALID", "Only EPHEMERAL may be set")}})
 
 
 def register(router: web.UrlDispatcher, api: Api) -> None:
@@ -163,37 +312,43 @@ def register(router: web.UrlDispatcher, api: Api) -> None:
             raise ApiError(404, 10062, "Unknown interaction")
         body, uploads = await read_body(request)
         kind, data = int(body.get("type", 0)), body.get("data") or {}
+        _check_callback(api, record, kind, data)
         msg: Message | None = None
         channel = api.channel(record.payload["channel_id"])
         if kind == CHANNEL_MESSAGE:
             msg = create_message(
-                api, channel, data, interaction_id=record.id, webhook_id=state.application_id, uploads=uploads
+                api, channel, data, interaction_id=record.id, interaction_type=record.type,
+                interaction_user_id=record.user_id, webhook_id=state.application_id, uploads=uploads,
             )
         elif kind == DEFERRED_CHANNEL_MESSAGE:
             flags = LOADING | (int(data.get("flags") or 0) & EPHEMERAL)
-            msg = _loading_message(api, channel.id, record.id, flags)
-        elif kind in (DEFERRED_UPDATE, UPDATE_MESSAGE, 8, 9, 10, 12):
+            msg = _loading_message(api, channel.id, record, flags)
+        elif kind in (DEFERRED_UPDATE, UPDATE_MESSAGE):
+            msg = state.messages_by_id[record.message_id or 0]
             if kind == UPDATE_MESSAGE:
                 validate_message(data, partial=True)
-        else:
-            choices = "Value must be one of {1, 4, 5, 6, 7, 8, 9, 10, 12}."
-            raise invalid_form({"type": field_error("BASE_TYPE_CHOICES", choices)})
+                edit_message(api, msg, data, uploads)
+        elif kind == AUTOCOMPLETE_RESULT:
+            record.choices = list(data["choices"])
+        elif kind == MODAL:
+            record.modal = data
         record.callbacks.append({"type": kind, "data": data})
         if msg is not None:
             record.original_message_id = msg.id
         state.changed()
         if request.query.get("with_response") not in ("1", "true", "True"):
             return no_content()
+        new_message = kind in (CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE)
         answer: dict[str, Any] = {
             "interaction": {
                 "id": str(record.id),
-                "type": 2,
-                "response_message_id": None if msg is None else str(msg.id),
+                "type": record.type,
+                "response_message_id": str(msg.id) if msg is not None and new_message else None,
                 "response_message_loading": kind == DEFERRED_CHANNEL_MESSAGE,
-                "response_message_ephemeral": bool(msg is not None and msg.flags & EPHEMERAL),
+                "response_message_ephemeral": bool(msg is not None and new_message and msg.flags & EPHEMERAL),
             }
         }
-        if msg is not None:
+        if msg is not None and kind in (CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, UPDATE_MESSAGE):
             answer["resource"] = {"type": kind, "message": payloads.message(state, msg)}
         return json_response(answer)
 
@@ -215,21 +370,24 @@ def register(router: web.UrlDispatcher, api: Api) -> None:
 
     async def followup(request: web.Request) -> web.Response:
         record = _by_token(api, request.match_info["token"])
-        if not record.acknowledged:
+        if not record.acknowledged or record.type == AUTOCOMPLETE:
             raise ApiError(404, 10015, "Unknown Webhook")
         channel = api.channel(record.payload["channel_id"])
         payload, uploads = await read_body(request)
         original = state.messages_by_id.get(record.original_message_id or 0)
         if original is not None and original.flags & LOADING and not original.deleted:
-            # After a defer, Discord turns the first follow-up into the answer itself.
+            # After a defer, Discord turns the first follow-up into the answer itself
+            # (its ephemeral flag is the defer's: "an existing message's ephemeral state cannot be changed").
             validate_message(payload, uploads=uploads)
-            msg = edit_message(api, original, payload, uploads)
+            msg = edit_message(api, original, {k: v for k, v in payload.items() if k != "flags"}, uploads)
             msg.edits, msg.edited_timestamp = msg.edits - 1, None  # an answer, not an edit
         else:
             msg = create_message(
-                api, channel, payload, interaction_id=record.id, webhook_id=state.application_id, uploads=uploads
+                api, channel, payload, interaction_id=record.id, interaction_type=record.type,
+                interaction_user_id=record.user_id, webhook_id=state.application_id, uploads=uploads,
             )
         record.followup_ids.append(msg.id)
+        record.followed_up = True
         state.changed()
         if request.query.get("wait") in ("1", "true", "True"):
             return json_response(payloads.message(state, msg))
@@ -240,8 +398,10 @@ def register(router: web.UrlDispatcher, api: Api) -> None:
         return json_response(payloads.message(state, msg))
 
     async def patch_webhook_message(request: web.Request) -> web.Response:
-        _, msg = webhook_message(request)
+        record, msg = webhook_message(request)
         edit_message(api, msg, *(await read_body(request)))
+        record.followed_up = True
+        state.changed()
         return json_response(payloads.message(state, msg))
 
     async def delete_webhook_message(request: web.Request) -> web.Response:
@@ -261,7 +421,7 @@ def register(router: web.UrlDispatcher, api: Api) -> None:
     router.add_delete(hooks + "/messages/{message_id}", delete_webhook_message)
 
 
-def _loading_message(api: Api, channel_id: int, interaction_id: int, flags: int) -> Message:
+def _loading_message(api: Api, channel_id: int, record: InteractionRecord, flags: int) -> Message:
     """The "thinking" placeholder a deferred answer shows until edited."""
     state = api.state
     msg = Message(
@@ -270,7 +430,9 @@ def _loading_message(api: Api, channel_id: int, interaction_id: int, flags: int)
         guild_id=state.guild_id,
         author_id=state.bot_id,
         flags=flags,
-        interaction_id=interaction_id,
+        interaction_id=record.id,
+        interaction_type=record.type,
+        interaction_user_id=record.user_id,
         webhook_id=state.application_id,
     )
     state.messages.append(msg)

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import limits, payloads
+from . import components, limits, payloads
 from .rest import API_PREFIX, Api, ApiError, Upload, invalid_form, json_response, no_content, read_body
 from .state import Attachment, Channel, Message, iso_now
 
@@ -19,6 +19,8 @@ NONCE_WINDOW = 300.0  # Discord dedupes enforce_nonce sends for a few minutes
 
 def validate_message(payload: dict[str, Any], *, partial: bool = False, uploads: list[Upload] | None = None) -> None:
     errors = limits.check_message(payload)
+    if (component_errors := components.message_components_errors(payload.get("components"), int(payload.get("flags") or 0))):
+        errors["components"] = component_errors
     if errors:
         raise invalid_form(errors)
     if not partial and not uploads and limits.is_empty_message(payload):
@@ -46,6 +48,8 @@ def create_message(
     payload: dict[str, Any],
     *,
     interaction_id: int | None = None,
+    interaction_type: int | None = None,
+    interaction_user_id: int | None = None,
     webhook_id: int | None = None,
     flags: int = 0,
     uploads: list[Upload] | None = None,
@@ -76,8 +80,11 @@ def create_message(
         allowed_mentions=payload.get("allowed_mentions"),
         message_reference=reference or None,
         attachments=_attachments(api, uploads or []),
+        components=list(payload.get("components") or []),
         flags=flags | (int(payload.get("flags") or 0) & EPHEMERAL),
         interaction_id=interaction_id,
+        interaction_type=interaction_type,
+        interaction_user_id=interaction_user_id,
         webhook_id=webhook_id,
     )
     state.messages.append(msg)
@@ -101,9 +108,11 @@ def edit_message(api: Api, msg: Message, payload: dict[str, Any], uploads: list[
         msg.content = payload["content"] or ""
     if "embeds" in payload:
         msg.embeds = list(payload["embeds"] or [])
+    if "components" in payload:
+        msg.components = list(payload["components"] or [])
     if "allowed_mentions" in payload:
         msg.allowed_mentions = payload["allowed_mentions"]
-    if not (msg.content or msg.embeds or msg.attachments):
+    if not (msg.content or msg.embeds or msg.attachments or msg.components):
         raise ApiError(400, 50006, "Cannot send an empty message")
     msg.flags &= ~LOADING  # editing a deferred answer replaces the "thinking" state
     msg.edits += 1

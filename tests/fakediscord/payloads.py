@@ -158,7 +158,7 @@ def message(state: FakeState, msg: Message) -> dict[str, Any]:
         "embeds": msg.embeds,
         "pinned": False,
         "flags": msg.flags,
-        "components": [],
+        "components": msg.components,
     }
     if msg.guild_id is not None:
         data["guild_id"] = str(msg.guild_id)
@@ -167,6 +167,14 @@ def message(state: FakeState, msg: Message) -> dict[str, Any]:
     if msg.webhook_id is not None:
         data["webhook_id"] = str(msg.webhook_id)
         data["application_id"] = str(state.application_id)
+    if msg.interaction_id is not None and msg.interaction_user_id is not None:
+        # "sent on the message object when the message is a response to an Interaction"
+        data["interaction_metadata"] = {
+            "id": str(msg.interaction_id),
+            "type": msg.interaction_type,
+            "user": user(msg.interaction_user_id, "tester"),
+            "authorizing_integration_owners": {"0": str(state.guild_id)},
+        }
     if msg.thread_id is not None and msg.thread_id in state.channels:
         data["thread"] = thread(state, state.channels[msg.thread_id])
     return data
@@ -244,14 +252,17 @@ def _walk_options(options: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return leaves
 
 
-def resolved(state: FakeState, options: list[dict[str, Any]]) -> dict[str, Any]:
-    """Discord's `resolved` objects for user (6), channel (7) and role (8) option values."""
+def resolved(state: FakeState, options: list[dict[str, Any]], *, permissions: int = ALL_PERMISSIONS) -> dict[str, Any]:
+    """Discord's `resolved` objects for user (6), channel (7) and role (8) option values.
+
+    A resolved channel's `permissions` are the invoking member's in that channel
+    (receiving-and-responding.mdx, "Resolved Data Structure"), not the bot's."""
     found: dict[str, dict[str, Any]] = {}
     for option in _walk_options(options):
         kind, value = option.get("type"), str(option.get("value"))
         if kind == 7 and int(value) in state.channels:
             data = channel(state, state.channels[int(value)])
-            data["permissions"] = str(ALL_PERMISSIONS)
+            data["permissions"] = str(permissions)
             found.setdefault("channels", {})[value] = data
         elif kind == 6:
             found.setdefault("users", {})[value] = user(int(value), f"user-{value}")
@@ -266,33 +277,41 @@ def resolved(state: FakeState, options: list[dict[str, Any]]) -> dict[str, Any]:
     return found
 
 
-def interaction(
-    state: FakeState,
-    *,
-    interaction_id: int,
-    token: str,
-    command: dict[str, Any],
-    channel_obj: Channel,
-    user_id: int,
-    user_name: str,
-    permissions: int,
-    options: list[dict[str, Any]],
+def command_data(
+    state: FakeState, command: dict[str, Any], options: list[dict[str, Any]], *, permissions: int
 ) -> dict[str, Any]:
-    """An APPLICATION_COMMAND interaction for a chat-input (slash) command."""
+    """`data` of an APPLICATION_COMMAND (2) or APPLICATION_COMMAND_AUTOCOMPLETE (4) interaction."""
     data: dict[str, Any] = {
         "id": command["id"],
         "name": command["name"],
         "type": command.get("type", 1),
         "options": options,
     }
-    if (found := resolved(state, options)):
+    if (found := resolved(state, options, permissions=permissions)):
         data["resolved"] = found
     if command.get("guild_id"):
         data["guild_id"] = command["guild_id"]
-    return {
+    return data
+
+
+def interaction(
+    state: FakeState,
+    *,
+    interaction_id: int,
+    token: str,
+    kind: int,
+    data: dict[str, Any],
+    channel_obj: Channel,
+    user_id: int,
+    user_name: str,
+    permissions: int,
+    message: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An interaction of type `kind` (2 command, 3 component, 4 autocomplete, 5 modal submit)."""
+    payload = {
         "id": str(interaction_id),
         "application_id": str(state.application_id),
-        "type": 2,
+        "type": kind,
         "data": data,
         "guild_id": str(state.guild_id),
         "guild": {"id": str(state.guild_id), "locale": "en-US", "features": []},
@@ -309,6 +328,9 @@ def interaction(
         "context": 0,
         "attachment_size_limit": 10 * 1024 * 1024,
     }
+    if message is not None:  # "For components or modals triggered by components, the message"
+        payload["message"] = message
+    return payload
 
 
 def now() -> str:

@@ -120,12 +120,14 @@ class Api:
         token: str | None,
         rate_limiter: RateLimiter,
         interaction_ack_timeout: float = 3.0,
+        interaction_token_lifetime: float = 15 * 60.0,
     ) -> None:
         self.state = state
         self.faults = faults
         self.token = token
         self.rate_limiter = rate_limiter
         self.interaction_ack_timeout = interaction_ack_timeout
+        self.interaction_token_lifetime = interaction_token_lifetime
         self.gateway: Gateway | None = None  # set by the server once both exist
         self.gateway_url = ""  # ws://127.0.0.1:P/gateway, set once bound
 

@@ -33,6 +33,7 @@ class FakeDiscord:
     global_rate_limit: requests per second over all non-interaction routes (Discord: 50).
     heartbeat_interval_ms: sent in HELLO.
     interaction_ack_timeout: seconds to answer an interaction before 10062 (Discord: 3).
+    interaction_token_lifetime: seconds follow-ups and @original edits work (Discord: 15 min).
     """
 
     def __init__(
@@ -49,6 +50,7 @@ class FakeDiscord:
         global_rate_limit: int | None = None,
         heartbeat_interval_ms: int = 41250,
         interaction_ack_timeout: float = 3.0,
+        interaction_token_lifetime: float = 15 * 60.0,
     ) -> None:
         # A bot's application id is its user id.
         self.state = FakeState(guild_id=guild_id, guild_name=guild_name, bot_id=bot_id, application_id=bot_id)
@@ -63,6 +65,7 @@ class FakeDiscord:
             token=token,
             rate_limiter=RateLimiter(*rate_limit, global_per_second=global_rate_limit),
             interaction_ack_timeout=interaction_ack_timeout,
+            interaction_token_lifetime=interaction_token_lifetime,
         )
         self.gateway = Gateway(self.state, token=token, heartbeat_interval_ms=heartbeat_interval_ms)
         self.api.gateway = self.gateway
@@ -219,7 +222,9 @@ class FakeDiscord:
     ) -> InteractionRecord:
         """Dispatch a slash-command INTERACTION_CREATE; `options` in Discord's shape, e.g.
         [{"type": 1, "name": "add", "options": [{"type": 3, "name": "path", "value": "x"}]}].
-        The command must have been synced (PUT .../commands) unless require_registered=False."""
+        The command must have been synced (PUT .../commands) and the options be ones a
+        Discord client would send for it (`commands.Invalid` otherwise), unless
+        require_registered=False."""
         return interactions.new_interaction(
             self.api,
             {
@@ -232,6 +237,49 @@ class FakeDiscord:
                 "require_registered": require_registered,
             },
         )
+
+    def autocomplete(
+        self,
+        name: str,
+        options: list[dict[str, Any]],
+        *,
+        channel_id: int | None = None,
+        user_id: int | None = None,
+        permissions: int = payloads.ALL_PERMISSIONS,
+    ) -> InteractionRecord:
+        """Dispatch an autocomplete (type 4); the option being typed has "focused": true.
+        The answer lands in `record.choices`."""
+        return interactions.new_autocomplete(
+            self.api,
+            {"name": name, "options": options, "channel_id": channel_id, "user_id": user_id, "permissions": permissions},
+        )
+
+    def press(
+        self,
+        message_id: int,
+        custom_id: str,
+        *,
+        user_id: int | None = None,
+        values: list[str] | None = None,
+        permissions: int = payloads.ALL_PERMISSIONS,
+    ) -> InteractionRecord:
+        """A user presses a button (or picks `values` in a select) on a message (type 3)."""
+        return interactions.new_component(
+            self.api,
+            {"message_id": message_id, "custom_id": custom_id, "user_id": user_id, "values": values,
+             "permissions": permissions},
+        )
+
+    def submit_modal(
+        self, custom_id: str, values: dict[str, str] | None = None, *, user_id: int | None = None
+    ) -> InteractionRecord:
+        """The user submits a modal the bot opened for them (type 5)."""
+        return interactions.new_modal_submit(self.api, {"custom_id": custom_id, "values": values, "user_id": user_id})
+
+    async def answered(self, record: InteractionRecord, timeout: float = 10.0) -> InteractionRecord:
+        """Wait until the bot answered: a callback, and after a deferral the real answer."""
+        await self.wait_for(lambda f: record.answered, timeout=timeout)
+        return record
 
     # -- faults --------------------------------------------------------------------
     def inject(self, fault: RestFault) -> RestFault:

@@ -92,11 +92,14 @@ class Message:
     allowed_mentions: dict[str, Any] | None = None
     message_reference: dict[str, Any] | None = None
     attachments: list[Attachment] = field(default_factory=list)
+    components: list[dict[str, Any]] = field(default_factory=list)  # action rows, as sent
     flags: int = 0
     edits: int = 0
     deleted: bool = False
     thread_id: int | None = None  # thread started on this message
     interaction_id: int | None = None  # set for interaction responses/follow-ups
+    interaction_type: int | None = None
+    interaction_user_id: int | None = None  # who may see it when ephemeral, and press its buttons
     webhook_id: int | None = None
     timestamp: str = field(default_factory=iso_now)
     edited_timestamp: str | None = None
@@ -111,12 +114,17 @@ class Message:
             "allowed_mentions": self.allowed_mentions,
             "message_reference": self.message_reference,
             "attachments": [a.observed() for a in self.attachments],
+            "components": self.components,
             "flags": self.flags,
             "edited": self.edits,
             "deleted": self.deleted,
             "thread_id": None if self.thread_id is None else str(self.thread_id),
             "interaction_id": None if self.interaction_id is None else str(self.interaction_id),
         }
+
+
+# Interaction types (discord-api-docs receiving-and-responding.mdx, "Interaction Type").
+APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 2, 3, 4, 5
 
 
 @dataclass
@@ -127,10 +135,19 @@ class InteractionRecord:
     token: str
     payload: dict[str, Any]
     created: float = field(default_factory=time.monotonic)
+    type: int = APPLICATION_COMMAND
+    user_id: int = 0
     # Each callback: {"type": int, "data": {...}}; Discord accepts only one.
     callbacks: list[dict[str, Any]] = field(default_factory=list)
     original_message_id: int | None = None
     followup_ids: list[int] = field(default_factory=list)
+    # A component interaction (or a modal opened from one): the message it came from.
+    message_id: int | None = None
+    # What the bot answered beyond a message: autocomplete choices, a modal.
+    choices: list[dict[str, Any]] | None = None
+    modal: dict[str, Any] | None = None
+    # Set by a follow-up or an edit of @original: what a deferred answer waits for.
+    followed_up: bool = False
 
     @property
     def acknowledged(self) -> bool:
@@ -139,6 +156,11 @@ class InteractionRecord:
     @property
     def response_type(self) -> int | None:
         return self.callbacks[0]["type"] if self.callbacks else None
+
+    @property
+    def answered(self) -> bool:
+        """Acknowledged, and past a deferral (5 or 6) once the real answer came."""
+        return self.acknowledged and (self.response_type not in (5, 6) or self.followed_up)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from bot.cli import main
 def test_add_list_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = ["--db", f"sqlite+aiosqlite:///{tmp_path / 's.db'}"]
     assert main(["subscriptions", *db, "add", "--guild", "1", "--channel", "2", "--subsystem", "KVM: x86",
-                 "--path", "arch/x86/kvm/*", "--kind", "series", "--no-rfc", "--fixes-only",
+                 "--path", "arch/x86/kvm/*", "--title", "pir", "--kind", "series", "--no-rfc", "--fixes-only",
                  "--alert-channel", "3", "--alert-role", "4"]) == 0
     assert main(["subscriptions", *db, "add", "--guild", "1", "--channel", "5", "--no-threads", "--rfc"]) == 0
     capsys.readouterr()
@@ -20,7 +20,7 @@ def test_add_list_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert [(r["id"], r["channel_id"], r["threads"]) for r in rows] == [(1, 2, True), (2, 5, False)]
     assert rows[0]["filter"] == {
         "lists": [], "subsystems": ["KVM: x86"], "paths": ["arch/x86/kvm/*"], "authors": [],
-        "kinds": ["series"], "stable_only": False, "fixes_only": True, "rfc": False,
+        "title_words": ["pir"], "kinds": ["series"], "stable_only": False, "fixes_only": True, "rfc": False,
     }
     assert (rows[0]["alert_channel_id"], rows[0]["alert_role_id"], rows[1]["filter"]["rfc"]) == (3, 4, True)
     assert main(["subscriptions", *db, "remove", "1"]) == 0

@@ -33,6 +33,18 @@ from .views import Fixes, StableTag, patch, series
         (SubscriptionFilter(rfc=True), False),
         (SubscriptionFilter(rfc=False), True),
         (SubscriptionFilter(subsystems=["KVM: x86"], authors=["nobody"]), False),
+        (SubscriptionFilter(subsystems=["KVM: x8*"]), True),  # a glob over the whole subsystem
+        (SubscriptionFilter(subsystems=["kvm: ?86"]), True),
+        (SubscriptionFilter(subsystems=["KVM: x8?"]), True),
+        (SubscriptionFilter(subsystems=["KVM*arm*"]), False),
+        (SubscriptionFilter(subsystems=["[KVM]: x86"]), False),  # brackets are literal, not a class
+        (SubscriptionFilter(authors=["@google.com"]), True),
+        (SubscriptionFilter(authors=["@google.co"]), False),  # the domain whole
+        (SubscriptionFilter(authors=["@oogle.com"]), False),
+        (SubscriptionFilter(title_words=["hash", "DYN"]), True),  # word prefixes, all of them
+        (SubscriptionFilter(title_words=["hashed list"]), True),
+        (SubscriptionFilter(title_words=["ashed"]), False),
+        (SubscriptionFilter(title_words=["hashed", "pir"]), False),
     ],
 )
 def test_filter_criteria(flt: SubscriptionFilter, expected: bool) -> None:

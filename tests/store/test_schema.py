@@ -7,7 +7,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from bot.store import Store
-from bot.store.schema import metadata
+from bot.store.schema import include_name, metadata
 
 
 async def test_migrations_match_schema_and_are_idempotent(store_target):
@@ -19,7 +19,7 @@ async def test_migrations_match_schema_and_are_idempotent(store_target):
         async with store.engine.connect() as conn:
 
             def diff(sync_conn):  # type: ignore[no-untyped-def]
-                ctx = MigrationContext.configure(sync_conn, opts={"compare_type": False})
+                ctx = MigrationContext.configure(sync_conn, opts={"compare_type": False, "include_name": include_name})
                 return compare_metadata(ctx, metadata), inspect(sync_conn).get_table_names()
 
             changes, tables = await conn.run_sync(diff)

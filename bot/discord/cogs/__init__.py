@@ -1,1 +1,2 @@
-"""Slash-command cogs, one module per group, loaded by `bot.discord.client.COGS`."""
+"""Slash-command cogs, one module per feature; `bot.discord.client.PatchBot` builds
+each with what it needs (store, settings, pager, limits) and adds it."""

@@ -6,25 +6,23 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.client import PatchBot
+from bot.config import CommandSettings
+from bot.discord import answers
+from bot.discord.answers import Answer
+from bot.notify.models import Post
+from bot.notify.delivery.status import DeliveryStatus
 
 
-class Status(commands.Cog):
-    kvm = app_commands.Group(name="kvm", description="kvm-patchbot")
+@app_commands.guild_only()
+class Status(commands.GroupCog, group_name="kvm", group_description="kvm-patchbot itself"):
+    def __init__(self, status: DeliveryStatus, settings: CommandSettings) -> None:
+        self.delivery = status
+        self.settings = settings
+        super().__init__()
 
-    def __init__(self, bot: PatchBot) -> None:
-        self.bot = bot
-
-    @kvm.command(name="status", description="Delivery status of kvm-patchbot")
+    @app_commands.command(name="status", description="Is kvm-patchbot running, and how far behind is delivery")
     async def status(self, interaction: discord.Interaction) -> None:
-        text = "kvm-patchbot is running"
-        status = self.bot.delivery_status
-        if status is not None:
-            text = await status.summary()
-        await interaction.response.send_message(text, ephemeral=True)
+        async def work() -> Answer:
+            return Answer(Post(content=await self.delivery.summary()), ephemeral=True)
 
-
-async def setup(bot: commands.Bot) -> None:
-    if not isinstance(bot, PatchBot):
-        raise TypeError(f"the status cog needs a PatchBot, not {type(bot).__name__}")
-    await bot.add_cog(Status(bot))
+        await answers.respond(interaction, work(), ephemeral=True, defer_after=self.settings.defer_after_seconds)

@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.notify.delivery.status import DeliveryStatus
 from bot.notify.delivery.worker import DeliveryWorker
 from bot.notify.preview import PreviewSink
-from bot.notify.sink import DeletedChannels
+from bot.notify.sink import DeletedChannels, PermissionChanges
 from bot.store import Store
 
 if TYPE_CHECKING:
@@ -27,6 +27,12 @@ if TYPE_CHECKING:
     from bot.discord.session import DiscordSession
 
 log = logging.getLogger(__name__)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    """A background task that died says so: a silent one delivers nothing and tells nobody."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("%s stopped: %s", task.get_name(), exc, exc_info=exc)
 
 
 class DeliveryService:
@@ -52,8 +58,14 @@ class DeliveryService:
         stream: IO[str] | None = None,
         coalesce_delay: float = 0.3,
         backoff: tuple[float, float] = (0.5, 30.0),
+        park_retry: float = 600.0,
+        park_sweep: float = 10.0,
     ) -> DeliveryService:
-        """Sync the config's subscriptions, connect (or preview), start delivering."""
+        """Sync the config's subscriptions, connect (or preview), start delivering.
+
+        park_retry: seconds before a channel Discord refused (403) is tried again
+        without a permission change; park_sweep: how often the worker looks for a
+        `kvm-patchbot deliveries retry` asked by hand."""
         added, kept, removed = await store.sync_config(list(settings.subscriptions))
         if added or removed:
             log.info("subscriptions from config: %d added, %d kept, %d removed", added, kept, removed)
@@ -64,24 +76,41 @@ class DeliveryService:
             log.info("no Discord token: preview mode, posts go to the console and %s", settings.discord.preview_file)
             await worker.start()
             return cls(worker)
-        return cls._discord(settings, store, token, coalesce_delay=coalesce_delay, backoff=backoff)
+        return cls._discord(
+            settings, store, token,
+            coalesce_delay=coalesce_delay, backoff=backoff, park_retry=park_retry, park_sweep=park_sweep,
+        )
 
     @classmethod
     def _discord(
-        cls, settings: Settings, store: Store, token: str, *, coalesce_delay: float, backoff: tuple[float, float]
+        cls,
+        settings: Settings,
+        store: Store,
+        token: str,
+        *,
+        coalesce_delay: float,
+        backoff: tuple[float, float],
+        park_retry: float,
+        park_sweep: float,
     ) -> DeliveryService:
         from bot.discord.client import make_client  # discord.py only when used
         from bot.discord.sender import DiscordSink
         from bot.discord.session import DiscordSession
 
-        deleted = DeletedChannels()
-        client = make_client(settings.discord, deleted=deleted, status=DeliveryStatus(store))
+        deleted, changes = DeletedChannels(), PermissionChanges()
+        client = make_client(
+            settings.discord, deleted=deleted, status=DeliveryStatus(store), permission_changes=changes
+        )
         sink = DiscordSink(client, thread_archive_minutes=settings.discord.thread_auto_archive_minutes)
-        worker = DeliveryWorker(store, sink, coalesce_delay=coalesce_delay, backoff=backoff, deleted=deleted)
+        worker = DeliveryWorker(
+            store, sink, coalesce_delay=coalesce_delay, backoff=backoff, deleted=deleted,
+            permission_changes=changes, park_retry=park_retry, park_sweep=park_sweep,
+        )
         service = cls(worker, DiscordSession(client, token, backoff=backoff))
         # Discord may be down at start-up: mail keeps being stored and the
         # outbox drains once logged in.
         service._login = asyncio.create_task(service._connect(), name="discord-login")
+        service._login.add_done_callback(_log_failure)
         return service
 
     async def _connect(self) -> None:
@@ -96,6 +125,9 @@ class DeliveryService:
 
     async def wait_idle(self, timeout: float | None = None) -> None:
         await self.worker.wait_idle(timeout)
+
+    async def wait_settled(self, timeout: float | None = None) -> None:
+        await self.worker.wait_settled(timeout)
 
     async def stop(self) -> None:
         if self._login is not None:

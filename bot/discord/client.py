@@ -17,11 +17,11 @@ from discord.ext import commands
 
 from bot.config import DiscordSettings
 from bot.notify.delivery.status import DeliveryStatus
-from bot.notify.sink import DeletedChannels
+from bot.notify.sink import DeletedChannels, PermissionChanges
 
 log = logging.getLogger(__name__)
 
-COGS = ("bot.discord.cogs.status",)
+COGS = ("bot.discord.cogs.status", "bot.discord.cogs.permissions")
 
 
 def point_at(settings: DiscordSettings) -> None:
@@ -46,6 +46,7 @@ class PatchBot(commands.Bot):
         *,
         deleted: DeletedChannels | None = None,
         status: DeliveryStatus | None = None,
+        permission_changes: PermissionChanges | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(
@@ -58,6 +59,7 @@ class PatchBot(commands.Bot):
         self.settings = settings
         self.deleted_channels = deleted
         self.delivery_status = status
+        self.permission_changes = permission_changes
 
     async def setup_hook(self) -> None:
         for name in COGS:
@@ -65,7 +67,13 @@ class PatchBot(commands.Bot):
         for guild_id in self.settings.guild_ids:
             guild = discord.Object(id=guild_id)
             self.tree.copy_global_to(guild=guild)
-            await self.tree.sync(guild=guild)
+            try:
+                await self.tree.sync(guild=guild)
+            except discord.HTTPException as exc:
+                # A wrong id, or a guild the bot is not in: that guild lacks the
+                # commands, everything else (delivery included) carries on.
+                log.error("discord.guild_ids: cannot register slash commands in guild %s (%s %s): "
+                          "is the id right and the bot in that server?", guild_id, exc.status, exc.text)
 
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
         if self.deleted_channels is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.store import delivery as q
-from tests.fakediscord import FakeDiscord
+from tests.fakediscord import FAST_RATE_LIMITS, FakeDiscord
 
 from .harness import ALERTS, CARDS, GUILD, ROLE, field, footers, service
 from .mails import series, single
@@ -14,7 +14,7 @@ POST = "POST /channels/{channel_id}/messages"
 
 
 def _fake() -> FakeDiscord:
-    return FakeDiscord(guild_id=GUILD, channels=[(CARDS, "patches"), (ALERTS, "stable")])
+    return FakeDiscord(guild_id=GUILD, channels=[(CARDS, "patches"), (ALERTS, "stable")], rate_limits=FAST_RATE_LIMITS)
 
 
 async def test_out_of_order_series_one_card_one_thread_every_patch_once(tmp_path: Path) -> None:

@@ -17,11 +17,13 @@ class Status(commands.Cog):
 
     @kvm.command(name="status", description="Delivery status of kvm-patchbot")
     async def status(self, interaction: discord.Interaction) -> None:
+        # The store may be slow: acknowledge within Discord's 3 s, answer after.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         text = "kvm-patchbot is running"
         status = self.bot.delivery_status
         if status is not None:
             text = await status.summary()
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.followup.send(text, ephemeral=True)
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -7,9 +7,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.cli import demo, digest, ingest, parse, reparse, run, series, subscriptions, unparsed
+from bot.cli import deliveries, demo, digest, ingest, parse, reparse, run, series, subscriptions, unparsed
 
-COMMANDS = (parse, ingest, series, reparse, unparsed, run, demo, subscriptions, digest)
+COMMANDS = (parse, ingest, series, reparse, unparsed, run, demo, subscriptions, digest, deliveries)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -54,12 +54,14 @@ def fit(text: str, limit: int) -> str:
     return escape(cut).rstrip().rstrip("\\") + ELLIPSIS
 
 
-def link(label: str, url: str, limit: int) -> str:
+def link(label: str, url: str | None, limit: int) -> str:
     """A markdown link whose label is escaped and cut to fit; the URL is never cut.
 
     With no room for even a one-character label, the bare URL in angle brackets
-    (no embed preview) if that fits, else an ellipsis alone.
+    (no embed preview) if that fits, else the label alone; with no URL, the label.
     """
+    if url is None:
+        return fit(label, limit)
     room = limit - len(url) - 4  # "[", "](", ")"
     if room >= 2:
         return f"[{fit(label, room)}]({url})"

@@ -103,6 +103,13 @@ async def pending_count(store: Store) -> int:
         return int(await conn.scalar(q) or 0)
 
 
+async def unsettled_count(store: Store) -> int:
+    """Deliveries pending or parked, read at one instant (they move between the two)."""
+    q = select(func.count()).select_from(t.deliveries).where(t.deliveries.c.status.in_([PENDING, PARKED]))
+    async with store.engine.connect() as conn:
+        return int(await conn.scalar(q) or 0)
+
+
 async def count_by_status(store: Store) -> dict[str, int]:
     q = select(t.deliveries.c.status, func.count()).group_by(t.deliveries.c.status)
     async with store.engine.connect() as conn:

@@ -133,7 +133,8 @@ class DeliveryWorker:
         return upto >= await self.store.last_event_id() and await q.pending_count(self.store) == 0
 
     async def _is_settled(self) -> bool:
-        return await self._is_idle() and not await q.parked_channels(self.store)
+        upto = await q.routed_upto(self.store)
+        return upto >= await self.store.last_event_id() and await q.unsettled_count(self.store) == 0
 
     # ------------------------------------------------------------ routing
 

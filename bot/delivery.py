@@ -36,9 +36,12 @@ def _log_failure(task: asyncio.Task[None]) -> None:
 
 
 class DeliveryService:
-    def __init__(self, worker: DeliveryWorker, session: DiscordSession | None = None) -> None:
+    def __init__(
+        self, worker: DeliveryWorker, session: DiscordSession | None = None, *, backoff: tuple[float, float] = (0.5, 30.0)
+    ) -> None:
         self.worker = worker
         self.session = session
+        self.backoff = backoff
         self._login: asyncio.Task[None] | None = None
 
     @property
@@ -106,7 +109,7 @@ class DeliveryService:
             store, sink, coalesce_delay=coalesce_delay, backoff=backoff, deleted=deleted,
             permission_changes=changes, park_retry=park_retry, park_sweep=park_sweep,
         )
-        service = cls(worker, DiscordSession(client, token, backoff=backoff))
+        service = cls(worker, DiscordSession(client, token, backoff=backoff), backoff=backoff)
         # Discord may be down at start-up: mail keeps being stored and the
         # outbox drains once logged in.
         service._login = asyncio.create_task(service._connect(), name="discord-login")
@@ -118,7 +121,16 @@ class DeliveryService:
         if not await self.session.login():
             return
         self.session.connect_gateway()
-        await self.worker.start()
+        # The store may be down right now: delivery starts once it answers.
+        delay = self.backoff[0]
+        while True:
+            try:
+                await self.worker.start()
+                return
+            except Exception:
+                log.exception("starting delivery failed (is the store down?); retrying in %.1fs", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.backoff[1])
 
     def wake(self) -> None:
         self.worker.wake()

@@ -46,8 +46,10 @@ def strict(**knobs: Any) -> FakeDiscord:
 
 @asynccontextmanager
 async def delivering(
-    fake: FakeDiscord, store: Store, *, guild_ids: list[int] | None = None, **knobs: Any
+    fake: FakeDiscord, store: Store, *, guild_ids: list[int] | None = None, gateway: bool = False, **knobs: Any
 ) -> AsyncIterator[DeliveryService]:
+    """The service against `fake`; with `gateway`, once its gateway cache is ready
+    (discord.py waits 2 s after the last GUILD_CREATE), for tests of gateway events."""
     settings = Settings(
         discord={"token": "hostile-token", "api_base_url": fake.api_base_url, "gateway_url": fake.gateway_url,
                  "guild_ids": [GUILD] if guild_ids is None else guild_ids},
@@ -58,10 +60,10 @@ async def delivering(
             settings, store, stream=io.StringIO(), coalesce_delay=0.05, backoff=(0.05, 0.2), **knobs
         )
         try:
-            # Connected to the gateway: permission changes from now on reach the bot.
-            await fake.wait_for(lambda f: f.state.gateway_connects, timeout=10)
-            assert service.client is not None
-            await asyncio.wait_for(service.client.wait_until_ready(), 10)
+            if gateway:  # permission changes from now on reach the bot
+                await fake.wait_for(lambda f: f.state.gateway_connects, timeout=10)
+                assert service.client is not None
+                await asyncio.wait_for(service.client.wait_until_ready(), 10)
             yield service
         finally:
             await service.stop()
@@ -154,7 +156,7 @@ async def test_a_channel_without_thread_permissions_gets_patches_under_the_cards
     third = series("nt3", "Threads again", 2, minutes=10)
     async with strict() as fake:
         fake.set_permissions(CARDS, deny=NO_THREADS)
-        async with delivering(fake, store) as service:
+        async with delivering(fake, store, gateway=True) as service:
             await deliver(store, service, *first[1:], first[0], *second)
             await service.wait_settled(timeout=30)
             assert fake.threads == []
@@ -186,7 +188,7 @@ async def test_a_channel_without_thread_permissions_gets_patches_under_the_cards
 
 async def test_permission_lost_parks_and_the_permission_change_resumes(store: Store) -> None:
     before, during = series("pl1", "Before the change", 2), series("pl2", "During the outage", 2, minutes=5)
-    async with strict() as fake, delivering(fake, store) as service:
+    async with strict() as fake, delivering(fake, store, gateway=True) as service:
         fake.set_permissions(CARDS, deny=permissions.VIEW_CHANNEL)  # an admin's mistake: 50001
         await deliver(store, service, *before)
         await service.wait_idle(timeout=30)
@@ -241,16 +243,14 @@ class Outage:
 
 
 @contextmanager
-def store_outage(store: Store) -> Iterator[Outage]:
-    """Writes of what was posted (posts, delivery updates) fail while `on`: the
-    database answers like a failing disk. Routing's inserts still commit, so
-    the bot posts, and cannot record that it did."""
+def store_outage(store: Store, refused: str = "INSERT INTO POSTS") -> Iterator[Outage]:
+    """Statements starting with `refused` fail while `on`, as on a failing disk.
+    By default recording a posted card: routing's inserts still commit, so the
+    bot posts, and cannot record that it did."""
     outage = Outage(enough=asyncio.Event())
 
     def refuse(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
-        head = statement.lstrip().upper()
-        posted = head.startswith("INSERT INTO POSTS") or head.startswith("UPDATE DELIVERIES")
-        if outage.on and posted:
+        if outage.on and statement.lstrip().upper().startswith(refused):
             outage.refused += 1
             if outage.refused >= outage.wanted and outage.enough is not None:
                 outage.enough.set()
@@ -291,6 +291,20 @@ async def test_a_restart_after_the_nonce_window_adopts_what_was_posted(store: St
             await service.wait_settled(timeout=30)
         assert len(fake.messages_in(CARDS)) == 1
         assert fake.count_requests(HISTORY) >= 1  # it looked before sending again
+        await assert_each_delivery_done_once(fake, store)
+
+
+async def test_a_store_down_at_start_up_only_delays_delivery(store: Store) -> None:
+    async with strict() as fake:
+        with store_outage(store, refused="UPDATE DELIVERIES") as outage:
+            outage.on, outage.wanted = True, 1
+            async with delivering(fake, store) as service:
+                assert outage.enough is not None
+                await asyncio.wait_for(outage.enough.wait(), 30)  # the worker could not start
+                await deliver(store, service, *series("sd", "Store down", 2))
+                outage.on = False
+                await service.wait_settled(timeout=30)
+        assert len(fake.messages_in(CARDS)) == 1
         await assert_each_delivery_done_once(fake, store)
 
 

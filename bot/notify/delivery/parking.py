@@ -105,6 +105,11 @@ class Parking:
         for ch in list(channels()):
             if ch.parked and now - ch.parked_at >= self.retry_after:
                 await self.unpark(ch, f"parked for {self.retry_after:.0f}s")
+        for channel_id in await q.parked_channels(self.store):
+            ch = lookup(channel_id)
+            if not ch.parked:  # parked by an earlier run (its start could not requeue them)
+                await q.unpark(self.store, channel_id)
+                ch.nudge.set()
         note = await self._read_note()
         if note and note != self._note:
             self._note = note

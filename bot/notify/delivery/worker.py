@@ -90,6 +90,8 @@ class DeliveryWorker:
         self._wake.set()
 
     async def start(self) -> None:
+        """Load what is owed and start the loops; the store must answer (raises if not:
+        nothing is started then, and start may be called again)."""
         await self.subscriptions.load()
         # A start is a retry: what was parked before is tried once more.
         if unparked := await q.unpark(self.store):

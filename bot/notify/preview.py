@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import sys
 import time
 from datetime import datetime, timezone
@@ -19,14 +18,12 @@ from pathlib import Path
 from typing import IO
 
 from bot.notify.models import Post
-
-
-# The escapes `bot.notify.text.escape` adds, removed again for reading on a console.
-_ESCAPED = re.compile(r"\\([\\*_`~|>#\-\[\]()])")
+from bot.notify.text import unescape
 
 
 def readable(text: str) -> str:
-    return _ESCAPED.sub(r"\1", text).replace("\u200b", "")
+    """The escapes `bot.notify.text.escape` adds, removed again for reading on a console."""
+    return unescape(text)
 
 
 def post_text(post: Post) -> list[str]:

@@ -26,6 +26,7 @@ from bot.delivery import DeliveryService
 from bot.notify.notices import NO_THREADS_FOOTER
 from bot.store import Store
 from bot.store import delivery as q
+from tests.e2e.mails import _diff as diff
 from tests.e2e.mails import mail, series
 from tests.fakediscord import FAST_RATE_LIMITS, FakeDiscord, permissions, pointed_at
 
@@ -117,6 +118,43 @@ async def test_a_700_character_message_id_keeps_its_text_and_drops_only_the_link
         assert "url" not in patches["1/2"]  # its own link and its series' are both too long
         assert patches["2/2"]["url"] == "https://lore.kernel.org/r/huge-2@example.com"
         assert all(len(m.embeds[0].get("url", "")) <= 2048 for m in fake.messages)
+        await assert_each_delivery_done_once(fake, store)
+
+
+# ---------------------------------------------------------------- markup in subjects and names
+
+EVIL = "fix](https://evil.example/phish) (stable <#4401> </kvm status:1> <t:1700000000:R> <:kvm:1> @everyone ||x|| `c`"
+
+
+async def test_markup_in_subjects_and_names_stays_text(store: Store) -> None:
+    from tests.notify.discord_markdown import ANGLE, EVERYONE, links, live, unescape
+
+    author = '"# Mal ||x|| @here <@&4455> [click](https://evil.example)" <mal@example.com>'
+    trailers = (f'Fixes: 0123456789ab ("KVM: x86: [a](https://evil.example) <@&{ROLE}>")\n'
+                "Cc: stable@vger.kernel.org\n")
+    cover = mail("mk-0@example.com", f"[PATCH 0/1] KVM: x86: {EVIL}", "Cover.\n", author=author)
+    one = mail("mk-1@example.com", f"[PATCH 1/1] KVM: x86: {EVIL}",
+               f"A fix.\n\n{trailers}Signed-off-by: Mal <mal@example.com>\n" + diff("arch/x86/kvm/x86.c"),
+               parent="mk-0@example.com", author=author)
+    async with strict() as fake:
+        fake.add_role(ROLE, "kvm-stable", mentionable=True)
+        async with delivering(fake, store) as service:
+            await deliver(store, service, cover, one)
+            await service.wait_settled(timeout=30)
+        (alert,) = fake.messages_in(ALERTS)
+        assert alert.mention_roles == [ROLE] and not alert.mention_everyone
+        for m in fake.messages:
+            texts = [m.content] + [t for e in m.embeds for t in
+                                   (e.get("title", ""), e.get("description", ""), *(f["value"] for f in e.get("fields", [])))]
+            for text in texts:
+                assert all(u.startswith(("https://lore.kernel.org/", "https://git.kernel.org/")) for u in links(text)), text
+                assert not EVERYONE.search(live(text))
+            live_angles = [a for t in texts for a in ANGLE.findall(live(t)) if not a.startswith("<http")]
+            assert live_angles == ([f"<@&{str(ROLE)[0]}"] if m is alert else [])
+            if m is not alert:
+                assert m.mention_roles == [] and m.mention_users == [] and not m.mention_everyone
+        card = fake.messages_in(CARDS)[0]
+        assert unescape(card.embeds[0]["title"]) == f"[PATCH 0/1] KVM: x86: {EVIL}"  # the text, all of it
         await assert_each_delivery_done_once(fake, store)
 
 

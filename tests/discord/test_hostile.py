@@ -185,6 +185,41 @@ def card_series(card: Any) -> int:
     return int(card.embeds[0]["footer"]["text"].rsplit(" ", 1)[-1])
 
 
+async def test_edits_of_an_hour_old_card_wait_out_30046(store: Store) -> None:
+    cover, *patches = series("old", "Old card", 2)
+    reviews = [
+        mail(f"old-r{i}@example.com", "Re: [PATCH 1/2] KVM: x86: Old card part 1",
+             f"> quoted\n\nReviewed-by: Reviewer {i} <r{i}@example.com>\n", parent="old-1@example.com", minutes=60 + i)
+        for i in range(3)
+    ]
+    # One edit of an hour-old message per 0.3 s in the channel, and Discord says so with a 429.
+    async with strict(old_message_edits=(1, 0.3)) as fake, delivering(fake, store) as service:
+        await deliver(store, service, cover, *patches)
+        await service.wait_settled(timeout=30)
+        fake.advance(3601)
+        for review in reviews:  # one at a time: each one is its own card edit
+            await deliver(store, service, review)
+            await service.wait_settled(timeout=30)
+        (card,) = fake.messages_in(CARDS)
+        reviewed = next(f["value"] for f in card.embeds[0]["fields"] if f["name"] == "Reviews")
+        assert reviewed.startswith("Reviewed-by 3")
+        assert fake.count_requests("PATCH /channels/{channel_id}/messages/{message_id}", status=429) >= 1
+        await assert_each_delivery_done_once(fake, store)
+
+
+async def test_a_server_at_its_thread_limit_gets_patches_under_the_card(store: Store) -> None:
+    async with strict() as fake, delivering(fake, store) as service:
+        fake.max_active_threads = 1
+        await deliver(store, service, *series("fl1", "First gets a thread", 2))
+        await service.wait_settled(timeout=30)
+        await deliver(store, service, *series("fl2", "Second does not", 2, minutes=5))
+        await service.wait_settled(timeout=30)
+        assert len(fake.threads) == 1 and fake.count_requests(THREAD, status=400) == 1
+        assert len([m for m in fake.messages_in(CARDS) if m.message_reference]) == 2
+        assert footers_in(fake, CARDS).count(NO_THREADS_FOOTER) == 0  # nothing for an admin to fix here
+        await assert_each_delivery_done_once(fake, store)
+
+
 # ---------------------------------------------------------------- no thread permissions
 
 

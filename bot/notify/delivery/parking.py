@@ -23,10 +23,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
+from bot.notify.delivery.fallback import ThreadFallback
 from bot.notify.delivery.state import ChannelState, Progress
-from bot.notify.sink import Forbidden
+from bot.notify.sink import Forbidden, PermissionChanges
 from bot.store import Store
 from bot.store import delivery as q
 
@@ -89,6 +90,19 @@ class Parking:
     async def unpark_all(self, channels: Iterable[ChannelState], why: str) -> None:
         for ch in list(channels):
             await self.unpark(ch, why)
+
+    async def follow(self, changes: PermissionChanges, channels: Callable[[], Mapping[int, ChannelState]]) -> None:
+        """The chat side saw permissions change: retry what was parked, use threads again."""
+        while True:
+            channel_id = await changes.next()
+            known = channels()
+            targets = list(known.values()) if channel_id is None else [known[channel_id]] if channel_id in known else []
+            for ch in targets:
+                ThreadFallback.permissions_changed(ch)
+                try:
+                    await self.unpark(ch, "permissions changed")
+                except Exception:  # the store may be down: the timer retries later
+                    log.exception("retrying parked deliveries of channel %s failed", ch.channel_id)
 
     async def watch(self, channels: Callable[[], Iterable[ChannelState]], lookup: Callable[[int], ChannelState]) -> None:
         """The timer and the note `deliveries retry` leaves; runs for the worker's life."""

@@ -107,7 +107,7 @@ class DeliveryWorker:
             self._tasks.append(asyncio.create_task(self._watch_deleted(self.deleted), name="notify-deleted"))
         if self.permission_changes is not None:
             self._tasks.append(asyncio.create_task(
-                self._watch_permissions(self.permission_changes), name="notify-permissions"
+                self.parking.follow(self.permission_changes, lambda: self._channels), name="notify-permissions"
             ))
 
     async def stop(self) -> None:
@@ -239,20 +239,6 @@ class DeliveryWorker:
     async def channel_deleted(self, channel_id: int) -> None:
         """The chat side saw the channel deleted: stop posting there."""
         await self._channel_gone(self._channels.get(channel_id) or ChannelState(channel_id), "channel deleted")
-
-    async def _watch_permissions(self, changes: PermissionChanges) -> None:
-        """The chat side saw permissions change: retry what was parked, use threads again."""
-        while True:
-            channel_id = await changes.next()
-            targets = list(self._channels.values()) if channel_id is None else (
-                [self._channels[channel_id]] if channel_id in self._channels else []
-            )
-            for ch in targets:
-                ThreadFallback.permissions_changed(ch)
-                try:
-                    await self.parking.unpark(ch, "permissions changed")
-                except Exception:  # the store may be down: the timer retries later
-                    log.exception("retrying parked deliveries of channel %s failed", ch.channel_id)
 
     async def _watch_deleted(self, deleted: DeletedChannels) -> None:
         while True:

@@ -345,7 +345,11 @@ def render_alert(series: SeriesView, role_id: int | None, patch: PatchView | Non
         url=url,
         color=COLOR_STABLE,
         fields=tuple(f for f in fields if f is not None),
-        footer=f"kvm-patchbot · series {series.series_id} · stable",
+        # The footer names the post (delivery adopts a post by it after a crash):
+        # a series' numbered patches each get their own alert.
+        footer=f"kvm-patchbot · series {series.series_id} · "
+        + (f"{patch.index}/{series.total} · " if patch is not None and patch.index is not None else "")
+        + "stable",
     )
     return Post(
         content=content,

@@ -381,6 +381,20 @@ async def test_a_store_down_at_start_up_only_delays_delivery(store: Store) -> No
         await assert_each_delivery_done_once(fake, store)
 
 
+async def test_each_stable_patch_keeps_its_own_alert_across_a_restart(store: Store) -> None:
+    cover, one, two = series("st", "Two for stable", 2, patch_trailers="Cc: stable@vger.kernel.org\n")
+    async with strict() as fake:
+        async with delivering(fake, store) as service:
+            await deliver(store, service, cover, one)
+            await service.wait_settled(timeout=30)
+        async with delivering(fake, store) as service:  # a fresh start looks before it sends
+            await deliver(store, service, two)
+            await service.wait_settled(timeout=30)
+        assert sorted(footers_in(fake, ALERTS)) == ["kvm-patchbot · series 1 · 1/2 · stable",
+                                                    "kvm-patchbot · series 1 · 2/2 · stable"]
+        await assert_each_delivery_done_once(fake, store)
+
+
 # ---------------------------------------------------------------- configuration mistakes
 
 

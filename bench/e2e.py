@@ -169,7 +169,7 @@ def main() -> int:
     timeline: list[tuple[float, float, str]] = []  # (latency ms, sent at s, subject)
     for channel_id, msgs in msgs_by_channel.items():
         reqs = posts_by_path[f"/api/v10/channels/{channel_id}/messages"]
-        for m, r in zip(sorted(msgs, key=lambda m: int(m["id"])), reqs):
+        for m, r in zip(sorted(msgs, key=lambda m: int(m["id"])), reqs, strict=False):
             subject = m["embeds"][0]["title"].replace("\\", "").encode()
             if subject in ended:
                 latencies.append((r["time"] - ended[subject]) * 1000)

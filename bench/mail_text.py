@@ -103,8 +103,8 @@ def main() -> None:
     subjects = [s for s, _ in mails]
     parse_subject.cache_clear()
     parsed = [parse_subject(s) for s in subjects]
-    replies = [body for (s, body), p in zip(mails, parsed) if p.is_reply]
-    commits = [body for (s, body), p in zip(mails, parsed) if not p.is_reply]
+    replies = [body for (s, body), p in zip(mails, parsed, strict=True) if p.is_reply]
+    commits = [body for (s, body), p in zip(mails, parsed, strict=True) if not p.is_reply]
     print(f"{len(mails)} mails: {len(commits)} non-replies, {len(replies)} replies")
     total = timed("parse_subject (cold caches)", parse_subject, subjects, clear_subject_caches)
     total += timed("parse_trailers (commit messages)", parse_trailers, commits, clear_trailer_caches)

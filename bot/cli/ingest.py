@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tqdm import tqdm  # type: ignore[import-untyped]  # (no stubs shipped)
 
+from bot.cli.common import open_store, store_url
 from bot.config import load_settings
 from bot.ingest.gitimport import count_commits, cursor_name, plan, run_plan
 from bot.ingest.publicinbox import epochs, is_git_dir
@@ -32,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    p.add_argument("--db", help="store URL (default: the configured store.url)")
+    p.add_argument("--db", type=store_url, metavar="URL", help="store URL (default: the configured store.url)")
     p.add_argument("--config", type=Path, help="TOML settings file")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--range", dest="rev_range", metavar="A..B", help="only these commits of a git archive")
@@ -163,9 +164,9 @@ def summary(stats: IngestStats, seconds: float) -> str:
 async def _main(args: argparse.Namespace, url: str) -> int:
     _check(args)
     total = None if args.incremental else _known_total(args.paths, args.rev_range)
-    progress = Progress(total, args.quiet)
     start = time.perf_counter()
-    store = await Store.open(url)
+    store = await open_store(url)  # before the bar: a store that cannot open leaves no bar behind
+    progress = Progress(total, args.quiet)
     try:
         if args.incremental:
             todo_total = 0
@@ -194,6 +195,4 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("kvm-patchbot ingest: interrupted; committed batches are kept", file=sys.stderr)
         return 130
-    except Exception as exc:  # the database is down, a file vanished, ...
-        print(f"kvm-patchbot ingest: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+    # Anything else (the database is down, a file vanished): bot.cli.main, in one line.

@@ -11,14 +11,15 @@ import asyncio
 import json
 from pathlib import Path
 
+from bot.cli.common import existing_store, open_store, store_url
 from bot.config import SubscriptionConfig, SubscriptionFilter, load_settings
 from bot.notify.filters import KINDS
-from bot.store import Store, SubscriptionRow
+from bot.store import SubscriptionRow
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("subscriptions", help="add, list or remove Discord channel subscriptions")
-    p.add_argument("--db", metavar="URL", help="store URL (default: the configured store)")
+    p.add_argument("--db", type=store_url, metavar="URL", help="store URL (default: the configured store)")
     p.add_argument("--config", type=Path, help="configuration file")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
 
@@ -94,7 +95,9 @@ def describe(s: SubscriptionRow) -> str:
 
 async def _main(args: argparse.Namespace) -> int:
     url = args.db or load_settings(args.config).store.url
-    store = await Store.open(url)
+    if args.action != "add":  # adding may come before the first `run` creates the store
+        url = existing_store(url)
+    store = await open_store(url)
     try:
         if args.action == "add":
             sid = await store.add_subscription(config_from_args(args), origin="cli")

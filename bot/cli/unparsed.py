@@ -14,13 +14,14 @@ import json
 import sys
 from pathlib import Path
 
+from bot.cli.common import existing_store, open_store, store_url
 from bot.config import load_settings
-from bot.store import Store, UnparsedMail
+from bot.store import UnparsedMail
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("unparsed", help="list the mails kept but not understood, with why")
-    p.add_argument("--db", metavar="URL", help="store URL (default: the configured store)")
+    p.add_argument("--db", type=store_url, metavar="URL", help="store URL (default: the configured store)")
     p.add_argument("--config", type=Path, help="configuration file")
     p.add_argument("--jsonl", action="store_true", help="one JSON object per mail")
     p.add_argument("--raw", metavar="MESSAGE_ID", help="write this mail's stored bytes to stdout instead")
@@ -34,7 +35,7 @@ def _line(u: UnparsedMail) -> str:
 
 
 async def _list(url: str, jsonl: bool) -> int:
-    store = await Store.open(url)
+    store = await open_store(url)
     try:
         kept = await store.unparseable()
     finally:
@@ -47,7 +48,7 @@ async def _list(url: str, jsonl: bool) -> int:
 
 
 async def _raw(url: str, message_id: str) -> int:
-    store = await Store.open(url)
+    store = await open_store(url)
     try:
         raw = await store.raw(message_id.strip().strip("<>"))
     finally:
@@ -61,7 +62,7 @@ async def _raw(url: str, message_id: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    url = args.db or load_settings(args.config).store.url
+    url = existing_store(args.db or load_settings(args.config).store.url)
     if args.raw is not None:
         return asyncio.run(_raw(url, args.raw))
     return asyncio.run(_list(url, args.jsonl))

@@ -9,6 +9,7 @@ permissions change) or permanent (record and report).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -114,7 +115,8 @@ class DiscordSink:
         before: int | None = None
         for _ in range(FIND_PAGES):
             page = await _call(
-                f"history of {channel_id}", lambda: self.client.http.logs_from(channel_id, 100, before=before)
+                f"history of {channel_id}",
+                functools.partial(self.client.http.logs_from, channel_id, 100, before=before),
             )
             for m in page:
                 if int(m["author"]["id"]) == me and _footer(m) == footer:

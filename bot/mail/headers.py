@@ -49,9 +49,12 @@ _LONGEST: Final = max(len(n) for n in WANTED)
 
 
 def _shape_table(at: int) -> bytes:
-    """1 at length * 128 + letter of each wanted name, the letter at `at`."""
-    shapes = {len(n) * 128 + ord(n[at]) for n in WANTED}
-    return bytes(i in shapes for i in range((_LONGEST + 1) * 128))
+    """1 at length * 256 + letter of each wanted name, the letter at `at`.
+
+    A row per length holds every byte value: a name's byte of 0x80 or above
+    (`| 32` keeps it there) must not reach into the next row, or past the end."""
+    shapes = {len(n) * 256 + ord(n[at]) for n in WANTED}
+    return bytes(i in shapes for i in range((_LONGEST + 1) * 256))
 
 
 _FIRST_SHAPES: Final = _shape_table(0)
@@ -180,8 +183,8 @@ def _scan(raw: bytes, out: RawHeaders, to_blank: bool) -> int:
             if colon != -1 and (
                 (
                     length <= _LONGEST
-                    and _FIRST_SHAPES[length * 128 + (raw[pos] | 32)]
-                    and _LAST_SHAPES[length * 128 + (raw[colon - 1] | 32)]
+                    and _FIRST_SHAPES[length * 256 + (raw[pos] | 32)]
+                    and _LAST_SHAPES[length * 256 + (raw[colon - 1] | 32)]
                 )
                 or raw[colon - 1] == 32
                 or raw[colon - 1] == 9

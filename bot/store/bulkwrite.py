@@ -76,8 +76,8 @@ async def insert_many(
     sql, getter, procs = _compiled(conn, table, how, tuple(rows[0]), conflict)
     params = [getter(row) for row in rows]
     if procs:
-        columns: list[Any] = list(zip(*params))
+        columns: list[Any] = list(zip(*params, strict=True))
         for pos, proc in procs:
             columns[pos] = _convert(columns[pos], proc)
-        params = list(zip(*columns))
+        params = list(zip(*columns, strict=True))
     await conn.exec_driver_sql(sql, params)

@@ -8,9 +8,15 @@ from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from bot.store.url import async_url
+
 
 def make_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
-    """An async engine; `schema` (PostgreSQL only) sets the search_path, e.g. for tests."""
+    """An async engine; `schema` (PostgreSQL only) sets the search_path, e.g. for tests.
+
+    `url` may be plain (sqlite:///x.db, postgresql://...): see bot.store.url.
+    """
+    url = async_url(url)
     kwargs: dict[str, Any] = {}
     if url.startswith("postgresql"):
         if schema:

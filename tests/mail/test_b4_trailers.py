@@ -15,7 +15,6 @@ The mbox files are split with Python's `mailbox` (tests only).
 
 from __future__ import annotations
 
-import email.utils
 import mailbox
 from dataclasses import dataclass
 from pathlib import Path

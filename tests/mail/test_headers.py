@@ -7,7 +7,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot.mail import parse_mail
+from bot.mail.models import Kind
 from bot.mail.headers import (
+    WANTED,
     decode_rfc2047,
     header_text,
     message_ids,
@@ -216,3 +218,15 @@ def test_message_id_fast_path_agrees(value: bytes) -> None:
     from bot.mail.headers import header_message_ids
 
     assert header_message_ids(value) == message_ids(header_text(value))
+
+
+def test_a_header_name_with_a_high_byte_at_the_longest_length_is_read_not_crashed() -> None:
+    """The shape tables are indexed by a name's first and last byte: a byte of
+    0x80 or above in a name as long as the longest wanted one (25) ran past
+    their end, and the mail came out unparseable (IndexError). Hypothesis found it."""
+    name = b"content-transfer-encodin\xe9"
+    assert len(name) == max(len(n) for n in WANTED)
+    raw = b"From: Ann <ann@example.com>\n" + name + b": x\nSubject: [PATCH] KVM: x86: fix\nMessage-ID: <hb@x>\n\nbody\n"
+    mail = parse_mail(raw)
+    assert mail.kind is not Kind.UNPARSEABLE, mail.errors
+    assert (mail.message_id, mail.subject.title) == ("hb@x", "KVM: x86: fix")

@@ -65,7 +65,7 @@ async def test_hyperv_tlb_flush_is_one_lineage_of_13_versions(x86: Store):
     labels = [("RFC " if v.rfc else "") + f"v{v.version}" for v in versions]
     assert labels == ["RFC v1", "v1"] + [f"v{n}" for n in range(3, 14)]
     assert [v.total for v in versions][-1] == 48 and max(v.total for v in versions) == 48
-    for older, newer in zip(versions, versions[1:]):
+    for older, newer in zip(versions, versions[1:], strict=False):
         assert older.superseded_by == newer.series_id and newer.supersedes == older.series_id
     assert versions[-1].superseded_by is None
     # each version holds its own patches: no message id is shared between versions

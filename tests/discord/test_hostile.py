@@ -290,15 +290,20 @@ async def test_parked_deliveries_are_retried_on_a_timer(store: Store) -> None:
         await assert_each_delivery_done_once(fake, store)
 
 
-async def test_parked_deliveries_are_retried_by_hand(store: Store, tmp_path: Any) -> None:
+async def test_parked_deliveries_are_retried_by_hand(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
     async with strict() as fake, delivering(fake, store, park_sweep=0.05) as service:
         fake.set_permissions(CARDS, deny=permissions.SEND_MESSAGES)
         await deliver(store, service, *series("bh", "By hand", 2))
         await service.wait_idle(timeout=30)
-        assert len(await q.list_deliveries(store, status=q.PARKED)) == await store.count("deliveries")
+        total = await store.count("deliveries")
+        assert len(await q.list_deliveries(store, status=q.PARKED)) == total
         fake.set_permissions(CARDS, dispatch=False)
-        url = str(store.engine.url)
+        url = store.engine.url.render_as_string(hide_password=False)
+        assert await asyncio.to_thread(cli, ["deliveries", "--db", url, "list"]) == 0
+        listed = capsys.readouterr().out.splitlines()
+        assert len(listed) == total and all(f"channel {CARDS} parked" in line and "50013" in line for line in listed)
         assert await asyncio.to_thread(cli, ["deliveries", "--db", url, "retry", "--channel", str(CARDS)]) == 0
+        assert capsys.readouterr().out.startswith(f"{total} deliveries to channel {CARDS} pending again")
         await service.wait_settled(timeout=30)
         assert len(fake.messages_in(CARDS)) == 1
         await assert_each_delivery_done_once(fake, store)

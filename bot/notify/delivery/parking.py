@@ -51,7 +51,8 @@ class Parking:
             ch.parked = True
             ch.parked_at = asyncio.get_running_loop().time()
             ch.unparked.clear()
-        parked = await q.park_channel(self.store, ch.channel_id, f"parked: {err}")
+        ch.parked_reason = f"parked: {err}"
+        parked = await q.park_channel(self.store, ch.channel_id, ch.parked_reason)
         if first:
             log.warning(
                 "channel %s: Discord refused (%s); %d deliveries parked until its permissions change "
@@ -72,7 +73,7 @@ class Parking:
                 for f in (unparked, nudged):
                     f.cancel()
             if ch.parked and ch.nudge.is_set():
-                if await q.park_channel(self.store, ch.channel_id, "parked: the channel refused earlier posts"):
+                if await q.park_channel(self.store, ch.channel_id, ch.parked_reason):
                     await self.progress.changed()
 
     async def unpark(self, ch: ChannelState, why: str) -> None:

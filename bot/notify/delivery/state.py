@@ -26,6 +26,7 @@ class ChannelState:
     # Parked: Discord refused with a 403; nothing is sent here until unparked.
     parked: bool = False
     parked_at: float = 0.0  # loop time
+    parked_reason: str = ""  # Discord's refusal, kept with every delivery parked here
     unparked: asyncio.Event = field(default_factory=asyncio.Event)
     # A send's outcome may be unknown (just started, or the last try failed):
     # look for the message before sending it again (`once`).

@@ -38,6 +38,8 @@ CORPUS = ROOT.parent / "shared" / "corpus"
 READY = re.compile(rb"ready, SMTP on ([\d.]+):(\d+)")
 _ID_HEADER = re.compile(rb"^(Message-I[Dd]|In-Reply-To|References):[^\n]*(?:\n[ \t][^\n]*)*", re.M | re.I)
 _HEADER_END = re.compile(rb"\n\n")
+# Every client connects from loopback: the per-client cap must not turn --clients away.
+_UNCAPPED = 10_000
 
 
 # ---------------------------------------------------------------- server side
@@ -59,13 +61,13 @@ async def _serve(db: Path, null: bool) -> None:
         async def nowhere(raw: bytes, meta: MailMeta) -> None:
             return None
 
-        sink = SmtpSink(SmtpSettings(port=0), nowhere)
+        sink = SmtpSink(SmtpSettings(port=0, max_connections=_UNCAPPED, max_connections_per_client=_UNCAPPED), nowhere)
         await sink.start()
         print("kvm-patchbot: ready, SMTP on {}:{}".format(*sink.address), flush=True)
         await stop.wait()
         await sink.stop()
         return
-    settings = Settings(smtp=SmtpSettings(port=0), store=StoreSettings(url=f"sqlite+aiosqlite:///{db}"))
+    settings = Settings(smtp=SmtpSettings(port=0, max_connections=_UNCAPPED, max_connections_per_client=_UNCAPPED), store=StoreSettings(url=f"sqlite+aiosqlite:///{db}"))
     app = App(settings, workers=[])
     await app.start()
     assert app.sink is not None
@@ -213,6 +215,7 @@ def main() -> int:
     env["PYTHONPATH"] = str(ROOT)
     if args.full:
         env.update(KVMBOT_SMTP__PORT="0", KVMBOT_STORE__URL=f"sqlite+aiosqlite:///{db}",
+                   KVMBOT_SMTP__MAX_CONNECTIONS="10000", KVMBOT_SMTP__MAX_CONNECTIONS_PER_CLIENT="10000",
                    KVMBOT_DISCORD__PREVIEW_FILE=str(tmp / "preview.jsonl"))
         cmd = [sys.executable, "-m", "bot", "run"]
     else:

@@ -108,12 +108,22 @@ class SmtpSettings(_Section):
     port: Port = 8025
     # Accepted recipients; an entry "@domain" accepts every address at that domain.
     recipients: list[Recipient] = Field(default=["@localhost"], min_length=1)
-    # Client networks allowed to deliver (CIDR); empty means any.
-    client_networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    # Client networks allowed to deliver (CIDR): loopback unless configured; empty means any.
+    client_networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = [
+        ipaddress.IPv4Network("127.0.0.0/8"),
+        ipaddress.IPv6Network("::1/128"),
+    ]
     # Accepted List-Id values (bare id, e.g. "kvm.vger.kernel.org"); empty means any.
     list_ids: list[ListId] = []
     # Below 1 KiB not even the headers of a list mail fit.
     max_message_size: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Open connections at once, in total and from one client host; more get 421.
+    max_connections: Annotated[int, Field(ge=1, le=10_000)] = 50
+    max_connections_per_client: Annotated[int, Field(ge=1, le=10_000)] = 20
+    # DATA held in memory by all sessions together (bytes); a mail past it gets 451.
+    max_buffered_data: Annotated[int, Field(ge=1024 * 1024, le=16 * 1024**3)] = 128 * 1024 * 1024
+    # Seconds a connection may go without progress (a DATA begun or ended); NOOP does not count.
+    idle_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 300.0
     tls_cert: FilePath | None = None
     tls_key: FilePath | None = None
     require_tls: bool = False
@@ -157,12 +167,25 @@ class PollerSettings(_Section):
     url: str | None = None  # e.g. https://lore.kernel.org/kvm/git/1.git; later epochs are followed
     mirror: Path = Path("lore-mirror.git")
     interval_seconds: float = Field(default=300.0, gt=0)
+    # Verify mode: lore is compared with what arrived by SMTP; a mail missing
+    # here (a gap) is imported, counted (kvmbot_verify_gaps_total, a log line)
+    # and announced when its Date is within verify_recent_hours, else stored
+    # quietly. false: lore is the only source, and every new mail is news.
+    verify: bool = True
+    verify_recent_hours: Annotated[float, Field(ge=0, le=24 * 365)] = 48.0
 
     @model_validator(mode="after")
     def _needs_url(self) -> PollerSettings:
         if self.enabled and not self.url:
             raise ValueError("enabled needs url (the lore epoch, e.g. https://lore.kernel.org/kvm/git/1.git)")
         return self
+
+
+class MetricsSettings(_Section):
+    """/metrics (Prometheus) and /healthz over HTTP; off unless a port is set."""
+
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: Port | None = None
 
 
 class SubscriptionFilter(_Section):
@@ -229,8 +252,11 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     poller: PollerSettings = PollerSettings()
     discord: DiscordSettings = DiscordSettings()
+    metrics: MetricsSettings = MetricsSettings()
     subscriptions: list[SubscriptionConfig] = Field(default_factory=list)
     log_level: LogLevel = "INFO"
+    # "json": each log record as one JSON object per line (time, level, logger, message, ...).
+    log_format: Literal["text", "json"] = "text"
 
     # Set on a per-call subclass by load_settings: the TOML file to read, if any.
     toml_file: ClassVar[Path | None] = None

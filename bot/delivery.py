@@ -20,6 +20,7 @@ from bot.notify.delivery.status import DeliveryStatus
 from bot.notify.delivery.worker import DeliveryWorker
 from bot.notify.preview import PreviewSink
 from bot.notify.sink import DeletedChannels, PermissionChanges
+from bot.observe.metrics import Metrics
 from bot.store import Store
 
 if TYPE_CHECKING:
@@ -63,8 +64,10 @@ class DeliveryService:
         backoff: tuple[float, float] = (0.5, 30.0),
         park_retry: float = 600.0,
         park_sweep: float = 10.0,
+        metrics: Metrics | None = None,
     ) -> DeliveryService:
-        """Sync the config's subscriptions, connect (or preview), start delivering.
+        """Sync the config's subscriptions, connect (or preview), start delivering;
+        `metrics` counts the Discord API's answers.
 
         park_retry: seconds before a channel Discord refused (403) is tried again
         without a permission change; park_sweep: how often the worker looks for a
@@ -80,8 +83,8 @@ class DeliveryService:
             await worker.start()
             return cls(worker)
         return cls._discord(
-            settings, store, token,
-            coalesce_delay=coalesce_delay, backoff=backoff, park_retry=park_retry, park_sweep=park_sweep,
+            settings, store, token, coalesce_delay=coalesce_delay, backoff=backoff,
+            park_retry=park_retry, park_sweep=park_sweep, metrics=metrics,
         )
 
     @classmethod
@@ -95,14 +98,16 @@ class DeliveryService:
         backoff: tuple[float, float],
         park_retry: float,
         park_sweep: float,
+        metrics: Metrics | None,
     ) -> DeliveryService:
         from bot.discord.client import make_client  # discord.py only when used
         from bot.discord.sender import DiscordSink
         from bot.discord.session import DiscordSession
 
         deleted, changes = DeletedChannels(), PermissionChanges()
+        extra = {} if metrics is None else {"http_trace": metrics.discord_trace()}
         client = make_client(
-            settings.discord, deleted=deleted, status=DeliveryStatus(store), permission_changes=changes
+            settings.discord, deleted=deleted, status=DeliveryStatus(store), permission_changes=changes, **extra
         )
         sink = DiscordSink(client, thread_archive_minutes=settings.discord.thread_auto_archive_minutes)
         worker = DeliveryWorker(

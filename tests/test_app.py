@@ -41,7 +41,8 @@ async def test_smtp_and_poller_feed_one_store_and_wake_delivery(tmp_path: Path, 
     add_commit(src, seeds[5])  # history: in the archive before the bot first polls it
     settings = _settings(
         tmp_path,
-        poller={"enabled": True, "url": f"file://{src}", "mirror": tmp_path / "mirror.git", "interval_seconds": 3600},
+        poller={"enabled": True, "url": f"file://{src}", "mirror": tmp_path / "mirror.git", "interval_seconds": 3600,
+                "verify": False},  # lore as the only source: every later mail is news
     )
     app = App(settings)
     await app.start()

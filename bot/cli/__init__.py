@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "series": ("bot.cli.series", "list series postings (versions, patches, trailers, applied)"),
     "reparse": ("bot.cli.reparse", "re-parse stored mail and rebuild series, lineages and trailers"),
     "unparsed": ("bot.cli.unparsed", "list the mails kept but not understood, with why"),
+    "variants": ("bot.cli.variants", "list the mails that reused a known Message-ID with another body"),
+    "list-mail": ("bot.cli.listmail", "list the subscription confirmations, bounces and notices received"),
     "run": ("bot.cli.run", "run the service: SMTP sink, store, poller, Discord delivery"),
     "check-config": ("bot.cli.checkconfig", "check a configuration file and the environment; list every problem"),
     "demo": ("bot.cli.demo", "run the service on sample mail and print the cards it would post"),

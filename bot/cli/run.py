@@ -32,6 +32,10 @@ def _run(args: argparse.Namespace) -> int:
     # A bad setting, a taken port, a database that is down: bot.cli.main says
     # so in one line (exit status 2 for the settings, 1 for the rest).
     settings = load_settings(args.config)
+    if settings.log_format == "json":
+        from bot.observe.logjson import use_json_logs
+
+        use_json_logs()
     if not (args.verbose or args.debug):
         logging.getLogger().setLevel(log_level(settings))
         # aiosmtpd logs every SMTP command at INFO.
@@ -51,7 +55,10 @@ async def serve(settings: Settings) -> None:
         assert app.sink is not None
         host, port = app.sink.address
         # The ready line: scripts and tests wait for it (it carries the real port).
-        print(f"kvm-patchbot: ready, SMTP on {host}:{port}, store {_safe(settings.store.url)}", flush=True)
+        metrics = ""
+        if app.metrics_server is not None:
+            metrics = ", metrics on {}:{}".format(*app.metrics_server.address)
+        print(f"kvm-patchbot: ready, SMTP on {host}:{port}, store {_safe(settings.store.url)}{metrics}", flush=True)
         await stop.wait()
         log.info("shutting down")
     finally:

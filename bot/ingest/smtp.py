@@ -6,8 +6,12 @@ Controller thread. Replies, so a list server retries rather than bounces:
 
 - 550 5.1.1 at RCPT for a recipient we do not serve (never an open relay);
 - 550 5.7.1 at MAIL for a client outside `client_networks`;
-- 550 5.7.1 at DATA for a mail whose List-Id is not configured;
+- 550 5.7.1 at DATA for a mail whose List-Id is not configured (list-management
+  mail, which has none, is kept apart for the operator first: bot.ingest.listmail);
 - 552 over `max_message_size` (aiosmtpd's own data_size_limit);
+- 451 4.3.1 when the DATA buffered by all sessions would pass `max_buffered_data`;
+- 421 4.7.0 for a connection over `max_connections` (or `max_connections_per_client`),
+  421 4.4.2 for one without progress for `idle_timeout_seconds` (bot.ingest.smtpguard);
 - 530 before STARTTLS when `require_tls` (aiosmtpd's require_starttls);
 - 451 4.3.0 for any fault of ours (the store is down, a bug): never a 5xx;
 - 421 4.3.2 for a new transaction while shutting down.
@@ -28,8 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from bot.ingest.listmail import ListMailInfo, classify
 from bot.ingest.policy import AcceptPolicy, list_ids_of
-from bot.ingest.smtpdata import BulkDataSMTP
+from bot.ingest.smtpdata import BulkDataSMTP, DataBudget
+from bot.ingest.smtpguard import ConnectionGate, GuardedSMTP
 
 if TYPE_CHECKING:
     from bot.config import SmtpSettings
@@ -56,6 +62,8 @@ class MailMeta:
 
 
 Deliver = Callable[[bytes, MailMeta], Awaitable[None]]
+# Keeps a list-management mail (a subscription confirmation, a bounce) for the operator.
+KeepListMail = Callable[[bytes, MailMeta, ListMailInfo], Awaitable[None]]
 
 
 def _peer_text(peer: Any) -> str:
@@ -71,9 +79,10 @@ class SinkHandler:
     mid-commit cannot cancel a half-done transaction, and shutdown waits for it.
     """
 
-    def __init__(self, policy: AcceptPolicy, deliver: Deliver) -> None:
+    def __init__(self, policy: AcceptPolicy, deliver: Deliver, keep_list_mail: KeepListMail | None = None) -> None:
         self.policy = policy
         self._deliver = deliver
+        self._keep_list_mail = keep_list_mail
         self._inflight: set[asyncio.Task[None]] = set()
         self.closing = False
         self.delivered = 0
@@ -102,15 +111,24 @@ class SinkHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         # Stored as Unix text, byte for byte as the list archives hold it.
         raw = (envelope.original_content or b"").replace(b"\r\n", b"\n")
-        if self.policy.list_ids and not self.policy.list_id_ok(list_ids_of(raw)):
-            return "550 5.7.1 List-Id not accepted here"
         meta = MailMeta(
             peer=_peer_text(session.peer),
-            mail_from=envelope.mail_from or "",
+            mail_from="" if envelope.mail_from in (None, "<>") else envelope.mail_from,  # "": a bounce
             rcpt_tos=tuple(envelope.rcpt_tos),
             tls=session.ssl is not None,
         )
-        task = asyncio.ensure_future(self._deliver(raw, meta))
+        management = classify(raw, meta.mail_from) if self._keep_list_mail is not None else None
+        if management is None and self.policy.list_ids and not self.policy.list_id_ok(list_ids_of(raw)):
+            return "550 5.7.1 List-Id not accepted here"
+        if management is not None and self._keep_list_mail is not None:
+            log.warning(
+                "list-management mail (%s) from %s: %r; it is not list traffic: see `kvm-patchbot list-mail`",
+                management.kind, management.sender or meta.mail_from or "<>", management.subject,
+            )
+            work = self._keep_list_mail(raw, meta, management)
+        else:
+            work = self._deliver(raw, meta)
+        task = asyncio.ensure_future(work)
         self._inflight.add(task)
         task.add_done_callback(self._settled)
         try:
@@ -152,9 +170,18 @@ class SmtpSink:
     """The listening sink. `start()` binds (port 0 picks a free port); `stop()`
     stops accepting, lets in-flight commits finish, then closes connections."""
 
-    protocol_class: type[SMTP] = BulkDataSMTP
+    # The tests swap in aiosmtpd's own SMTP (or BulkDataSMTP) as an oracle; those
+    # take none (or only some) of the limits.
+    protocol_class: type[SMTP] = GuardedSMTP
 
-    def __init__(self, settings: SmtpSettings, deliver: Deliver, *, hostname: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        deliver: Deliver,
+        *,
+        keep_list_mail: KeepListMail | None = None,
+        hostname: str | None = None,
+    ) -> None:
         if settings.require_tls and not (settings.tls_cert and settings.tls_key):
             raise ValueError("smtp.require_tls needs smtp.tls_cert and smtp.tls_key")
         if bool(settings.tls_cert) != bool(settings.tls_key):
@@ -163,16 +190,24 @@ class SmtpSink:
         self.handler = SinkHandler(
             AcceptPolicy.build(settings.recipients, settings.client_networks, settings.list_ids),
             deliver,
+            keep_list_mail,
         )
         self._tls = tls_context(settings.tls_cert, settings.tls_key) if settings.tls_cert and settings.tls_key else None
         # aiosmtpd would call socket.getfqdn() (a DNS lookup) per connection.
         self._hostname = hostname or socket.gethostname()
+        self.gate = ConnectionGate(settings.max_connections, settings.max_connections_per_client)
+        self.budget = DataBudget(settings.max_buffered_data)
         self._server: asyncio.Server | None = None
         self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
         # Set once stop() no longer accepts connections (commits may still be finishing).
         self.closed = asyncio.Event()
 
     def _protocol(self) -> SMTP:
+        limits: dict[str, Any] = {}
+        if issubclass(self.protocol_class, BulkDataSMTP):
+            limits["data_budget"] = self.budget
+        if issubclass(self.protocol_class, GuardedSMTP):
+            limits.update(gate=self.gate, idle_timeout=self.settings.idle_timeout_seconds)
         proto = self.protocol_class(
             self.handler,
             data_size_limit=self.settings.max_message_size,
@@ -181,6 +216,7 @@ class SmtpSink:
             ident=IDENT,
             tls_context=self._tls,
             require_starttls=self.settings.require_tls,
+            **limits,
         )
         self._sessions.add(proto)
         return proto

@@ -6,7 +6,8 @@
 
 Reads: get_series, list_series(since, until, lineage_id, author, complete, limit),
 series_for_message, lineage, mails(since, until, source_refs), raw, unparseable,
-events_after, last_event_id. Delivery: add_subscription, list_subscriptions,
+events_after, last_event_id; variants, variant_raw, keep_list_mail, list_mail,
+list_mail_raw (bot.store.kept). Delivery: add_subscription, list_subscriptions,
 remove_subscription, sync_config, disable_channel, add_deliveries,
 pending_deliveries, record_delivery, get_delivery, get_post, save_post (more in
 bot.store.delivery). Cursors: get_cursor, set_cursor. Maintenance: reparse.
@@ -23,11 +24,13 @@ if TYPE_CHECKING:
         DeliveryRow,
         IngestResult,
         IngestStats,
+        ListMail,
         PostRow,
         ReparseStats,
         StoredMail,
         SubscriptionRow,
         UnparsedMail,
+        VariantMail,
     )
     from bot.store.store import Store, fallback_message_id
 
@@ -38,6 +41,8 @@ _WHERE = {
     "DeliveryRow": "bot.store.models",
     "IngestResult": "bot.store.models",
     "IngestStats": "bot.store.models",
+    "ListMail": "bot.store.models",
+    "VariantMail": "bot.store.models",
     "PostRow": "bot.store.models",
     "ReparseStats": "bot.store.models",
     "StoredMail": "bot.store.models",
@@ -61,11 +66,13 @@ __all__ = [
     "DeliveryRow",
     "IngestResult",
     "IngestStats",
+    "ListMail",
     "PostRow",
     "ReparseStats",
     "Store",
     "StoredMail",
     "SubscriptionRow",
     "UnparsedMail",
+    "VariantMail",
     "fallback_message_id",
 ]

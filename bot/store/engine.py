@@ -1,4 +1,5 @@
-"""Engines for both databases behind one code path: SQLite (WAL, foreign keys) or PostgreSQL."""
+"""Engines for both databases behind one code path: SQLite (WAL, synchronous=FULL,
+foreign keys) or PostgreSQL (fsync at commit is its default)."""
 
 from __future__ import annotations
 
@@ -30,9 +31,12 @@ def make_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            # WAL + NORMAL: a commit survives a process crash (not a power cut),
-            # and each commit costs no fsync of the main file.
-            cur.execute("PRAGMA synchronous=NORMAL")
+            # WAL + FULL: the WAL is fsynced at every commit, so a commit (and the
+            # SMTP 250 that follows it) survives a power cut or an I/O error that
+            # remounts the file system read-only; with NORMAL, the last commits
+            # before such a fault were lost. Group commit (bot/ingest/groupcommit)
+            # shares the fsync among the mails that arrive together.
+            cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA busy_timeout=5000")
             cur.close()
 

@@ -19,6 +19,7 @@ class _Frozen(BaseModel):
 class IngestResult(_Frozen):
     message_id: str
     new: bool  # False: this Message-ID was stored before; nothing changed
+    variant: bool = False  # not new, and its body differs from the stored one's: kept as a variant
     kind: str
     series_id: int | None = None
     events: tuple[Event, ...] = ()
@@ -30,6 +31,7 @@ class IngestStats:
     read: int = 0
     new: int = 0
     duplicates: int = 0  # Message-IDs already stored (or repeated in the input)
+    variants: int = 0  # of the duplicates, those with another body: kept in mail_variants
     unparsed: int = 0
     series_created: int = 0
     events: int = 0
@@ -110,3 +112,28 @@ class PostRow(_Frozen):
     thread_id: int | None
     rendered_hash: str | None
     thread_name: str | None = None  # as last set (None: unknown, e.g. posted before it was kept)
+
+
+class VariantMail(_Frozen):
+    """A mail that reused a stored Message-ID with another body."""
+
+    id: int
+    message_id: str
+    source: str
+    source_ref: str | None
+    received_at: datetime
+    size: int
+    body_hash: str
+
+
+class ListMail(_Frozen):
+    """Mail from the list's software (a subscription confirmation, a bounce), for the operator."""
+
+    id: int
+    kind: str  # bot.ingest.listmail.ListMailKind
+    mail_from: str
+    sender: str
+    subject: str
+    source_ref: str | None
+    received_at: datetime
+    size: int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -10,10 +11,35 @@ from bot.series.decision import AppliedRecord, Decision, MemberRecord, TrailerRe
 from bot.series.state import SeriesState
 
 
+def body_hash(raw: bytes) -> str:
+    """A digest of a mail's body: what tells a re-delivery of a Message-ID (the
+    same mail through another path, e.g. lore after SMTP, whose headers differ:
+    Received, X-*) from a variant with other content. Line ends and trailing
+    blank lines do not count."""
+    if b"\r" in raw:
+        raw = raw.replace(b"\r\n", b"\n")
+    cut = raw.find(b"\n\n")
+    start = cut + 2 if cut >= 0 else 0
+    end = len(raw)
+    while end > start and raw[end - 1] == 10:  # trailing newlines
+        end -= 1
+    # A view, not a slice: no copy of a body that may be megabytes.
+    return hashlib.sha256(memoryview(raw)[start:end]).hexdigest()[:32]
+
+
+def storable(text: str) -> str:
+    """`text` as every database takes it: a lone surrogate (UTF-8 cannot encode
+    it) and NUL (PostgreSQL's text cannot hold it) written as escapes."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
 def mail_row(
     parsed: ParsedMail,
     *,
     raw_z: bytes,
+    body_hash: str | None,
     size: int,
     source: str,
     source_ref: str | None,
@@ -39,6 +65,7 @@ def mail_row(
         "series_id": series_id,
         "errors": errors or None,
         "unparsed": unparsed,
+        "body_hash": body_hash,
     }
 
 

@@ -75,10 +75,45 @@ mails = Table(
     Column("errors", JSON(none_as_null=True)),  # parse (or tracking) errors; SQL NULL when none
     # Kept but not understood: the parser gave up, or tracking it failed.
     Column("unparsed", Boolean, nullable=False, default=False),
+    # bot.store.rows.body_hash: tells a re-delivery from a variant; NULL on rows
+    # stored before revision 0004 (computed from `raw` when needed).
+    Column("body_hash", Text),
     Index("ix_mails_received_at", "received_at"),
     Index("ix_mails_source_ref", "source_ref"),
     Index("ix_mails_date", "date"),
     Index("ix_mails_in_reply_to", "in_reply_to"),  # replies that arrived before their patch
+)
+
+# A mail whose Message-ID is already stored but whose body differs: kept, and
+# reported (`kvm-patchbot variants`), never silently dropped.
+mail_variants = Table(
+    "mail_variants",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", Text, nullable=False),
+    Column("body_hash", Text, nullable=False),
+    Column("raw", LargeBinary, nullable=False),  # compressed (rawcodec)
+    Column("size", Integer, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("source_ref", Text),
+    Column("received_at", UtcDateTime, nullable=False),
+    UniqueConstraint("message_id", "body_hash", name="uq_mail_variants_key"),
+)
+
+# Mail from the list's software rather than list traffic (subscription
+# confirmations, bounces, probes): for the operator (`kvm-patchbot list-mail`).
+list_mail = Table(
+    "list_mail",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # bot.ingest.listmail.ListMailKind
+    Column("mail_from", Text, nullable=False),  # the SMTP envelope sender ("" for a bounce)
+    Column("sender", Text, nullable=False),  # the From header
+    Column("subject", Text, nullable=False),
+    Column("raw", LargeBinary, nullable=False),  # compressed (rawcodec)
+    Column("size", Integer, nullable=False),
+    Column("source_ref", Text),
+    Column("received_at", UtcDateTime, nullable=False),
 )
 
 lineages = Table(
@@ -252,6 +287,7 @@ deliveries = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("event_id", "channel_id"),
     Index("ix_deliveries_status", "status"),
+    Index("ix_deliveries_updated_at", "updated_at"),  # the deliveries made since the last metrics scrape
 )
 
 posts = Table(

@@ -26,15 +26,17 @@ from bot.series.models import Event, EventKind
 from bot.store import schema as t
 from bot.store.admin import AdminMixin
 from bot.store.bulkwrite import insert_many
-from bot.store.engine import make_engine, upsert
+from bot.store.engine import insert_ignore, make_engine, upsert
 from bot.store.gcpause import heap_frozen
+from bot.store.guard import FileGuard, StoreUnavailable, sqlite_file
+from bot.store.kept import KeptMixin
 from bot.store.migrate import upgrade
 from bot.store.models import IngestResult, IngestStats, ReparseStats
 from bot.store.orphans import Orphans
 from bot.store.parsepool import Chunk, ParsePool, Worked
 from bot.store.rawcodec import pack, pack_all, unpack
 from bot.store.reads import ReadMixin
-from bot.store.rows import RowBatch, mail_row, series_row, state_from_rows
+from bot.store.rows import RowBatch, body_hash, mail_row, series_row, state_from_rows, storable
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,9 @@ BATCH = 1000  # mails per transaction: bigger batches gain little and cost RSS
 # worker processes (see parsepool): below that, starting them (~0.15 s) costs
 # more than it saves, e.g. for an SMTP group commit.
 POOL_MIN = 500
-_DB_DOWN = (OperationalError, InterfaceError)
+# The database cannot take mail now (down, full, read-only, its file gone):
+# raised to the caller, whose SMTP client gets 451 and retries.
+_DB_DOWN = (OperationalError, InterfaceError, StoreUnavailable)
 # How many early replies one posted patch may adopt from the database.
 ADOPT_MAX = 200
 # Replies below a mail placed in a series may have been waiting for it.
@@ -84,6 +88,21 @@ def _record(rec: Any) -> tuple[bytes, str | None]:
     if isinstance(rec, tuple):
         return bytes(rec[0]), rec[1]
     return bytes(rec.data), rec.ref
+
+
+def _reason(exc: Exception) -> str:
+    """One line for the mail's error list: a driver error's text carries its SQL."""
+    text = str(exc).strip().splitlines()
+    return storable(f"{type(exc).__name__}: {text[0][:300] if text else ''}")
+
+
+def _variant_row(
+    message_id: str, raw: bytes, digest: str, source: str, source_ref: str | None, now: datetime
+) -> dict[str, Any]:
+    return {
+        "message_id": message_id, "body_hash": digest, "raw": pack(raw), "size": len(raw),
+        "source": source, "source_ref": source_ref, "received_at": now,
+    }
 
 
 def _crashed(raw: bytes, exc: str) -> ParsedMail:
@@ -152,13 +171,14 @@ class _Prepared:
     items: list[tuple[bytes, str | None]]
     source: str
     mail_rows: list[dict[str, Any]] = field(default_factory=list)
-    mail_ids: list[str] = field(default_factory=list)
+    mail_hashes: dict[str, str] = field(default_factory=dict)  # Message-ID -> body hash, of mail_rows
+    variants: list[dict[str, Any]] = field(default_factory=list)  # mail_variants rows
     late: list[dict[str, Any]] = field(default_factory=list)  # early replies stored before
     batch: RowBatch = field(default_factory=RowBatch)
     stats: IngestStats = field(default_factory=IngestStats)
 
 
-class Store(ReadMixin, AdminMixin):
+class Store(ReadMixin, AdminMixin, KeptMixin):
     """One database (SQLite or PostgreSQL) and the tracker's in-memory index of it.
 
     Writes are serialised by an asyncio lock; one process should write at a
@@ -167,6 +187,8 @@ class Store(ReadMixin, AdminMixin):
 
     def __init__(self, engine: AsyncEngine, parser: Parser) -> None:
         self._engine = engine
+        path = sqlite_file(engine.url.database) if engine.dialect.name == "sqlite" else None
+        self._guard = FileGuard(path) if path is not None and path.exists() else None
         self._parser = parser
         self._index = MemoryIndex()
         self._lock = asyncio.Lock()
@@ -318,30 +340,98 @@ class Store(ReadMixin, AdminMixin):
         Re-delivery of a stored Message-ID changes nothing and emits nothing.
         Raises only when the database itself fails."""
         async with self._lock:
-            return await self._ingest_locked(raw, source, source_ref)
+            self.check_file()
+            result = await self._ingest_locked(raw, source, source_ref)
+            self.check_file()  # the commit reached the file we opened, not an orphan
+            return result
+
+    def check_file(self) -> None:
+        """Raise StoreUnavailable if the SQLite file was removed or replaced."""
+        if self._guard is not None:
+            self._guard.check()
+
+    @property
+    def file_problem(self) -> str | None:
+        """Why the store's file can no longer be written, once known."""
+        return None if self._guard is None else self._guard.problem
 
     async def _ingest_locked(self, raw: bytes, source: str, source_ref: str | None) -> IngestResult:
         await self._sync_index()
         parsed, errors, unparsed = self._parse(raw)
+        try:
+            return await self._ingest_parsed(raw, parsed, errors, unparsed, source, source_ref)
+        except _DB_DOWN:
+            raise
+        except Exception as exc:
+            # The database would not take what the parser made of this mail (a
+            # lone surrogate, a NUL for PostgreSQL, a value out of range...). The
+            # mail is kept raw and reported rather than refused: a 451 here would
+            # be answered to every retry, forever.
+            log.exception("storing %r normally failed; keeping it raw", parsed.message_id)
+            self._stale = True
+            await self._reload_index()
+            return await self._keep_raw(raw, parsed, source, source_ref, f"store: {_reason(exc)}")
+
+    async def _keep_raw(
+        self, raw: bytes, parsed: ParsedMail, source: str, source_ref: str | None, reason: str
+    ) -> IngestResult:
+        """Store a mail with only what every database takes: its raw bytes, a
+        cleaned Message-ID (else one made from its bytes) and why; never tracked."""
+        errors = [storable(e) for e in parsed.errors] + [reason]
+        failure: Exception | None = None
+        for mid in dict.fromkeys((storable(parsed.message_id), fallback_message_id(raw))):
+            row = {
+                "message_id": mid, "raw": pack(raw), "size": len(raw), "source": source,
+                "source_ref": storable(source_ref) if source_ref else None, "received_at": _now(),
+                "kind": str(Kind.UNPARSEABLE), "subject": storable(parsed.subject.raw),
+                "author_name": storable(parsed.author.name), "author_email": storable(parsed.author.email),
+                "date": None, "list_id": None, "in_reply_to": None, "series_id": None,
+                "errors": errors, "unparsed": True, "body_hash": body_hash(raw),
+            }
+            try:
+                async with self._engine.begin() as conn:
+                    known = await conn.scalar(select(t.mails.c.kind).where(t.mails.c.message_id == mid))
+                    if known is not None:
+                        return IngestResult(message_id=mid, new=False, kind=known)
+                    seq = (await conn.execute(insert(t.mails).returning(t.mails.c.seq), row)).scalar_one()
+            except _DB_DOWN:
+                raise
+            except Exception as exc:
+                log.exception("keeping %r raw failed", mid)
+                failure = exc
+                continue
+            self._seen_seq = seq
+            return IngestResult(message_id=mid, new=True, kind=str(Kind.UNPARSEABLE), errors=tuple(errors))
+        assert failure is not None
+        raise failure
+
+    async def _ingest_parsed(
+        self, raw: bytes, parsed: ParsedMail, errors: list[str], unparsed: bool, source: str, source_ref: str | None
+    ) -> IngestResult:
         now = _now()
         decision: Decision | None = None
         event_ids: list[int] = []
         adopted: list[Event] = []
+        digest = body_hash(raw)
         try:
             async with self._engine.begin() as conn:
                 known = (
                     await conn.execute(
-                        select(t.mails.c.kind, t.mails.c.series_id).where(
+                        select(t.mails.c.kind, t.mails.c.series_id, t.mails.c.body_hash, t.mails.c.raw).where(
                             t.mails.c.message_id == parsed.message_id
                         )
                     )
                 ).first()
                 if known is not None:
+                    kind, series_id, known_hash, known_raw = known
+                    variant = (known_hash or body_hash(unpack(known_raw))) != digest
+                    if variant:
+                        await self._add_variants(conn, [_variant_row(parsed.message_id, raw, digest, source, source_ref, now)])
                     return IngestResult(
-                        message_id=parsed.message_id, new=False, kind=known[0], series_id=known[1]
+                        message_id=parsed.message_id, new=False, kind=kind, series_id=series_id, variant=variant
                     )
                 row = mail_row(
-                    parsed, raw_z=pack(raw), size=len(raw), source=source,
+                    parsed, raw_z=pack(raw), body_hash=digest, size=len(raw), source=source,
                     source_ref=source_ref, received_at=now, errors=errors, unparsed=unparsed,
                     series_id=None,
                 )
@@ -399,6 +489,16 @@ class Store(ReadMixin, AdminMixin):
             errors=tuple(errors),
         )
 
+    async def _add_variants(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+        """Keep mails that reuse a stored Message-ID with another body (once each)."""
+        q = insert_ignore(conn, t.mail_variants).returning(t.mail_variants.c.id, t.mail_variants.c.message_id)
+        for row in rows:  # rare: one statement each
+            for vid, mid in (await conn.execute(q, row)).all():
+                log.warning(
+                    "mail <%s> arrived again with a different body: kept as variant %d (see `kvm-patchbot variants`)",
+                    mid, vid,
+                )
+
     async def _adopt_stored(self, conn: AsyncConnection, message_id: str, now: datetime) -> list[Event]:
         """Decide again the stored replies that answered this new patch (or
         replies to those) before it arrived; returns their events."""
@@ -448,9 +548,11 @@ class Store(ReadMixin, AdminMixin):
         stats = IngestStats()
         start = time.perf_counter()
         async with self._lock:
+            self.check_file()
             await self._sync_index()
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pack") as pool:
                 await self._ingest_all(records, source, batch_size, progress, stats, pool)
+            self.check_file()
         stats.seconds = time.perf_counter() - start
         return stats
 
@@ -517,10 +619,8 @@ class Store(ReadMixin, AdminMixin):
                     refill()
                     prepared: _Prepared | None = None
                     try:
-                        pending_ids = set(writing[0].mail_ids) if writing else set()
-                        prepared = await self._prepare(
-                            items, source, compressed, orphans, pending_ids
-                        )
+                        pending = dict(writing[0].mail_hashes) if writing else {}
+                        prepared = await self._prepare(items, source, compressed, orphans, pending)
                     except _DB_DOWN:
                         raise
                     except Exception:
@@ -571,6 +671,7 @@ class Store(ReadMixin, AdminMixin):
         stats.read += local.read
         stats.new += local.new
         stats.duplicates += local.duplicates
+        stats.variants += local.variants
         stats.unparsed += local.unparsed
         stats.series_created += local.series_created
         stats.events += len(prepared.batch.events)
@@ -583,6 +684,7 @@ class Store(ReadMixin, AdminMixin):
             stats.read += 1
             if not res.new:
                 stats.duplicates += 1
+                stats.variants += res.variant
                 continue
             stats.new += 1
             stats.unparsed += res.kind == Kind.UNPARSEABLE or any(e.startswith("tracker:") for e in res.errors)
@@ -618,7 +720,7 @@ class Store(ReadMixin, AdminMixin):
         source: str,
         compressed: asyncio.Future[Chunk],
         orphans: Orphans,
-        pending_ids: set[str],
+        pending: dict[str, str],
     ) -> _Prepared:
         """Parse and track a batch in memory (the index moves on); nothing is written.
         `compressed`: the worker's (or the thread's) `Chunk`: parsed mails, if
@@ -631,21 +733,42 @@ class Store(ReadMixin, AdminMixin):
         else:
             parsed = [self._parse(raw) for raw, _ in items]
         now = _now()
-        existing: set[str] = set(pending_ids)
+        # Message-ID -> body hash of the mails stored already (or being written).
+        existing: dict[str, str] = dict(pending)
         async with self._engine.connect() as conn:
             ids = [p.message_id for p, _, _ in parsed]
             for part in _chunks(ids, 900):
-                found = await conn.execute(select(t.mails.c.message_id).where(t.mails.c.message_id.in_(part)))
-                existing.update(found.scalars().all())
+                found = await conn.execute(
+                    select(t.mails.c.message_id, t.mails.c.body_hash).where(t.mails.c.message_id.in_(part))
+                )
+                unhashed = []
+                for mid, digest in found:
+                    if digest is None:
+                        unhashed.append(mid)
+                    else:
+                        existing[mid] = digest
+                for part2 in _chunks(unhashed, 100):  # stored before body_hash was kept
+                    q = select(t.mails.c.message_id, t.mails.c.raw).where(t.mails.c.message_id.in_(part2))
+                    for mid, raw_z in await conn.execute(q):
+                        existing[mid] = body_hash(unpack(raw_z))
         mail_rows: dict[str, dict[str, Any]] = {}
+        seen_variants: set[tuple[str, str]] = set()
         batch = prepared.batch
         self._stale = True  # until this batch commits
         for n, ((raw, ref), raw_z, (p, errors, unparsed)) in enumerate(zip(items, raws_z, parsed, strict=True)):
             if n % 100 == 99:
                 await asyncio.sleep(0)  # let the previous batch's commit move on
             local.read += 1
-            if p.message_id in existing or p.message_id in mail_rows:
+            digest = body_hash(raw)
+            known = existing.get(p.message_id)
+            if known is None and p.message_id in mail_rows:
+                known = mail_rows[p.message_id]["body_hash"]
+            if known is not None:
                 local.duplicates += 1
+                if known != digest and (p.message_id, digest) not in seen_variants:
+                    seen_variants.add((p.message_id, digest))
+                    prepared.variants.append(_variant_row(p.message_id, raw, digest, source, ref, now))
+                    local.variants += 1
                 continue
             series_id = None
             if not unparsed:
@@ -660,12 +783,12 @@ class Store(ReadMixin, AdminMixin):
             local.new += 1
             local.unparsed += unparsed
             mail_rows[p.message_id] = mail_row(
-                p, raw_z=raw_z, size=len(raw), source=source,
+                p, raw_z=raw_z, body_hash=digest, size=len(raw), source=source,
                 source_ref=ref, received_at=now, errors=errors, unparsed=unparsed,
                 series_id=series_id,
             )
         prepared.mail_rows = list(mail_rows.values())
-        prepared.mail_ids = list(mail_rows)
+        prepared.mail_hashes = {mid: row["body_hash"] for mid, row in mail_rows.items()}
         # The series rows as of this batch: the index moves on with the next one.
         batch.series_rows = [series_row(self._index.series(sid)) for sid in sorted(batch.touched)]
         return prepared
@@ -674,6 +797,8 @@ class Store(ReadMixin, AdminMixin):
         """Write a prepared batch in one transaction; returns the newest mail seq."""
         async with self._engine.begin() as conn:
             await insert_many(conn, t.mails, prepared.mail_rows)
+            if prepared.variants:
+                await self._add_variants(conn, prepared.variants)
             if prepared.late:
                 await conn.execute(_SET_SERIES_BY_ID, prepared.late)
             await self._write(conn, prepared.batch)

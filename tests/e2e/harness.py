@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from bot.app import App
+from bot.observe.metrics import Metrics
 from bot.config import Settings, SubscriptionConfig
 from bot.delivery import DeliveryService
 from tests.fakediscord import FakeDiscord, pointed_at
@@ -60,11 +61,12 @@ class Service:
 
 @asynccontextmanager
 async def service(fake: FakeDiscord, tmp: Path, subs: Sequence[SubscriptionConfig] | None = None) -> AsyncIterator[Service]:
+    metrics = Metrics()
     starter = functools.partial(
-        DeliveryService.start, stream=io.StringIO(), coalesce_delay=0.05, backoff=(0.05, 0.3)
+        DeliveryService.start, stream=io.StringIO(), coalesce_delay=0.05, backoff=(0.05, 0.3), metrics=metrics
     )
     with pointed_at(fake):
-        app = App(settings_for(fake, tmp, subs), workers=[starter])
+        app = App(settings_for(fake, tmp, subs), workers=[starter], metrics=metrics)
         await app.start()
         try:
             yield Service(app)

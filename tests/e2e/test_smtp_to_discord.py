@@ -104,6 +104,13 @@ async def test_429s_and_an_outage_lose_and_duplicate_nothing(tmp_path: Path) -> 
         await svc.settle(timeout=60)
         got = footers(fake)
         assert len(got) == len(set(got)) == 3 + 3 + 3 + 2  # cards + patch messages
+        # kvmbot_discord_requests_total counted what the fake answered, 429s and 503s included.
+        def counted(status: str) -> float | None:
+            return svc.app.metrics.registry.get_sample_value("kvmbot_discord_requests_total", {"status": status})
+
+        for status in (429, 503):
+            assert counted(str(status)) == sum(r.status == status for r in fake.requests) > 0
+        assert (counted("error") or 0) > 0  # the refused connections
         assert len(fake.threads) == 3
         for card in fake.messages_in(CARDS):
             total = card.embeds[0]["title"].split()[1].split("/")[1].rstrip("]")

@@ -86,8 +86,56 @@ async def test_over_limit_is_552_and_the_session_goes_on(sink: tuple[SmtpSink, l
     assert got == [b"S: ok\n\nfits\n"]
 
 
-async def test_long_line_is_500(sink: tuple[SmtpSink, list[bytes]]) -> None:
-    s, got = sink
-    assert (await _session(s.address[1], [b"S: l\r\n\r\n" + b"z" * 1000 + b"\r\n.\r\n"]))[-2:] == [b"500", b"250"]
-    assert (await _session(s.address[1], [b"S: l\r\n\r\n" + b"z" * 998 + b"\r\n.\r\n"]))[-2:] == [b"250", b"250"]
-    assert len(got) == 1
+async def test_long_lines_and_bare_lf_are_data_stored_as_received() -> None:
+    """What a real MTA relays: a 3,000-octet line, and a mail in bare LF lines
+    (one "line" of 2 KB for SMTP). aiosmtpd answers 500, a permanent refusal."""
+    got: list[bytes] = []
+
+    async def deliver(raw: bytes, meta: MailMeta) -> None:
+        got.append(raw)
+
+    s = SmtpSink(SmtpSettings(port=0), deliver)
+    await s.start()
+    try:
+        long_line = b"S: l\r\n\r\n" + b"z" * 3000 + b"\r\nend\r\n.\r\n"
+        bare_lf = b"S: b\n\n" + b"".join(b"line %d of a bare-LF mail\n" % i for i in range(80)) + b"\r\n.\r\n"
+        assert len(bare_lf) > 2000
+        for data in (long_line, bare_lf):
+            assert await _session(s.address[1], [data]) == [b"250", b"250", b"250", b"354", b"250", b"250"]
+    finally:
+        await s.stop()
+    assert got == [b"S: l\n\n" + b"z" * 3000 + b"\nend\n", bare_lf[:-5] + b"\n"]
+
+
+@pytest.mark.parametrize("cut", [0, 1, 2, 3, 4, 5, 6])
+async def test_a_mail_bigger_than_a_read_chunk_ends_where_its_terminator_is(cut: int) -> None:
+    """A mail several reader chunks long, its CRLF.CRLF split across writes at
+    every place: same bytes as the mail (and no end found in a bare-LF dot)."""
+    from bot.ingest.smtpdata import CHUNK
+
+    got: list[bytes] = []
+
+    async def deliver(raw: bytes, meta: MailMeta) -> None:
+        got.append(raw)
+
+    s = SmtpSink(SmtpSettings(port=0, max_message_size=4 * CHUNK), deliver)
+    await s.start()
+    try:
+        lines = b"".join(b"..%06d stuffed, then text to fill the line\r\n" % i for i in range(CHUNK // 24))
+        data = b"S: big\r\n\r\n" + lines + b"a\n.\nb" + b"\r\n.\r\n"
+        end = len(data) - 5 + cut
+        assert await _session(s.address[1], [data[:end], data[end:]]) == [b"250"] * 3 + [b"354", b"250", b"250"]
+    finally:
+        await s.stop()
+    unstuffed = (b"S: big\r\n\r\n" + lines).replace(b"\r\n..", b"\r\n.")
+    assert got == [(unstuffed + b"a\n.\nb\r\n").replace(b"\r\n", b"\n")]
+
+
+def test_the_private_aiosmtpd_names_are_checked_at_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.ingest import smtpdata
+
+    smtpdata._check_private_names()  # the installed aiosmtpd has them all
+    monkeypatch.setattr(smtpdata, "AIOSMTPD_METHODS", smtpdata.AIOSMTPD_METHODS + ("_gone_in_a_new_release",))
+    monkeypatch.setattr(smtpdata, "AIOSMTPD_ATTRIBUTES", {"__init__": ("_handle_hooks", "_renamed_attr")})
+    with pytest.raises(ImportError, match=r"lacks what bot.ingest relies on: _gone_in_a_new_release, _renamed_attr;"):
+        smtpdata._check_private_names()

@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING
 from bot.config import Settings
 from bot.notify.delivery.worker import DeliveryWorker
 from bot.notify.preview import PreviewSink
-from bot.notify.sink import DeletedChannels
+from bot.notify.sink import DeletedChannels, PermissionChanges
 from bot.observe.metrics import Metrics
 from bot.store import Store
 
@@ -29,10 +29,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def _log_failure(task: asyncio.Task[None]) -> None:
+    """A background task that died says so: a silent one delivers nothing and tells nobody."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("%s stopped: %s", task.get_name(), exc, exc_info=exc)
+
+
 class DeliveryService:
-    def __init__(self, worker: DeliveryWorker, session: DiscordSession | None = None) -> None:
+    def __init__(
+        self, worker: DeliveryWorker, session: DiscordSession | None = None, *, backoff: tuple[float, float] = (0.5, 30.0)
+    ) -> None:
         self.worker = worker
         self.session = session
+        self.backoff = backoff
         self._login: asyncio.Task[None] | None = None
 
     @property
@@ -52,10 +61,16 @@ class DeliveryService:
         stream: IO[str] | None = None,
         coalesce_delay: float = 0.3,
         backoff: tuple[float, float] = (0.5, 30.0),
+        park_retry: float = 600.0,
+        park_sweep: float = 10.0,
         metrics: Metrics | None = None,
     ) -> DeliveryService:
         """Sync the config's subscriptions, connect (or preview), start delivering;
-        `metrics` counts the Discord API's answers."""
+        `metrics` counts the Discord API's answers.
+
+        park_retry: seconds before a channel Discord refused (403) is tried again
+        without a permission change; park_sweep: how often the worker looks for a
+        `kvm-patchbot deliveries retry` asked by hand."""
         added, kept, removed = await store.sync_config(list(settings.subscriptions))
         if added or removed:
             log.info("subscriptions from config: %d added, %d kept, %d removed", added, kept, removed)
@@ -66,7 +81,10 @@ class DeliveryService:
             log.info("no Discord token: preview mode, posts go to the console and %s", settings.discord.preview_file)
             await worker.start()
             return cls(worker)
-        return cls._discord(settings, store, token, coalesce_delay=coalesce_delay, backoff=backoff, metrics=metrics)
+        return cls._discord(
+            settings, store, token, coalesce_delay=coalesce_delay, backoff=backoff,
+            park_retry=park_retry, park_sweep=park_sweep, metrics=metrics,
+        )
 
     @classmethod
     def _discord(
@@ -77,6 +95,8 @@ class DeliveryService:
         *,
         coalesce_delay: float,
         backoff: tuple[float, float],
+        park_retry: float,
+        park_sweep: float,
         metrics: Metrics | None,
     ) -> DeliveryService:
         from bot.digest.source import StoreDigest
@@ -84,15 +104,21 @@ class DeliveryService:
         from bot.discord.sender import DiscordSink
         from bot.discord.session import DiscordSession
 
-        deleted = DeletedChannels()
+        deleted, changes = DeletedChannels(), PermissionChanges()
         extra = {} if metrics is None else {"http_trace": metrics.discord_trace()}
-        client = make_client(settings, store, deleted=deleted, digest=StoreDigest(store), **extra)
+        client = make_client(
+            settings, store, deleted=deleted, digest=StoreDigest(store), permission_changes=changes, **extra
+        )
         sink = DiscordSink(client, thread_archive_minutes=settings.discord.thread_auto_archive_minutes)
-        worker = DeliveryWorker(store, sink, coalesce_delay=coalesce_delay, backoff=backoff, deleted=deleted)
-        service = cls(worker, DiscordSession(client, token, backoff=backoff))
+        worker = DeliveryWorker(
+            store, sink, coalesce_delay=coalesce_delay, backoff=backoff, deleted=deleted,
+            permission_changes=changes, park_retry=park_retry, park_sweep=park_sweep,
+        )
+        service = cls(worker, DiscordSession(client, token, backoff=backoff), backoff=backoff)
         # Discord may be down at start-up: mail keeps being stored and the
         # outbox drains once logged in.
         service._login = asyncio.create_task(service._connect(), name="discord-login")
+        service._login.add_done_callback(_log_failure)
         return service
 
     async def _connect(self) -> None:
@@ -100,13 +126,25 @@ class DeliveryService:
         if not await self.session.login():
             return
         self.session.connect_gateway()
-        await self.worker.start()
+        # The store may be down right now: delivery starts once it answers.
+        delay = self.backoff[0]
+        while True:
+            try:
+                await self.worker.start()
+                return
+            except Exception:
+                log.exception("starting delivery failed (is the store down?); retrying in %.1fs", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.backoff[1])
 
     def wake(self) -> None:
         self.worker.wake()
 
     async def wait_idle(self, timeout: float | None = None) -> None:
         await self.worker.wait_idle(timeout)
+
+    async def wait_settled(self, timeout: float | None = None) -> None:
+        await self.worker.wait_settled(timeout)
 
     async def stop(self) -> None:
         if self._login is not None:

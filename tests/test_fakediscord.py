@@ -196,7 +196,7 @@ async def test_bucket_exhaustion_is_announced_in_headers(fake: FakeDiscord) -> N
 
 
 async def test_global_rate_limit_is_waited_out(fake: FakeDiscord) -> None:
-    async with FakeDiscord(channels=[(PATCHES, "patches")], global_rate_limit=3) as tight:
+    async with FakeDiscord(channels=[(PATCHES, "patches")], rate_limit=(50, 1.0), global_rate_limit=3) as tight:
         async with connected(tight) as client:
             await asyncio.gather(*(patches(client).send(f"m{i}") for i in range(6)))
         assert sorted(m.content for m in tight.messages) == [f"m{i}" for i in range(6)]

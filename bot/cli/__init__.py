@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("bot.cli.demo", "run the service on sample mail and print the cards it would post"),
     "subscriptions": ("bot.cli.subscriptions", "add, list or remove Discord channel subscriptions"),
     "digest": ("bot.cli.digest", "print the KVM mailing list update for a window of mails"),
+    "deliveries": ("bot.cli.deliveries", "list deliveries, or retry parked ones by hand"),
 }
 PROG = "kvm-patchbot"
 _ANYWHERE = ("--debug", "-v", "--verbose")

@@ -27,6 +27,7 @@ from discord.ext import commands
 from bot.config import DiscordSettings, Settings
 from bot.discord.cogs.digest import Digest, DigestMaker
 from bot.discord.cogs.fixes import Fixes
+from bot.discord.cogs.permissions import PermissionWatch
 from bot.discord.cogs.series import Series
 from bot.discord.cogs.stable import Stable
 from bot.discord.cogs.stats import Stats
@@ -36,7 +37,7 @@ from bot.discord.pager import PageButton, Pager
 from bot.discord.ratelimit import UserLimits
 from bot.discord.tree import PatchTree
 from bot.notify.delivery.status import DeliveryStatus
-from bot.notify.sink import DeletedChannels
+from bot.notify.sink import DeletedChannels, PermissionChanges
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class PatchBot(commands.Bot):
         *,
         deleted: DeletedChannels | None = None,
         digest: DigestMaker | None = None,
+        permission_changes: PermissionChanges | None = None,
         clock: Callable[[], datetime] = utcnow,
         **options: Any,
     ) -> None:
@@ -84,6 +86,7 @@ class PatchBot(commands.Bot):
         self.store = store
         self.deleted_channels = deleted
         self.digest = digest
+        self.permission_changes = permission_changes
         self.clock = clock
         commands_ = settings.commands
         self.limits = UserLimits(commands_.expensive_per_user, commands_.expensive_window_seconds)
@@ -101,6 +104,8 @@ class PatchBot(commands.Bot):
         ]
         if self.digest is not None:
             cogs.append(Digest(self.digest, limits, c, clock=clock))
+        if self.permission_changes is not None:
+            cogs.append(PermissionWatch(self, self.permission_changes))
         return cogs
 
     async def setup_hook(self) -> None:
@@ -114,7 +119,13 @@ class PatchBot(commands.Bot):
         for guild_id in guild_ids:  # guild commands update at once
             guild = discord.Object(id=guild_id)
             self.tree.copy_global_to(guild=guild)
-            await self.tree.sync(guild=guild)
+            try:
+                await self.tree.sync(guild=guild)
+            except discord.HTTPException as exc:
+                # A wrong id, or a guild the bot is not in: that guild lacks the
+                # commands, everything else (delivery included) carries on.
+                log.error("discord.guild_ids: cannot register slash commands in guild %s (%s %s): "
+                          "is the id right and the bot in that server?", guild_id, exc.status, exc.text)
 
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
         if self.deleted_channels is not None:

@@ -2,26 +2,31 @@
 
 discord.py already waits out 429s per bucket (and retries 500/502/504 a few
 times); this layer only translates what is left into the worker's error
-kinds: transient (retry later, in order) or permanent (record and report).
+kinds: transient (retry later, in order), forbidden (a 403: parked until
+permissions change) or permanent (record and report).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 import discord
 
 from bot.notify.models import Embed, Post
-from bot.notify.sink import ChannelGone, PermanentError, TransientError
+from bot.notify.sink import ChannelGone, Forbidden, PermanentError, TransientError
 
 T = TypeVar("T")
 
 THREAD_ALREADY_EXISTS = 160004
 UNKNOWN_CHANNEL = 10003
 ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
+# How far back `find_own` reads a channel (100 messages a page): the send it
+# looks for was the channel's last one of ours, so it is among the newest.
+FIND_PAGES = 2
 
 
 def to_discord_embed(e: Embed) -> discord.Embed:
@@ -47,9 +52,19 @@ def allowed_mentions(post: Post) -> discord.AllowedMentions:
     )
 
 
+def _footer(message: Any) -> str | None:
+    """The first embed's footer text of a raw message payload."""
+    embeds = message.get("embeds") or []
+    footer = (embeds[0].get("footer") or {}) if embeds else {}
+    text = footer.get("text")
+    return text if isinstance(text, str) else None
+
+
 async def _call(what: str, fn: Callable[[], Awaitable[T]]) -> T:
     try:
         return await fn()
+    except discord.Forbidden as err:
+        raise Forbidden(err.code, f"{what}: {err.text}") from err
     except discord.NotFound as err:
         if err.code == UNKNOWN_CHANNEL:
             raise ChannelGone(err.code, f"{what}: {err.text}") from err
@@ -70,18 +85,46 @@ class DiscordSink:
         self.client = client
         self.archive = thread_archive_minutes if thread_archive_minutes in ARCHIVE_DURATIONS else 1440
 
-    async def send(self, channel_id: int, post: Post, *, nonce: str) -> int:
+    async def send(self, channel_id: int, post: Post, *, nonce: str, reply_to: int | None = None) -> int:
         channel = self.client.get_partial_messageable(channel_id)
-        msg = await _call(
-            f"send to {channel_id}",
-            lambda: channel.send(
+
+        def sending(reference: discord.MessageReference | None) -> Awaitable[discord.Message]:
+            return channel.send(
                 post.content or None,
                 embeds=[to_discord_embed(e) for e in post.embeds],
                 allowed_mentions=allowed_mentions(post),
                 nonce=nonce,
-            ),
-        )
+                reference=reference,  # type: ignore[arg-type]
+            )
+
+        if reply_to is None:
+            return (await _call(f"send to {channel_id}", lambda: sending(None))).id
+        # The card may be gone: the reply then stands alone rather than failing.
+        ref = discord.MessageReference(message_id=reply_to, channel_id=channel_id, fail_if_not_exists=False)
+        try:
+            msg = await _call(f"reply in {channel_id}", lambda: sending(ref))
+        except Forbidden as err:
+            if err.no_access:
+                raise
+            # A reply needs READ_MESSAGE_HISTORY beyond posting: post it plainly instead.
+            msg = await _call(f"send to {channel_id}", lambda: sending(None))
         return msg.id
+
+    async def find_own(self, channel_id: int, footer: str) -> int | None:
+        me = self.client.user.id if self.client.user is not None else self.client.application_id
+        before: int | None = None
+        for _ in range(FIND_PAGES):
+            page = await _call(
+                f"history of {channel_id}",
+                functools.partial(self.client.http.logs_from, channel_id, 100, before=before),
+            )
+            for m in page:
+                if int(m["author"]["id"]) == me and _footer(m) == footer:
+                    return int(m["id"])
+            if len(page) < 100:
+                return None
+            before = int(page[-1]["id"])
+        return None
 
     async def edit(self, channel_id: int, message_id: int, post: Post) -> None:
         message = self.client.get_partial_messageable(channel_id).get_partial_message(message_id)
@@ -110,7 +153,14 @@ class DiscordSink:
         return int(data["id"])
 
     async def rename_thread(self, thread_id: int, name: str) -> None:
-        await _call(f"rename thread {thread_id}", lambda: self.client.http.edit_channel(thread_id, name=name))
+        # An archived thread can be edited only by unarchiving it in the same
+        # request (Modify Channel: "Requires the thread to have archived set to
+        # false or be set to false in the request"); a series whose cover comes
+        # late is active again, so reopening its thread is right anyway.
+        await _call(
+            f"rename thread {thread_id}",
+            lambda: self.client.http.edit_channel(thread_id, name=name, archived=False),
+        )
 
     def message_url(self, guild_id: int | None, channel_id: int, message_id: int) -> str | None:
         if not guild_id:

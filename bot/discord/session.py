@@ -18,6 +18,13 @@ from bot.discord.client import PatchBot
 log = logging.getLogger(__name__)
 
 
+def _gateway_ended(task: asyncio.Task[None]) -> None:
+    # discord.py gives up on some close codes (bad token, disallowed intents):
+    # posting goes on over REST, but slash commands and channel events stop.
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("the Discord gateway stopped (%s): slash commands and channel events are off", exc, exc_info=exc)
+
+
 class DiscordSession:
     def __init__(self, client: PatchBot, token: str, *, backoff: tuple[float, float] = (0.5, 30.0)) -> None:
         self.client = client
@@ -43,6 +50,7 @@ class DiscordSession:
     def connect_gateway(self) -> None:
         """REST works from login on; the gateway (slash commands, channel deletes) runs beside."""
         self._gateway = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
+        self._gateway.add_done_callback(_gateway_ended)
 
     async def close(self) -> None:
         await self.client.close()

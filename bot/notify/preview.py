@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import sys
 import time
 from datetime import datetime, timezone
@@ -19,14 +18,12 @@ from pathlib import Path
 from typing import IO
 
 from bot.notify.models import Post
-
-
-# The escapes `bot.notify.text.escape` adds, removed again for reading on a console.
-_ESCAPED = re.compile(r"\\([\\*_`~|>#\-\[\]()])")
+from bot.notify.text import unescape
 
 
 def readable(text: str) -> str:
-    return _ESCAPED.sub(r"\1", text).replace("\u200b", "")
+    """The escapes `bot.notify.text.escape` adds, removed again for reading on a console."""
+    return unescape(text)
 
 
 def post_text(post: Post) -> list[str]:
@@ -82,7 +79,8 @@ class PreviewSink:
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")
         where = f"thread {channel_id}" if channel_id in self._threads else f"channel {channel_id}"
         head = {
-            "send": f"== {where}: new message {message_id}",
+            "send": f"== {where}: new message {message_id}"
+            + (f" (reply to {extra['reply_to']})" if "reply_to" in extra else ""),
             "edit": f"== {where}: message {message_id} edited",
             "thread": f"== {where}: thread {message_id} started: {extra.get('name')}",
             "rename": f"== thread {message_id} renamed: {extra.get('name')}",
@@ -91,10 +89,16 @@ class PreviewSink:
         self.stream.write("\n".join([head, *body]) + "\n")
         self.stream.flush()
 
-    async def send(self, channel_id: int, post: Post, *, nonce: str) -> int:
+    async def send(self, channel_id: int, post: Post, *, nonce: str, reply_to: int | None = None) -> int:
         message_id = self._next_id()
-        self._write("send", channel_id, message_id, post, nonce=nonce)
+        extra: dict[str, object] = {"nonce": nonce}
+        if reply_to is not None:
+            extra["reply_to"] = reply_to
+        self._write("send", channel_id, message_id, post, **extra)
         return message_id
+
+    async def find_own(self, channel_id: int, footer: str) -> int | None:
+        return None  # the preview writes and forgets: a resend is only a repeated line
 
     async def edit(self, channel_id: int, message_id: int, post: Post) -> None:
         self._write("edit", channel_id, message_id, post)

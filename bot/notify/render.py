@@ -16,6 +16,7 @@ from bot.mail.models import Diffstat, DiffstatEntry, Fixes, Person, StableTag
 from bot.notify.filters import is_stable
 from bot.notify.models import Embed, EmbedField, Post
 from bot.notify.text import ELLIPSIS, escape, fit, join_fitting, link, shorten_plain
+from bot.notify.urls import first_bounded
 from bot.series.models import PatchView, SeriesView
 
 # Discord limits (discord-facts.md).
@@ -48,7 +49,7 @@ class VersionLink(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     version: str  # "v2"
-    url: str  # a Discord message link when the card is in the same channel, else lore
+    url: str | None  # a Discord message link when the card is in the same channel, else lore (None: too long)
 
 
 class CardLinks(BaseModel):
@@ -85,9 +86,17 @@ def series_message_id(series: SeriesView) -> str:
     return first.message_id if first else ""
 
 
-def series_url(series: SeriesView) -> str:
+def series_url(series: SeriesView) -> str | None:
+    """The series on lore, if a link Discord accepts can be made (a huge Message-ID cannot)."""
     mid = series_message_id(series)
-    return lore_url(mid) if mid else (series.lore_url or LORE)
+    if mid:
+        return first_bounded(lore_url(mid))
+    return first_bounded(series.lore_url, LORE)
+
+
+def patch_url(series: SeriesView, patch: PatchView) -> str | None:
+    """The patch on lore; its series' link when the patch's own would be too long."""
+    return first_bounded(lore_url(patch.message_id)) or series_url(series)
 
 
 def thread_name(series: SeriesView) -> str:
@@ -310,7 +319,7 @@ def render_patch(series: SeriesView, patch: PatchView) -> Post:
     where = f"{patch.index}/{series.total}" if patch.index is not None else "patch"
     embed = Embed(
         title=fit(patch.subject or patch.title, TITLE_MAX),
-        url=lore_url(patch.message_id),
+        url=patch_url(series, patch),
         description=join_fitting(lines, DESCRIPTION_MAX) or None,
         fields=tuple(f for f in fields if f is not None),
         footer=f"kvm-patchbot · series {series.series_id} · {where}",
@@ -321,7 +330,7 @@ def render_patch(series: SeriesView, patch: PatchView) -> Post:
 def render_alert(series: SeriesView, role_id: int | None, patch: PatchView | None = None) -> Post:
     """A stable alert; the role mention is the only mention the bot ever makes."""
     subject = patch.subject if patch is not None else series.subject
-    url = lore_url(patch.message_id) if patch is not None else series_url(series)
+    url = patch_url(series, patch) if patch is not None else series_url(series)
     tag = patch.stable if patch is not None and patch.stable.tagged else _series_stable(series)
     head = f"<@&{role_id}> " if role_id is not None else ""
     content = head + "Stable request: " + link(subject, url, CONTENT_MAX - len(head) - 40)
@@ -336,7 +345,11 @@ def render_alert(series: SeriesView, role_id: int | None, patch: PatchView | Non
         url=url,
         color=COLOR_STABLE,
         fields=tuple(f for f in fields if f is not None),
-        footer=f"kvm-patchbot · series {series.series_id} · stable",
+        # The footer names the post (delivery adopts a post by it after a crash):
+        # a series' numbered patches each get their own alert.
+        footer=f"kvm-patchbot · series {series.series_id} · "
+        + (f"{patch.index}/{series.total} · " if patch is not None and patch.index is not None else "")
+        + "stable",
     )
     return Post(
         content=content,

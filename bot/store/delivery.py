@@ -4,6 +4,10 @@ Queueing an event's deliveries and advancing the routing cursor happen in one
 transaction, so a crash between them neither loses nor doubles a delivery.
 A delivery stays `pending` until its last Discord call is recorded; `attempts`
 counts the tries begun (a pending delivery with attempts > 0 was interrupted).
+A delivery Discord refused with a 403 is `parked` with its channel: kept, not
+failed, and made pending again when permissions change, on a timer, at start,
+or by hand (`kvm-patchbot deliveries retry`, which leaves a note in the
+`deliveries.retry` cursor for the running service).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from bot.store.models import DeliveryRow
 from bot.store.store import Store
 
 ROUTE_CURSOR = "notify.routed"
+RETRY_CURSOR = "deliveries.retry"
+PENDING, DONE, FAILED, PARKED = "pending", "done", "failed", "parked"
 
 # Mails stored under a source with this prefix are history being back-filled:
 # tracked like any other, but their events are not announced (importing years
@@ -93,6 +99,13 @@ async def pending_for_channel(store: Store, channel_id: int, limit: int = 50) ->
 
 async def pending_count(store: Store) -> int:
     q = select(func.count()).select_from(t.deliveries).where(t.deliveries.c.status == "pending")
+    async with store.engine.connect() as conn:
+        return int(await conn.scalar(q) or 0)
+
+
+async def unsettled_count(store: Store) -> int:
+    """Deliveries pending or parked, read at one instant (they move between the two)."""
+    q = select(func.count()).select_from(t.deliveries).where(t.deliveries.c.status.in_([PENDING, PARKED]))
     async with store.engine.connect() as conn:
         return int(await conn.scalar(q) or 0)
 
@@ -179,5 +192,59 @@ async def failed_deliveries(store: Store, limit: int = 100) -> list[DeliveryRow]
         .order_by(t.deliveries.c.event_id)
         .limit(limit)
     )
+    async with store.engine.connect() as conn:
+        return [DeliveryRow.model_validate(dict(r)) for r in (await conn.execute(q)).mappings()]
+
+
+async def park_channel(store: Store, channel_id: int, error: str) -> int:
+    """Every pending delivery to the channel: parked, with the refusal."""
+    async with store.engine.begin() as conn:
+        res = await conn.execute(
+            update(t.deliveries)
+            .where(t.deliveries.c.channel_id == channel_id, t.deliveries.c.status == PENDING)
+            .values(status=PARKED, error=error, updated_at=_now())
+        )
+        return res.rowcount
+
+
+async def unpark(store: Store, channel_id: int | None = None, *, failed: bool = False) -> int:
+    """Parked deliveries (of one channel, or all) pending again; `failed` ones too if asked."""
+    statuses = [PARKED, FAILED] if failed else [PARKED]
+    q = update(t.deliveries).where(t.deliveries.c.status.in_(statuses))
+    if channel_id is not None:
+        q = q.where(t.deliveries.c.channel_id == channel_id)
+    async with store.engine.begin() as conn:
+        res = await conn.execute(q.values(status=PENDING, error=None, updated_at=_now()))
+        return res.rowcount
+
+
+async def parked_channels(store: Store) -> list[int]:
+    q = select(t.deliveries.c.channel_id).distinct().where(t.deliveries.c.status == PARKED)
+    async with store.engine.connect() as conn:
+        return [int(c) for c in (await conn.scalars(q))]
+
+
+async def request_retry(store: Store, channel_id: int | None = None, *, failed: bool = False) -> int:
+    """By hand: requeue parked (and `failed`) deliveries, and tell the running service."""
+    count = await unpark(store, channel_id, failed=failed)
+    note = f"{_now().isoformat()} {channel_id if channel_id is not None else '*'}"
+    await store.set_cursor(RETRY_CURSOR, note)
+    return count
+
+
+def retry_note_channel(note: str) -> int | None:
+    """The channel a `request_retry` note names (None: every channel)."""
+    target = note.rsplit(" ", 1)[-1]
+    return None if target == "*" else int(target)
+
+
+async def list_deliveries(
+    store: Store, *, status: str | None = None, channel_id: int | None = None, limit: int = 100
+) -> list[DeliveryRow]:
+    q = select(t.deliveries).order_by(t.deliveries.c.event_id).limit(limit)
+    if status is not None:
+        q = q.where(t.deliveries.c.status == status)
+    if channel_id is not None:
+        q = q.where(t.deliveries.c.channel_id == channel_id)
     async with store.engine.connect() as conn:
         return [DeliveryRow.model_validate(dict(r)) for r in (await conn.execute(q)).mappings()]

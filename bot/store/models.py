@@ -96,7 +96,7 @@ class DeliveryRow(_Frozen):
     event_id: int
     channel_id: int
     subscription_id: int | None
-    status: str  # pending | done | failed
+    status: str  # pending | done | failed | parked (refused with a 403, kept for a retry)
     attempts: int
     error: str | None
     discord_message_id: int | None

@@ -281,7 +281,7 @@ deliveries = Table(
     Column("event_id", BigInteger, nullable=False),
     Column("channel_id", BigInteger, nullable=False),
     Column("subscription_id", Integer),
-    Column("status", String(16), nullable=False),  # pending | done | failed
+    Column("status", String(16), nullable=False),  # pending | done | failed | parked
     Column("attempts", Integer, nullable=False),
     Column("error", Text),
     Column("discord_message_id", BigInteger),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.store import Store
 from bot.store import delivery as q
-from tests.fakediscord import FakeDiscord
+from tests.fakediscord import FAST_RATE_LIMITS, FakeDiscord
 
 from .harness import ALERTS, CARDS, GUILD, ROLE, field, footers
 from .mails import series, single
@@ -57,7 +57,7 @@ async def test_sigkill_mid_series_then_restart_posts_every_event_once(tmp_path: 
     other = series("k2", "Come after the crash", 2, minutes=20)
     fix = single("k3@example.com", "[PATCH] KVM: x86: Fix after restart",
                  trailers="Cc: stable@vger.kernel.org\n", minutes=30)
-    async with FakeDiscord(guild_id=GUILD, channels=[(CARDS, "patches"), (ALERTS, "stable")]) as fake:
+    async with FakeDiscord(guild_id=GUILD, channels=[(CARDS, "patches"), (ALERTS, "stable")], rate_limits=FAST_RATE_LIMITS) as fake:
         proc, port = await start_run(fake, tmp_path)
         try:
             await asyncio.to_thread(send, port, big[:5])  # the cover and 4 of 6 patches

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.store import delivery as q
-from tests.fakediscord import FakeDiscord
+from tests.fakediscord import FAST_RATE_LIMITS, FakeDiscord
+
+from tests.notify.discord_markdown import ANGLE, live
 
 from .harness import ALERTS, CARDS, GUILD, ROLE, field, footers, service
 from .mails import series, single
@@ -14,7 +16,7 @@ POST = "POST /channels/{channel_id}/messages"
 
 
 def _fake() -> FakeDiscord:
-    return FakeDiscord(guild_id=GUILD, channels=[(CARDS, "patches"), (ALERTS, "stable")])
+    return FakeDiscord(guild_id=GUILD, channels=[(CARDS, "patches"), (ALERTS, "stable")], rate_limits=FAST_RATE_LIMITS)
 
 
 async def test_out_of_order_series_one_card_one_thread_every_patch_once(tmp_path: Path) -> None:
@@ -60,6 +62,8 @@ async def test_stable_alert_is_the_only_mention_and_mail_text_is_escaped(tmp_pat
     )
     plain = single("plain@example.com", "[PATCH] KVM: x86: Tidy @here", minutes=5)
     async with _fake() as fake, service(fake, tmp_path) as svc:
+        fake.add_role(ROLE, "kvm-stable", mentionable=True)
+        fake.add_role(123456789012345678, "someone-elses")
         await svc.send(evil, plain)
         await svc.settle()
         (alert,) = fake.messages_in(ALERTS)
@@ -72,10 +76,12 @@ async def test_stable_alert_is_the_only_mention_and_mail_text_is_escaped(tmp_pat
             assert not m.content
         evil_card = fake.messages_in(CARDS)[0]
         title = evil_card.embeds[0]["title"]
-        assert title == "[PATCH] KVM: x86: Fix \\*\\*everything\\*\\* @\u200beveryone <@\u200b&123456789012345678> \\|\\|now\\|\\|"
+        assert title == "[PATCH] KVM: x86: Fix \\*\\*everything\\*\\* \\@everyone \\<@&123456789012345678\\> \\|\\|now\\|\\|"
         assert field(evil_card, "Badges") == "stable (6.1+)"
         # The alert text escapes the subject too: the role id in it cannot ping.
-        assert alert.content.count("<@&") == 1
+        assert ANGLE.findall(live(alert.content)) == ["<@&5"]
+        assert alert.mention_roles == [ROLE] and not alert.mention_everyone  # as Discord resolves them
+        assert all(m.mention_roles == [] and not m.mention_everyone for m in others)
 
 
 async def test_429s_and_an_outage_lose_and_duplicate_nothing(tmp_path: Path) -> None:

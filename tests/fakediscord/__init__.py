@@ -45,24 +45,42 @@ modals in components.py, interaction callbacks (types per interaction, the
 3-second and 15-minute deadlines) in interactions.py; the /_fake control
 routes in control.py (POST /_fake/interactions, /_fake/components,
 /_fake/autocomplete and /_fake/modals dispatch one and answer once the bot has).
+Each rule the fake enforces cites its source in the module that enforces it:
+ratelimits.py (per-route, global and invalid-request limits), permissions.py
+(50001/50013, thread permissions), messages.py (replies, history, 50005,
+30046, nonces, archived threads), channels.py (thread creation,
+160004/160006, 50083 renames, auto-archive), limits.py (lengths, embed URLs,
+allowed_mentions), mentions.py (who is notified), gateway.py (intents
+4013/4014, heartbeats, op 1, send limit 4008). Defaults are Discord's; tests
+relax a limit by a knob on FakeDiscord (rate limits, nonce window, ...) or
+move the fake's clock with `fake.advance(s)`.
 """
 
 from __future__ import annotations
 
+from . import permissions
 from .discordpy import pointed_at, running
 from .faults import RestFault
+from .ratelimits import RateLimits
 from .server import DEFAULT_BOT_ID, DEFAULT_GUILD_ID, FakeDiscord
 from .state import Channel, InteractionRecord, Message, RequestRecord
+
+# Discord's limits with every window 50 times shorter: the shape of Discord's
+# rate limiting (5 posts per channel, then wait) at test speed.
+FAST_RATE_LIMITS = RateLimits.discord().scaled(0.02)
 
 __all__ = [
     "DEFAULT_BOT_ID",
     "DEFAULT_GUILD_ID",
+    "FAST_RATE_LIMITS",
     "Channel",
     "FakeDiscord",
     "InteractionRecord",
     "Message",
+    "RateLimits",
     "RequestRecord",
     "RestFault",
+    "permissions",
     "pointed_at",
     "running",
 ]

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 
+from .ratelimits import RateLimits
 from .server import DEFAULT_GUILD_ID, FakeDiscord
 
 
@@ -16,13 +17,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--guild", type=int, default=DEFAULT_GUILD_ID)
     parser.add_argument("--channels", default="patches", help="comma-separated channel ids or names")
     parser.add_argument("--token", default=None, help="require this bot token (default: accept any)")
-    parser.add_argument("--rate-limit", default="50/1", help="requests/seconds per route bucket, e.g. 5/5")
-    parser.add_argument("--global-rate-limit", type=int, default=None, help="requests per second over all routes")
+    parser.add_argument("--rate-limit", default=None,
+                        help="requests/seconds for every route bucket, e.g. 50/1 (default: Discord's per-route limits)")
+    parser.add_argument("--global-rate-limit", type=int, default=None,
+                        help="requests per second over all routes (default: Discord's 50)")
+    parser.add_argument("--fast", action="store_true", help="Discord's limits with 50 times shorter windows")
     return parser.parse_args(argv)
 
 
 async def serve(args: argparse.Namespace) -> None:
-    limit, window = args.rate_limit.split("/")
+    rate_limit = None
+    if args.rate_limit:
+        limit, window = args.rate_limit.split("/")
+        rate_limit = (int(limit), float(window))
     specs = [c.strip() for c in args.channels.split(",") if c.strip()]
     fake = FakeDiscord(
         guild_id=args.guild,
@@ -30,7 +37,8 @@ async def serve(args: argparse.Namespace) -> None:
         token=args.token,
         host=args.host,
         port=args.port,
-        rate_limit=(int(limit), float(window)),
+        rate_limits=RateLimits.discord().scaled(0.02) if args.fast else None,
+        rate_limit=rate_limit,
         global_rate_limit=args.global_rate_limit,
     )
     async with fake:

@@ -2,6 +2,20 @@
 replay of missed events, dispatches filtered by intents, and the drops,
 reconnect requests and session invalidations tests inject.
 
+Rules kept (discord-api-docs developers/events/gateway.mdx and
+developers/topics/opcodes-and-status-codes.mdx, "Gateway Close Event Codes"):
+* "The connection with your app will be closed if it passes invalid intents
+  (4013 close code), or a privileged intent that hasn't been configured or
+  approved for your app (4014 close code)"; the privileged ones are
+  GUILD_MEMBERS, GUILD_PRESENCES and MESSAGE_CONTENT ("Privileged Intents");
+* "If your app fails to send a heartbeat event in time, your connection will be
+  closed and you will be forced to Resume": closed with 4000, session kept;
+* "Discord may request additional heartbeats from your app by sending a
+  Heartbeat (opcode 1) event": `request_heartbeat()`;
+* "Apps can send 120 gateway events per connection every 60 seconds ... Apps
+  that surpass the limit are immediately disconnected": 4008;
+* a payload before IDENTIFY other than a heartbeat is 4003 "Not authenticated".
+
 Frames are sent compressed as the client asks: zstd-stream (what discord.py
 asks for when zstandard is installed) or zlib-stream, else as text.
 """
@@ -12,6 +26,7 @@ import asyncio
 import json
 import secrets
 import zlib
+from collections import deque
 from collections.abc import Callable
 
 import zstandard
@@ -26,8 +41,14 @@ from .state import FakeState
 DISPATCH, HEARTBEAT, IDENTIFY, PRESENCE, RESUME = 0, 1, 2, 3, 6
 RECONNECT, REQUEST_MEMBERS, INVALID_SESSION, HELLO, HEARTBEAT_ACK = 7, 8, 9, 10, 11
 GUILDS_INTENT = 1 << 0
-ALL_INTENTS = (1 << 26) - 1
+# The intents gateway.mdx lists ("List of Intents"): bits 0-16, 20, 21, 24, 25.
+VALID_INTENTS = sum(1 << b for b in (*range(17), 20, 21, 24, 25))
+ALL_INTENTS = VALID_INTENTS
+GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT = 1 << 1, 1 << 8, 1 << 15
+PRIVILEGED_INTENTS = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
 BACKLOG = 1000  # dispatches kept per session for RESUME
+SEND_LIMIT = (120, 60.0)  # events a client may send per connection per window
+HEARTBEAT_GRACE = 1.5  # a heartbeat is late after interval * this (Discord allows for latency)
 
 
 def _stream_compressor(scheme: str | None) -> Callable[[bytes], bytes] | None:
@@ -47,6 +68,9 @@ class Connection:
     def __init__(self, ws: web.WebSocketResponse, *, compress: str | None, path: str) -> None:
         self.ws = ws
         self.path = path
+        self.received: deque[float] = deque()  # when the client's frames came (the send limit)
+        self.heartbeats = 0
+        self.heartbeat_due: float | None = None  # loop time by which the next heartbeat must come
         self.compressed = compress  # "zstd-stream", "zlib-stream" or None
         self._compressor = _stream_compressor(compress)
         self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
@@ -96,10 +120,21 @@ class Session:
 
 
 class Gateway:
-    def __init__(self, state: FakeState, *, token: str | None, heartbeat_interval_ms: int = 41250) -> None:
+    def __init__(
+        self,
+        state: FakeState,
+        *,
+        token: str | None,
+        heartbeat_interval_ms: int = 41250,
+        privileged_intents: int = 0,
+        send_limit: tuple[int, float] = SEND_LIMIT,
+    ) -> None:
         self.state = state
         self.token = token
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        # The privileged intents "enabled in the Developer Portal" for this app.
+        self.privileged_intents = privileged_intents
+        self.send_limit = send_limit
         self.ack_heartbeats = True  # False makes a "zombie" connection
         self.sessions: dict[str, Session] = {}
         self.connections: set[Connection] = set()
@@ -134,6 +169,12 @@ class Gateway:
         for conn in self.connections:
             conn.send({"op": RECONNECT, "d": None})
 
+    def request_heartbeat(self) -> int:
+        """Send op 1: every live connection must answer with a heartbeat at once."""
+        for conn in self.connections:
+            conn.send({"op": HEARTBEAT, "d": None})
+        return len(self.connections)
+
     def invalidate_sessions(self, *, resumable: bool = False) -> None:
         """Send op 9 INVALID_SESSION to every live connection."""
         for conn in self.connections:
@@ -153,6 +194,10 @@ class Gateway:
         conn = Connection(ws, compress=request.query.get("compress"), path=request.path)
         self.connections.add(conn)
         conn.send({"op": HELLO, "s": None, "t": None, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
+        # The first heartbeat is due within one interval (clients wait interval * jitter).
+        loop = asyncio.get_running_loop()
+        conn.heartbeat_due = loop.time() + self._heartbeat_deadline()
+        watchdog = asyncio.create_task(self._watch_heartbeats(conn))
         try:
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
@@ -165,6 +210,7 @@ class Gateway:
                 if await self._on_frame(conn, frame) is False:
                     break
         finally:
+            watchdog.cancel()
             self.connections.discard(conn)
             if conn.session is not None and conn.session.connection is conn:
                 conn.session.connection = None
@@ -172,11 +218,45 @@ class Gateway:
             self.state.changed()
         return ws
 
+    def _heartbeat_deadline(self) -> float:
+        return self.heartbeat_interval_ms / 1000 * HEARTBEAT_GRACE
+
+    async def _watch_heartbeats(self, conn: Connection) -> None:
+        """Close a connection whose client stopped heartbeating (it may RESUME)."""
+        loop = asyncio.get_running_loop()
+        while conn.heartbeat_due is not None:
+            late_in = conn.heartbeat_due - loop.time()
+            if late_in > 0:
+                await asyncio.sleep(late_in)
+                continue
+            self.state.gateway_closes.append(4000)
+            await conn.close(4000)
+            return
+
+    def _over_send_limit(self, conn: Connection) -> bool:
+        count, window = self.send_limit
+        now = asyncio.get_running_loop().time()
+        conn.received.append(now)
+        while conn.received and now - conn.received[0] >= window:
+            conn.received.popleft()
+        return len(conn.received) > count
+
     async def _on_frame(self, conn: Connection, frame: dict[str, Any]) -> bool:
         op, data = frame.get("op"), frame.get("d")
+        if self._over_send_limit(conn):
+            self.state.gateway_closes.append(4008)
+            await conn.close(4008)  # rate limited
+            return False
         if op == HEARTBEAT:
+            conn.heartbeats += 1
+            conn.heartbeat_due = asyncio.get_running_loop().time() + self._heartbeat_deadline()
+            self.state.changed()
             if self.ack_heartbeats:
                 conn.send({"op": HEARTBEAT_ACK})
+        elif op not in (IDENTIFY, RESUME) and conn.session is None:
+            self.state.gateway_closes.append(4003)
+            await conn.close(4003)  # not authenticated
+            return False
         elif op == IDENTIFY:
             return await self._identify(conn, data or {})
         elif op == RESUME:
@@ -197,10 +277,19 @@ class Gateway:
         if self.token is not None and data.get("token") != self.token:
             await conn.close(4004)  # authentication failed
             return False
+        intents = data.get("intents")
+        if not isinstance(intents, int) or intents < 0 or intents & ~VALID_INTENTS:
+            self.state.gateway_closes.append(4013)
+            await conn.close(4013)  # invalid intent(s)
+            return False
+        if intents & PRIVILEGED_INTENTS & ~self.privileged_intents:
+            self.state.gateway_closes.append(4014)
+            await conn.close(4014)  # disallowed intent(s)
+            return False
         state = self.state
         session = Session(
             id=secrets.token_hex(16),
-            intents=int(data.get("intents", ALL_INTENTS)),
+            intents=intents,
             shard=list(data.get("shard") or [0, 1]),
         )
         self.sessions[session.id] = session

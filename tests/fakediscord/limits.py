@@ -7,6 +7,7 @@ REST layer wraps a non-empty one in a 400 with code 50035 "Invalid Form Body".
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 CONTENT_MAX = 2000
 NONCE_MAX = 25
@@ -21,6 +22,16 @@ FOOTER_TEXT_MAX = 2048
 AUTHOR_NAME_MAX = 256
 THREAD_NAME_MIN, THREAD_NAME_MAX = 1, 100
 AUTO_ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
+# Every URL in an embed: at most 2048 characters and a well-formed http(s) URL
+# (image, thumbnail and icons may also be attachment://); Discord answers a 50035
+# with BASE_TYPE_MAX_LENGTH or URL_TYPE_INVALID_URL otherwise (discord-facts.md,
+# "Rules a lenient fake lets slip"; message.mdx: "url of author (only supports http(s))").
+URL_MAX = 2048
+URL_SCHEMES = ("http", "https")
+# allowed_mentions (message.mdx, "Allowed Mentions Object"): parse types, at most
+# 100 ids per list, and `parse` is "mutually exclusive with the other fields".
+MENTION_TYPES = ("roles", "users", "everyone")
+MENTION_IDS_MAX = 100
 
 Errors = dict[str, Any]
 
@@ -38,6 +49,32 @@ def _check_len(errors: Errors, key: str, value: Any, limit: int) -> None:
         errors[key] = _too_long(limit)
 
 
+def url_error(url: Any, *, attachment: bool = False) -> Errors:
+    """Discord's error for one embed URL (empty when it is acceptable)."""
+    if not isinstance(url, str):
+        return field_error("URL_TYPE_INVALID_URL", "Not a well formed URL.")
+    if len(url) > URL_MAX:
+        return _too_long(URL_MAX)
+    if attachment and url.startswith("attachment://") and len(url) > len("attachment://"):
+        return {}
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return field_error("URL_TYPE_INVALID_URL", "Not a well formed URL.")
+    if parts.scheme not in URL_SCHEMES:
+        return field_error(
+            "URL_TYPE_INVALID_SCHEME", f'Scheme "{parts.scheme}" is not supported. Scheme must be one of (\'http\', \'https\').'
+        )
+    if not parts.hostname or any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        return field_error("URL_TYPE_INVALID_URL", "Not a well formed URL.")
+    return {}
+
+
+def _check_url(errors: Errors, key: str, value: Any, *, attachment: bool = False) -> None:
+    if value is not None and (e := url_error(value, attachment=attachment)):
+        errors[key] = e
+
+
 def embed_size(embed: dict[str, Any]) -> int:
     """Characters Discord counts towards the 6000 total."""
     size = len(embed.get("title") or "") + len(embed.get("description") or "")
@@ -52,14 +89,23 @@ def check_embed(embed: dict[str, Any]) -> Errors:
     errors: Errors = {}
     _check_len(errors, "title", embed.get("title"), EMBED_TITLE_MAX)
     _check_len(errors, "description", embed.get("description"), EMBED_DESCRIPTION_MAX)
+    _check_url(errors, "url", embed.get("url"))
     footer: Errors = {}
     _check_len(footer, "text", (embed.get("footer") or {}).get("text"), FOOTER_TEXT_MAX)
+    _check_url(footer, "icon_url", (embed.get("footer") or {}).get("icon_url"), attachment=True)
     if footer:
         errors["footer"] = footer
     author: Errors = {}
     _check_len(author, "name", (embed.get("author") or {}).get("name"), AUTHOR_NAME_MAX)
+    _check_url(author, "url", (embed.get("author") or {}).get("url"))
+    _check_url(author, "icon_url", (embed.get("author") or {}).get("icon_url"), attachment=True)
     if author:
         errors["author"] = author
+    for key in ("image", "thumbnail"):
+        part: Errors = {}
+        _check_url(part, "url", (embed.get(key) or {}).get("url"), attachment=True)
+        if part:
+            errors[key] = part
     fields = embed.get("fields") or []
     if len(fields) > EMBED_FIELDS_MAX:
         errors["fields"] = _too_long(EMBED_FIELDS_MAX)
@@ -91,6 +137,8 @@ def check_message(payload: dict[str, Any]) -> Errors:
     nonce = payload.get("nonce")
     if isinstance(nonce, str):
         _check_len(errors, "nonce", nonce, NONCE_MAX)
+    if (mention_errors := check_allowed_mentions(payload.get("allowed_mentions"))):
+        errors["allowed_mentions"] = mention_errors
     embeds = payload.get("embeds")
     if embeds:
         if len(embeds) > EMBEDS_MAX:
@@ -103,6 +151,29 @@ def check_message(payload: dict[str, Any]) -> Errors:
                 errors["embeds"] = field_error(
                     "MAX_EMBED_SIZE_EXCEEDED", f"Embed size exceeds maximum size of {EMBEDS_TOTAL_MAX}"
                 )
+    return errors
+
+
+def check_allowed_mentions(allowed: Any) -> Errors:
+    if allowed is None:
+        return {}
+    if not isinstance(allowed, dict):
+        return field_error("DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+    errors: Errors = {}
+    parse = allowed.get("parse") or []
+    bad = {str(i): field_error("BASE_TYPE_CHOICES", f"Value must be one of {MENTION_TYPES}.")
+           for i, kind in enumerate(parse) if kind not in MENTION_TYPES}
+    if bad:
+        errors["parse"] = bad
+    for kind in ("users", "roles"):
+        ids = allowed.get(kind) or []
+        if len(ids) > MENTION_IDS_MAX:
+            errors[kind] = _too_long(MENTION_IDS_MAX)
+        elif ids and kind in parse:
+            errors["parse"] = field_error(
+                "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
+                f'parse:["{kind}"] and {kind}: [ids] are mutually exclusive.',
+            )
     return errors
 
 

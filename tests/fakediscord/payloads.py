@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .state import Attachment, Channel, FakeState, Message, iso_now
+from .permissions import ALL_PERMISSIONS, CREATE_PUBLIC_THREADS, SEND_MESSAGES, SEND_MESSAGES_IN_THREADS
+from .state import Attachment, Channel, FakeState, Message, Role, iso_now
 
-# Everything except ADMINISTRATOR: the bot can do all the bot needs.
-ALL_PERMISSIONS = (1 << 50) - 1 - 8
-# What a forbidden channel denies to @everyone (and so to the bot).
-SEND_MESSAGES = 1 << 11
-CREATE_PUBLIC_THREADS = 1 << 35
-SEND_MESSAGES_IN_THREADS = 1 << 38
+# What set_forbidden denies to @everyone (and so to the bot): posting of any kind.
 FORBIDDEN_DENY = SEND_MESSAGES | CREATE_PUBLIC_THREADS | SEND_MESSAGES_IN_THREADS
 
 
@@ -82,19 +78,25 @@ def everyone_role(state: FakeState) -> dict[str, Any]:
         "icon": None,
         "unicode_emoji": None,
         "position": 0,
-        "permissions": str(ALL_PERMISSIONS),
+        "permissions": str(state.everyone_permissions),
         "managed": False,
         "mentionable": False,
         "flags": 0,
     }
 
 
+def role(state: FakeState, r: Role) -> dict[str, Any]:
+    data = everyone_role(state)
+    data.update(id=str(r.id), name=r.name, position=1, permissions=str(r.permissions), mentionable=r.mentionable)
+    return data
+
+
 def channel(state: FakeState, ch: Channel) -> dict[str, Any]:
     if ch.is_thread:
         return thread(state, ch)
     overwrites = []
-    if ch.forbidden:
-        overwrites.append({"id": str(state.guild_id), "type": 0, "allow": "0", "deny": str(FORBIDDEN_DENY)})
+    if ch.deny or ch.allow:
+        overwrites.append({"id": str(state.guild_id), "type": 0, "allow": str(ch.allow), "deny": str(ch.deny)})
     return {
         "id": str(ch.id),
         "type": ch.type,
@@ -146,14 +148,14 @@ def message(state: FakeState, msg: Message) -> dict[str, Any]:
         "id": str(msg.id),
         "type": 19 if msg.message_reference else 0,
         "channel_id": str(msg.channel_id),
-        "author": bot_user(state),
+        "author": bot_user(state) if msg.author_id == state.bot_id else user(msg.author_id, f"user-{msg.author_id}"),
         "content": msg.content,
         "timestamp": msg.timestamp,
         "edited_timestamp": msg.edited_timestamp,
         "tts": False,
-        "mention_everyone": False,
-        "mentions": [],
-        "mention_roles": [],
+        "mention_everyone": msg.mention_everyone,
+        "mentions": [user(u, f"user-{u}") for u in msg.mention_users],
+        "mention_roles": [str(r) for r in msg.mention_roles],
         "attachments": [attachment(state, msg, a) for a in msg.attachments],
         "embeds": msg.embeds,
         "pinned": False,
@@ -205,7 +207,7 @@ def guild(state: FakeState, *, with_members: bool = True) -> dict[str, Any]:
         "verification_level": 0,
         "default_message_notifications": 1,
         "explicit_content_filter": 0,
-        "roles": [everyone_role(state)],
+        "roles": [everyone_role(state), *(role(state, r) for r in state.roles.values())],
         "emojis": [],
         "stickers": [],
         "features": [],

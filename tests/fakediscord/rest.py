@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from aiohttp import web
 
-from . import payloads
+from . import payloads, permissions
 from .faults import Faults, RestFault
 from .ratelimits import RateLimiter
 from .state import Channel, FakeState, Message, RequestRecord
@@ -28,14 +28,26 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class ApiError(Exception):
     """An error answer in Discord's shape: {"message", "code", "errors"?}."""
 
-    def __init__(self, status: int, code: int, message: str, errors: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: int,
+        message: str,
+        errors: dict[str, Any] | None = None,
+        *,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(f"{status} {code} {message}")
         self.status, self.code, self.message, self.errors = status, code, message, errors
+        self.extra = extra or {}  # more body fields (a 429's retry_after, global)
+        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         data: dict[str, Any] = {"message": self.message, "code": self.code}
         if self.errors:
             data["errors"] = self.errors
+        data.update(self.extra)
         return data
 
 
@@ -109,6 +121,23 @@ def route_of(request: web.Request) -> str:
     return f"{request.method} {template}"
 
 
+@dataclass
+class Knobs:
+    """Discord's time-based limits, per fake; tests shorten them instead of waiting.
+
+    nonce_window: seconds an enforce_nonce send is de-duplicated ("checked for
+      uniqueness in the past few minutes", message.mdx Create Message).
+    old_message_age / old_message_edits: messages older than an hour have their
+      own edit limit, 30046 "Maximum number of edits to messages older than 1 hour
+      reached" (opcodes-and-status-codes.mdx); Discord does not publish the
+      figure, so (edits, seconds) per channel is a cautious stand-in.
+    """
+
+    nonce_window: float = 300.0
+    old_message_age: float = 3600.0
+    old_message_edits: tuple[int, float] = (5, 3600.0)
+
+
 class Api:
     """Shared context for the REST route modules."""
 
@@ -121,6 +150,7 @@ class Api:
         rate_limiter: RateLimiter,
         interaction_ack_timeout: float = 3.0,
         interaction_token_lifetime: float = 15 * 60.0,
+        knobs: Knobs | None = None,
     ) -> None:
         self.state = state
         self.faults = faults
@@ -128,6 +158,7 @@ class Api:
         self.rate_limiter = rate_limiter
         self.interaction_ack_timeout = interaction_ack_timeout
         self.interaction_token_lifetime = interaction_token_lifetime
+        self.knobs = knobs or Knobs()
         self.gateway: Gateway | None = None  # set by the server once both exist
         self.gateway_url = ""  # ws://127.0.0.1:P/gateway, set once bound
 
@@ -138,11 +169,16 @@ class Api:
         except (KeyError, ValueError):
             raise ApiError(404, 10003, "Unknown Channel") from None
 
+    def require(self, channel: Channel, needed: int) -> None:
+        """403 50001 without access to the channel, 403 50013 without `needed` (permissions.py)."""
+        refused = permissions.missing(self.state, channel, needed)
+        if refused is not None:
+            raise ApiError(403, *refused)
+
     def writable_channel(self, channel_id: str | int) -> Channel:
+        """A channel the bot may post in: SEND_MESSAGES, or SEND_MESSAGES_IN_THREADS in a thread."""
         channel = self.channel(channel_id)
-        parent = self.state.channels.get(channel.parent_id or 0)
-        if channel.forbidden or (parent is not None and parent.forbidden):
-            raise ApiError(403, 50013, "Missing Permissions")
+        self.require(channel, permissions.SEND_MESSAGES_IN_THREADS if channel.is_thread else permissions.SEND_MESSAGES)
         return channel
 
     def message(self, channel: Channel, message_id: str | int) -> Message:
@@ -168,14 +204,22 @@ class Api:
         if not request.path.startswith(API_PREFIX):
             return await handler(request)  # /_fake control routes and the gateway
         route = route_of(request)
+        if self.rate_limiter.banned():
+            # Over the invalid-request limit: Cloudflare answers, a 429 without Via
+            # (rate-limits.mdx, "Invalid Request Limit aka Cloudflare bans").
+            response = web.Response(status=429, text="error code: 1015", content_type="text/plain")
+            self.state.requests.append(RequestRecord(request.method, request.path, route, 429, time.time()))
+            self.state.changed()
+            return response
         try:
             response = await self._serve(request, route, handler)
         except ApiError as exc:
             response = json_response(exc.body(), exc.status)
         except web.HTTPException as exc:  # aiohttp's own 404/405 for unknown routes
             response = json_response({"message": f"{exc.status}: {exc.reason}", "code": 0}, exc.status)
-        if response.status in (401, 403, 429):
+        if response.status in (401, 403, 429) and response.headers.get("X-RateLimit-Scope") != "shared":
             self.state.invalid_requests += 1
+            self.rate_limiter.count_invalid()
         self.state.requests.append(RequestRecord(request.method, request.path, route, response.status, time.time()))
         self.state.changed()
         return response
@@ -203,13 +247,18 @@ class Api:
             }
             return json_response(body, 429, headers)
         bucket, allowed = self.rate_limiter.acquire(route, params)
-        headers = RateLimiter.headers(bucket)
+        headers = self.rate_limiter.headers(bucket)
         if not allowed:
-            retry = RateLimiter.retry_after(bucket)
+            retry = self.rate_limiter.retry_after(bucket)
             body = {"message": "You are being rate limited.", "retry_after": retry, "global": False, "code": 0}
             headers.update({"Retry-After": str(math.ceil(retry)), "X-RateLimit-Scope": "user", "Via": "1.1 google"})
             return json_response(body, 429, headers)
-        response = await handler(request)
+        try:
+            response = await handler(request)
+        except ApiError as exc:
+            # Error answers carry the route's headers too (rate-limits.mdx); a
+            # handler's own 429 (30046) adds its Retry-After and scope.
+            response = json_response(exc.body(), exc.status, exc.headers)
         response.headers.update(headers)
         return response
 

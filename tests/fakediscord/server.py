@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 
 from . import channels, control, interactions, messages, payloads, rest
+from .clock import FakeClock
 from .faults import Faults, OutageMode, RestFault
-from .gateway import Gateway
-from .ratelimits import RateLimiter
-from .state import Channel, FakeState, InteractionRecord, Message, RequestRecord
+from .gateway import SEND_LIMIT, Gateway
+from .ratelimits import RateLimiter, RateLimits
+from .rest import Knobs
+from .state import Channel, FakeState, InteractionRecord, Message, RequestRecord, Role
 
 DEFAULT_GUILD_ID = 900000000000000001
 DEFAULT_BOT_ID = 900000000000000100
@@ -28,12 +31,22 @@ class FakeDiscord:
     channels: ids (int or digit strings, named channel-N), names, or (id, name).
     token: when set, REST and IDENTIFY must present it (401 / close 4004); None accepts any.
     port: 0 picks a free port, kept across "refuse" outages.
-    rate_limit: (requests, seconds) per route bucket and major parameter, announced in
-      X-RateLimit-* headers and enforced with real 429s; Discord's message bucket is (5, 5.0).
-    global_rate_limit: requests per second over all non-interaction routes (Discord: 50).
-    heartbeat_interval_ms: sent in HELLO.
+    rate_limits: per-route buckets, the global limit and the invalid-request ban
+      (ratelimits.py); Discord's by default (5 messages per 5 s per channel, 50
+      requests per second). `RateLimits.discord().scaled(0.02)` keeps the shape
+      and makes the windows 50 times shorter, for tests not about rate limits.
+    rate_limit: (requests, seconds) for every route bucket instead (overrides rate_limits).
+    global_rate_limit: requests per second over all non-interaction routes instead.
+    heartbeat_interval_ms: sent in HELLO; a client silent for 1.5 intervals is closed (4000).
+    privileged_intents: the privileged intents this app may ask for (else close 4014).
+    gateway_send_limit: (frames, seconds) a client may send per connection (else close 4008).
     interaction_ack_timeout: seconds to answer an interaction before 10062 (Discord: 3).
     interaction_token_lifetime: seconds follow-ups and @original edits work (Discord: 15 min).
+    nonce_window: seconds enforce_nonce de-duplicates a send ("a few minutes").
+    old_message_edits: (edits, seconds) per channel for messages older than an hour (30046).
+
+    The fake's clock (`fake.clock`, `fake.advance(seconds)`) runs message ages,
+    the nonce window and thread auto-archive, so tests need not wait for them.
     """
 
     def __init__(
@@ -46,28 +59,48 @@ class FakeDiscord:
         token: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
-        rate_limit: tuple[int, float] = (50, 1.0),
+        rate_limits: RateLimits | None = None,
+        rate_limit: tuple[int, float] | None = None,
         global_rate_limit: int | None = None,
         heartbeat_interval_ms: int = 41250,
+        privileged_intents: int = 0,
+        gateway_send_limit: tuple[int, float] = SEND_LIMIT,
         interaction_ack_timeout: float = 3.0,
         interaction_token_lifetime: float = 15 * 60.0,
+        nonce_window: float = 300.0,
+        old_message_edits: tuple[int, float] = (5, 3600.0),
     ) -> None:
+        self.clock = FakeClock()
         # A bot's application id is its user id.
-        self.state = FakeState(guild_id=guild_id, guild_name=guild_name, bot_id=bot_id, application_id=bot_id)
+        self.state = FakeState(
+            guild_id=guild_id, guild_name=guild_name, bot_id=bot_id, application_id=bot_id, clock=self.clock
+        )
         for spec in channels:
             self._add_spec(spec)
         self.faults = Faults()
         self.token = token
         self.host, self.port = host, port
+        limits = rate_limits or RateLimits.discord()
+        if rate_limit is not None:
+            limits = replace(limits, routes={}, default=rate_limit)
+        if global_rate_limit is not None:
+            limits = replace(limits, global_limit=(global_rate_limit, 1.0))
         self.api = rest.Api(
             self.state,
             self.faults,
             token=token,
-            rate_limiter=RateLimiter(*rate_limit, global_per_second=global_rate_limit),
+            rate_limiter=RateLimiter(limits, self.clock),
             interaction_ack_timeout=interaction_ack_timeout,
             interaction_token_lifetime=interaction_token_lifetime,
+            knobs=Knobs(nonce_window=nonce_window, old_message_edits=old_message_edits),
         )
-        self.gateway = Gateway(self.state, token=token, heartbeat_interval_ms=heartbeat_interval_ms)
+        self.gateway = Gateway(
+            self.state,
+            token=token,
+            heartbeat_interval_ms=heartbeat_interval_ms,
+            privileged_intents=privileged_intents,
+            send_limit=gateway_send_limit,
+        )
         self.api.gateway = self.gateway
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
@@ -192,11 +225,56 @@ class FakeDiscord:
         return channel
 
     def set_forbidden(self, channel_id: int, forbidden: bool = True) -> None:
-        """Writes to the channel (and its threads) answer 403 / 50013 Missing Permissions."""
+        """Posting in the channel (and its threads) answers 403 / 50013 Missing Permissions."""
+        self.set_permissions(channel_id, deny=payloads.FORBIDDEN_DENY if forbidden else 0)
+
+    def set_permissions(self, channel_id: int, *, deny: int = 0, allow: int = 0, dispatch: bool = True) -> None:
+        """The channel's @everyone overwrite (the bot's only role): e.g.
+        deny=permissions.CREATE_PUBLIC_THREADS, or deny=permissions.VIEW_CHANNEL for
+        no access at all (50001). CHANNEL_UPDATE is dispatched, as Discord does when
+        an overwrite changes; dispatch=False models a change the bot did not see."""
         channel = self.state.channels[channel_id]
-        channel.forbidden = forbidden
-        self.gateway.dispatch("CHANNEL_UPDATE", payloads.channel(self.state, channel), channels.GUILDS)
+        channel.deny, channel.allow = deny, allow
+        if dispatch:
+            self.gateway.dispatch("CHANNEL_UPDATE", payloads.channel(self.state, channel), channels.GUILDS)
         self.state.changed()
+
+    def set_guild_permissions(self, perms: int) -> None:
+        """The @everyone role's permissions (the bot's base everywhere); GUILD_ROLE_UPDATE."""
+        self.state.everyone_permissions = perms
+        role = payloads.everyone_role(self.state)
+        self.gateway.dispatch("GUILD_ROLE_UPDATE", {"guild_id": str(self.guild_id), "role": role}, channels.GUILDS)
+        self.state.changed()
+
+    def add_role(self, role_id: int, name: str = "", *, mentionable: bool = False) -> Role:
+        """A guild role; mentioning it notifies only if mentionable or the bot has MENTION_EVERYONE."""
+        role = self.state.roles[role_id] = Role(role_id, name or f"role-{role_id}", mentionable)
+        data = {"guild_id": str(self.guild_id), "role": payloads.role(self.state, role)}
+        self.gateway.dispatch("GUILD_ROLE_CREATE", data, channels.GUILDS)
+        self.state.changed()
+        return role
+
+    def post_as(self, channel_id: int, author_id: int, content: str, **kw: object) -> Message:
+        """A message someone else wrote (the bot may not edit it: 50005)."""
+        return messages.post_as(self.api, self.state.channels[channel_id], author_id, content, **kw)  # type: ignore[arg-type]
+
+    def advance(self, seconds: float) -> list[Channel]:
+        """Move the fake's clock on; threads idle past their auto-archive duration
+        archive (THREAD_UPDATE). Returns the threads that archived."""
+        self.clock.advance(seconds)
+        return channels.expire_threads(self.api)
+
+    def request_heartbeat(self) -> int:
+        """Op 1 to every connection: the client must heartbeat at once."""
+        return self.gateway.request_heartbeat()
+
+    @property
+    def max_active_threads(self) -> int:
+        return self.state.max_active_threads
+
+    @max_active_threads.setter
+    def max_active_threads(self, value: int) -> None:
+        self.state.max_active_threads = value
 
     def delete_channel(self, channel_id: int) -> None:
         """The channel answers 10003 from now on; CHANNEL_DELETE (or THREAD_DELETE) is dispatched."""

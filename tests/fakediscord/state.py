@@ -12,7 +12,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .clock import FakeClock
+from .permissions import DEFAULT_BOT_PERMISSIONS, SEND_MESSAGES
+
 DISCORD_EPOCH_MS = 1420070400000
+# Active threads a guild may hold before thread creation answers 160006
+# ("Maximum number of active threads reached", opcodes-and-status-codes.mdx);
+# Discord does not publish the figure in the docs, 1000 is what guilds report.
+MAX_ACTIVE_THREADS = 1000
 
 # Channel types used here (Discord's numbering).
 GUILD_TEXT = 0
@@ -22,14 +29,15 @@ THREAD_TYPES = (PUBLIC_THREAD, PRIVATE_THREAD)
 
 
 class Snowflakes:
-    """Increasing, realistic snowflakes (timestamp in the top 42 bits)."""
+    """Increasing, realistic snowflakes (timestamp in the top 42 bits, from the fake's clock)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: FakeClock | None = None) -> None:
+        self.clock = clock or FakeClock()
         self._counter = itertools.count()
         self._last = 0
 
     def next(self) -> int:
-        stamp = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22
+        stamp = (int(self.clock.time() * 1000) - DISCORD_EPOCH_MS) << 22
         value = max(stamp | (next(self._counter) & 0xFFF), self._last + 1)
         self._last = value
         return value
@@ -48,7 +56,9 @@ class Channel:
     position: int = 0
     topic: str | None = None
     parent_id: int | None = None  # for threads: the text channel
-    forbidden: bool = False  # writes answer 403 / 50013
+    # The @everyone overwrite: permission bits denied (and allowed) in this channel.
+    deny: int = 0
+    allow: int = 0
     last_message_id: int | None = None
     # Thread-only fields.
     owner_id: int | None = None
@@ -59,10 +69,24 @@ class Channel:
     archive_timestamp: str = field(default_factory=iso_now)
     message_count: int = 0
     created_at: str = field(default_factory=iso_now)
+    last_activity: float = 0.0  # clock time of the last message, unarchive or duration change
 
     @property
     def is_thread(self) -> bool:
         return self.type in THREAD_TYPES
+
+    @property
+    def forbidden(self) -> bool:
+        """The bot may not post here (the old all-or-nothing switch, kept for callers)."""
+        return bool(self.deny & SEND_MESSAGES)
+
+
+@dataclass
+class Role:
+    id: int
+    name: str
+    mentionable: bool = False
+    permissions: int = 0
 
 
 @dataclass
@@ -103,6 +127,11 @@ class Message:
     webhook_id: int | None = None
     timestamp: str = field(default_factory=iso_now)
     edited_timestamp: str | None = None
+    created: float = 0.0  # clock time: messages older than an hour have their own edit limit
+    # Who the message actually notifies, as Discord resolves its mentions (mentions.py).
+    mention_users: list[int] = field(default_factory=list)
+    mention_roles: list[int] = field(default_factory=list)
+    mention_everyone: bool = False
 
     def observed(self) -> dict[str, Any]:
         """The record tests see (GET /_fake/messages)."""
@@ -120,6 +149,10 @@ class Message:
             "deleted": self.deleted,
             "thread_id": None if self.thread_id is None else str(self.thread_id),
             "interaction_id": None if self.interaction_id is None else str(self.interaction_id),
+            "author_id": str(self.author_id),
+            "mention_roles": [str(r) for r in self.mention_roles],
+            "mention_users": [str(u) for u in self.mention_users],
+            "mention_everyone": self.mention_everyone,
         }
 
 
@@ -179,14 +212,20 @@ class RequestRecord:
 class FakeState:
     """Everything the fake knows; `wait_for` wakes on every `changed()`."""
 
-    def __init__(self, *, guild_id: int, guild_name: str, bot_id: int, application_id: int) -> None:
-        self.snowflakes = Snowflakes()
+    def __init__(
+        self, *, guild_id: int, guild_name: str, bot_id: int, application_id: int, clock: FakeClock | None = None
+    ) -> None:
+        self.clock = clock or FakeClock()
+        self.snowflakes = Snowflakes(self.clock)
         self.guild_id = guild_id
         self.guild_name = guild_name
         self.bot_id = bot_id
         self.application_id = application_id
         self.channels: dict[int, Channel] = {}
         self.deleted_channels: dict[int, Channel] = {}
+        self.everyone_permissions = DEFAULT_BOT_PERMISSIONS  # the @everyone role: the bot's base
+        self.roles: dict[int, Role] = {}  # besides @everyone
+        self.max_active_threads = MAX_ACTIVE_THREADS
         self.messages: list[Message] = []
         self.messages_by_id: dict[int, Message] = {}
         self.interactions: dict[int, InteractionRecord] = {}
@@ -195,6 +234,7 @@ class FakeState:
         self.guild_commands: dict[int, list[dict[str, Any]]] = {}
         self.gateway_events: list[tuple[str, dict[str, Any]]] = []  # every dispatch (t, d)
         self.gateway_connects: list[dict[str, Any]] = []  # {"path", "kind": identify|resume|...}
+        self.gateway_closes: list[int] = []  # close codes the fake itself sent for a broken rule
         self.invalid_requests = 0  # 401/403/429 answers, as Discord counts them
         self._waiters: set[asyncio.Event] = set()
 
@@ -232,6 +272,9 @@ class FakeState:
 
     def threads(self) -> list[Channel]:
         return [c for c in self.channels.values() if c.is_thread]
+
+    def active_threads(self) -> int:
+        return sum(1 for c in self.channels.values() if c.is_thread and not c.archived)
 
     def all_threads(self) -> list[Channel]:
         """Threads ever created, deleted ones included, in creation order."""

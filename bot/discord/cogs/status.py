@@ -25,4 +25,6 @@ class Status(commands.GroupCog, group_name="kvm", group_description="kvm-patchbo
         async def work() -> Answer:
             return Answer(Post(content=await self.delivery.summary()), ephemeral=True)
 
-        await answers.respond(interaction, work(), ephemeral=True, defer_after=self.settings.defer_after_seconds)
+        # Always deferred: the counts read the whole deliveries table, which a
+        # slow or busy store can hold up past Discord's 3 seconds.
+        await answers.respond(interaction, work(), ephemeral=True, defer_after=0)

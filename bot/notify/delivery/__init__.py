@@ -8,11 +8,17 @@ Two stages, both restartable from the store alone:
    deliveries in event order. Each sink call's result (card/thread ids in
    `posts`, a message id in `deliveries`) is recorded before the next call,
    and creates carry a nonce the sink de-duplicates, so a retry after a crash
-   or an error repeats nothing. Transient failures (5xx, outage, connection)
-   back off and retry the same delivery, keeping order; Discord's 429s are
-   waited out by discord.py's own rate limiter. Permanent refusals are
-   recorded as failed and logged; a deleted channel disables its
-   subscriptions.
+   or an error repeats nothing; past the nonce window, a send whose outcome
+   is unknown is first looked for in the channel by its footer and adopted
+   (`once`). Transient failures (5xx, outage, connection) back off and retry
+   the same delivery, keeping order; Discord's 429s are waited out by
+   discord.py's own rate limiter. A 403 parks the channel's deliveries until
+   permissions change, a timer, a restart or `deliveries retry` (`parking`):
+   nothing is dropped unless the channel is gone. When a series thread cannot
+   be used (permissions, a full server, a locked or deleted thread), its
+   patches go under the card, and missing permissions are told to the
+   channel once (`fallback`). Other permanent refusals are recorded as failed
+   and logged; a deleted channel disables its subscriptions.
 
 Card edits (`editing`) coalesce, in a second task per channel so they never
 hold up new posts: a delivery that only changes the card stays pending until

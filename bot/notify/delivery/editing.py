@@ -17,7 +17,7 @@ from bot.notify.delivery.cards import Cards
 from bot.notify.delivery.failures import FailureLog
 from bot.notify.delivery.state import ChannelState, Progress
 from bot.notify.render import render_card
-from bot.notify.sink import ChannelGone, PermanentError, Sink, TransientError
+from bot.notify.sink import ChannelGone, Forbidden, PermanentError, Sink, TransientError
 from bot.store import PostRow, Store
 from bot.store import delivery as q
 
@@ -45,10 +45,14 @@ class CardEditor:
         self.progress = progress
         self.coalesce_delay = coalesce_delay
         self.max_edit_delay = max_edit_delay
+        self._refused_names: set[tuple[int, str]] = set()
 
     async def edit_cards(self, ch: ChannelState) -> None:
         """Edits wait for the channel to be quiet for `coalesce_delay` (then every
         owed card is edited), or for a card to be stale (`_stale_cards`)."""
+        if ch.parked:  # Discord refused the channel: the posting loop parks and unparks it
+            await ch.unparked.wait()
+            return
         if not ch.dirty:
             ch.edit_nudge.clear()
             await ch.edit_nudge.wait()
@@ -124,12 +128,18 @@ class CardEditor:
 
     async def _rename_thread(self, post: PostRow, name: str | None) -> None:
         """Give the post's thread `name` if it has another: e.g. the cover arrived
-        after the patches the thread was first named from. The name is kept with
-        the post, so this holds across restarts."""
+        after the patches the thread was first named from (the sink reopens an
+        archived thread in the same request). The name is recorded only once
+        Discord took it, so this holds across restarts; a refusal is logged and
+        not asked again by this process (it is cosmetic: nothing fails)."""
         if post.thread_id is None or name is None or post.thread_name == name:
+            return
+        if (post.thread_id, name) in self._refused_names:
             return
         try:
             await self.sink.rename_thread(post.thread_id, name)
-        except PermanentError as err:  # a cosmetic change: log it, fail nothing
-            log.warning("renaming thread %s failed: %s", post.thread_id, err)
+        except (PermanentError, Forbidden) as err:
+            log.warning("renaming thread %s to %r failed: %s", post.thread_id, name, err)
+            self._refused_names.add((post.thread_id, name))
+            return
         await self.cards.save(post.model_copy(update={"thread_name": name}))

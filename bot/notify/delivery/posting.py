@@ -3,34 +3,39 @@
 Each sink call's result is recorded before the next call (the card and thread
 ids in `posts`, a patch's or alert's message id in `deliveries`), and every
 create carries a nonce, so a delivery retried after a crash or an error
-repeats nothing. A delivery that only touches the card is left pending for
-the card editor (`editing`), which settles it with the coalesced edit.
+repeats nothing; past the nonce window, `once` finds what was already posted.
+A delivery that only touches the card is left pending for the card editor
+(`editing`), which settles it with the coalesced edit. When the series thread
+cannot be used, patches go under the card (`fallback`); a 403 on the channel
+itself parks it (`parking`, by the worker).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
+import logging
 
 from bot.notify.delivery.cache import Recent
 from bot.notify.delivery.cards import Cards
 from bot.notify.delivery.failures import FailureLog
+from bot.notify.delivery.fallback import FULL, PERMISSION, ThreadFallback
+from bot.notify.delivery.once import OnceSender, nonce
+from bot.notify.delivery.parking import Parking
 from bot.notify.delivery.routing import Subscriptions
 from bot.notify.delivery.state import ChannelState, Progress
 from bot.notify.models import Target
 from bot.notify.render import render_alert, render_card, render_patch
-from bot.notify.sink import ChannelGone, PermanentError, Sink, TransientError
+from bot.notify.sink import ChannelGone, Forbidden, PermanentError, Sink, TransientError
 from bot.series.models import Event, PatchView, SeriesView
 from bot.store import DeliveryRow, PostRow, Store
 from bot.store import delivery as q
 
+log = logging.getLogger(__name__)
+
 BATCH = 50
-
-
-def nonce(*parts: object) -> str:
-    """Discord nonces are at most 25 characters: a hash of what makes a post unique."""
-    return hashlib.sha1(":".join(map(str, parts)).encode()).hexdigest()[:25]
+THREAD_ARCHIVED = 50083  # a locked thread refuses posts
+TOO_MANY_THREADS = 160006
 
 
 class Poster:
@@ -43,6 +48,9 @@ class Poster:
         cards: Cards,
         failures: FailureLog,
         progress: Progress,
+        parking: Parking,
+        fallback: ThreadFallback,
+        once: OnceSender,
     ) -> None:
         self.store = store
         self.sink = sink
@@ -51,9 +59,15 @@ class Poster:
         self.cards = cards
         self.failures = failures
         self.progress = progress
+        self.parking = parking
+        self.fallback = fallback
+        self.once = once
 
     async def post_pending(self, ch: ChannelState) -> None:
         """Post the channel's pending deliveries in order, or wait for a nudge."""
+        if ch.parked:
+            await self.parking.hold(ch)
+            return
         ch.nudge.clear()
         owed = ch.owed()
         batch = [
@@ -68,6 +82,7 @@ class Poster:
             ch.current = d
             await self._deliver(ch, d)
             ch.current = None
+            ch.verify = False  # recorded: nothing of this channel is in doubt
             ch.last_delivery = asyncio.get_running_loop().time()
             await self.progress.changed()
         if ch.dirty:
@@ -102,24 +117,16 @@ class Poster:
     async def _post(self, ch: ChannelState, d: DeliveryRow, event: Event, series: SeriesView, target: Target) -> None:
         post: PostRow | None = None
         if target.card or target.patch:
-            post = await self._ensure_card(series, target)
+            post = await self._ensure_card(ch, series, target)
         if target.patch and post is not None and d.discord_message_id is None:
             patch = _patch_of(series, event)
             if patch is not None:
-                where = post.thread_id or target.channel_id
-                try:
-                    mid = await self.sink.send(
-                        where, render_patch(series, patch), nonce=nonce("patch", event.event_id, target.channel_id)
-                    )
-                except ChannelGone as err:
-                    if where == target.channel_id:
-                        raise
-                    # Someone deleted the series thread, not the channel: this post fails alone.
-                    raise PermanentError(err.code, f"thread {where} is gone: {err}") from err
+                mid = await self._post_patch(ch, series, patch, post, nonce("patch", event.event_id, target.channel_id))
                 await q.settle(self.store, d.event_id, d.channel_id, "pending", discord_message_id=mid)
         if target.alert and d.discord_message_id is None:
             patch = _patch_of(series, event)
-            mid = await self.sink.send(
+            mid = await self.once.send(
+                ch,
                 target.channel_id,
                 render_alert(series, target.alert_role_id, patch),
                 nonce=nonce("alert", event.event_id, target.channel_id),
@@ -131,21 +138,56 @@ class Poster:
         else:
             await q.settle(self.store, d.event_id, d.channel_id, "done", attempted=True)
 
-    async def _ensure_card(self, series: SeriesView, target: Target) -> PostRow:
-        """The series' card in the channel (and its thread, if wanted), posted if missing."""
+    async def _post_patch(self, ch: ChannelState, series: SeriesView, patch: PatchView, post: PostRow, key: str) -> int:
+        """In the series thread; under the card when the thread cannot be used."""
+        rendered = render_patch(series, patch)
+        thread = post.thread_id
+        if thread is not None and thread not in ch.dead_threads and self.fallback.usable(ch):
+            try:
+                return await self.once.send(ch, thread, rendered, nonce=key)
+            except Forbidden as err:
+                if err.no_access:
+                    raise  # the channel itself: park it
+                await self.fallback.block(ch, PERMISSION, err)  # no SEND_MESSAGES_IN_THREADS
+            except ChannelGone as err:
+                log.warning("channel %s: thread %s is gone (%s): its patches go under the card",
+                            ch.channel_id, thread, err)
+                ch.dead_threads.add(thread)
+            except PermanentError as err:
+                if err.code not in (THREAD_ARCHIVED, TOO_MANY_THREADS):
+                    raise
+                log.warning("channel %s: thread %s refuses posts (%s): this patch goes under the card",
+                            ch.channel_id, thread, err)
+        # Refused requests created nothing, so the nonce is still unused.
+        return await self.once.send(ch, post.channel_id, rendered, nonce=key, reply_to=post.card_message_id)
+
+    async def _ensure_card(self, ch: ChannelState, series: SeriesView, target: Target) -> PostRow:
+        """The series' card in the channel (and its thread, if wanted and possible), posted if missing."""
         sid, cid = series.series_id, target.channel_id
         post = await self.cards.get(sid, cid)
         if post is None or post.card_message_id is None:
             card = render_card(series, await self.cards.links(series, cid), with_thread=target.threads)
-            mid = await self.sink.send(cid, card, nonce=nonce("card", sid, cid))
+            mid = await self.once.send(ch, cid, card, nonce=nonce("card", sid, cid))
             post = await self.cards.save(
                 PostRow(series_id=sid, channel_id=cid, card_message_id=mid, thread_id=None, rendered_hash=card.digest())
             )
-        if target.threads and post.thread_id is None and post.card_message_id is not None:
+        if target.threads and post.thread_id is None and post.card_message_id is not None and self.fallback.usable(ch):
             card = render_card(series, with_thread=True)
             name = card.thread_name or f"series {sid}"
-            tid = await self.sink.start_thread(cid, post.card_message_id, name)
+            try:
+                tid = await self.sink.start_thread(cid, post.card_message_id, name)
+            except Forbidden as err:
+                if err.no_access:
+                    raise
+                await self.fallback.block(ch, PERMISSION, err)  # no CREATE_PUBLIC_THREADS
+                return post
+            except PermanentError as err:
+                if err.code != TOO_MANY_THREADS:
+                    raise
+                await self.fallback.block(ch, FULL, err)
+                return post
             post = await self.cards.save(post.model_copy(update={"thread_id": tid, "thread_name": name}))
+            await self.fallback.threads_work(ch)
         return post
 
 

@@ -23,6 +23,19 @@ class ChannelState:
     last_delivery: float = 0.0  # loop time of the last delivery (quiet detection)
     edit_nudge: asyncio.Event = field(default_factory=asyncio.Event)
     editor: asyncio.Task[None] | None = None
+    # Parked: Discord refused with a 403; nothing is sent here until unparked.
+    parked: bool = False
+    parked_at: float = 0.0  # loop time
+    parked_reason: str = ""  # Discord's refusal, kept with every delivery parked here
+    unparked: asyncio.Event = field(default_factory=asyncio.Event)
+    # A send's outcome may be unknown (just started, or the last try failed):
+    # look for the message before sending it again (`once`).
+    verify: bool = True
+    # Threads cannot be used here (why, and until when in loop time; None: until
+    # permissions change): patches go under their card.
+    threads_blocked: str | None = None
+    threads_blocked_until: float | None = None
+    dead_threads: set[int] = field(default_factory=set)  # series threads deleted by someone
 
     def owed(self) -> set[int]:
         return {e for events in self.dirty.values() for e in events} | self.editing

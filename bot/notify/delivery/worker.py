@@ -8,7 +8,8 @@
 
 One routing task for the whole worker; two tasks per channel (posting, card
 edits), each supervised: transient faults and our own errors back off and
-retry, keeping the channel's order, until the channel is gone.
+retry, keeping the channel's order, until the channel is gone; a 403 parks
+the channel (`parking`) until permissions change, a timer or a retry by hand.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ from bot.notify.delivery.cache import Recent
 from bot.notify.delivery.cards import Cards
 from bot.notify.delivery.editing import CardEditor
 from bot.notify.delivery.failures import FailureLog
+from bot.notify.delivery.fallback import ThreadFallback
+from bot.notify.delivery.once import OnceSender
+from bot.notify.delivery.parking import Parking
 from bot.notify.delivery.posting import Poster
 from bot.notify.delivery.routing import Router, Subscriptions
 from bot.notify.delivery.state import ChannelState, Progress
-from bot.notify.sink import ChannelGone, DeletedChannels, Sink, TransientError
+from bot.notify.sink import ChannelGone, DeletedChannels, Forbidden, PermissionChanges, Sink, TransientError
 from bot.store import DeliveryRow, Store
 from bot.store import delivery as q
 
@@ -45,17 +49,27 @@ class DeliveryWorker:
         backoff: tuple[float, float] = (0.5, 30.0),
         on_failure: Callable[[DeliveryRow, str], None] | None = None,
         deleted: DeletedChannels | None = None,
+        permission_changes: PermissionChanges | None = None,
+        park_retry: float = 600.0,
+        park_sweep: float = 10.0,
     ) -> None:
         self.store = store
         self.backoff = backoff
         self.deleted = deleted
+        self.permission_changes = permission_changes
         self.subscriptions = Subscriptions(store, preview=preview)
         recent = Recent(store)
         cards = Cards(store, sink, self.subscriptions, recent)
         self._failures = FailureLog(store, on_failure)
         self._progress = Progress()
+        self.parking = Parking(store, self._progress, retry_after=park_retry, sweep=park_sweep)
+        once = OnceSender(sink)
+        self.fallback = ThreadFallback(store, once, full_retry=park_retry)
         self.router = Router(store, self.subscriptions, recent)
-        self.poster = Poster(store, sink, self.subscriptions, recent, cards, self._failures, self._progress)
+        self.poster = Poster(
+            store, sink, self.subscriptions, recent, cards, self._failures, self._progress,
+            self.parking, self.fallback, once,
+        )
         self.editor = CardEditor(
             store, sink, recent, cards, self._failures, self._progress,
             coalesce_delay=coalesce_delay, max_edit_delay=max_edit_delay,
@@ -76,13 +90,25 @@ class DeliveryWorker:
         self._wake.set()
 
     async def start(self) -> None:
+        """Load what is owed and start the loops; the store must answer (raises if not:
+        nothing is started then, and start may be called again)."""
         await self.subscriptions.load()
+        # A start is a retry: what was parked before is tried once more.
+        if unparked := await q.unpark(self.store):
+            log.info("retrying %d parked deliveries", unparked)
         for channel_id in await q.pending_channels(self.store):
             self._channel(channel_id).nudge.set()
         self._wake.set()
         self._tasks.append(asyncio.create_task(self._route_loop(), name="notify-route"))
+        self._tasks.append(asyncio.create_task(
+            self.parking.watch(lambda: self._channels.values(), self._channel), name="notify-parked"
+        ))
         if self.deleted is not None:
             self._tasks.append(asyncio.create_task(self._watch_deleted(self.deleted), name="notify-deleted"))
+        if self.permission_changes is not None:
+            self._tasks.append(asyncio.create_task(
+                self.parking.follow(self.permission_changes, lambda: self._channels), name="notify-permissions"
+            ))
 
     async def stop(self) -> None:
         tasks = list(self._tasks)
@@ -98,9 +124,19 @@ class DeliveryWorker:
         self._wake.set()  # events committed just now may not have woken us yet
         await asyncio.wait_for(self._progress.until(self._is_idle), timeout)
 
+    async def wait_settled(self, timeout: float | None = None) -> None:
+        """Until every event is routed and every delivery done or failed: none
+        pending, none parked (wait_idle returns while a channel is parked)."""
+        self._wake.set()
+        await asyncio.wait_for(self._progress.until(self._is_settled), timeout)
+
     async def _is_idle(self) -> bool:
         upto = await q.routed_upto(self.store)
         return upto >= await self.store.last_event_id() and await q.pending_count(self.store) == 0
+
+    async def _is_settled(self) -> bool:
+        upto = await q.routed_upto(self.store)
+        return upto >= await self.store.last_event_id() and await q.unsettled_count(self.store) == 0
 
     # ------------------------------------------------------------ routing
 
@@ -133,9 +169,11 @@ class DeliveryWorker:
         return ch
 
     async def _channel_loop(self, ch: ChannelState) -> None:
-        await self._supervised(
-            ch, "delivery", lambda: self.poster.post_pending(ch), on_transient=lambda: self.poster.count_failed_try(ch)
-        )
+        async def interrupted() -> None:
+            ch.verify = True  # the send in flight may have reached Discord
+            await self.poster.count_failed_try(ch)
+
+        await self._supervised(ch, "delivery", lambda: self.poster.post_pending(ch), on_error=interrupted)
 
     async def _editor_loop(self, ch: ChannelState) -> None:
         await self._supervised(ch, "card edit", lambda: self.editor.edit_cards(ch))
@@ -145,11 +183,12 @@ class DeliveryWorker:
         ch: ChannelState,
         what: str,
         step: Callable[[], Awaitable[None]],
-        on_transient: Callable[[], Awaitable[None]] | None = None,
+        on_error: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """Run one of a channel's loops, `step` after `step`, until the channel
         is gone: the sink's transient faults and our own errors back off
-        (doubling, capped) and retry, so the channel's order is kept."""
+        (doubling, capped) and retry, so the channel's order is kept; a 403
+        parks the channel."""
         delay = self.backoff[0]
         while True:
             try:
@@ -160,16 +199,29 @@ class DeliveryWorker:
             except ChannelGone as gone:
                 await self._channel_gone(ch, str(gone))
                 return
+            except Forbidden as err:
+                ch.current = None
+                await self._quietly(self.parking.park(ch, err), ch, what)
             except TransientError as err:
                 log.warning("channel %s: %s: %s; retrying in %.1fs", ch.channel_id, what, err, delay)
-                if on_transient is not None:
-                    await on_transient()
+                if on_error is not None:
+                    await on_error()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff[1])
             except Exception:  # a bug or the store: log, back off, keep the order
                 log.exception("channel %s: %s failed; retrying in %.1fs", ch.channel_id, what, delay)
+                if on_error is not None:
+                    await on_error()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff[1])
+
+    async def _quietly(self, job: Awaitable[None], ch: ChannelState, what: str) -> None:
+        """Bookkeeping that may meet a store outage: logged, and the loop goes on."""
+        try:
+            await job
+        except Exception:
+            log.exception("channel %s: %s: parking failed; retrying in %.1fs", ch.channel_id, what, self.backoff[0])
+            await asyncio.sleep(self.backoff[0])
 
     async def _channel_gone(self, ch: ChannelState, reason: str) -> None:
         me = asyncio.current_task()

@@ -47,10 +47,14 @@ async def test_preview_everything_without_subscriptions(any_store: Store, seeds:
     assert len(titles) == 16 and len(set(titles)) == 16  # every patch once
     assert "== channel 0: new message" in out.getvalue()
     assert "[PATCH 0/8] x86/irq: KVM: Optimize KVM's PIR harvesting" in out.getvalue()
-    # The 8-patch card ends at 8/8; card edits coalesce (at most one after the burst).
+    # The 8-patch card ends at 8/8. How many edits it took depends on how fast
+    # the burst came (the debounce rule is tested in tests/notify/test_coalesce.py);
+    # what holds in any timing: fewer edits than patches, none repeating a render.
     pir = next(c for c in cards if "PIR harvesting" in c["post"]["embeds"][0]["title"])
     edits = [r for r in recs if r["action"] == "edit" and r["message_id"] == pir["message_id"]]
-    assert len(edits) <= 1
+    assert len(edits) < 8
+    renders = [json.dumps(r["post"], sort_keys=True) for r in [pir, *edits]]
+    assert all(a != b for a, b in zip(renders, renders[1:], strict=False))
     fields = {f["name"]: f["value"] for f in (edits or [pir])[-1]["post"]["embeds"][0]["fields"]}
     assert fields["Received"] == "8/8"
     assert await q.pending_count(store) == 0

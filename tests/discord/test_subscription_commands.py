@@ -76,6 +76,21 @@ async def test_a_member_without_manage_channels_changes_nothing(store: Store) ->
     assert [s.id for s in await store.list_subscriptions()] == [kept]
 
 
+async def test_manage_channels_here_is_not_enough_for_another_channel(store: Store) -> None:
+    """The member may manage this channel, but an overwrite takes Manage Channels
+    from them in the target (or alert) channel: refused, nothing stored."""
+    async with bot_running(store) as on:
+        on.fake.set_permissions(ELSEWHERE, deny=MANAGE_CHANNELS)
+        as_target = await on.ask("subscribe", [opt("channel", str(ELSEWHERE), 7)])
+        as_alerts = await on.ask("subscribe", [opt("alert_channel", str(ELSEWHERE), 7)])
+        on.fake.set_permissions(ELSEWHERE)  # the overwrite lifted: now allowed
+        allowed = await on.ask("subscribe", [opt("channel", str(ELSEWHERE), 7)])
+    for msg in (as_target, as_alerts):
+        assert msg.flags & EPHEMERAL and f"You need Manage Channels in <#{ELSEWHERE}>" in text(msg)
+    assert "Subscription #1 added" in text(allowed)
+    assert [s.channel_id for s in await store.list_subscriptions()] == [ELSEWHERE]
+
+
 async def test_bad_input_is_refused_with_what_to_write(store: Store) -> None:
     cases = [
         ([opt("path", "/arch/x86/kvm/*")], "relative to the kernel tree"),

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .permissions import ALL_PERMISSIONS, CREATE_PUBLIC_THREADS, SEND_MESSAGES, SEND_MESSAGES_IN_THREADS
+from .permissions import (
+    ADMINISTRATOR, ALL_PERMISSIONS, CREATE_PUBLIC_THREADS, SEND_MESSAGES, SEND_MESSAGES_IN_THREADS,
+)
 from .state import Attachment, Channel, FakeState, Message, Role, iso_now
 
 # What set_forbidden denies to @everyone (and so to the bot): posting of any kind.
@@ -258,13 +260,17 @@ def resolved(state: FakeState, options: list[dict[str, Any]], *, permissions: in
     """Discord's `resolved` objects for user (6), channel (7) and role (8) option values.
 
     A resolved channel's `permissions` are the invoking member's in that channel
-    (receiving-and-responding.mdx, "Resolved Data Structure"), not the bot's."""
+    (receiving-and-responding.mdx, "Resolved Data Structure"), not the bot's:
+    their base permissions with the channel's @everyone overwrite applied
+    (permissions.mdx, "Permission Overwrites"; ADMINISTRATOR overrides it)."""
     found: dict[str, dict[str, Any]] = {}
     for option in _walk_options(options):
         kind, value = option.get("type"), str(option.get("value"))
         if kind == 7 and int(value) in state.channels:
-            data = channel(state, state.channels[int(value)])
-            data["permissions"] = str(permissions)
+            target = state.channels[int(value)]
+            data = channel(state, target)
+            there = permissions if permissions & ADMINISTRATOR else (permissions & ~target.deny) | target.allow
+            data["permissions"] = str(there)
             found.setdefault("channels", {})[value] = data
         elif kind == 6:
             found.setdefault("users", {})[value] = user(int(value), f"user-{value}")

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
+from sqlalchemy.exc import OperationalError
+
 from bot.digest.model import Window
 from bot.digest.source import digest_from_store
 from bot.ingest.sources import iter_path
 from bot.notify.text import escape
-from bot.store import Store
+from bot.store import Store, queries
 from tests.discord.commands import (
     EPHEMERAL, GUILD, HERE, MEMBER, OTHER_MEMBER, Running, answer, bot_on, bot_running, buttons, fake_discord, opt,
     sub, text,
@@ -65,6 +68,34 @@ async def _turn_pages(on: Running) -> Message:
     await on.fake.answered(on.fake.press(first.id, buttons(first)["Previous"]["custom_id"], user_id=MEMBER))
     assert text(first).count("Widget fix number") == 10
     return first
+
+
+async def test_a_page_turn_that_fails_tells_the_presser_and_keeps_the_page(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store refuses the read behind Next: the presser is told, ephemerally,
+    what to do; the message still shows page 1 with its buttons; it is logged."""
+    await _widgets(store, 13)
+    async with bot_running(store) as on:
+        first = await on.ask("series", sub("search", opt("query", "widget")))
+        before = (text(first), first.components)
+
+        async def refuse(*args: object, **kw: object) -> None:
+            raise OperationalError("SELECT ...", {}, Exception("database is locked"))
+
+        monkeypatch.setattr(queries, "search_series", refuse)
+        failed = await on.fake.answered(on.fake.press(first.id, buttons(first)["Next"]["custom_id"], user_id=MEMBER))
+        told = answer(on.fake, failed)
+        kept = (text(first), first.components)
+        monkeypatch.undo()
+        # Once the store answers again, the same button works.
+        await on.fake.answered(on.fake.press(first.id, buttons(first)["Next"]["custom_id"], user_id=MEMBER))
+        after = text(first)
+    assert told.id != first.id and told.flags & EPHEMERAL
+    assert "Something went wrong on the bot's side" in text(told) and "Try again in a minute" in text(told)
+    assert kept == before  # still page 1, buttons and all
+    assert "page 2 (last)" in after and "Widget fix number 0" in after
+    assert any("turning to page 2 of /series search failed" in r.getMessage() for r in caplog.records)
 
 
 async def test_one_page_has_no_buttons_and_nothing_found_says_what_to_try(store: Store) -> None:

@@ -223,6 +223,11 @@ class DiscordSettings(_Section):
     preview_file: Path = Path("kvm-patchbot-preview.jsonl")
     guild_ids: list[Snowflake] = []  # guilds to register slash commands in at once
     thread_auto_archive_minutes: Annotated[int, AfterValidator(_archive_minutes)] = 1440
+    # A channel Discord refused (403) is parked and tried again on a permission
+    # change seen on the gateway, by `kvm-patchbot deliveries retry`, or after
+    # this long: a change the bot did not see (an overwrite on a category) must
+    # not park it forever, and a refusing channel must not be hammered.
+    park_retry_seconds: Annotated[float, Field(ge=10, le=7 * 86400)] = 600.0
 
     @model_validator(mode="after")
     def _token(self) -> DiscordSettings:

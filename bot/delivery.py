@@ -61,7 +61,7 @@ class DeliveryService:
         stream: IO[str] | None = None,
         coalesce_delay: float = 0.3,
         backoff: tuple[float, float] = (0.5, 30.0),
-        park_retry: float = 600.0,
+        park_retry: float | None = None,
         park_sweep: float = 10.0,
         metrics: Metrics | None = None,
     ) -> DeliveryService:
@@ -69,8 +69,9 @@ class DeliveryService:
         `metrics` counts the Discord API's answers.
 
         park_retry: seconds before a channel Discord refused (403) is tried again
-        without a permission change; park_sweep: how often the worker looks for a
-        `kvm-patchbot deliveries retry` asked by hand."""
+        without a permission change (default: `discord.park_retry_seconds`);
+        park_sweep: how often the worker looks for a `kvm-patchbot deliveries
+        retry` asked by hand."""
         added, kept, removed = await store.sync_config(list(settings.subscriptions))
         if added or removed:
             log.info("subscriptions from config: %d added, %d kept, %d removed", added, kept, removed)
@@ -83,7 +84,8 @@ class DeliveryService:
             return cls(worker)
         return cls._discord(
             settings, store, token, coalesce_delay=coalesce_delay, backoff=backoff,
-            park_retry=park_retry, park_sweep=park_sweep, metrics=metrics,
+            park_retry=settings.discord.park_retry_seconds if park_retry is None else park_retry,
+            park_sweep=park_sweep, metrics=metrics,
         )
 
     @classmethod

@@ -98,6 +98,7 @@ def _problems(path: Path | None = None) -> list[str]:
         ("[poller]\nenabled = true\n", "poller: enabled needs url"),
         ("[poller]\ninterval_seconds = 0\n", "poller.interval_seconds: must be more than 0"),
         ("[discord]\nthread_auto_archive_minutes = 30\n", "discord.thread_auto_archive_minutes: must be one of 60, 1440, 4320, 10080 (Discord's choices), not 30"),
+        ("[discord]\npark_retry_seconds = 1\n", "discord.park_retry_seconds: must be at least 10.0, not 1"),
         ('[discord]\napi_base_url = "discord.com/api"\n', "discord.api_base_url: 'discord.com/api' is not a https or http URL"),
         ("[[subscriptions]]\nguild = 0\nchannel = 1\n", "subscriptions[0].guild: must be more than 0, not 0"),
         ("[[subscriptions]]\nchannel = 1\n", "subscriptions[0].guild: required, and not set"),

@@ -417,3 +417,16 @@ async def test_a_bad_guild_id_is_logged_and_the_rest_keeps_running(
         }
     (record,) = [r for r in caplog.records if "guild_ids" in r.getMessage()]
     assert "123456789" in record.getMessage()
+
+
+async def test_the_park_retry_comes_from_the_settings(store: Store) -> None:
+    async with strict() as fake:
+        settings = Settings(discord={"token": "hostile-token", "api_base_url": fake.api_base_url,
+                                     "gateway_url": fake.gateway_url, "park_retry_seconds": 45})
+        with pointed_at(fake):
+            service = await DeliveryService.start(settings, store, stream=io.StringIO())
+            try:
+                assert service.worker.parking.retry_after == 45
+                assert service.worker.fallback.full_retry == 45  # threads refused: the same pause
+            finally:
+                await service.stop()

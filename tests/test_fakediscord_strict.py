@@ -92,6 +92,20 @@ async def test_no_access_is_50001_and_a_missing_permission_50013(fake: FakeDisco
     assert len(fake.messages) == 1
 
 
+async def test_embeds_need_embed_links(fake: FakeDiscord) -> None:
+    card = {"title": "[PATCH] KVM: x86: a card", "description": "d"}
+    async with rest(fake) as http:
+        fake.set_permissions(CH, deny=permissions.EMBED_LINKS)
+        status, data, _ = await call(http, "POST", f"channels/{CH}/messages", {"embeds": [card]})
+        assert (status, data["code"]) == (403, 50013)  # embeds alone: refused
+        status, data, _ = await call(http, "POST", f"channels/{CH}/messages", {"content": "alert", "embeds": [card]})
+        assert status == 200 and data["content"] == "alert" and data["embeds"] == []  # silently dropped
+        fake.set_permissions(CH)
+        status, data, _ = await call(http, "POST", f"channels/{CH}/messages", {"embeds": [card]})
+        assert status == 200 and data["embeds"][0]["title"] == card["title"]
+    assert [(m.content, len(m.embeds)) for m in fake.messages] == [("alert", 0), ("", 1)]
+
+
 async def test_thread_permissions_are_their_own(fake: FakeDiscord) -> None:
     async with rest(fake) as http:
         _, card, _ = await post(http, CH, content="card")

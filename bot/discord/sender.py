@@ -23,6 +23,7 @@ T = TypeVar("T")
 
 THREAD_ALREADY_EXISTS = 160004
 UNKNOWN_CHANNEL = 10003
+MISSING_PERMISSIONS = 50013
 ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
 # How far back `find_own` reads a channel (100 messages a page): the send it
 # looks for was the channel's last one of ours, so it is among the newest.
@@ -85,7 +86,23 @@ class DiscordSink:
         self.client = client
         self.archive = thread_archive_minutes if thread_archive_minutes in ARCHIVE_DURATIONS else 1440
 
+    def _check_embeds(self, channel_id: int, post: Post) -> None:
+        """Refuse, as a 403 that parks the channel, a post whose embeds Discord
+        would drop: without Embed Links it posts the content alone (an alert
+        without its card) and refuses embeds alone. Known only from the gateway
+        cache; where the channel is not cached yet, Discord decides."""
+        channel = self.client.get_channel(channel_id)
+        guild = getattr(channel, "guild", None)
+        if not post.embeds or channel is None or guild is None or guild.me is None:
+            return
+        perms = channel.permissions_for(guild.me)  # type: ignore[union-attr]
+        # Without Send Messages discord.py clears embed_links too (Discord's
+        # implicit denial): that refusal is Discord's to give, with its own code.
+        if perms.send_messages and not perms.embed_links:
+            raise Forbidden(MISSING_PERMISSIONS, f"post in {channel_id}: Missing Permissions (Embed Links)")
+
     async def send(self, channel_id: int, post: Post, *, nonce: str, reply_to: int | None = None) -> int:
+        self._check_embeds(channel_id, post)
         channel = self.client.get_partial_messageable(channel_id)
 
         def sending(reference: discord.MessageReference | None) -> Awaitable[discord.Message]:
@@ -127,6 +144,7 @@ class DiscordSink:
         return None
 
     async def edit(self, channel_id: int, message_id: int, post: Post) -> None:
+        self._check_embeds(channel_id, post)
         message = self.client.get_partial_messageable(channel_id).get_partial_message(message_id)
         await _call(
             f"edit {channel_id}/{message_id}",

@@ -279,6 +279,25 @@ async def test_permission_lost_parks_and_the_permission_change_resumes(store: St
         await assert_each_delivery_done_once(fake, store)
 
 
+async def test_without_embed_links_nothing_is_posted_bare_and_the_change_resumes(store: Store) -> None:
+    """Discord would drop a stable alert's embeds and refuse a card's: the bot
+    parks the channel instead of posting a bare mention, and resumes once the
+    permission is back."""
+    stable = series("el", "Fix the widget", 1, patch_trailers="Cc: stable@vger.kernel.org\n")
+    async with strict() as fake, delivering(fake, store, gateway=True) as service:
+        fake.set_permissions(ALERTS, deny=permissions.EMBED_LINKS)
+        await deliver(store, service, *stable)
+        await service.wait_idle(timeout=30)
+        assert fake.messages_in(ALERTS) == []  # no alert without its embed
+        assert {d.channel_id for d in await q.list_deliveries(store, status=q.PARKED)} == {ALERTS}
+        assert "Embed Links" in ((await q.list_deliveries(store, status=q.PARKED))[0].error or "")
+        fake.set_permissions(ALERTS)  # CHANNEL_UPDATE
+        await service.wait_settled(timeout=30)
+        (alert,) = fake.messages_in(ALERTS)
+        assert alert.embeds and f"<@&{ROLE}>" in alert.content
+        await assert_each_delivery_done_once(fake, store)
+
+
 async def test_parked_deliveries_are_retried_on_a_timer(store: Store) -> None:
     async with strict() as fake, delivering(fake, store, park_retry=0.2, park_sweep=0.05) as service:
         fake.set_permissions(CARDS, deny=permissions.SEND_MESSAGES)

@@ -6,6 +6,10 @@ unless said otherwise:
   (permissions.mdx), and READ_MESSAGE_HISTORY for a reply ("When creating a
   message as a reply to another message, the current user must have the
   READ_MESSAGE_HISTORY permission");
+* embeds need EMBED_LINKS: without it a message of embeds alone is refused
+  with 403 Missing Permissions, and a message with content is posted with its
+  embeds silently dropped (discord-api-docs issues #2601 and #5648, which
+  report both behaviours of the live API);
 * reading history needs VIEW_CHANNEL; without READ_MESSAGE_HISTORY "no messages
   will be returned";
 * only the author may edit content and embeds (50005 "Cannot edit a message
@@ -261,6 +265,10 @@ def register(router: web.UrlDispatcher, api: Api) -> None:
         payload, uploads = await read_body(request)
         if payload.get("message_reference"):
             api.require(channel, permissions.READ_MESSAGE_HISTORY)
+        if payload.get("embeds") and not permissions.in_channel(state, channel) & permissions.EMBED_LINKS:
+            payload = {**payload, "embeds": []}
+            if not uploads and limits.is_empty_message(payload):
+                raise ApiError(403, 50013, "Missing Permissions")
         nonce = payload.get("nonce")
         enforced = nonce is not None and bool(payload.get("enforce_nonce"))
         if enforced:

@@ -26,8 +26,9 @@ from bot.delivery import DeliveryService
 from bot.notify.notices import NO_THREADS_FOOTER
 from bot.store import Store
 from bot.store import delivery as q
-from tests.e2e.mails import _diff as diff
-from tests.e2e.mails import mail, series
+from tests.helpers import diff
+from tests.helpers import series
+from tests.helpers import smtp_mail as mail
 from tests.fakediscord import FAST_RATE_LIMITS, FakeDiscord, permissions, pointed_at
 
 GUILD = 4400

@@ -9,7 +9,7 @@ import aiohttp
 
 from bot.store import Store
 from tests.discord.commands import HERE, MANAGE_CHANNELS, MEMBER, bot_running
-from tests.store.conftest import patch_body, raw_mail
+from tests.helpers import patch_body, raw_mail
 
 
 async def _post(http: aiohttp.ClientSession, route: str, body: dict[str, Any]) -> dict[str, Any]:

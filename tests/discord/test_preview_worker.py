@@ -81,7 +81,7 @@ async def test_filters_pick_channels(any_store: Store, seeds: list[bytes], tmp_p
 async def test_a_late_cover_renames_the_thread_after_a_restart(any_store: Store, tmp_path: Path) -> None:
     """The thread is named from the first patch seen; the cover, arriving after
     the service restarted, still renames it (the name is kept with the post)."""
-    from tests.store.conftest import series_mails
+    from tests.helpers import series_mails
 
     cover, *patches = series_mails("PATCH", 2, "Rework the frobnicator", tag="late")
     settings = Settings(discord={"preview_file": tmp_path / "preview.jsonl"})

@@ -18,7 +18,7 @@ from tests.discord.commands import (
     sub, text,
 )
 from tests.fakediscord import Message
-from tests.store.conftest import patch_body, raw_mail
+from tests.helpers import patch_body, raw_mail
 
 PIR = "x86/irq: KVM: Optimize KVM's PIR harvesting"
 

@@ -16,7 +16,7 @@ from bot.store import delivery as q
 from tests.fakediscord import FAST_RATE_LIMITS, FakeDiscord
 
 from .harness import ALERTS, CARDS, GUILD, ROLE, field, footers
-from .mails import series, single
+from tests.helpers import series, single
 
 READY = re.compile(r"ready, SMTP on ([\d.]+):(\d+)")
 

@@ -10,7 +10,7 @@ from tests.fakediscord import FAST_RATE_LIMITS, FakeDiscord
 from tests.notify.discord_markdown import ANGLE, live
 
 from .harness import ALERTS, CARDS, GUILD, ROLE, field, footers, service
-from .mails import series, single
+from tests.helpers import series, single
 
 POST = "POST /channels/{channel_id}/messages"
 
@@ -118,7 +118,7 @@ async def test_429s_and_an_outage_lose_and_duplicate_nothing(tmp_path: Path) -> 
 
 
 async def test_reviews_and_applied_notice_edit_the_card(tmp_path: Path) -> None:
-    from .mails import mail
+    from tests.helpers import smtp_mail as mail
 
     posting = series("t", "Teach the widget", 2)
     review = mail("rv@example.com", "Re: [PATCH 1/2] KVM: x86: Teach the widget part 1",

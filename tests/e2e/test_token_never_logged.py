@@ -10,7 +10,7 @@ import pytest
 from tests.fakediscord import FakeDiscord
 
 from .harness import ALERTS, CARDS, GUILD, service
-from .mails import single
+from tests.helpers import single
 
 TOKEN = "e2e-token"  # what tests/e2e/harness.py's settings give the bot
 

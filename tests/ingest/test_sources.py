@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.ingest.sources import RawMail, SourceError, is_mbox, iter_mbox, iter_path, iter_paths
+from tests.helpers import compose
 
 ENV = {
     **os.environ,
@@ -17,8 +18,8 @@ ENV = {
 }
 
 
-def mail(n: int, body: str = "body\n") -> bytes:
-    return f"From: a@x\nSubject: mail {n}\nMessage-ID: <m{n}@x>\n\n{body}".encode()
+def mail(n: int) -> bytes:
+    return compose(f"From: a@x\nSubject: mail {n}\nMessage-ID: <m{n}@x>", "body\n")
 
 
 def git(repo: Path, *args: str, stdin: bytes | None = None) -> str:

@@ -16,7 +16,7 @@ import pytest
 from bot.app import App
 from bot.config import Settings
 
-from tests.store.conftest import T0, patch_body, raw_mail
+from tests.helpers import T0, patch_body, raw_mail
 
 from .inbox import add_commit, new_epoch
 

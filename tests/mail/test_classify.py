@@ -8,6 +8,7 @@ from bot.mail import Kind, parse_mail
 from bot.mail.classify import classify
 from bot.mail.models import Person
 from bot.mail.subject import parse_subject
+from tests.helpers import raw_mail
 
 DIFF = "diff --git a/f.c b/f.c\nindex 1..2 100644\n--- a/f.c\n+++ b/f.c\n@@ -1 +1 @@\n-a\n+b\n"
 
@@ -49,15 +50,9 @@ def test_bot_senders(email: str) -> None:
     assert got == (Kind.BOT, False)
 
 
-def _mail(subject: str, body: str, extra: str = "") -> bytes:
-    return (
-        f"From: A <a@x>\nSubject: {subject}\nMessage-ID: <k@x>\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n{extra}\n{body}"
-    ).encode()
-
-
 def test_end_to_end_kinds() -> None:
-    assert parse_mail(_mail("[PATCH] KVM: Fix", "Fix.\n---\n" + DIFF)).kind is Kind.PATCH
-    cover = parse_mail(_mail("[PATCH 0/2] KVM: Fixes", "Two fixes.\n"))
+    assert parse_mail(raw_mail("k@x", "[PATCH] KVM: Fix", "Fix.\n---\n" + DIFF)).kind is Kind.PATCH
+    cover = parse_mail(raw_mail("k@x", "[PATCH 0/2] KVM: Fixes", "Two fixes.\n"))
     assert cover.kind is Kind.COVER and cover.subject.index == 0 and cover.subject.total == 2
     assert parse_mail(b"\x00\x01 not a mail at all").kind is Kind.UNPARSEABLE
 
@@ -68,12 +63,12 @@ def test_applied_notice_on_replies() -> None:
         "[1/2] KVM: x86/mmu: Fix foo\n      https://github.com/kvm-x86/linux/commit/0123456789ab\n"
         "[2/2] KVM: x86/mmu: Fix bar\n      https://github.com/kvm-x86/linux/commit/ba9876543210\n\n--\nhttps://github.com/kvm-x86/linux/tree/next\n"
     )
-    mail = parse_mail(_mail("Re: [PATCH 0/2] KVM: x86/mmu: Fixes", body, "In-Reply-To: <c@x>\n"))
+    mail = parse_mail(raw_mail("k@x", "Re: [PATCH 0/2] KVM: x86/mmu: Fixes", body, irt="c@x"))
     assert mail.kind is Kind.REPLY and mail.applied is not None
     assert (mail.applied.tree, mail.applied.branch) == ("kvm-x86", "mmu")
     assert [(c.index, c.commit) for c in mail.applied.commits] == [(1, "0123456789ab"), (2, "ba9876543210")]
     # a patch quoting the same words is not a notice
-    patch = parse_mail(_mail("[PATCH] KVM: Fix", "Applied to kvm-x86 mmu, thanks!\n---\n" + DIFF))
+    patch = parse_mail(raw_mail("k@x", "[PATCH] KVM: Fix", "Applied to kvm-x86 mmu, thanks!\n---\n" + DIFF))
     assert patch.applied is None
 
 

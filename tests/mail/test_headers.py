@@ -18,10 +18,7 @@ from bot.mail.headers import (
     read_headers,
     split_mail,
 )
-
-
-def mail(headers: str, body: str = "Hello.\n") -> bytes:
-    return (headers.strip("\n") + "\n\n" + body).encode("utf-8")
+from tests.helpers import compose as mail
 
 
 BASE = """\

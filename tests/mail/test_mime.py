@@ -14,6 +14,7 @@ import pytest
 from bot.ingest.sources import iter_path
 from bot.mail import Kind, ParsedMail, parse_mail
 from bot.mail.mime import parse_content_type, split_multipart
+from tests.helpers import raw_mail
 
 DIFF = """\
 diff --git a/arch/x86/kvm/x86.c b/arch/x86/kvm/x86.c
@@ -38,17 +39,9 @@ def build(
     content_type: str = 'text/plain; charset="utf-8"',
     cte: str = "8bit",
 ) -> bytes:
-    head = (
-        "From: A U Thor <author@example.com>\n"
-        f"Subject: {subject}\n"
-        "Date: Fri, 14 Mar 2025 19:34:48 -0700\n"
-        "Message-ID: <case@example.com>\n"
-        "MIME-Version: 1.0\n"
-        f"Content-Type: {content_type}\n"
-        f"Content-Transfer-Encoding: {cte}\n" + headers
-    )
-    raw_body = body.encode("utf-8") if isinstance(body, str) else body
-    return head.encode("utf-8") + b"\n" + raw_body
+    """One mail of the MIME shape under test (tests.helpers.raw_mail with this file's defaults)."""
+    return raw_mail("case@example.com", subject, body, author="A U Thor <author@example.com>",
+                    content_type=content_type, cte=cte, extra_headers=headers)
 
 
 def multipart(parts: list[tuple[str, str | bytes, str]], boundary: str = "BOUND", sub: str = "mixed") -> tuple[str, bytes]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from .conftest import Tracker, mail
+from tests.helpers import parsed_mail as mail
+
+from .conftest import Tracker
 
 
 def _two_versions() -> list:

@@ -6,7 +6,7 @@ from bot.mail.models import Kind
 from bot.series import EventKind, Role
 from bot.series.titles import similarity
 
-from .conftest import mail
+from tests.helpers import parsed_mail as mail
 
 SEAN = "Sean Christopherson <seanjc@google.com>"
 PAOLO = "Paolo Bonzini <pbonzini@redhat.com>"

@@ -11,7 +11,7 @@ from bot.store import Store
 
 from tests.conftest import StoreTarget
 
-from .conftest import patch_body, raw_mail, series_mails
+from tests.helpers import patch_body, raw_mail, series_mails
 
 
 def poisoning(raw: bytes) -> ParsedMail:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from bot.store import Store
 
-from .conftest import raw_mail, series_mails
+from tests.helpers import raw_mail, series_mails
 
 SEAN = "Sean Christopherson <seanjc@google.com>"
 PAOLO = "Paolo Bonzini <pbonzini@redhat.com>"

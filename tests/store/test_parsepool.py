@@ -77,7 +77,7 @@ async def test_pooled_bulk_equals_in_process_bulk(corpus: Path, tmp_path: Path):
 async def test_a_dead_worker_leaves_the_import_to_this_process(tmp_path: Path):
     from concurrent.futures.process import BrokenProcessPool
 
-    from tests.store.conftest import raw_mail
+    from tests.helpers import raw_mail
 
     mails = [raw_mail(f"m{i}@x", f"[PATCH] KVM: x86: fix {i}", at=i) for i in range(1200)]
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'dead.db'}")
@@ -100,7 +100,7 @@ async def test_a_dead_worker_leaves_the_import_to_this_process(tmp_path: Path):
 
 
 async def test_an_import_of_unknown_length_starts_the_worker_before_its_first_batch(tmp_path: Path):
-    from tests.store.conftest import raw_mail
+    from tests.helpers import raw_mail
 
     mails = [raw_mail(f"m{i}@x", f"[PATCH] KVM: x86: fix {i}", at=i) for i in range(600)]
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'early.db'}")
@@ -125,7 +125,7 @@ _UNGUARDED_SCRIPT = """
 import asyncio, sys
 sys.path.insert(0, {root!r})
 from bot.store import Store
-from tests.store.conftest import raw_mail
+from tests.helpers import raw_mail
 
 with open({marker!r}, "a") as fh:  # top level, no __name__ guard: runs again wherever this is imported
     fh.write("ran\\n")

@@ -14,7 +14,7 @@ from bot.ingest.sources import iter_path
 from bot.store import Store
 from bot.store import queries as q
 from tests.discord.conftest import seed_mails
-from tests.store.conftest import patch_body, raw_mail, series_mails
+from tests.helpers import patch_body, raw_mail, series_mails
 
 LONG_AGO = datetime(2000, 1, 1, tzinfo=timezone.utc)
 PIR = "x86/irq: KVM: Optimize KVM's PIR harvesting"

@@ -15,7 +15,7 @@ from bot.store.rawcodec import unpack
 
 from tests.conftest import StoreTarget
 
-from .conftest import patch_body, raw_mail, series_mails
+from tests.helpers import patch_body, raw_mail, series_mails
 
 SEAN = "Sean Christopherson <seanjc@google.com>"
 

@@ -6,7 +6,7 @@ import pytest
 
 from bot.store.url import StoreUrlError, async_url, hide_password, sqlite_path, with_password
 from tests.conftest import StoreTarget
-from tests.store.conftest import raw_mail
+from tests.helpers import raw_mail
 
 
 def _plain(url: str) -> str:

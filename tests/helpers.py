@@ -106,13 +106,13 @@ def patch_body(title: str, trailers: str = "Signed-off-by: Ann Dev <ann@example.
 
 def series_mails(prefix: str, n: int, title: str, *, tag: str, at: int = 0, author: str | None = None) -> list[bytes]:
     """`[prefix 0/n] KVM: x86: title` and its n patches, ids `<tag>-<i>@x`, a minute apart."""
-    kw = {"author": author} if author else {}
-    out = [raw_mail(f"{tag}-0@x", f"[{prefix} 0/{n}] KVM: x86: {title}", "Cover text.\n", at=at, **kw)]
+    who = author or AUTHOR
+    out = [raw_mail(f"{tag}-0@x", f"[{prefix} 0/{n}] KVM: x86: {title}", "Cover text.\n", at=at, author=who)]
     for i in range(1, n + 1):
         out.append(
             raw_mail(
                 f"{tag}-{i}@x", f"[{prefix} {i}/{n}] KVM: x86: {title} part {i}", patch_body(f"part {i}"),
-                irt=f"{tag}-0@x", at=at + i, **kw,
+                irt=f"{tag}-0@x", at=at + i, author=who,
             )
         )
     return out

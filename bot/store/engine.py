@@ -3,6 +3,8 @@ foreign keys) or PostgreSQL (fsync at commit is its default)."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
 from sqlalchemy import Table, event
@@ -41,6 +43,28 @@ def make_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
             cur.close()
 
     return engine
+
+
+def sqlite_threads() -> set[threading.Thread]:
+    """aiosqlite's worker threads alive now (one per connection)."""
+    return {t for t in threading.enumerate() if "_connection_worker_thread" in t.name}
+
+
+async def settle_sqlite_threads(before: set[threading.Thread], timeout: float = 2.0) -> None:
+    """Wait, with the loop running, for the worker threads started since `before` to end.
+
+    A connection that failed to open leaves its thread one queued step (closing,
+    with a reply due to this loop; aiosqlite 0.22 `Connection.stop`). Were the loop
+    closed first, as `asyncio.run` does right after the error, that thread dies
+    with a traceback on stderr: a one-line CLI error would become twenty lines."""
+    started = [t for t in sqlite_threads() - before if t.is_alive()]
+    if started:
+        await asyncio.to_thread(_join, started, timeout)
+
+
+def _join(threads: list[threading.Thread], timeout: float) -> None:
+    for t in threads:
+        t.join(timeout)
 
 
 # Built once per (dialect, table, keys): building one costs about 1 ms, once per commit.

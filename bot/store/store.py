@@ -26,7 +26,7 @@ from bot.series.models import Event, EventKind
 from bot.store import schema as t
 from bot.store.admin import AdminMixin
 from bot.store.bulkwrite import insert_many
-from bot.store.engine import insert_ignore, make_engine, upsert
+from bot.store.engine import insert_ignore, make_engine, settle_sqlite_threads, sqlite_threads, upsert
 from bot.store.gcpause import heap_frozen
 from bot.store.guard import FileGuard, StoreUnavailable, sqlite_file
 from bot.store.kept import KeptMixin
@@ -206,6 +206,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         """Connect, apply migrations, load the tracker index. `schema`: PostgreSQL search_path."""
         if parser is None:
             parser = _default_parser()
+        threads = sqlite_threads()
         engine = make_engine(url, schema=schema)
         try:
             async with engine.begin() as conn:
@@ -214,6 +215,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
             await store._reload_index()
         except BaseException:
             await engine.dispose()
+            await settle_sqlite_threads(threads)
             raise
         return store
 

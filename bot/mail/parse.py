@@ -70,6 +70,7 @@ _COVER: Final = Kind.COVER
 _PULL: Final = Kind.PULL
 _REPLY: Final = Kind.REPLY
 _BOT: Final = Kind.BOT
+_BACKPORT: Final = Kind.BACKPORT
 # Kernel mail repeats the same To/Cc lists and the same people endlessly;
 # Person is frozen, so parsed values are shared. Bounded: cleared when full.
 _CACHE_MAX: Final = 8192  # entries per cache: a few MB at most
@@ -396,7 +397,11 @@ def _parse(raw: bytes) -> ParsedMail:
     has_diff = not forwarded and (diff_pos != -1 or bool(diff_parts))
     in_reply_to = irt_ids[0] if irt_ids else None
     kind, carries_patch = classify(subject, has_diff=has_diff, in_reply_to=in_reply_to, author=author)
-    if kind is _COVER:
+    shape = kind
+    if kind is _BACKPORT:
+        # Read as the patch or cover it is; only its kind tells it apart.
+        shape = _COVER if subject.index == 0 else _PATCH
+    if shape is _COVER:
         has_diff = False  # an interdiff/range-diff is not the series' change
 
     # Diffstats: the block as written, and the one computed from the diff.
@@ -417,9 +422,9 @@ def _parse(raw: bytes) -> ParsedMail:
         # With a block to check against, the cheaper unchecked count will do;
         # any disagreement is recounted in full before it is reported.
         computed = _computed(
-            text, diff_pos, diff_parts, unknown, checked=block is None or kind is _PULL
+            text, diff_pos, diff_parts, unknown, checked=block is None or shape is _PULL
         )
-        if block is not None and computed is not None and kind is not _PULL:
+        if block is not None and computed is not None and shape is not _PULL:
             # (a pull request's diffstat covers the whole pull, its diff often less)
             problems = block_mismatches(block, computed, unknown)
             if problems:
@@ -430,17 +435,17 @@ def _parse(raw: bytes) -> ParsedMail:
                     warnings.append("diffstat block disagrees with the diff: " + "; ".join(problems[:5]))
             if not problems and not unknown:
                 diffstat = computed  # the same, with exact per-file counts and full paths
-        if kind is _PATCH:
+        if shape is _PATCH:
             if sep == -1 and diff_pos == -1:
                 commit_message = _strip_tail(text)
             else:
                 commit_message = text[: sep if sep != -1 else end].rstrip() + "\n"
-        elif kind is _PULL:
+        elif shape is _PULL:
             commit_message = _strip_tail(text[:end])
-    elif kind is _COVER or kind is _PULL:
+    elif shape is _COVER or shape is _PULL:
         commit_message = _strip_tail(text)
-        block = read_diffstat_block(commit_message) if kind is _COVER else None
-    elif kind is _PATCH:
+        block = read_diffstat_block(commit_message) if shape is _COVER else None
+    elif shape is _PATCH:
         commit_message = _strip_tail(text)
 
     if diffstat is None and block is not None:
@@ -454,7 +459,7 @@ def _parse(raw: bytes) -> ParsedMail:
 
     # Trailers (commit-message rules for patches and covers, reply rules else).
     tb = None
-    if kind is _PATCH or kind is _COVER or kind is _PULL:
+    if shape is _PATCH or shape is _COVER or shape is _PULL:
         trailer_text = text
         if diff_pos > 0:
             # Trailers end before the diff; b4's metadata may follow it (read
@@ -487,6 +492,7 @@ def _parse(raw: bytes) -> ParsedMail:
         list_id=list_id,
         subject=subject,
         kind=kind,
+        backport_to=subject.stable_targets if kind is _BACKPORT else (),
         body=text,
         commit_message=commit_message,
         trailers=tb.trailers if tb is not None else (),
@@ -544,6 +550,7 @@ def to_json(mail: ParsedMail) -> dict[str, Any]:
         "message_id": mail.message_id,
         "synthetic_id": mail.synthetic_id,
         "kind": mail.kind.value,
+        "backport_to": list(mail.backport_to),
         "subject": s.raw,
         "title": s.title,
         "subsystem": s.subsystem,
@@ -557,6 +564,7 @@ def to_json(mail: ParsedMail) -> dict[str, Any]:
         "resend": s.resend,
         "is_reply": s.is_reply,
         "is_forward": s.is_forward,
+        "subset": s.subset,
         "pull": s.pull,
         "bot_report": s.bot_report,
         "autosel": s.autosel,
@@ -595,6 +603,8 @@ def to_json(mail: ParsedMail) -> dict[str, Any]:
         else {
             "tree": applied.tree,
             "branch": applied.branch,
+            "where": applied.where,
+            "indices": list(applied.indices),
             "commits": [{"index": c.index, "title": c.title, "commit": c.commit} for c in applied.commits],
         },
         "size": mail.size,

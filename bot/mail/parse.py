@@ -49,7 +49,7 @@ from bot.mail.models import (
 )
 from bot.mail.people import parse_address_list, parse_person
 from bot.mail.subject import parse_subject
-from bot.mail.trailers import META_TAIL, ReplyScan, parse_trailers, scan_reply
+from bot.mail.trailers import ReplyScan, meta_tail_start, parse_trailers, scan_reply
 
 SYNTHETIC_DOMAIN: Final = "kvm-patchbot.invalid"
 # "Jane Doe via kvm" <kvm@vger...>: the list rewrote From for DMARC.
@@ -290,6 +290,41 @@ def _computed(
     return _merge(stats)
 
 
+def _blocks_of(text: str, first_diff: int, out: list[StatBlock]) -> None:
+    """The diffstat block of every patch in `text` (several `format-patch`
+    outputs pasted one after another): the block between each patch's `---`
+    line and its first diff, in order."""
+    prev = 0
+    at = first_diff
+    while at != -1:
+        sep = separator_before(text, at, prev)
+        if sep != -1:
+            block = read_diffstat_block(text, sep, at)
+            if block is not None:
+                out.append(block)
+        prev = at + 1
+        at = find_diff(text, prev)
+
+
+def _all_blocks(text: str, diff_pos: int, diff_parts: list[str]) -> StatBlock | None:
+    """The diffstat blocks of every patch of the mail, inline and attached, as one."""
+    blocks: list[StatBlock] = []
+    if diff_pos != -1:
+        _blocks_of(text, diff_pos, blocks)
+    for part_text in diff_parts:
+        _blocks_of(part_text, find_diff(part_text), blocks)
+    if not blocks:
+        return None
+    if len(blocks) == 1:
+        return blocks[0]
+    return StatBlock(
+        sum(b.files for b in blocks),
+        sum(b.insertions for b in blocks),
+        sum(b.deletions for b in blocks),
+        [line for b in blocks for line in b.lines],
+    )
+
+
 def _merge(stats: list[Diffstat]) -> Diffstat | None:
     if not stats:
         return None
@@ -430,6 +465,11 @@ def _parse(raw: bytes) -> ParsedMail:
             if problems:
                 unknown.clear()
                 computed = _computed(text, diff_pos, diff_parts, unknown, checked=True)
+                # Several patches in one mail (pasted inline or attached)
+                # each carry a block: the mail's diffstat is all of them.
+                every = _all_blocks(text, diff_pos, diff_parts)
+                if every is not None:
+                    block = every
                 problems = block_mismatches(block, computed, unknown) if computed is not None else []
                 if problems:
                     warnings.append("diffstat block disagrees with the diff: " + "; ".join(problems[:5]))
@@ -463,9 +503,9 @@ def _parse(raw: bytes) -> ParsedMail:
         trailer_text = text
         if diff_pos > 0:
             # Trailers end before the diff; b4's metadata may follow it (read
-            # only in the mail's last META_TAIL characters), else the (often
-            # large) diff need not be read again.
-            tail = max(diff_pos, len(text) - META_TAIL)
+            # only in its trailing block, see `meta_tail_start`), else the
+            # (often large) diff need not be read again.
+            tail = max(diff_pos, meta_tail_start(text))
             if text.find("base-commit:", tail) == -1 and text.find("change-id:", tail) == -1:
                 trailer_text = text[:diff_pos]
         tb = parse_trailers(trailer_text)

@@ -7,6 +7,10 @@ over their span and checked against the `@@ -a,b +c,d @@` header; only a
 hunk whose counts disagree (e.g. the last one running into the `-- `
 signature) is walked line by line.
 
+Paths lose git's prefixes (`a/` `b/`, or diff.mnemonicPrefix's `i/` `w/` `c/`
+`o/`, and `1/` `2/`); quilt's `--- a/file~patch-name` backup name is the
+same file, not a rename.
+
 The diffstat block's per-file *totals* and its summary line are exact; the
 `+++--` bar is scaled for big changes, so per-file insertions/deletions read
 from it are approximate unless the bar is as long as the total.
@@ -158,7 +162,9 @@ def _git_paths(arg: str) -> tuple[str, str]:
     half = (len(arg) - 1) // 2
     if arg[half : half + 1] == " ":
         left, right = arg[:half], arg[half + 1 :]
-        if left[2:] == right[2:] and left[:2] in _OLD_PREFIXES and right[:2] in _NEW_PREFIXES:
+        if left[2:] == right[2:] and (
+            (left[:2] == "a/" and right[:2] == "b/") or (left[:2] in _OLD_PREFIXES and right[:2] in _NEW_PREFIXES)
+        ):
             return left[2:], left[2:]
         if left == right:
             return left, left

@@ -338,7 +338,8 @@ def decode_bytes(data: bytes, charset: str | None, warnings: list[str] | None = 
     return text
 
 
-_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+# (built with chr: mypyc cannot compile surrogates in a string literal)
+_SURROGATE: Final = re.compile("[" + chr(0xD800) + "-" + chr(0xDFFF) + "]")
 
 
 def without_surrogates(text: str) -> str:

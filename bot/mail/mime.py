@@ -2,7 +2,9 @@
 
 Only mails whose Content-Type is multipart pay for the MIME walk; a plain
 text mail is one transfer decode and one charset decode. Text never raises:
-see `headers.decode_bytes` for the fallbacks.
+see `headers.decode_bytes` for the fallbacks. RFC 2231 continued parameters
+(`filename*0*=`, `filename*1*=`) are the one shape handed to the stdlib's
+`email.message` to read.
 """
 
 from __future__ import annotations

@@ -3,6 +3,11 @@
 `parse_mail` never raises: a failure anywhere becomes kind=unparseable with
 the error recorded (and a message-id, synthetic if need be). The hot path
 works on bytes and decodes only what it reads; see headers/mime/diff.
+
+A mail holding several patches (format-patch output pasted one after
+another, or one attachment each) has one diffstat over all of them: when the
+first patch's block disagrees with the whole diff, every patch's block is
+read and merged (`_all_blocks`).
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ from bot.mail.models import (
 )
 from bot.mail.people import parse_address_list, parse_person
 from bot.mail.subject import parse_subject
-from bot.mail.trailers import ReplyScan, meta_tail_start, parse_trailers, scan_reply
+from bot.mail.trailers import META_TAIL, ReplyScan, meta_tail_start, parse_trailers, scan_reply
 
 SYNTHETIC_DOMAIN: Final = "kvm-patchbot.invalid"
 # "Jane Doe via kvm" <kvm@vger...>: the list rewrote From for DMARC.
@@ -505,7 +510,8 @@ def _parse(raw: bytes) -> ParsedMail:
             # Trailers end before the diff; b4's metadata may follow it (read
             # only in its trailing block, see `meta_tail_start`), else the
             # (often large) diff need not be read again.
-            tail = max(diff_pos, meta_tail_start(text))
+            tail = len(text) - META_TAIL
+            tail = diff_pos if tail <= diff_pos else max(diff_pos, meta_tail_start(text))
             if text.find("base-commit:", tail) == -1 and text.find("change-id:", tail) == -1:
                 trailer_text = text[:diff_pos]
         tb = parse_trailers(trailer_text)

@@ -10,7 +10,13 @@ continuation.
 `parse_trailers(text, reply=True)` reads a reply, where trailers are whole
 unquoted lines anywhere above the signature (or an Outlook/forward "Original
 Message" block), with a known or `*-by` name; a people trailer there must
-carry an address (so prose such as "Reviewed-by: once you fix this" is not one).
+carry an address (so prose such as "Reviewed-by: once you fix this" is not one),
+and a Cc:/To: one must be nothing but addresses ("Cc: Paolo <p@r>, can you
+take this?" is prose).
+
+Mail header lines inside a trailer paragraph (`Content-Type:`, `X-Mailer:`,
+`MIME-Version:`, ... pasted or injected) are neither trailers nor prose: they
+do not count against the paragraph.
 
 Continuations: an indented or `[note]` line after a trailer is a maintainer
 note; a `<addr>` line completes a wrapped `Signed-off-by: Long Name`; a
@@ -18,7 +24,8 @@ note; a `<addr>` line completes a wrapped `Signed-off-by: Long Name`; a
 
 `base-commit:`, `change-id:` and links to earlier versions (`Supersedes:`,
 `v1: https://...`, `- Link to v1: https://...`) are looked for in the whole
-text (b4 puts them after the `---`).
+text (b4 puts them after the `---`); the b4 metadata in the mail's trailing
+block only (`meta_tail_start`), however long its prerequisite list.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ _KNOWN: Final = {
     ).split()
 }
 _KNOWN["message-id"] = "Message-ID"
+_KNOWN_NAMES: Final = frozenset(_KNOWN.values())  # as `canonical_name` spells them
 _LINE: Final = re.compile(r"([A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)[ \t]*:[ \t]*(.*)")
 _FIX: Final = re.compile(r"(commit[ \t]+)?([0-9a-fA-F]+|\?)\b[ \t:]*(.*)")
 _STABLE_PREREQ: Final = re.compile(r"([^:]*?)\s*:\s*([0-9a-fA-F]{6,40})\b")
@@ -337,7 +345,7 @@ def _read_paragraph(par: list[str], strict: bool = False) -> tuple[list[_Raw], i
         parsed = None if line[:1] in (" ", "\t") else _split_commit_line(line)
         if parsed is None and prev is not None and _continues(prev, line):
             continue
-        if (parsed is None or parsed[0].lower() not in _KNOWN) and _is_header_line(line):
+        if (parsed is None or parsed[0] not in _KNOWN_NAMES) and _is_header_line(line):
             # neither a trailer nor prose: left out of the counts
             in_header = True
             prev = None
@@ -616,8 +624,7 @@ def meta_tail_start(text: str) -> int:
     return ls
 
 
-def _meta_value(text: str, key: str) -> str | None:
-    start = meta_tail_start(text)
+def _meta_value(text: str, key: str, start: int) -> str | None:
     pos = text.find(key, start)
     while pos != -1:
         if pos == 0 or text[pos - 1] == "\n":
@@ -631,8 +638,9 @@ def _meta_value(text: str, key: str) -> str | None:
 
 def _meta(text: str, diff_at: int) -> tuple[str | None, str | None, tuple[str, ...]]:
     """base-commit, change-id and earlier-version links anywhere above the diff."""
-    base = _meta_value(text, "base-commit:")
-    change = _meta_value(text, "change-id:")
+    tail = meta_tail_start(text)
+    base = _meta_value(text, "base-commit:", tail)
+    change = _meta_value(text, "change-id:", tail)
     prev: list[str] = []
     for needle in (": http", "Supersedes:"):
         pos = text.find(needle, 0, diff_at)

@@ -11,6 +11,7 @@ Shapes seen on the KVM lists (kvm-x86 threads, the kvmarm archive):
     Queued for 6.15, thanks                  neither (a release, not a branch)
     Queued 2-8, thanks. / Queued patches 1-5 indices only
     Applied patch 5 to arm64 (for-next/x)    tree, branch, index 5
+    Queued this one for stable, thanks.      where "stable" (no tree or branch)
 
 followed, for b4, by the list `[1/3] KVM: x86/mmu: title` with the next line
 `      https://github.com/kvm-x86/linux/commit/<sha>` or `      commit: <sha>`.
@@ -122,6 +123,36 @@ def _clause_destination(rest: str) -> tuple[str | None, str | None, bool]:
     return None, None, True
 
 
+def _where(rest: str) -> str | None:
+    """The destination as written after the verb: what follows " to "/" into "
+    in the first clause, else the word after "for" ("for stable", "(for 6.3)")."""
+    if rest.startswith((", http", " http")):
+        return rest.lstrip(", ").split()[0].rstrip(".,")
+    clause = rest
+    for end in (". ", ",", "!"):
+        pos = clause.find(end)
+        if pos != -1:
+            clause = clause[:pos]
+    dest: str | None = None
+    for word in (" to ", " into "):
+        at = clause.find(word)
+        if at != -1:
+            dest = rest[at + len(word) :]
+            break
+    if dest is None:
+        at = clause.find("for ")
+        if at == -1 or (at > 0 and clause[at - 1] not in " ("):
+            return None
+        words = clause[at + 4 :].split()
+        return (words[0].strip("`()'\".:;") or None) if words else None
+    for cut in (*_CUT, ". "):
+        pos = dest.find(cut)
+        if pos > 0:
+            dest = dest[:pos]
+    dest = " ".join(dest.replace("`", "").split()).rstrip(".:")
+    return dest or None
+
+
 def _expand_indices(spec: str) -> list[int]:
     out: list[int] = []
     for part in re.split(r"\s*(?:\+|,|and)\s*", spec):
@@ -199,6 +230,7 @@ def _read_notice(body: str) -> Applied | None:
     lines = body.splitlines()
     start = -1
     tree = branch = None
+    notice_rest = ""
     indices: list[int] = []
     prev_blank = True
     for i, line in enumerate(lines):
@@ -215,6 +247,7 @@ def _read_notice(body: str) -> Applied | None:
                 if not ok:
                     prev_blank = False
                     continue
+                notice_rest = rest
                 im = _INDICES.match(rest)
                 if im:
                     indices = _expand_indices(im.group(1))
@@ -242,8 +275,12 @@ def _read_notice(body: str) -> Applied | None:
                 commits[-1]["commit"], commits[-1]["url"] = sha, url
     if not commits and indices:
         commits = [{"index": n, "title": "", "commit": None, "url": None} for n in indices]
+    stated = set(indices)
+    stated.update(c["index"] for c in commits if c["index"] is not None)
     return Applied(
         tree=tree,
         branch=branch,
+        where=_where(notice_rest),
+        indices=tuple(sorted(stated)),
         commits=tuple(AppliedCommit(**c) for c in commits),
     )

@@ -8,6 +8,9 @@ is the point:
 2. replies and forwards next: a `Re:` mail with a diff is still a reply, one
    that carries a patch (never a new series member); a forward never does;
 3. pull requests (a numbered pull mail with a diff is a patch of the pull);
+3b. stable backports (AUTOSEL, `[PATCH 6.6 12/40]`, `[PATCH 5.15.y]`,
+   `[PATCH stable 6.1]`), covers included: a kind of their own, so they never
+   look like a mainline series;
 4. index 0 is a cover letter, even with an interdiff or range-diff in it;
 5. a diff makes a patch, unless the mail answers another one without any
    bracketed prefix (an unnumbered "how about this instead?" diff);
@@ -29,6 +32,7 @@ _PULL: Final = Kind.PULL
 _REPLY: Final = Kind.REPLY
 _BOT: Final = Kind.BOT
 _OTHER: Final = Kind.OTHER
+_BACKPORT: Final = Kind.BACKPORT
 
 # Senders whose mail is an automated report whatever the subject says.
 _BOT_SENDERS: Final = frozenset({"lkp@intel.com"})
@@ -52,6 +56,8 @@ def classify(
         if has_diff and subject.index:
             return _PATCH, False
         return _PULL, False
+    if subject.stable_backport:
+        return _BACKPORT, False
     if subject.index == 0:
         return _COVER, False
     patchish = subject.is_patch or subject.index is not None

@@ -7,6 +7,10 @@ over their span and checked against the `@@ -a,b +c,d @@` header; only a
 hunk whose counts disagree (e.g. the last one running into the `-- `
 signature) is walked line by line.
 
+Paths lose git's prefixes (`a/` `b/`, or diff.mnemonicPrefix's `i/` `w/` `c/`
+`o/`, and `1/` `2/`); quilt's `--- a/file~patch-name` backup name is the
+same file, not a rename.
+
 The diffstat block's per-file *totals* and its summary line are exact; the
 `+++--` bar is scaled for big changes, so per-file insertions/deletions read
 from it are approximate unless the bar is as long as the total.
@@ -118,17 +122,29 @@ def _unquote(path: str) -> str:
     return path
 
 
+# git's path prefixes: a/ and b/, or with diff.mnemonicPrefix the (i)ndex,
+# (w)ork tree, (c)ommit and (o)bject, and 1/ 2/ for `--no-index`.
+_OLD_PREFIXES: Final = frozenset(("a/", "c/", "i/", "o/", "w/", "1/"))
+_NEW_PREFIXES: Final = frozenset(("b/", "i/", "w/", "o/", "2/"))
+_GIT_PREFIXES: Final = _OLD_PREFIXES | _NEW_PREFIXES
+
+
 def _strip_prefix(path: str, git: bool) -> str | None:
     """A `---`/`+++` path without its timestamp and its first component (git's -p1)."""
     path = _unquote(path.split("\t", 1)[0].rstrip())
     if path == "/dev/null" or not path:
         return None
     if git:
-        if path[:2] in ("a/", "b/"):
+        if path[:2] in _GIT_PREFIXES:
             return path[2:]
         return path
     slash = path.find("/")
     return path[slash + 1 :] if slash != -1 else path
+
+
+def _quilt_same(old: str | None, new: str | None) -> bool:
+    """quilt/akpm's `--- a/file~patch-name` against `+++ a/file`: the same file."""
+    return old is not None and new is not None and len(old) > len(new) + 1 and old.startswith(new + "~")
 
 
 def _git_paths(arg: str) -> tuple[str, str]:
@@ -140,17 +156,25 @@ def _git_paths(arg: str) -> tuple[str, str]:
             end = arg.find('"', end + 1)
         if end != -1:
             old, new = _unquote(arg[: end + 1]), _unquote(arg[end + 1 :])
-            return old[2:] if old[:2] == "a/" else old, new[2:] if new[:2] == "b/" else new
+            if old[:2] in _OLD_PREFIXES and new[:2] in _NEW_PREFIXES:
+                return old[2:], new[2:]
+            return old, new
     half = (len(arg) - 1) // 2
     if arg[half : half + 1] == " ":
         left, right = arg[:half], arg[half + 1 :]
-        if left[:2] == "a/" and right[:2] == "b/" and left[2:] == right[2:]:
+        if left[2:] == right[2:] and (
+            (left[:2] == "a/" and right[:2] == "b/") or (left[:2] in _OLD_PREFIXES and right[:2] in _NEW_PREFIXES)
+        ):
             return left[2:], left[2:]
         if left == right:
             return left, left
-    cut = arg.rfind(" b/")
-    if cut != -1 and arg[:2] == "a/":
-        return arg[2:cut], arg[cut + 3 :]
+    if arg[:2] in _OLD_PREFIXES:
+        # a rename: `a/X b/Y`, the new side's prefix being the last one found
+        cut = arg.rfind(" b/")
+        if cut == -1:
+            cut = max(arg.rfind(" " + p) for p in _NEW_PREFIXES)
+        if cut > 2:
+            return arg[2:cut], arg[cut + 3 :]
     old, _, new = arg.partition(" ")
     return old, new
 
@@ -295,6 +319,8 @@ def compute_diffstat(
         else:
             minus = _strip_prefix(sec.minus, False) if sec.minus is not None else None
             plus = _strip_prefix(sec.plus, False) if sec.plus is not None else None
+            if _quilt_same(minus, plus):
+                minus = plus
             path = plus or minus
             old_path = minus or plus
             # CVS/SVN: the `Index: <path>` line names the file exactly (no -p1 guess).

@@ -318,7 +318,9 @@ def decode_bytes(data: bytes, charset: str | None, warnings: list[str] | None = 
     codec = lookup_charset(charset) if charset else "utf-8"
     if codec is not None:
         try:
-            return data.decode(codec)
+            text = data.decode(codec)
+            # (UTF-8 never decodes to a surrogate; UTF-7 and friends can)
+            return text if codec == "utf-8" else without_surrogates(text)
         except (UnicodeDecodeError, LookupError):
             if warnings is not None:
                 warnings.append(f"text is not valid {charset or 'utf-8'}")
@@ -336,29 +338,69 @@ def decode_bytes(data: bytes, charset: str | None, warnings: list[str] | None = 
     return text
 
 
-def _decode_word(charset: str, enc: str, payload: str, warnings: list[str] | None) -> str:
-    charset = charset.split("*", 1)[0]  # RFC 2231 language suffix
+# (built with chr: mypyc cannot compile surrogates in a string literal)
+_SURROGATE: Final = re.compile("[" + chr(0xD800) + "-" + chr(0xDFFF) + "]")
+
+
+def without_surrogates(text: str) -> str:
+    """`text` with any lone surrogate (UTF-7's `+2D0-`, a codec's odd output)
+    replaced by U+FFFD: such a string cannot be encoded, so not stored."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+def _word_bytes(enc: str, payload: str) -> bytes | None:
+    """The bytes of one encoded word's payload; None when it is broken."""
     try:
         if enc in "bB":
             pad = -len(payload) % 4
-            data = binascii.a2b_base64(payload + "=" * pad)
-        else:
-            data = binascii.a2b_qp(payload.replace("_", " ").encode("ascii", "replace"), header=True)
+            return binascii.a2b_base64(payload + "=" * pad)
+        return binascii.a2b_qp(payload.replace("_", " ").encode("ascii", "replace"), header=True)
     except (binascii.Error, ValueError):
-        if warnings is not None:
-            warnings.append("broken RFC 2047 encoded word")
-        return payload
-    return decode_bytes(data, charset, warnings)
+        return None
 
 
 def decode_rfc2047(text: str, warnings: list[str] | None = None) -> str:
-    """Decode `=?charset?B|Q?...?=` words; whitespace between adjacent words is dropped."""
+    """Decode `=?charset?B|Q?...?=` words; whitespace between adjacent words is dropped.
+
+    Adjacent words in one charset are decoded together, as the stdlib does:
+    mailers split a multi-byte character across two words (`=?UTF-8?Q?caf=C3?=
+    =?UTF-8?Q?=A9?=`), which decoded one by one would give two U+FFFD.
+    """
     if "=?" not in text:
         return text
     text = _ENCODED_GAP.sub(r"\1\2", text)
-    return _ENCODED_WORD.sub(
-        lambda m: _decode_word(m.group(1), m.group(2), m.group(3), warnings), text
-    )
+    parts: list[str] = []
+    pos = 0
+    run_charset: str | None = None  # the charset of the words being joined
+    run = b""
+    for m in _ENCODED_WORD.finditer(text):
+        charset = m.group(1).split("*", 1)[0]  # RFC 2231 language suffix
+        data = _word_bytes(m.group(2), m.group(3))
+        if run_charset is not None and (
+            data is None or m.start() != pos or charset.lower() != run_charset.lower()
+        ):
+            parts.append(decode_bytes(run, run_charset, warnings))
+            run_charset = None
+        parts.append(text[pos : m.start()])
+        if data is None:
+            if warnings is not None:
+                warnings.append("broken RFC 2047 encoded word")
+            parts.append(m.group(3))
+        elif run_charset is None:
+            run_charset, run = charset, data
+        else:
+            run += data
+        pos = m.end()
+    if run_charset is not None:
+        parts.append(decode_bytes(run, run_charset, warnings))
+    parts.append(text[pos:])
+    return "".join(parts)
 
 
 def header_text(value: bytes | None, warnings: list[str] | None = None) -> str:

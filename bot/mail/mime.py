@@ -2,7 +2,9 @@
 
 Only mails whose Content-Type is multipart pay for the MIME walk; a plain
 text mail is one transfer decode and one charset decode. Text never raises:
-see `headers.decode_bytes` for the fallbacks.
+see `headers.decode_bytes` for the fallbacks. RFC 2231 continued parameters
+(`filename*0*=`, `filename*1*=`) are the one shape handed to the stdlib's
+`email.message` to read.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from bot.mail.headers import (
+    without_surrogates,
     decode_bytes,
     decode_rfc2047,
     read_headers,
@@ -22,9 +25,12 @@ from bot.mail.headers import (
     unfold,
 )
 
+# A continued RFC 2231 parameter: `name*0=` or `name*0*=`.
+_CONTINUED: Final = re.compile(r"\*\d+\*?\s*=")
 _PARAM: Final = re.compile(r';\s*([\w.*-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
 _TAG: Final = re.compile(r"<[^>]*>")
 _BLANKS: Final = re.compile(r"\n\s*\n\s*\n+")
+_NUL_LINE: Final = re.compile(r"^[\x00 \t]*\x00[\x00 \t]*(?:\n|\Z)", re.MULTILINE)
 MAX_DEPTH: Final = 8
 # Only attachments this small are decoded to look for a diff in them.
 MAX_ATTACHMENT_TEXT: Final = 4 * 1024 * 1024
@@ -57,6 +63,10 @@ def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
     semi = value.find(";")
     ctype = (value if semi == -1 else value[:semi]).strip().lower()
     params: dict[str, str] = {}
+    if semi != -1 and "*" in value and _CONTINUED.search(value, semi) is not None:
+        # RFC 2231 continuations (`filename*0*=`, `name*1=`): the stdlib joins
+        # the segments and decodes the charset; a shape our loop does not read.
+        return ctype or "text/plain", _stdlib_params(value)
     if semi != -1:
         for name, val in _PARAM.findall(value[semi:]):
             if val[:1] == '"':
@@ -69,6 +79,20 @@ def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
                 val = _pct_decode(val)
             params.setdefault(name, val)
     return ctype or "text/plain", params
+
+
+def _stdlib_params(value: str) -> dict[str, str]:
+    """`parse_content_type`'s parameters, read by `email.message.Message`."""
+    import email.message
+    import email.utils
+
+    msg = email.message.Message()
+    msg["Content-Type"] = value
+    params: dict[str, str] = {}
+    for name, val in msg.get_params(failobj=[])[1:]:
+        text = email.utils.collapse_rfc2231_value(val)
+        params.setdefault(name.lower(), without_surrogates(text))
+    return params
 
 
 def _pct_decode(text: str) -> str:
@@ -117,7 +141,9 @@ def _text_of(data: bytes, params: dict[str, str], warnings: list[str]) -> str:
     text = decode_bytes(data, params.get("charset"), warnings)
     if "\x00" in text:
         warnings.append("NUL bytes removed from body")
-        text = text.replace("\x00", "")
+        # A line of NULs goes whole: left empty, it would split the paragraph
+        # it sits in (a trailer block would lose its Signed-off-by).
+        text = _NUL_LINE.sub("", text).replace("\x00", "")
     return text
 
 

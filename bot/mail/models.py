@@ -19,11 +19,21 @@ class _Frozen(BaseModel):
 
 
 class Kind(StrEnum):
+    """What a mail is; see `bot.mail.classify` for the rules.
+
+    `backport` is a patch (or cover) aimed at a stable tree rather than
+    mainline: AUTOSEL/MANUALSEL picks and stable-queue postings such as
+    `[PATCH AUTOSEL 6.1 07/19]`, `[PATCH 6.6 12/40]`, `[PATCH 5.15.y]`,
+    `[PATCH stable 6.1]`. Its subject still gives index, total and title;
+    `ParsedMail.backport_to` names the trees.
+    """
+
     PATCH = "patch"
     COVER = "cover"
     REPLY = "reply"
     PULL = "pull"
     BOT = "bot"
+    BACKPORT = "backport"
     OTHER = "other"
     UNPARSEABLE = "unparseable"
 
@@ -53,6 +63,8 @@ class Subject(_Frozen):
     resend: bool = False
     is_reply: bool = False
     is_forward: bool = False
+    # b4's `Re: (subset) [PATCH ...]`: a thank-you for some patches of a series only.
+    subset: bool = False
     is_patch: bool = False  # a [PATCH ...]-style prefix is present
     pull: bool = False
     bot_report: bool = False
@@ -113,10 +125,22 @@ class AppliedCommit(_Frozen):
 
 
 class Applied(_Frozen):
-    """A maintainer's "Applied to <tree> <branch>, thanks!" notice."""
+    """A maintainer's "Applied to <tree> <branch>, thanks!" notice.
+
+    `where` is the destination as written ("kvm-x86 svm", "kvm-arm64/misc-5.9",
+    "stable" for "Queued this one for stable", "6.3" for "Queued (for 6.3)"),
+    None when the notice names none; `tree`/`branch` are that destination
+    taken apart. `indices` are the patch indexes the notice says were taken
+    ("Queued 1-7", "Applied 1 and 2 to ...", or the indexes of a `b4 ty`
+    per-patch list), sorted; empty when it does not say (the patch answered,
+    or the whole series). `commits` holds the per-patch list (index, title,
+    commit id or commit URL), or one bare entry per stated index.
+    """
 
     tree: str | None = None
     branch: str | None = None
+    where: str | None = None
+    indices: tuple[int, ...] = ()
     commits: tuple[AppliedCommit, ...] = ()
 
 
@@ -141,6 +165,10 @@ class ParsedMail(_Frozen):
     list_id: str | None = None
     subject: Subject = Subject()
     kind: Kind = Kind.OTHER
+    # For kind backport: the stable trees it targets as the subject names them
+    # ("6.1", "5.15.y"; `[PATCH 6.12,6.15]` gives both); empty when the subject
+    # names none (`[PATCH stable v2]`) and for every other kind.
+    backport_to: tuple[str, ...] = ()
     # The decoded text body (the text/plain part, or the first text part).
     body: str = ""
     # The commit message: body up to the `---` line before the diff, footer and

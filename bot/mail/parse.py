@@ -3,6 +3,11 @@
 `parse_mail` never raises: a failure anywhere becomes kind=unparseable with
 the error recorded (and a message-id, synthetic if need be). The hot path
 works on bytes and decodes only what it reads; see headers/mime/diff.
+
+A mail holding several patches (format-patch output pasted one after
+another, or one attachment each) has one diffstat over all of them: when the
+first patch's block disagrees with the whole diff, every patch's block is
+read and merged (`_all_blocks`).
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ from bot.mail.models import (
 )
 from bot.mail.people import parse_address_list, parse_person
 from bot.mail.subject import parse_subject
-from bot.mail.trailers import META_TAIL, ReplyScan, parse_trailers, scan_reply
+from bot.mail.trailers import META_TAIL, ReplyScan, meta_tail_start, parse_trailers, scan_reply
 
 SYNTHETIC_DOMAIN: Final = "kvm-patchbot.invalid"
 # "Jane Doe via kvm" <kvm@vger...>: the list rewrote From for DMARC.
@@ -70,6 +75,7 @@ _COVER: Final = Kind.COVER
 _PULL: Final = Kind.PULL
 _REPLY: Final = Kind.REPLY
 _BOT: Final = Kind.BOT
+_BACKPORT: Final = Kind.BACKPORT
 # Kernel mail repeats the same To/Cc lists and the same people endlessly;
 # Person is frozen, so parsed values are shared. Bounded: cleared when full.
 _CACHE_MAX: Final = 8192  # entries per cache: a few MB at most
@@ -289,6 +295,41 @@ def _computed(
     return _merge(stats)
 
 
+def _blocks_of(text: str, first_diff: int, out: list[StatBlock]) -> None:
+    """The diffstat block of every patch in `text` (several `format-patch`
+    outputs pasted one after another): the block between each patch's `---`
+    line and its first diff, in order."""
+    prev = 0
+    at = first_diff
+    while at != -1:
+        sep = separator_before(text, at, prev)
+        if sep != -1:
+            block = read_diffstat_block(text, sep, at)
+            if block is not None:
+                out.append(block)
+        prev = at + 1
+        at = find_diff(text, prev)
+
+
+def _all_blocks(text: str, diff_pos: int, diff_parts: list[str]) -> StatBlock | None:
+    """The diffstat blocks of every patch of the mail, inline and attached, as one."""
+    blocks: list[StatBlock] = []
+    if diff_pos != -1:
+        _blocks_of(text, diff_pos, blocks)
+    for part_text in diff_parts:
+        _blocks_of(part_text, find_diff(part_text), blocks)
+    if not blocks:
+        return None
+    if len(blocks) == 1:
+        return blocks[0]
+    return StatBlock(
+        sum(b.files for b in blocks),
+        sum(b.insertions for b in blocks),
+        sum(b.deletions for b in blocks),
+        [line for b in blocks for line in b.lines],
+    )
+
+
 def _merge(stats: list[Diffstat]) -> Diffstat | None:
     if not stats:
         return None
@@ -396,7 +437,11 @@ def _parse(raw: bytes) -> ParsedMail:
     has_diff = not forwarded and (diff_pos != -1 or bool(diff_parts))
     in_reply_to = irt_ids[0] if irt_ids else None
     kind, carries_patch = classify(subject, has_diff=has_diff, in_reply_to=in_reply_to, author=author)
-    if kind is _COVER:
+    shape = kind
+    if kind is _BACKPORT:
+        # Read as the patch or cover it is; only its kind tells it apart.
+        shape = _COVER if subject.index == 0 else _PATCH
+    if shape is _COVER:
         has_diff = False  # an interdiff/range-diff is not the series' change
 
     # Diffstats: the block as written, and the one computed from the diff.
@@ -417,30 +462,35 @@ def _parse(raw: bytes) -> ParsedMail:
         # With a block to check against, the cheaper unchecked count will do;
         # any disagreement is recounted in full before it is reported.
         computed = _computed(
-            text, diff_pos, diff_parts, unknown, checked=block is None or kind is _PULL
+            text, diff_pos, diff_parts, unknown, checked=block is None or shape is _PULL
         )
-        if block is not None and computed is not None and kind is not _PULL:
+        if block is not None and computed is not None and shape is not _PULL:
             # (a pull request's diffstat covers the whole pull, its diff often less)
             problems = block_mismatches(block, computed, unknown)
             if problems:
                 unknown.clear()
                 computed = _computed(text, diff_pos, diff_parts, unknown, checked=True)
+                # Several patches in one mail (pasted inline or attached)
+                # each carry a block: the mail's diffstat is all of them.
+                every = _all_blocks(text, diff_pos, diff_parts)
+                if every is not None:
+                    block = every
                 problems = block_mismatches(block, computed, unknown) if computed is not None else []
                 if problems:
                     warnings.append("diffstat block disagrees with the diff: " + "; ".join(problems[:5]))
             if not problems and not unknown:
                 diffstat = computed  # the same, with exact per-file counts and full paths
-        if kind is _PATCH:
+        if shape is _PATCH:
             if sep == -1 and diff_pos == -1:
                 commit_message = _strip_tail(text)
             else:
                 commit_message = text[: sep if sep != -1 else end].rstrip() + "\n"
-        elif kind is _PULL:
+        elif shape is _PULL:
             commit_message = _strip_tail(text[:end])
-    elif kind is _COVER or kind is _PULL:
+    elif shape is _COVER or shape is _PULL:
         commit_message = _strip_tail(text)
-        block = read_diffstat_block(commit_message) if kind is _COVER else None
-    elif kind is _PATCH:
+        block = read_diffstat_block(commit_message) if shape is _COVER else None
+    elif shape is _PATCH:
         commit_message = _strip_tail(text)
 
     if diffstat is None and block is not None:
@@ -454,13 +504,14 @@ def _parse(raw: bytes) -> ParsedMail:
 
     # Trailers (commit-message rules for patches and covers, reply rules else).
     tb = None
-    if kind is _PATCH or kind is _COVER or kind is _PULL:
+    if shape is _PATCH or shape is _COVER or shape is _PULL:
         trailer_text = text
         if diff_pos > 0:
             # Trailers end before the diff; b4's metadata may follow it (read
-            # only in the mail's last META_TAIL characters), else the (often
-            # large) diff need not be read again.
-            tail = max(diff_pos, len(text) - META_TAIL)
+            # only in its trailing block, see `meta_tail_start`), else the
+            # (often large) diff need not be read again.
+            tail = len(text) - META_TAIL
+            tail = diff_pos if tail <= diff_pos else max(diff_pos, meta_tail_start(text))
             if text.find("base-commit:", tail) == -1 and text.find("change-id:", tail) == -1:
                 trailer_text = text[:diff_pos]
         tb = parse_trailers(trailer_text)
@@ -487,6 +538,7 @@ def _parse(raw: bytes) -> ParsedMail:
         list_id=list_id,
         subject=subject,
         kind=kind,
+        backport_to=subject.stable_targets if kind is _BACKPORT else (),
         body=text,
         commit_message=commit_message,
         trailers=tb.trailers if tb is not None else (),
@@ -544,6 +596,7 @@ def to_json(mail: ParsedMail) -> dict[str, Any]:
         "message_id": mail.message_id,
         "synthetic_id": mail.synthetic_id,
         "kind": mail.kind.value,
+        "backport_to": list(mail.backport_to),
         "subject": s.raw,
         "title": s.title,
         "subsystem": s.subsystem,
@@ -557,6 +610,7 @@ def to_json(mail: ParsedMail) -> dict[str, Any]:
         "resend": s.resend,
         "is_reply": s.is_reply,
         "is_forward": s.is_forward,
+        "subset": s.subset,
         "pull": s.pull,
         "bot_report": s.bot_report,
         "autosel": s.autosel,
@@ -595,6 +649,8 @@ def to_json(mail: ParsedMail) -> dict[str, Any]:
         else {
             "tree": applied.tree,
             "branch": applied.branch,
+            "where": applied.where,
+            "indices": list(applied.indices),
             "commits": [{"index": c.index, "title": c.title, "commit": c.commit} for c in applied.commits],
         },
         "size": mail.size,

@@ -3,7 +3,8 @@
 Input is already unfolded and RFC 2047 decoded. The steps, in order:
 
 1. Leading reply/forward markers (`Re:`, `Aw:`, `Re[2]:`, `Fwd:`, ...) are
-   stripped, repeatedly; a mailing-list tag such as `[Qemu-devel]` in front of
+   stripped, repeatedly, and so is b4's `(subset)` after a marker (`b4 ty`
+   thanking for part of a series: `Re: (subset) [PATCH v2 0/5] ...`); a mailing-list tag such as `[Qemu-devel]` in front of
    them (or in front of the prefixes) is dropped as well. A marker needs its
    colon, so `[PATCH] Re-add the foo` is not a reply.
 2. Every leading `[...]` group is a prefix group (`[PATCH v3 3/8] [not for
@@ -99,10 +100,16 @@ def subject_version_key(subject: Subject) -> tuple[int, ...]:
     return version_key(subject.version, subject.version_label)
 
 
-def _strip_reply(text: str) -> tuple[str, bool, bool]:
-    """Drop leading reply/forward markers and list tags; return (rest, reply, forward)."""
-    reply = forward = False
+def _strip_reply(text: str) -> tuple[str, bool, bool, bool]:
+    """Drop leading reply/forward markers, list tags and b4's `(subset)`;
+    return (rest, reply, forward, subset)."""
+    reply = forward = subset = False
     while text:
+        if text[0] == "(" and reply and text[:9].lower() == "(subset) ":
+            # `b4 ty` thanks for part of a series: `Re: (subset) [PATCH v2 0/5] ...`
+            subset = True
+            text = text[9:].lstrip()
+            continue
         if text.startswith("**"):
             # Filters on the way add `***SPAM***` or `** POTENTIAL FRAUD ALERT - RED HAT **`
             end = text.find("**", 2)
@@ -131,7 +138,7 @@ def _strip_reply(text: str) -> tuple[str, bool, bool]:
                     text = after
                     continue
         break
-    return text, reply, forward
+    return text, reply, forward, subset
 
 
 def _split_glued(tok: str) -> list[str]:
@@ -305,7 +312,7 @@ def _subsystem(title: str) -> str | None:
 def parse_subject(raw: str) -> Subject:
     """Parse one decoded, unfolded subject line. Never raises."""
     text = " ".join(raw.split())
-    text, is_reply, is_forward = _strip_reply(text)
+    text, is_reply, is_forward, subset = _strip_reply(text)
     core = _parse_core(text)
     if raw == core.raw and not is_reply and not is_forward:
         return core
@@ -314,6 +321,7 @@ def parse_subject(raw: str) -> Subject:
     values["raw"] = raw
     values["is_reply"] = is_reply or core.is_reply
     values["is_forward"] = is_forward
+    values["subset"] = subset
     return construct(Subject, values)
 
 
@@ -394,6 +402,7 @@ def _parse_core(text: str) -> Subject:
             "resend": "resend" in flags,
             "is_reply": is_reply,
             "is_forward": is_forward,
+            "subset": False,
             "is_patch": "patch" in flags or (counters_or_version and "pull" not in flags and not bot),
             "pull": "pull" in flags,
             "bot_report": bot,

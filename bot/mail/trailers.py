@@ -10,7 +10,13 @@ continuation.
 `parse_trailers(text, reply=True)` reads a reply, where trailers are whole
 unquoted lines anywhere above the signature (or an Outlook/forward "Original
 Message" block), with a known or `*-by` name; a people trailer there must
-carry an address (so prose such as "Reviewed-by: once you fix this" is not one).
+carry an address (so prose such as "Reviewed-by: once you fix this" is not one),
+and a Cc:/To: one must be nothing but addresses ("Cc: Paolo <p@r>, can you
+take this?" is prose).
+
+Mail header lines inside a trailer paragraph (`Content-Type:`, `X-Mailer:`,
+`MIME-Version:`, ... pasted or injected) are neither trailers nor prose: they
+do not count against the paragraph.
 
 Continuations: an indented or `[note]` line after a trailer is a maintainer
 note; a `<addr>` line completes a wrapped `Signed-off-by: Long Name`; a
@@ -18,7 +24,8 @@ note; a `<addr>` line completes a wrapped `Signed-off-by: Long Name`; a
 
 `base-commit:`, `change-id:` and links to earlier versions (`Supersedes:`,
 `v1: https://...`, `- Link to v1: https://...`) are looked for in the whole
-text (b4 puts them after the `---`).
+text (b4 puts them after the `---`); the b4 metadata in the mail's trailing
+block only (`meta_tail_start`), however long its prerequisite list.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ _KNOWN: Final = {
     ).split()
 }
 _KNOWN["message-id"] = "Message-ID"
+_KNOWN_NAMES: Final = frozenset(_KNOWN.values())  # as `canonical_name` spells them
 _LINE: Final = re.compile(r"([A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)[ \t]*:[ \t]*(.*)")
 _FIX: Final = re.compile(r"(commit[ \t]+)?([0-9a-fA-F]+|\?)\b[ \t:]*(.*)")
 _STABLE_PREREQ: Final = re.compile(r"([^:]*?)\s*:\s*([0-9a-fA-F]{6,40})\b")
@@ -133,6 +141,52 @@ class _Raw:
         self.note = note
 
 
+# Mail header names: a header block pasted (or injected by a broken mailer)
+# into the trailer paragraph holds no trailers and must not outvote them.
+_HEADER_NAMES: Final = frozenset(
+    "content-type content-transfer-encoding content-disposition content-description mime-version "
+    "received return-path user-agent in-reply-to references precedence dkim-signature "
+    "authentication-results delivered-to errors-to sender thread-topic thread-index "
+    "date from subject reply-to".split()
+)
+
+
+def _is_header_line(line: str) -> bool:
+    """A `Name: value` line whose name is a mail header's (X-*, List-*, Content-*, ...)."""
+    colon = line.find(":")
+    if colon < 2 or not line[:1].isalpha():
+        return False
+    low = line[:colon].rstrip(" \t").lower()
+    if " " in low:
+        return False
+    return low in _HEADER_NAMES or low.startswith(("x-", "list-", "arc-"))
+
+
+def _address_value(value: str) -> bool:
+    """Whether a reply's Cc:/To: value is only addresses (`Name <a@b>`, `a@b`,
+    comma-separated; a `# comment` or a parenthetical after one), not prose
+    that happens to start with "Cc:" ("Cc: Paolo <p@r>, can you take this?")."""
+    hash_at = value.find("#")
+    if hash_at != -1:
+        value = value[:hash_at]
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if item.endswith(")") and "(" in item:
+            item = item[: item.rfind("(")].rstrip()  # `a@b (Jane)`, `Jane <a@b> (docs)`
+        lt = item.find("<")
+        if lt != -1:
+            name = item[:lt]
+            if not item.endswith(">") or item.count("<") != 1 or "@" not in item[lt:]:
+                return False
+            if len(name.split()) > 6 or any(c in name for c in ":?!;"):
+                return False
+        elif "@" not in item or len(item.split()) != 1:
+            return False
+    return True
+
+
 def _split_line(line: str, reply: bool) -> tuple[str, str] | None:
     """(canonical name, value) when the line is a trailer, else None."""
     if ":" not in line or not line[:1].isalpha():
@@ -149,6 +203,8 @@ def _split_line(line: str, reply: bool) -> tuple[str, str] | None:
             return None
         canon = canonical_name(name)
         if _is_people(canon) and "@" not in value:
+            return None
+        if (canon == "Cc" or canon == "To") and not _address_value(value):
             return None
         if not value:
             return None
@@ -273,7 +329,11 @@ def _read_paragraph(par: list[str], strict: bool = False) -> tuple[list[_Raw], i
     n_trailers = n_other = 0
     has_known = False
     prev: _Raw | None = None
+    in_header = False  # inside a mail header line pasted into the paragraph
     for line in par:
+        if in_header and line[:1] in (" ", "\t"):
+            continue  # its folded continuation
+        in_header = False
         if line.startswith(">"):
             n_other += 1
             if strict:
@@ -284,6 +344,11 @@ def _read_paragraph(par: list[str], strict: bool = False) -> tuple[list[_Raw], i
             continue
         parsed = None if line[:1] in (" ", "\t") else _split_commit_line(line)
         if parsed is None and prev is not None and _continues(prev, line):
+            continue
+        if (parsed is None or parsed[0] not in _KNOWN_NAMES) and _is_header_line(line):
+            # neither a trailer nor prose: left out of the counts
+            in_header = True
+            prev = None
             continue
         if parsed is None:
             n_other += 1
@@ -541,10 +606,25 @@ def _trailer(name: str, raw_value: str) -> Trailer:
 
 # b4 writes base-commit/change-id near the end of the mail, after the diff.
 META_TAIL: Final = 4000
+# The lines of b4's trailing block: base-commit and change-id first, then a
+# line per prerequisite (`prerequisite-patch-id: <sha>`, dozens for a big
+# dependency), so the block can begin well before the mail's last META_TAIL.
+_META_LINES: Final = ("base-commit:", "change-id:", "prerequisite-")
 
 
-def _meta_value(text: str, key: str) -> str | None:
-    start = max(0, len(text) - META_TAIL)
+def meta_tail_start(text: str) -> int:
+    """Where to look for b4's metadata: the mail's last META_TAIL characters,
+    widened back to the start of the trailing block when it begins earlier."""
+    start = len(text) - META_TAIL
+    if start <= 0:
+        return 0
+    ls = text.rfind("\n", 0, start) + 1
+    while ls > 0 and text.startswith(_META_LINES, ls):
+        ls = text.rfind("\n", 0, ls - 1) + 1
+    return ls
+
+
+def _meta_value(text: str, key: str, start: int) -> str | None:
     pos = text.find(key, start)
     while pos != -1:
         if pos == 0 or text[pos - 1] == "\n":
@@ -558,8 +638,9 @@ def _meta_value(text: str, key: str) -> str | None:
 
 def _meta(text: str, diff_at: int) -> tuple[str | None, str | None, tuple[str, ...]]:
     """base-commit, change-id and earlier-version links anywhere above the diff."""
-    base = _meta_value(text, "base-commit:")
-    change = _meta_value(text, "change-id:")
+    tail = meta_tail_start(text)
+    base = _meta_value(text, "base-commit:", tail)
+    change = _meta_value(text, "change-id:", tail)
     prev: list[str] = []
     for needle in (": http", "Supersedes:"):
         pos = text.find(needle, 0, diff_at)

@@ -86,7 +86,11 @@ def test_stable_fixes(corpus: Path) -> None:
     assert got.mails == 255 and got.unparseable == [] and got.mismatches == []
     assert [m.message_id for m in mails if not m.fixes] == []
     assert [m.message_id for m in mails if not m.stable.tagged] == []
-    assert [m.message_id for m in mails if m.kind is not Kind.PATCH] == []
+    # The AUTOSEL picks among them are backports of the fix, not the fix itself.
+    backports = [m for m in mails if m.kind is Kind.BACKPORT]
+    assert [m.message_id for m in mails if m.kind is not Kind.PATCH and m not in backports] == []
+    assert len(backports) == 8
+    assert all(m.subject.autosel and m.backport_to and m.subject.index for m in backports)
     assert all(m.has_diff for m in mails)
 
 

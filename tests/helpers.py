@@ -48,11 +48,12 @@ def raw_mail(
     at: int = 0,
     t0: datetime = T0,
     extra_headers: str = "",
-    content_type: str = "text/plain; charset=utf-8",
+    content_type: str | None = "text/plain; charset=utf-8",
     cte: str | None = None,
     crlf: bool = False,
 ) -> bytes:
-    """A list mail dated `t0` + `at` minutes; `irt` is also added to References."""
+    """A list mail dated `t0` + `at` minutes; `irt` is also added to References.
+    `content_type=None` leaves the MIME headers to `extra_headers`."""
     refs = list(refs)
     if irt and irt not in refs:
         refs.append(irt)
@@ -63,9 +64,9 @@ def raw_mail(
         f"Date: {format_datetime(t0 + timedelta(minutes=at))}",
         f"Message-ID: <{mid}>",
         "List-Id: <kvm.vger.kernel.org>",
-        "MIME-Version: 1.0",
-        f"Content-Type: {content_type}",
     ]
+    if content_type is not None:
+        head += ["MIME-Version: 1.0", f"Content-Type: {content_type}"]
     if cte:
         head.append(f"Content-Transfer-Encoding: {cte}")
     if irt:
@@ -75,21 +76,24 @@ def raw_mail(
     return compose("\n".join(head) + "\n" + extra_headers, body, crlf=crlf)
 
 
-def diff(path: str = "arch/x86/kvm/x86.c", *, signature: bool = True) -> str:
-    """The `---` part of a one-line change to `path`: diffstat and diff."""
+def diff(
+    path: str = "arch/x86/kvm/x86.c", *, minus: str = "a/", plus: str = "b/", stat: bool = True, signature: bool = True
+) -> str:
+    """The `---` part of a one-line change to `path`: diffstat (unless `stat` is
+    false) and diff, with git's `a/` `b/` prefixes or others (`i/`, `w/`, none)."""
     return (
         "---\n"
-        f" {path} | 2 +-\n"
-        " 1 file changed, 1 insertion(+), 1 deletion(-)\n\n"
-        f"diff --git a/{path} b/{path}\n"
+        + (f" {path} | 2 +-\n 1 file changed, 1 insertion(+), 1 deletion(-)\n" if stat else "")
+        + "\n"
+        f"diff --git {minus}{path} {plus}{path}\n"
         "index 1111111..2222222 100644\n"
-        f"--- a/{path}\n"
-        f"+++ b/{path}\n"
+        f"--- {minus}{path}\n"
+        f"+++ {plus}{path}\n"
         "@@ -1,3 +1,3 @@\n"
-        " a\n"
-        "-b\n"
-        "+c\n"
-        " d\n"
+        " int a;\n"
+        "-int b;\n"
+        "+int c;\n"
+        " int d;\n"
         + ("-- \n2.49.0\n" if signature else "")
     )
 

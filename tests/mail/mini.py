@@ -1,6 +1,10 @@
-"""Minimal hand-written mails for the parser tests: headers plus a body, as bytes."""
+"""The parser tests' presets over tests/helpers.py: one small mail, one small patch."""
 
 from __future__ import annotations
+
+from tests.helpers import diff, raw_mail
+
+SENDER = "Jane Doe <jane@example.com>"
 
 
 def mail(
@@ -10,41 +14,13 @@ def mail(
     headers: str = "",
     msgid: str = "1@example.com",
     reply_to: str | None = None,
-    sender: str = "Jane Doe <jane@example.com>",
+    sender: str = SENDER,
 ) -> bytes:
-    """One mail; `headers` are extra header lines (each ending in a newline)."""
-    head = (
-        f"From: {sender}\n"
-        "To: kvm@vger.kernel.org\n"
-        f"Subject: {subject}\n"
-        "Date: Tue, 15 Mar 2025 02:34:48 -0700\n"
-        f"Message-ID: <{msgid}>\n"
-    )
-    if reply_to is not None:
-        head += f"In-Reply-To: <{reply_to}>\nReferences: <{reply_to}>\n"
-    raw = (head + headers + "\n").encode()
-    return raw + (body.encode() if isinstance(body, str) else body)
+    """One mail; `headers` are extra header lines (each ending in a newline), MIME ones included."""
+    return raw_mail(msgid, subject, body, irt=reply_to, author=sender, extra_headers=headers, content_type=None)
 
 
-def patch_body(path: str = "arch/x86/kvm/x86.c", sob: str = "Jane Doe <jane@example.com>", *,
+def patch_body(path: str = "arch/x86/kvm/x86.c", sob: str = SENDER, *,
                minus: str = "a/", plus: str = "b/", stat: bool = True) -> str:
     """A one-file, one-line change as git format-patch writes it."""
-    lines = ["Fix the foo.", "", f"Signed-off-by: {sob}", "---"]
-    if stat:
-        lines += [f" {path} | 2 +-", " 1 file changed, 1 insertion(+), 1 deletion(-)"]
-    lines += [
-        "",
-        f"diff --git {minus}{path} {plus}{path}",
-        "index 1111111..2222222 100644",
-        f"--- {minus}{path}",
-        f"+++ {plus}{path}",
-        "@@ -1,3 +1,3 @@",
-        " int a;",
-        "-int b;",
-        "+int c;",
-        " int d;",
-        "-- ",
-        "2.49.0",
-        "",
-    ]
-    return "\n".join(lines)
+    return f"Fix the foo.\n\nSigned-off-by: {sob}\n" + diff(path, minus=minus, plus=plus, stat=stat)

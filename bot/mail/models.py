@@ -24,6 +24,7 @@ class Kind(StrEnum):
     REPLY = "reply"
     PULL = "pull"
     BOT = "bot"
+    BACKPORT = "backport"
     OTHER = "other"
     UNPARSEABLE = "unparseable"
 
@@ -117,6 +118,8 @@ class Applied(_Frozen):
 
     tree: str | None = None
     branch: str | None = None
+    where: str | None = None
+    indices: tuple[int, ...] = ()
     commits: tuple[AppliedCommit, ...] = ()
 
 
@@ -141,6 +144,10 @@ class ParsedMail(_Frozen):
     list_id: str | None = None
     subject: Subject = Subject()
     kind: Kind = Kind.OTHER
+    # For kind backport: the stable trees it targets as the subject names them
+    # ("6.1", "5.15.y"; `[PATCH 6.12,6.15]` gives both); empty when the subject
+    # names none (`[PATCH stable v2]`) and for every other kind.
+    backport_to: tuple[str, ...] = ()
     # The decoded text body (the text/plain part, or the first text part).
     body: str = ""
     # The commit message: body up to the `---` line before the diff, footer and

@@ -35,7 +35,7 @@ async def _views(conn: AsyncConnection, series_rows: Sequence[Any]) -> list[Seri
         grouped = {name: await _rows_by_series(conn, table, ids)
                    for name, table in (("p", t.patches), ("t", t.trailers), ("a", t.applied))}
         prev_ids = sorted({r["supersedes"] for r in part if r["supersedes"] is not None})
-        prev_series = {}
+        prev_series: dict[int, Any] = {}
         if prev_ids:
             found = await conn.execute(select(t.series).where(t.series.c.id.in_(prev_ids)))
             prev_series = {r["id"]: r for r in found.mappings()}

@@ -80,10 +80,10 @@ def _continued(
                 break
     by_slot = {q["slot"]: q for q in theirs}
     for p in mine:
-        q = by_slot.get(p["slot"])
-        if p["slot"] not in out and q is not None and q["slot"] not in taken:
-            out[p["slot"]] = q
-            taken.add(q["slot"])
+        same = by_slot.get(p["slot"])
+        if p["slot"] not in out and same is not None and same["slot"] not in taken:
+            out[p["slot"]] = same
+            taken.add(same["slot"])
     return out
 
 
@@ -163,8 +163,12 @@ def build_view(
                 applied_to=None if applied_slot is None else dest_by_slot[applied_slot],
                 trailers=tuple(own),
                 diff_hash=p.get("diff_hash"),
-                **compared,
-                **lists,
+                reviewed_by=lists["reviewed_by"],
+                acked_by=lists["acked_by"],
+                tested_by=lists["tested_by"],
+                previous=compared.get("previous"),
+                unchanged=compared.get("unchanged"),
+                changed_files=compared.get("changed_files", ()),
             )
         )
     total = s["total"]

@@ -107,7 +107,7 @@ def patch_url(series: SeriesView, patch: PatchView) -> str | None:
 def thread_name(series: SeriesView) -> str:
     """`v3 KVM: x86/mmu: …`, at most 100 characters, never empty (plain text)."""
     title = series.title or series.subject or f"series {series.series_id}"
-    name = shorten_plain(f"{series.label} {title}".strip(), THREAD_NAME_MAX)
+    name = shorten_plain(f"{version_label(series)} {title}", THREAD_NAME_MAX)
     return name or f"series {series.series_id}"
 
 

@@ -70,7 +70,7 @@ async def test_stable_alert_is_the_only_mention_and_mail_text_is_escaped(tmp_pat
         assert alert.content.startswith(f"<@&{ROLE}> Stable request: [")
         assert alert.allowed_mentions == {"parse": [], "roles": [ROLE]}
         others = [m for m in fake.messages if m is not alert]
-        assert len(others) == 4  # two cards, two patch messages in their threads
+        assert len(others) == 2  # two cards; single patches get no thread
         for m in others:
             assert m.allowed_mentions == {"parse": []}
             assert not m.content
@@ -137,12 +137,12 @@ async def test_reviews_and_applied_notice_edit_the_card(tmp_path: Path) -> None:
         await svc.send(review)
         await svc.settle()
         (card,) = fake.messages_in(CARDS)
-        assert field(card, "Reviews") == "Reviewed-by 1 · Acked-by 0 · Tested-by 0"
+        assert field(card, "Reviews") == "Reviewed 1/2 — Bob Reviewer; missing 2"
         await svc.send(applied)
         await svc.settle()
         (card,) = fake.messages_in(CARDS)
         assert field(card, "Status") == (
-            "Applied (all) to kvm-x86 misc: "
+            "Applied all to kvm-x86 misc: "
             "[`0123456789ab`](https://github.com/kvm-x86/linux/commit/0123456789ab) "
             "[`abcdef012345`](https://github.com/kvm-x86/linux/commit/abcdef012345)"
         )

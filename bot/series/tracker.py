@@ -38,6 +38,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 POSTING_KINDS = (Kind.PATCH, Kind.COVER, Kind.PULL, Kind.BACKPORT)
 
 
+def is_backport(mail: ParsedMail) -> bool:
+    """A stable backport posting: the parser's kind, or (from parsers before it) the subject's flag."""
+    return mail.kind is Kind.BACKPORT or mail.subject.stable_backport
+
+
 def decide(mail: ParsedMail, index: SeriesIndex, *, received_at: datetime | None = None) -> Decision:
     """Where `mail` belongs and what changes; `received_at` stands in for a missing Date."""
     when = mail.date or received_at or _EPOCH
@@ -238,7 +243,7 @@ def _identity_updates(mail: ParsedMail, slot: int, s: SeriesState) -> list[tuple
             out.append(("pull", True))
     if mail.change_id and not s.change_id:
         out.append(("change_id", mail.change_id))
-    if mail.kind is Kind.BACKPORT and not s.backport:
+    if is_backport(mail) and not s.backport:
         out.append(("backport", True))
     if _dated_before(mail, s):
         out.append(("first_seen", mail.date))
@@ -315,7 +320,7 @@ def _create(
         rfc=sub.rfc,
         resend=sub.resend,
         pull=mail.kind is Kind.PULL,
-        backport=mail.kind is Kind.BACKPORT,
+        backport=is_backport(mail),
         subsystem=sub.subsystem,
         prefixes=sub.prefixes,
         tags=sub.tags,

@@ -191,7 +191,9 @@ def build_view(
     prev_label = None
     if previous is not None:
         ps = previous.series
-        prev_label = version_text(ps["version"], ps["version_label"], rfc=ps["rfc"], explicit=ps["version_explicit"])
+        prev_label = version_text(
+            ps["version"], ps["version_label"], rfc=ps["rfc"], explicit=ps["version_explicit"]
+        ) or "v1"
     return SeriesView(
         series_id=s["id"],
         lineage_id=s["lineage_id"],

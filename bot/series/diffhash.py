@@ -11,15 +11,12 @@ is not part of the change.
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Final
 
 from bot.mail.diff import find_diff
 
-_INDEX_LINE: Final = re.compile(r"^index [0-9a-fA-F]+\.\.[0-9a-fA-F]+[^\n]*\n", re.MULTILINE)
-_HUNK_HEADER: Final = re.compile(r"^@@+ [^\n]*$", re.MULTILINE)
-_SIGNATURE: Final = re.compile(r"^-- ?$", re.MULTILINE)
 _FILE_START: Final = "diff --git "
+_HUNK_LINE_STARTS: Final = ("+", "-", " ", "@", "\\")
 
 
 def _digest(text: str) -> str:
@@ -32,29 +29,65 @@ def _path_of(header: str) -> str:
     return header[pos + 3 :].strip() if pos != -1 else header.strip()
 
 
+def _cut_signature(diff: str) -> str:
+    for mark in ("\n-- \n", "\n--\n"):
+        pos = diff.find(mark)
+        if pos != -1:
+            diff = diff[: pos + 1]
+    return diff
+
+
+def _normal_lines(diff: str) -> str:
+    """Without `index` lines, each hunk header reduced to "@@". (str.find over
+    the few such lines: a MULTILINE regex would try every character.)"""
+    out: list[str] = []
+    pos, n = 0, len(diff)
+    index, hunk = diff.find("\nindex "), diff.find("\n@@")
+    while index != -1 or hunk != -1:
+        is_hunk = index == -1 or (hunk != -1 and hunk < index)
+        line = (hunk if is_hunk else index) + 1
+        out.append(diff[pos:line])
+        end = diff.find("\n", line)
+        end = n if end == -1 else end
+        if is_hunk:
+            out.append("@@")
+            pos = end  # its newline stays: the next line may be marked too
+            hunk = diff.find("\n@@", pos)
+        else:
+            pos = min(end + 1, n)  # the index line goes, newline and all
+            index = diff.find("\nindex ", end)
+            if hunk != -1 and hunk < end:
+                hunk = diff.find("\n@@", end)
+    out.append(diff[pos:])
+    return "".join(out)
+
+
 def normalised_files(body: str) -> dict[str, str]:
     """{path: hash of that file's normalised diff}; empty when the body has no git diff."""
     start = find_diff(body)
     if start == -1:
         return {}
-    diff = body[start:]
-    end = _SIGNATURE.search(diff)
-    if end is not None:
-        diff = diff[: end.start()]
-    diff = _INDEX_LINE.sub("", diff)
-    diff = _HUNK_HEADER.sub("@@", diff)
+    diff = _normal_lines(_cut_signature(body[start:]))
     out: dict[str, str] = {}
     for section in diff.split("\n" + _FILE_START):
         section = section.removeprefix(_FILE_START)
         header, _, rest = section.partition("\n")
-        lines = [line.rstrip() for line in rest.split("\n")]
-        # Text after the last hunk (b4's base-commit:, blank lines) is not the change.
-        while lines and lines[-1][:1] not in ("+", "-", " ", "@", "\\"):
-            lines.pop()
         path = _path_of(header)
         if path:
-            out[path] = _digest("\n".join(lines))
+            out[path] = _digest(_without_tail(rest))
     return out
+
+
+def _without_tail(rest: str) -> str:
+    """A file's diff without what follows its last hunk line (b4's base-commit:, blank lines)."""
+    end = len(rest)
+    while end > 0:
+        start = rest.rfind("\n", 0, end - 1) + 1 if end > 1 else 0
+        line = rest[start:end].rstrip("\n")
+        if line[:1] in _HUNK_LINE_STARTS:
+            break
+        end = start
+    return rest[:end].rstrip("\n")
 
 
 def diff_hash(files: dict[str, str]) -> str | None:

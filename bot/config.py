@@ -197,7 +197,8 @@ class SubscriptionFilter(_Section):
     paths: list[str] = []  # fnmatch globs over touched files: "arch/x86/kvm/*"
     authors: list[str] = []  # substring match on "Name <email>"; "@domain" matches the address's domain
     title_words: list[str] = []  # each must start a word of the title ("harv" matches "harvesting")
-    kinds: list[Literal["series", "single", "pull"]] = []  # "series" (N > 1), "single", "pull"
+    # "series" (N > 1), "single", "pull", "backport" (stable backports: only when named)
+    kinds: list[Literal["series", "single", "pull", "backport"]] = []
     stable_only: bool = False
     fixes_only: bool = False
     rfc: bool | None = None  # None: both; False: no RFCs; True: only RFCs
@@ -208,6 +209,7 @@ class SubscriptionConfig(_Section):
     channel: Snowflake
     filter: SubscriptionFilter = SubscriptionFilter()
     threads: bool = True  # a thread per series with one message per patch
+    single_threads: bool = False  # ... even for a single patch (else its card says it all)
     alert_channel: Snowflake | None = None  # stable alerts go here too
     alert_role: Snowflake | None = None  # the only thing the bot ever mentions
 

@@ -103,7 +103,7 @@ def _problems(path: Path | None = None) -> list[str]:
         ("[[subscriptions]]\nguild = 0\nchannel = 1\n", "subscriptions[0].guild: must be more than 0, not 0"),
         ("[[subscriptions]]\nchannel = 1\n", "subscriptions[0].guild: required, and not set"),
         ('[[subscriptions]]\nguild = 1\nchannel = 2\n[subscriptions.filter]\nkinds = ["serie"]\n',
-         "subscriptions[0].filter.kinds[0]: Input should be 'series', 'single' or 'pull'"),
+         "subscriptions[0].filter.kinds[0]: Input should be 'series', 'single', 'pull' or 'backport'"),
     ],
 )
 def test_each_bad_value_is_refused_at_load_time(tmp_path: Path, toml: str, problem: str) -> None:

@@ -85,6 +85,13 @@ def send_all(host: str, port: int, mails: list[bytes]) -> list[str]:
     return refused
 
 
+def _is_card(post: Post) -> bool:
+    """A card's footer names its series alone (a patch message's adds k/N, an alert "stable")."""
+    footer = post.embeds[0].footer or "" if post.embeds else ""
+    head, _, sid = footer.rpartition(" · series ")
+    return head == "kvm-patchbot" and sid.isdigit()
+
+
 def final_posts(preview_file: Path) -> list[tuple[Post, list[Post]]]:
     """Each card as last rendered (send, then edits), with its thread's messages."""
     records: list[dict[str, Any]] = []
@@ -94,7 +101,7 @@ def final_posts(preview_file: Path) -> list[tuple[Post, list[Post]]]:
     threads: dict[int, list[Post]] = {}
     for r in records:
         post = Post.model_validate(r["post"]) if r.get("post") else None
-        if r["action"] == "send" and post is not None and post.thread_name is not None:
+        if r["action"] == "send" and post is not None and _is_card(post):
             cards[r["message_id"]] = post
         elif r["action"] == "edit" and post is not None and r["message_id"] in cards:
             cards[r["message_id"]] = post

@@ -37,12 +37,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--title", dest="title_words", action="append", default=[], metavar="WORD",
                      help="a word the title must hold (a prefix: harv matches harvesting; repeatable)")
     add.add_argument("--kind", dest="kinds", action="append", default=[], choices=KINDS,
-                     help="series, single or pull (repeatable)")
+                     help="series, single, pull or backport (repeatable; backports only when named)")
     add.add_argument("--stable-only", action="store_true", help="only series asking for stable")
     add.add_argument("--fixes-only", action="store_true", help="only series with Fixes: tags")
     add.add_argument("--rfc", dest="rfc", action="store_true", default=None, help="only RFCs")
     add.add_argument("--no-rfc", dest="rfc", action="store_false", help="no RFCs")
     add.add_argument("--no-threads", action="store_true", help="cards only, no per-series thread")
+    add.add_argument("--single-threads", action="store_true",
+                     help="a thread for a single patch too (by default its card says it all)")
     add.add_argument("--alert-channel", type=int, help="channel for stable alerts")
     add.add_argument("--alert-role", type=int, help="role the stable alerts mention")
     add.set_defaults(func=_run)
@@ -72,6 +74,7 @@ def config_from_args(args: argparse.Namespace) -> SubscriptionConfig:
             rfc=args.rfc,
         ),
         threads=not args.no_threads,
+        single_threads=args.single_threads,
         alert_channel=args.alert_channel,
         alert_role=args.alert_role,
     )
@@ -88,6 +91,8 @@ def describe(s: SubscriptionRow) -> str:
         parts.append("rfc-only" if f.rfc else "no-rfc")
     if not s.threads:
         parts.append("no-threads")
+    elif s.single_threads:
+        parts.append("single-threads")
     if s.alert_channel_id:
         parts.append(f"alerts->{s.alert_channel_id}" + (f" @role {s.alert_role_id}" if s.alert_role_id else ""))
     state = "enabled" if s.enabled else f"disabled ({s.disabled_reason or 'no reason'})"

@@ -15,13 +15,15 @@ from bot.config import SubscriptionFilter
 from bot.series.models import SeriesView
 from bot.store.words import title_words
 
-KINDS = ("series", "single", "pull")
+KINDS = ("series", "single", "pull", "backport")
 # Characters that may follow a subsystem prefix: "KVM: x86" matches "KVM: x86/mmu"
 # and "KVM: x86: foo" but not "KVM: x86abc".
 _SUBSYSTEM_BOUNDARY = "/:, "
 
 
 def series_kind(series: SeriesView) -> str:
+    if series.backport:
+        return "backport"
     if series.pull:
         return "pull"
     return "series" if series.total > 1 else "single"
@@ -103,8 +105,11 @@ def matches(flt: SubscriptionFilter, series: SeriesView) -> bool:
         words = title_words(series.title)
         if not all(any(w.startswith(want) for w in words) for want in title_words(" ".join(flt.title_words))):
             return False
-    if flt.kinds and series_kind(series) not in {k.strip().lower() for k in flt.kinds}:
+    kinds = {k.strip().lower() for k in flt.kinds}
+    if kinds and series_kind(series) not in kinds:
         return False
+    if series.backport and "backport" not in kinds:
+        return False  # stable-queue traffic: only for a subscription that asks for it
     if flt.stable_only and not is_stable(series):
         return False
     if flt.fixes_only and not has_fixes(series):

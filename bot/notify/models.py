@@ -86,5 +86,6 @@ class Subscription(_Frozen):
     channel_id: int
     filter: SubscriptionFilter = SubscriptionFilter()
     threads: bool = True
+    single_threads: bool = False  # a thread even for a single patch
     alert_channel_id: int | None = None
     alert_role_id: int | None = None

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict
 
 from bot.mail.models import Diffstat, DiffstatEntry, Fixes, Person, StableTag
+from bot.notify import summary
 from bot.notify.filters import is_stable
 from bot.notify.models import Embed, EmbedField, Post
 from bot.notify.text import ELLIPSIS, escape, fit, join_fitting, link, shorten_plain
@@ -57,6 +58,9 @@ class CardLinks(BaseModel):
 
     previous: VersionLink | None = None
     superseded_by: VersionLink | None = None
+    # The newest version of the lineage, when it is not this one: `b4 am` applies that.
+    latest: VersionLink | None = None
+    latest_message_id: str | None = None
 
 
 def person(p: Person) -> str:
@@ -76,7 +80,8 @@ def commit_url(sha: str) -> str | None:
 
 
 def version_label(series: SeriesView) -> str:
-    return f"v{series.version_label or series.version}"
+    """What links to a version say: "v3", "RFC v2", "RFC" ("v1" for an unlabelled posting)."""
+    return series.label or "v1"
 
 
 def series_message_id(series: SeriesView) -> str:
@@ -110,14 +115,15 @@ def thread_name(series: SeriesView) -> str:
 
 
 def combined_diffstat(series: SeriesView) -> Diffstat | None:
-    """The cover's diffstat when it has one, else the sum over received patches."""
-    if series.cover_diffstat is not None and series.cover_diffstat.files:
-        return series.cover_diffstat
+    """The sum over received patches: their paths are whole, where a cover's
+    diffstat shortens long ones to `.../name`. The cover's totals stand in while
+    patches are missing; with no patch diffstat at all, the cover's own (its
+    shortened paths left out of the file list)."""
     per: dict[str, DiffstatEntry] = {}
     ins = dels = 0
     found = False
     for p in series.patches:
-        if p.diffstat is None:
+        if p.diffstat is None or p.index == 0:
             continue
         found = True
         ins += p.diffstat.insertions
@@ -133,9 +139,16 @@ def combined_diffstat(series: SeriesView) -> Diffstat | None:
                     deletions=have.deletions + e.deletions,
                 )
             )
+    cover = series.cover_diffstat if series.cover_diffstat is not None and series.cover_diffstat.files else None
     if not found:
-        return None
-    files = len(per) or sum(p.diffstat.files for p in series.patches if p.diffstat)
+        if cover is None:
+            return None
+        whole = tuple(e for e in cover.per_file if not e.path.startswith(".../") and "/.../" not in e.path)
+        return cover.model_copy(update={"per_file": whole})
+    files = len(per) or sum(p.diffstat.files for p in series.patches if p.diffstat and p.index != 0)
+    if cover is not None and series.missing:
+        return Diffstat(files=cover.files, insertions=cover.insertions, deletions=cover.deletions,
+                        per_file=tuple(per.values()))
     return Diffstat(files=files, insertions=ins, deletions=dels, per_file=tuple(per.values()))
 
 
@@ -163,11 +176,23 @@ def stable_text(tag: StableTag) -> str:
     return "stable" + (f" ({fit(hints, 200)})" if hints else "")
 
 
-def _unique_fixes(series: SeriesView) -> list[Fixes]:
-    seen: dict[str, Fixes] = {}
-    for f in (*series.fixes, *(f for p in series.patches for f in p.fixes)):
-        seen.setdefault(f.sha[:12].lower(), f)
+def _unique_fixes(series: SeriesView) -> list[tuple[int | None, Fixes]]:
+    """Each Fixes once, with the patch that carries it (None: the series says so only)."""
+    seen: dict[str, tuple[int | None, Fixes]] = {}
+    for p in summary.numbered(series):
+        for f in p.fixes:
+            seen.setdefault(f.sha[:12].lower(), (p.index, f))
+    for f in series.fixes:
+        seen.setdefault(f.sha[:12].lower(), (None, f))
     return list(seen.values())
+
+
+def _fixes_lines(series: SeriesView) -> list[str]:
+    many = series.total > 1
+    return [
+        (f"{index}: " if many and index else "") + fixes_line(f)
+        for index, f in _unique_fixes(series)
+    ]
 
 
 def _series_stable(series: SeriesView) -> StableTag:
@@ -177,18 +202,16 @@ def _series_stable(series: SeriesView) -> StableTag:
     return StableTag(tagged=is_stable(series), versions=tuple(versions))
 
 
-def _people_counts(series: SeriesView) -> str:
-    def count(attr: str) -> int:
-        return len({g for p in series.patches for g in getattr(p, attr)})
-
-    return " · ".join(
-        f"{name} {n}"
-        for name, n in (
-            ("Reviewed-by", count("reviewed_by")),
-            ("Acked-by", count("acked_by")),
-            ("Tested-by", count("tested_by")),
-        )
-    )
+def _commits_text(series: SeriesView) -> str:
+    if series.applied is None:
+        return ""
+    commits = []
+    for c in series.applied.commits:
+        if not c.commit:
+            continue
+        label = f"`{c.commit[:12]}`" if _HEX.fullmatch(c.commit) else fit(c.commit[:12], 20)
+        commits.append(f"[{label}]({c.url})" if c.url and _SAFE_URL.fullmatch(c.url) else label)
+    return " ".join(commits)
 
 
 def _status_lines(series: SeriesView, links: CardLinks) -> list[str]:
@@ -197,17 +220,14 @@ def _status_lines(series: SeriesView, links: CardLinks) -> list[str]:
         out.append("Superseded by " + link(links.superseded_by.version, links.superseded_by.url, 900))
     elif series.superseded_by is not None:
         out.append("Superseded by a newer version")
-    if series.applied is not None and series.applied_state != "none":
-        where = " ".join(x for x in (series.applied.tree, series.applied.branch) if x)
-        head = f"Applied ({series.applied_state})" + (f" to {fit(where, 200)}" if where else "")
-        commits = []
-        for c in series.applied.commits:
-            if not c.commit:
-                continue
-            label = f"`{c.commit[:12]}`" if _HEX.fullmatch(c.commit) else fit(c.commit[:12], 20)
-            commits.append(f"[{label}]({c.url})" if c.url and _SAFE_URL.fullmatch(c.url) else label)
-        out.append(head + (": " + " ".join(commits) if commits else ""))
-    return out
+    applied = summary.applied_lines(series)
+    if not applied and series.applied is not None and series.applied_state != "none":
+        where = series.applied.where or " ".join(x for x in (series.applied.tree, series.applied.branch) if x)
+        applied = [f"Applied ({series.applied_state})" + (f" to {fit(where, 200)}" if where else "")]
+    commits = _commits_text(series)
+    if applied and commits:
+        applied[0] += ": " + commits
+    return out + applied
 
 
 def _field(name: str, value: str, inline: bool = False) -> EmbedField | None:
@@ -251,38 +271,64 @@ def _color(series: SeriesView) -> int:
 # ---------------------------------------------------------------- posts
 
 
-def render_card(series: SeriesView, links: CardLinks = CardLinks(), *, with_thread: bool = True) -> Post:
-    mid = series_message_id(series)
-    url = series_url(series)
-    badges = [b for b, on in (("RFC", series.rfc), ("RESEND", series.resend), ("PULL", series.pull)) if on]
+def _version_text(series: SeriesView, links: CardLinks) -> str:
+    """"v3 · previous: v2"; an RFC's first non-RFC posting says so; "" for a
+    posting that names no version and follows none."""
+    parts = [series.label] if series.label else []
+    prev = links.previous
+    if prev is not None:
+        if not series.rfc and prev.version.startswith("RFC"):
+            parts.append("first non-RFC posting")
+        parts.append("previous: " + link(prev.version, prev.url, 900))
+    if not parts:
+        return ""
+    return " · ".join(parts if series.label or prev is None else [version_label(series), *parts])
+
+
+def _apply_text(series: SeriesView, links: CardLinks) -> str:
+    mid = links.latest_message_id or series_message_id(series)
+    line = f"`b4 am {mid}`" if mid and "`" not in mid else fit(f"b4 am {mid}", 300)
+    if links.latest_message_id and links.latest is not None:
+        line += f" ({fit(links.latest.version, 40)}, the latest)"
+    return line
+
+
+def _badges(series: SeriesView) -> str:
+    badges = [b for b, on in (("RFC", series.rfc), ("RESEND", series.resend), ("PULL", series.pull),
+                              ("backport", series.backport)) if on]
     stable = _series_stable(series)
     if stable.tagged:
-        badges.append(stable_text(stable))
-    version = version_label(series)
-    if links.previous is not None:
-        version += " · previous: " + link(links.previous.version, links.previous.url, 900)
+        text = stable_text(stable)
+        on = summary.tagged_patches(series, stable=True)
+        if series.total > 1 and on:
+            text += " on " + summary.ranges(on)
+        badges.append(text)
+    return " · ".join(badges)
+
+
+def render_card(series: SeriesView, links: CardLinks = CardLinks(), *, with_thread: bool = True) -> Post:
+    url = series_url(series)
     expected = max(series.total, 1)
     received = f"{min(series.received, expected)}/{expected}"
     if series.missing:
-        received += " (missing " + ", ".join(str(i) for i in series.missing[:20]) + (
-            f", {ELLIPSIS}" if len(series.missing) > 20 else ""
-        ) + ")"
+        received += " (missing " + summary.ranges(series.missing) + ")"
     diff = combined_diffstat(series)
     description_lines: list[str] = []
     if diff is not None:
         description_lines.append(diffstat_line(diff))
         description_lines += [f"• {x}" for x in largest_files(diff)]
-    fixes = _unique_fixes(series)
     fields = [
         _field("Author", fit(person(series.author), 200), inline=True),
-        _field("Version", version, inline=True),
+        _field("Version", _version_text(series, links), inline=True),
         _field("Received", received, inline=True),
         _field("Subsystem", fit(series.subsystem or "", 200), inline=True),
-        _field("Badges", " · ".join(badges), inline=True),
-        _field("Reviews", _people_counts(series)),
-        _field("Fixes", join_fitting((fixes_line(f) for f in fixes), FIELD_VALUE_MAX)),
+        _field("Badges", _badges(series), inline=True),
+        _field("Reviews", join_fitting([*summary.review_lines(series), *summary.carried_lines(series)],
+                                       FIELD_VALUE_MAX)),
+        _field("Changes", join_fitting(summary.changes_lines(series), FIELD_VALUE_MAX)),
+        _field("Fixes", join_fitting(_fixes_lines(series), FIELD_VALUE_MAX)),
         _field("Status", join_fitting(_status_lines(series, links), FIELD_VALUE_MAX)),
-        _field("Apply", f"`b4 am {mid}`" if mid and "`" not in mid else fit(f"b4 am {mid}", 300)),
+        _field("Apply", _apply_text(series, links)),
     ]
     embed = Embed(
         title=fit(series.subject or series.title, TITLE_MAX),
@@ -295,8 +341,45 @@ def render_card(series: SeriesView, links: CardLinks = CardLinks(), *, with_thre
     return Post(embeds=(_fit_total(embed),), thread_name=thread_name(series) if with_thread else None)
 
 
+def _trailer_lines(series: SeriesView, patch: PatchView, name: str) -> list[str]:
+    """Givers of one trailer on a patch, each marked where it came from."""
+    marks = {"cover": " (for the series)", "patch": " (carried over)",
+             "previous": f" (carried over from {fit(series.previous_version or 'the previous version', 40)})"}
+    known = {t.giver: t.origin for t in patch.trailers if t.name == name}
+    givers = dict.fromkeys(g for t in patch.trailers if t.name == name for g in (t.giver,))
+    for attr_name, attr, _ in summary.REVIEW_KINDS:
+        if attr_name == name:
+            givers.update(dict.fromkeys(summary.givers(attr, patch)))
+    return [fit(g, 200) + marks.get(known.get(g, "reply"), "") for g in givers]
+
+
+def _since_text(series: SeriesView, patch: PatchView) -> str:
+    prev = series.previous_version
+    if not prev or series.supersedes is None or patch.index == 0:
+        return ""
+    if patch.previous is None:
+        return f"new in {fit(series.label or 'v1', 40)}"
+    if patch.unchanged is None:
+        return ""
+    if patch.unchanged:
+        return f"unchanged since {fit(prev, 40)}"
+    files = ", ".join(fit(f, 200) for f in patch.changed_files[:5])
+    return f"changed since {fit(prev, 40)}" + (f": {files}" if files else "")
+
+
+def _patch_applied(patch: PatchView) -> str:
+    a = patch.applied
+    if a is None:
+        return ""
+    text = "applied" + (f" to {fit(patch.applied_to, 200)}" if patch.applied_to else "")
+    if a.commit:
+        label = f"`{a.commit[:12]}`" if _HEX.fullmatch(a.commit) else fit(a.commit[:12], 20)
+        text += ": " + (f"[{label}]({a.url})" if a.url and _SAFE_URL.fullmatch(a.url) else label)
+    return text
+
+
 def render_patch(series: SeriesView, patch: PatchView) -> Post:
-    """The per-patch message in the series thread."""
+    """The per-patch message in the series thread (edited as it gains trailers or is applied)."""
     lines: list[str] = []
     if patch.diffstat is not None:
         lines.append(diffstat_line(patch.diffstat))
@@ -306,13 +389,11 @@ def render_patch(series: SeriesView, patch: PatchView) -> Post:
     fields = [
         _field("Author", fit(person(patch.author), 200), inline=True),
         *(
-            _field(name, join_fitting((fit(g, 200) for g in givers), FIELD_VALUE_MAX))
-            for name, givers in (
-                ("Reviewed-by", patch.reviewed_by),
-                ("Acked-by", patch.acked_by),
-                ("Tested-by", patch.tested_by),
-            )
+            _field(name, join_fitting(_trailer_lines(series, patch, name), FIELD_VALUE_MAX))
+            for name, _, _ in summary.REVIEW_KINDS
         ),
+        _field("Since", _since_text(series, patch)),
+        _field("Status", _patch_applied(patch)),
         _field("Fixes", join_fitting((fixes_line(f) for f in patch.fixes), FIELD_VALUE_MAX)),
         _field("Stable", stable_text(patch.stable) if patch.stable.tagged else ""),
     ]
@@ -321,20 +402,27 @@ def render_patch(series: SeriesView, patch: PatchView) -> Post:
         title=fit(patch.subject or patch.title, TITLE_MAX),
         url=patch_url(series, patch),
         description=join_fitting(lines, DESCRIPTION_MAX) or None,
+        color=COLOR_APPLIED if patch.applied is not None else None,
         fields=tuple(f for f in fields if f is not None),
         footer=f"kvm-patchbot · series {series.series_id} · {where}",
     )
     return Post(embeds=(_fit_total(embed),))
 
 
-def render_alert(series: SeriesView, role_id: int | None, patch: PatchView | None = None) -> Post:
-    """A stable alert; the role mention is the only mention the bot ever makes."""
+def render_alert(
+    series: SeriesView, role_id: int | None, patch: PatchView | None = None, *, reposted: bool = False
+) -> Post:
+    """A stable alert; the role mention is the only mention the bot ever makes.
+    `reposted`: the alert of a fix already alerted, edited to its newest posting (no mention)."""
     subject = patch.subject if patch is not None else series.subject
     url = patch_url(series, patch) if patch is not None else series_url(series)
     tag = patch.stable if patch is not None and patch.stable.tagged else _series_stable(series)
+    if reposted:
+        role_id = None
     head = f"<@&{role_id}> " if role_id is not None else ""
-    content = head + "Stable request: " + link(subject, url, CONTENT_MAX - len(head) - 40)
-    fixes = patch.fixes if patch is not None else tuple(_unique_fixes(series))
+    what = f"Stable request (re-posted in {fit(version_label(series), 40)}): " if reposted else "Stable request: "
+    content = head + what + link(subject, url, CONTENT_MAX - len(head) - len(what) - 10)
+    fixes = patch.fixes if patch is not None else tuple(f for _, f in _unique_fixes(series))
     fields = [
         _field("Stable", stable_text(tag)),
         _field("Fixes", join_fitting((fixes_line(f) for f in fixes), FIELD_VALUE_MAX)),

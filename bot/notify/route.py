@@ -4,7 +4,9 @@ Every event of a matching series touches the card (post it if the channel has
 none yet, else edit it to the latest state; unchanged renders cost nothing).
 A patch arriving also gets its own message in the series thread when the
 subscription wants threads, and a stable request alerts the subscription's
-alert channel. A series that is a duplicate posting of another goes nowhere.
+alert channel. A series that is a duplicate posting of another goes nowhere; a single
+patch gets no thread unless the subscription asks (`single_threads`); a
+stable backport is routed only where a filter names the kind, and never alerts.
 """
 
 from __future__ import annotations
@@ -25,19 +27,26 @@ def _is_patch_event(event: Event) -> bool:
     return event.kind is EventKind.PATCH_ADDED and (slot is None or (isinstance(slot, int) and slot > 0))
 
 
+def wants_thread(series: SeriesView, sub: Subscription) -> bool:
+    """A single patch's card says it all: a thread of one message only on request."""
+    return sub.threads and (series.total > 1 or series.pull or sub.single_threads)
+
+
 def targets_for(event: Event, series: SeriesView, sub: Subscription) -> list[Target]:
     if series.duplicate_of is not None or not matches(sub.filter, series):
         return []
+    threads = wants_thread(series, sub)
     out = [
         Target(
             channel_id=sub.channel_id,
             subscription_id=sub.id,
             card=True,
-            threads=sub.threads,
-            patch=sub.threads and _is_patch_event(event),
+            threads=threads,
+            patch=threads and _is_patch_event(event),
         )
     ]
-    if event.kind is EventKind.STABLE_REQUESTED and sub.alert_channel_id is not None:
+    # A backport asks stable for nothing new: it never pings.
+    if event.kind is EventKind.STABLE_REQUESTED and sub.alert_channel_id is not None and not series.backport:
         out.append(
             Target(
                 channel_id=sub.alert_channel_id,

@@ -46,6 +46,7 @@ class AppliedRecord:
     tree: str | None
     branch: str | None
     message_id: str
+    where: str | None = None  # the destination as written: "kvm-x86 svm", "stable"
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,6 +120,8 @@ class MemoryIndex:
             s.member_titles[d.member.slot] = d.member.mail.subject.title
             self._members[d.message_id] = Member(s.series_id, d.member.slot)
             self._index_title(s, d.member.mail.subject.title)
+        if d.member is not None and d.member.mail.stable.tagged and not d.member.mail.stable.noautosel:
+            self._series[d.member.series_id].stable_slots.add(d.member.slot)
         for sid, name, value in d.updates:
             self._update(self._series[sid], name, value)
         if d.series_id is not None:

@@ -20,6 +20,21 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class TrailerView(_Frozen):
+    """One review trailer of a patch and where it came from."""
+
+    name: str  # "Reviewed-by", "Acked-by", "Tested-by"
+    giver: str  # "Name <email>"
+    # "reply": given on this posting; "cover": given on the cover, for the series;
+    # "patch": written in the patch by its author (carried from an earlier version);
+    # "previous": given on the previous version of this patch, which is unchanged since.
+    origin: str = "reply"
+
+    @property
+    def carried(self) -> bool:
+        return self.origin in ("patch", "previous")
+
+
 class PatchView(_Frozen):
     index: int | None  # None for an unnumbered single patch
     message_id: str
@@ -35,6 +50,14 @@ class PatchView(_Frozen):
     diffstat: Diffstat | None = None
     files: tuple[str, ...] = ()
     applied: AppliedCommit | None = None
+    applied_to: str | None = None  # where it was applied, as the notice said ("kvm-x86 svm", "stable")
+    trailers: tuple[TrailerView, ...] = ()  # every review trailer counted above, with its origin
+    diff_hash: str | None = None  # bot.series.diffhash of its diff (None: no diff known)
+    # The patch of the previous version this one continues (by title, else by
+    # index), whether its diff is unchanged since, and which files changed.
+    previous: str | None = None
+    unchanged: bool | None = None  # None: no previous patch, or a diff missing on either side
+    changed_files: tuple[str, ...] = ()
 
 
 class SeriesView(_Frozen):
@@ -51,6 +74,8 @@ class SeriesView(_Frozen):
     rfc: bool = False
     resend: bool = False
     pull: bool = False
+    backport: bool = False  # a stable backport posting (AUTOSEL, `[PATCH 6.6 12/40]`)
+    version_explicit: bool = True  # the subject said "vN" (else version 1 is only assumed)
     author: Person = Person()
     list_id: str | None = None
     cover: str | None = None  # message id of the cover letter
@@ -59,6 +84,7 @@ class SeriesView(_Frozen):
     missing: tuple[int, ...] = ()
     complete: bool = False
     supersedes: int | None = None  # series_id of the previous version
+    previous_version: str | None = None  # its label ("v12", "RFC"): what `unchanged` compares with
     superseded_by: int | None = None
     duplicate_of: int | None = None  # same posting sent again within minutes
     partial: bool = False  # a partial reroll (e.g. v3 2/5 alone): `supersedes` is its base
@@ -74,6 +100,16 @@ class SeriesView(_Frozen):
     def received(self) -> int:
         return sum(1 for p in self.patches if p.index != 0)
 
+    @property
+    def label(self) -> str:
+        return version_text(self.version, self.version_label, rfc=self.rfc, explicit=self.version_explicit)
+
+
+def version_text(version: int, version_label: str | None, *, rfc: bool, explicit: bool) -> str:
+    """"v3", "RFC v2", "RFC"; "" for a posting that names no version and is no RFC."""
+    written = f"v{version_label or version}" if explicit or version != 1 else ""
+    return " ".join(x for x in ("RFC" if rfc else "", written) if x)
+
 
 class EventKind(StrEnum):
     SERIES_CREATED = "series_created"
@@ -84,6 +120,9 @@ class EventKind(StrEnum):
     SUPERSEDED = "superseded"
     APPLIED = "applied"
     STABLE_REQUESTED = "stable_requested"
+    # Another version of the series changed (a patch, trailer or applied notice
+    # there, or the lineage itself): its card re-renders, nothing is posted.
+    VERSION_CHANGED = "version_changed"
 
 
 class Event(_Frozen):

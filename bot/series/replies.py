@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.mail.models import Kind, ParsedMail, Trailer
+from bot.mail.models import AppliedCommit, Kind, ParsedMail, Trailer
 from bot.series.decision import AppliedRecord, Decision, Role, TrailerRecord, giver_of
 from bot.series.models import Event, EventKind
 from bot.series.state import Member, SeriesIndex, SeriesState
@@ -22,7 +22,7 @@ def waits_for_parent(mail: ParsedMail, d: Decision) -> bool:
     return (
         d.role is Role.NONE
         and mail.in_reply_to is not None
-        and mail.kind not in (Kind.BOT, Kind.UNPARSEABLE, Kind.PATCH, Kind.COVER, Kind.PULL)
+        and mail.kind not in (Kind.BOT, Kind.UNPARSEABLE, Kind.PATCH, Kind.COVER, Kind.PULL, Kind.BACKPORT)
         and (mail.applied is not None or bool(_review_trailers(mail)))
     )
 
@@ -42,6 +42,12 @@ def _applied_slot(commit_index: int | None, commit_title: str, at: Member, s: Se
         if slot > 0 and commit_title and same_title(title, commit_title):
             return slot
     return None
+
+
+def _answered_slot(at: Member, s: SeriesState) -> int:
+    if at.slot > 0:
+        return at.slot
+    return 1 if s.total == 1 and 1 in s.members else 0
 
 
 def decide_reply(mail: ParsedMail, index: SeriesIndex, when: datetime) -> Decision:
@@ -79,12 +85,16 @@ def decide_reply(mail: ParsedMail, index: SeriesIndex, when: datetime) -> Decisi
     applied: list[AppliedRecord] = []
     if mail.applied is not None:
         done: set[int] = set()
-        for c in mail.applied.commits:
-            slot = _applied_slot(c.index, c.title, at, s)
+        a = mail.applied
+        # A notice naming no patches ("Queued this one for stable, thanks.")
+        # applies what it answers: a patch, or on the cover the whole series (slot 0).
+        commits = a.commits or (AppliedCommit(index=None),)
+        for c in commits:
+            slot = _applied_slot(c.index, c.title, at, s) if a.commits else _answered_slot(at, s)
             if slot is None or slot in s.applied_slots or slot in done:
                 continue
             done.add(slot)
-            applied.append(AppliedRecord(sid, slot, c, mail.applied.tree, mail.applied.branch, mail.message_id))
+            applied.append(AppliedRecord(sid, slot, c, a.tree, a.branch, mail.message_id, a.where))
         if applied:
             events.append(
                 event(

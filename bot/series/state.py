@@ -31,6 +31,7 @@ class SeriesState:
     rfc: bool = False
     resend: bool = False
     pull: bool = False
+    backport: bool = False  # a stable backport posting (mail kind backport)
     subsystem: str | None = None
     prefixes: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
@@ -47,7 +48,10 @@ class SeriesState:
     partial: bool = False  # a partial reroll: a few patches of a new version
     # (slot, trailer name, giver email) already counted: slot 0 means the cover
     trailer_keys: set[tuple[int, str, str]] = field(default_factory=set)
-    applied_slots: set[int] = field(default_factory=set)
+    applied_slots: set[int] = field(default_factory=set)  # 0: the whole series
+    # Members that asked for stable (not stable+noautosel): a later version's
+    # re-post of the same fix is not alerted again.
+    stable_slots: set[int] = field(default_factory=set)
 
     @property
     def author_email(self) -> str:

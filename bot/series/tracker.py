@@ -21,6 +21,7 @@ from bot.series.decision import Decision, MemberRecord, Role, TrailerRecord, giv
 from bot.series.late import LateFix
 from bot.series.lineage import early_partial_reroll, find_lineage, place_in_lineage
 from bot.series.models import Event, EventKind
+from bot.series.neighbours import with_neighbour_events
 from bot.series.replies import REVIEW_TRAILERS, decide_reply
 from bot.series.state import Member, SeriesIndex, SeriesState
 from bot.series.threads import event, explicit_version, nearest_member, parents, slot_of, version_key
@@ -33,6 +34,13 @@ PARTIAL_WINDOW = timedelta(days=1)
 # How many of an author's most recent series an unthreaded patch is matched against.
 UNTHREADED_SCAN = 20
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# Mails that post a cover or patch (a stable backport is a posting of its own kind).
+POSTING_KINDS = (Kind.PATCH, Kind.COVER, Kind.PULL, Kind.BACKPORT)
+
+
+def is_backport(mail: ParsedMail) -> bool:
+    """A stable backport posting: the parser's kind, or (from parsers before it) the subject's flag."""
+    return mail.kind is Kind.BACKPORT or mail.subject.stable_backport
 
 
 def decide(mail: ParsedMail, index: SeriesIndex, *, received_at: datetime | None = None) -> Decision:
@@ -40,9 +48,11 @@ def decide(mail: ParsedMail, index: SeriesIndex, *, received_at: datetime | None
     when = mail.date or received_at or _EPOCH
     if mail.kind in (Kind.BOT, Kind.UNPARSEABLE):
         return Decision(mail.message_id, Role.NONE, notes=(f"kind {mail.kind}: not tracked",))
-    if mail.kind in (Kind.PATCH, Kind.COVER, Kind.PULL) and not _reply_with_patch(mail, index):
-        return _posting(mail, index, when)
-    return decide_reply(mail, index, when)
+    if mail.kind in POSTING_KINDS and not _reply_with_patch(mail, index):
+        d = _posting(mail, index, when)
+    else:
+        d = decide_reply(mail, index, when)
+    return with_neighbour_events(d, index, when)
 
 
 def _reply_with_patch(mail: ParsedMail, index: SeriesIndex) -> bool:
@@ -151,7 +161,23 @@ def _posting(mail: ParsedMail, index: SeriesIndex, when: datetime) -> Decision:
     return _create(mail, slot, nearest, index, when)
 
 
-def _member_events(mail: ParsedMail, slot: int, sid: int, when: datetime) -> list[Event]:
+def stable_repost_of(mail: ParsedMail, slot: int, sid: int, lineage: list[SeriesState]) -> str | None:
+    """The patch of another version in the lineage that asked stable for this same
+    fix (the same title), oldest first: its alert is the one alert of the fix."""
+    if slot == 0:
+        return None
+    for o in lineage:
+        if o.series_id == sid:
+            continue
+        for k in sorted(o.stable_slots):
+            if k > 0 and same_title(o.member_titles.get(k, ""), mail.subject.title):
+                return o.members.get(k)
+    return None
+
+
+def _member_events(
+    mail: ParsedMail, slot: int, sid: int, when: datetime, repost_of: str | None = None
+) -> list[Event]:
     mid = mail.message_id
     events = [
         event(
@@ -170,7 +196,7 @@ def _member_events(mail: ParsedMail, slot: int, sid: int, when: datetime) -> lis
                 series_id=sid,
                 message_id=mid,
                 patch_index=None if slot == 0 else mail.subject.index,
-                data={"versions": ", ".join(mail.stable.versions) or None},
+                data={"versions": ", ".join(mail.stable.versions) or None, "repost_of": repost_of},
                 created_at=when,
             )
         )
@@ -217,6 +243,8 @@ def _identity_updates(mail: ParsedMail, slot: int, s: SeriesState) -> list[tuple
             out.append(("pull", True))
     if mail.change_id and not s.change_id:
         out.append(("change_id", mail.change_id))
+    if is_backport(mail) and not s.backport:
+        out.append(("backport", True))
     if _dated_before(mail, s):
         out.append(("first_seen", mail.date))
     if mail.date and mail.date > s.last_seen:
@@ -233,7 +261,8 @@ def _join(
 ) -> Decision:
     sid = s.series_id
     updates = [(sid, f, v) for f, v in _identity_updates(mail, slot, s)]
-    events = _member_events(mail, slot, sid, when)
+    lineage = [index.series(x) for x in index.lineage(s.lineage_id)]
+    events = _member_events(mail, slot, sid, when, stable_repost_of(mail, slot, sid, lineage))
     was_complete = s.complete
     after_members = {**s.members, slot: mail.message_id}
     after_total = max(
@@ -291,6 +320,7 @@ def _create(
         rfc=sub.rfc,
         resend=sub.resend,
         pull=mail.kind is Kind.PULL,
+        backport=is_backport(mail),
         subsystem=sub.subsystem,
         prefixes=sub.prefixes,
         tags=sub.tags,
@@ -340,7 +370,10 @@ def _create(
             },
             created_at=when,
         ),
-        *_member_events(mail, slot, sid, when),
+        *_member_events(
+            mail, slot, sid, when,
+            stable_repost_of(mail, slot, sid, [index.series(x) for x in index.lineage(state.lineage_id)]),
+        ),
     ]
     if state.complete:
         events.append(event(kind=EventKind.SERIES_COMPLETED, series_id=sid, message_id=mail.message_id, created_at=when))

@@ -27,6 +27,7 @@ def _sub_values(cfg: SubscriptionConfig) -> dict[str, Any]:
         "channel_id": cfg.channel,
         "filter": cfg.filter.model_dump(mode="json"),
         "threads": cfg.threads,
+        "single_threads": cfg.single_threads,
         "alert_channel_id": cfg.alert_channel,
         "alert_role_id": cfg.alert_role,
     }
@@ -36,7 +37,7 @@ def _subscription(r: Any) -> SubscriptionRow:
     return SubscriptionRow(
         id=r["id"], guild_id=r["guild_id"], channel_id=r["channel_id"],
         filter=SubscriptionFilter.model_validate(r["filter"]), threads=r["threads"],
-        alert_channel_id=r["alert_channel_id"], alert_role_id=r["alert_role_id"],
+        single_threads=r["single_threads"], alert_channel_id=r["alert_channel_id"], alert_role_id=r["alert_role_id"],
         enabled=r["enabled"], origin=r["origin"], disabled_reason=r["disabled_reason"],
         created_at=r["created_at"],
     )

@@ -82,6 +82,7 @@ class SubscriptionRow(_Frozen):
     channel_id: int
     filter: SubscriptionFilter
     threads: bool
+    single_threads: bool
     alert_channel_id: int | None
     alert_role_id: int | None
     enabled: bool

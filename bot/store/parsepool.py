@@ -25,6 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from bot.mail.construct import construct
+from bot.mail.diff import find_diff
 from bot.mail.models import ParsedMail
 from bot.store.rawcodec import pack_all
 
@@ -35,7 +36,7 @@ Worked = tuple[ParsedMail | None, str]
 Chunk = tuple[list[Worked] | None, list[bytes]]
 
 
-# What the bulk path never reads (bot.series and the rows read neither): the
+# What the bulk path never reads (bot.series and the rows read neither, but for a patch's diff): the
 # texts are most of the pickle; the recipients, attachments, warnings and the
 # computed diffstat are most of the small models left (pickled, sent and
 # unpickled one by one). The raw bytes are stored, so nothing is lost.
@@ -58,8 +59,14 @@ PROCESSES = 1
 
 
 def slim_mail(mail: ParsedMail) -> ParsedMail:
-    """`mail` without what the bulk path never reads (`_SLIM`)."""
-    return construct(ParsedMail, {**mail.__dict__, **_SLIM})
+    """`mail` without what the bulk path never reads (`_SLIM`); of the body, a
+    patch keeps its diff (the store hashes it: `bot.series.diffhash`)."""
+    slim = construct(ParsedMail, {**mail.__dict__, **_SLIM})
+    if mail.has_diff:
+        start = find_diff(mail.body)
+        if start != -1:
+            slim = construct(ParsedMail, {**slim.__dict__, "body": mail.body[start:]})
+    return slim
 
 
 def work_chunk(parser: Parser | None, raws: list[bytes], *, slim: bool = False) -> Chunk:

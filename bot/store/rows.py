@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot.mail.models import Kind, ParsedMail, Person
+from bot.series.diffhash import diff_hash, normalised_files
 from bot.series.decision import AppliedRecord, Decision, MemberRecord, TrailerRecord
 from bot.series.state import SeriesState
 
@@ -91,6 +92,7 @@ def series_row(s: SeriesState) -> dict[str, Any]:
         "rfc": s.rfc,
         "resend": s.resend,
         "pull": s.pull,
+        "backport": s.backport,
         "partial": s.partial,
         "author_name": s.author.name,
         "author_email": s.author.email,
@@ -111,6 +113,7 @@ def state_from_rows(
     members: Iterable[tuple[int, str, str]],
     trailer_keys: Iterable[tuple[int, str, str]],
     applied_slots: Iterable[int],
+    stable_slots: Iterable[int] = (),
 ) -> SeriesState:
     """Rebuild the tracker's state of one series from its stored rows."""
     s = SeriesState(
@@ -128,6 +131,7 @@ def state_from_rows(
         rfc=row["rfc"],
         resend=row["resend"],
         pull=row["pull"],
+        backport=bool(row.get("backport", False)),
         subsystem=row["subsystem"],
         prefixes=tuple(row["prefixes"]),
         tags=tuple(row["tags"]),
@@ -145,11 +149,13 @@ def state_from_rows(
         s.member_titles[slot] = title
     s.trailer_keys.update(trailer_keys)
     s.applied_slots.update(applied_slots)
+    s.stable_slots.update(stable_slots)
     return s
 
 
 def patch_row(m: MemberRecord) -> dict[str, Any]:
     mail = m.mail
+    hashes = normalised_files(mail.body) if mail.has_diff and m.slot > 0 else {}
     return {
         "series_id": m.series_id,
         "slot": m.slot,
@@ -164,6 +170,8 @@ def patch_row(m: MemberRecord) -> dict[str, Any]:
         "files": list(mail.files),
         "fixes": [f.model_dump(mode="json") for f in mail.fixes],
         "stable": mail.stable.model_dump(mode="json"),
+        "diff_hash": diff_hash(hashes),
+        "file_hashes": hashes or None,
     }
 
 
@@ -218,6 +226,7 @@ def applied_row(a: AppliedRecord) -> dict[str, Any]:
         "url": a.commit.url,
         "tree": a.tree,
         "branch": a.branch,
+        "dest": a.where,
         "message_id": a.message_id,
     }
 

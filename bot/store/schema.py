@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -143,6 +144,8 @@ series = Table(
     Column("resend", Boolean, nullable=False),
     Column("pull", Boolean, nullable=False),
     Column("partial", Boolean, nullable=False),
+    # A stable backport (AUTOSEL, `[PATCH 6.6 12/40]`): no card unless a filter asks (0006).
+    Column("backport", Boolean, nullable=False, server_default=false()),
     Column("author_name", Text, nullable=False),
     Column("author_email", Text, nullable=False),
     Column("list_id", Text),
@@ -177,6 +180,9 @@ patches = Table(
     Column("files", JSON, nullable=False),
     Column("fixes", JSON, nullable=False),
     Column("stable", JSON, nullable=False),
+    # bot.series.diffhash of the patch's diff (NULL: no diff, or stored before 0006).
+    Column("diff_hash", Text),
+    Column("file_hashes", JSON(none_as_null=True)),
     PrimaryKeyConstraint("series_id", "slot"),
 )
 
@@ -240,6 +246,7 @@ applied = Table(
     Column("url", Text),
     Column("tree", Text),
     Column("branch", Text),
+    Column("dest", Text),  # the destination as written: "kvm-x86 svm", "stable" (0006)
     Column("message_id", Text, nullable=False),
     PrimaryKeyConstraint("series_id", "slot"),
 )
@@ -266,6 +273,8 @@ subscriptions = Table(
     Column("channel_id", BigInteger, nullable=False),
     Column("filter", JSON, nullable=False),  # bot.config.SubscriptionFilter
     Column("threads", Boolean, nullable=False),
+    # A thread (and per-patch message) even for a single patch (0006).
+    Column("single_threads", Boolean, nullable=False, server_default=false()),
     Column("alert_channel_id", BigInteger),
     Column("alert_role_id", BigInteger),
     Column("enabled", Boolean, nullable=False),

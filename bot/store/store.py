@@ -268,10 +268,16 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
             done: dict[int, list[int]] = {}
             for sid, slot in await conn.execute(select(t.applied.c.series_id, t.applied.c.slot)):
                 done.setdefault(sid, []).append(slot)
+            stable: dict[int, list[int]] = {}
+            asked = select(t.stable_requests.c.series_id, t.stable_requests.c.slot)
+            for sid, slot in await conn.execute(asked.where(t.stable_requests.c.noautosel.is_(False))):
+                stable.setdefault(sid, []).append(slot)
             rows = await conn.execute(select(t.series).order_by(t.series.c.id))
             for row in rows.mappings():
                 sid = row["id"]
-                index.add_series(state_from_rows(dict(row), members.get(sid, ()), keys.get(sid, ()), done.get(sid, ())))
+                index.add_series(state_from_rows(
+                    dict(row), members.get(sid, ()), keys.get(sid, ()), done.get(sid, ()), stable.get(sid, ())
+                ))
             for sid, mid in await conn.execute(select(t.series_refs.c.series_id, t.series_refs.c.message_id)):
                 index.add_ref(sid, mid)
             answers = select(t.patches.c.series_id, t.mails.c.in_reply_to).join(

@@ -203,7 +203,7 @@ async def test_edits_of_an_hour_old_card_wait_out_30046(store: Store) -> None:
             await service.wait_settled(timeout=30)
         (card,) = fake.messages_in(CARDS)
         reviewed = next(f["value"] for f in card.embeds[0]["fields"] if f["name"] == "Reviews")
-        assert reviewed.startswith("Reviewed-by 3")
+        assert reviewed.startswith("Reviewed 1/2 — Reviewer 0, Reviewer 1, Reviewer 2")
         assert fake.count_requests("PATCH /channels/{channel_id}/messages/{message_id}", status=429) >= 1
         await assert_each_delivery_done_once(fake, store)
 

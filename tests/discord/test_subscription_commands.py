@@ -21,10 +21,11 @@ async def test_commands_are_registered_as_discord_validates_them(store: Store) -
                                 "unsubscribe"]
     subscribe = commands["subscribe"]
     assert [o["name"] for o in subscribe["options"]] == [
-        "channel", "subsystem", "path", "author", "title", "kind", "rfc", "threads", "alert_channel", "alert_role"]
+        "channel", "subsystem", "path", "author", "title", "kind", "rfc", "threads", "single_threads", "alert_channel",
+        "alert_role"]
     assert subscribe["default_member_permissions"] == str(MANAGE_CHANNELS)
     kind = next(o for o in subscribe["options"] if o["name"] == "kind")
-    assert [c["value"] for c in kind["choices"]] == ["all", "series", "single", "fixes", "stable", "pull"]
+    assert [c["value"] for c in kind["choices"]] == ["all", "series", "single", "fixes", "stable", "pull", "backport"]
     assert [o["name"] for o in commands["series"]["options"]] == ["search", "show", "versions"]
     show = next(o for o in commands["series"]["options"] if o["name"] == "show")
     assert show["options"][0]["autocomplete"] is True

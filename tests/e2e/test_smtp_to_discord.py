@@ -70,7 +70,7 @@ async def test_stable_alert_is_the_only_mention_and_mail_text_is_escaped(tmp_pat
         assert alert.content.startswith(f"<@&{ROLE}> Stable request: [")
         assert alert.allowed_mentions == {"parse": [], "roles": [ROLE]}
         others = [m for m in fake.messages if m is not alert]
-        assert len(others) == 4  # two cards, two patch messages in their threads
+        assert len(others) == 2  # two cards; single patches get no thread
         for m in others:
             assert m.allowed_mentions == {"parse": []}
             assert not m.content
@@ -137,13 +137,60 @@ async def test_reviews_and_applied_notice_edit_the_card(tmp_path: Path) -> None:
         await svc.send(review)
         await svc.settle()
         (card,) = fake.messages_in(CARDS)
-        assert field(card, "Reviews") == "Reviewed-by 1 · Acked-by 0 · Tested-by 0"
+        assert field(card, "Reviews") == "Reviewed 1/2 — Bob Reviewer; missing 2"
         await svc.send(applied)
         await svc.settle()
         (card,) = fake.messages_in(CARDS)
         assert field(card, "Status") == (
-            "Applied (all) to kvm-x86 misc: "
+            "Applied all to kvm-x86 misc: "
             "[`0123456789ab`](https://github.com/kvm-x86/linux/commit/0123456789ab) "
             "[`abcdef012345`](https://github.com/kvm-x86/linux/commit/abcdef012345)"
         )
         assert len(footers(fake)) == 3  # edits only: no new posts for replies
+        # Patch 1's thread message was edited once per change: its review, then its applied state.
+        part1 = next(m for m in fake.messages_in(card.thread_id) if m.embeds[0]["footer"]["text"].endswith("1/2"))
+        part2 = next(m for m in fake.messages_in(card.thread_id) if m.embeds[0]["footer"]["text"].endswith("2/2"))
+        assert field(part1, "Reviewed-by") == "Bob Reviewer \\<bob@example.com\\>"
+        assert field(part1, "Status") == (
+            "applied to kvm-x86 misc: [`0123456789ab`](https://github.com/kvm-x86/linux/commit/0123456789ab)"
+        )
+        assert (part1.edits, part2.edits) == (2, 1)  # patch 2 changed only when applied
+
+
+async def test_a_fix_reposted_in_v2_edits_its_one_alert_and_pings_no_one_again(tmp_path: Path) -> None:
+    stable = 'Fixes: 0123456789ab ("KVM: x86: old")\nCc: stable@vger.kernel.org\n'
+    v1 = single("fix1@example.com", "[PATCH] KVM: x86: Fix the frobnicator", trailers=stable)
+    v2 = single("fix2@example.com", "[PATCH v2] KVM: x86: Fix the frobnicator", trailers=stable, minutes=60)
+    async with _fake() as fake, service(fake, tmp_path) as svc:
+        fake.add_role(ROLE, "kvm-stable", mentionable=True)
+        await svc.send(v1)
+        await svc.settle()
+        await svc.send(v2)
+        await svc.settle()
+        (alert,) = fake.messages_in(ALERTS)  # one alert for the fix, whatever its versions
+        assert alert.edits == 1  # v1's alert (its one ping), edited for v2
+        assert alert.content.startswith("Stable request (re-posted in v2): [")
+        assert "fix2@example.com" in alert.content and "<@&" not in alert.content
+        assert len(fake.messages_in(CARDS)) == 2  # each version still gets its card
+        assert not fake.threads  # single patches: no one-message threads
+
+
+async def test_backports_get_no_card_by_default_and_never_ping(tmp_path: Path) -> None:
+    from bot.config import SubscriptionConfig, SubscriptionFilter
+
+    from .harness import GUILD
+
+    autosel = single("as@example.com", "[PATCH AUTOSEL 6.1 07/19] KVM: x86: Fix the frobnicator",
+                     trailers="Cc: stable@vger.kernel.org\n")
+    subs = [
+        SubscriptionConfig(guild=GUILD, channel=CARDS, alert_channel=ALERTS, alert_role=ROLE),
+        SubscriptionConfig(guild=GUILD, channel=ALERTS, filter=SubscriptionFilter(kinds=["backport"]),
+                           single_threads=True),
+    ]
+    async with _fake() as fake, service(fake, tmp_path, subs) as svc:
+        await svc.send(autosel)
+        await svc.settle()
+        assert fake.messages_in(CARDS) == []  # no series card for stable-queue traffic
+        (card,) = fake.messages_in(ALERTS)  # only where a filter asks for backports, and no alert
+        assert "backport" in field(card, "Badges") and not card.content and card.mention_roles == []
+        assert len(fake.threads) == 1  # single_threads: that subscription wants a thread even for one patch

@@ -28,3 +28,15 @@ def test_add_list_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     capsys.readouterr()
     main(["subscriptions", *db, "list"])
     assert capsys.readouterr().out == "#2 guild 1 channel 5 [cli, enabled] rfc-only no-threads\n"
+
+
+def test_single_threads_and_backports_from_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = ["--db", f"sqlite+aiosqlite:///{tmp_path / 's.db'}"]
+    assert main(["subscriptions", *db, "add", "--guild", "1", "--channel", "2", "--single-threads",
+                 "--kind", "backport"]) == 0
+    capsys.readouterr()
+    assert main(["subscriptions", *db, "list", "--json"]) == 0
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (row["threads"], row["single_threads"], row["filter"]["kinds"]) == (True, True, ["backport"])
+    main(["subscriptions", *db, "list"])
+    assert capsys.readouterr().out == "#1 guild 1 channel 2 [cli, enabled] kinds=backport single-threads\n"

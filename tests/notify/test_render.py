@@ -55,9 +55,9 @@ def test_card_content() -> None:
     assert _field(e, "Received") == "2/3 (missing 3)"
     assert _field(e, "Author") == "Sean Christopherson \\<seanjc@google.com\\>"  # shown as <...>, never a link
     assert _field(e, "Subsystem") == "KVM: x86"
-    assert _field(e, "Reviews") == "Reviewed-by 2 · Acked-by 0 · Tested-by 0"
-    assert _field(e, "Fixes") == '[`0123456789ab`](https://git.kernel.org/torvalds/c/0123456789abcdef) ("KVM: x86: old")'
-    assert _field(e, "Badges") == "stable (6.1+)"
+    assert _field(e, "Reviews") == "Reviewed 1/3 — A, B; missing 2-3"  # zero counts left out
+    assert _field(e, "Fixes") == '1: [`0123456789ab`](https://git.kernel.org/torvalds/c/0123456789abcdef) ("KVM: x86: old")'
+    assert _field(e, "Badges") == "stable (6.1+) on 2"
     assert _field(e, "Apply") == "`b4 am cover@example.com`"
     assert e.description.splitlines()[0] == "3 files changed, +40/-1"
     assert "arch/x86/kvm/svm/svm.c (+20/-1)" in e.description

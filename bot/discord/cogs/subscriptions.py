@@ -29,7 +29,7 @@ from bot.store import Store
 from bot.store import queries
 
 MATCH_DAYS = 30
-Kind = Literal["all", "series", "single", "fixes", "stable", "pull"]
+Kind = Literal["all", "series", "single", "fixes", "stable", "pull", "backport"]
 CHOICE_NAME_MAX = 100  # an autocomplete choice's name: 1-100 characters
 
 
@@ -50,7 +50,7 @@ def build_filter(*, subsystem: str | None, path: str | None, author: str | None,
         paths=options.paths(path) if path else [],
         authors=[options.author(author)] if author else [],
         title_words=list(options.words(title, "title")) if title else [],
-        kinds=[kind] if kind in ("series", "single", "pull") else [],
+        kinds=[kind] if kind in ("series", "single", "pull", "backport") else [],
         fixes_only=kind == "fixes",
         stable_only=kind == "stable",
         rfc=None if rfc else False,
@@ -80,9 +80,10 @@ class Subscriptions(commands.Cog):
         path="Files the series touches, globs, comma-separated: arch/x86/kvm/*, virt/kvm/",
         author="A name, part of an address, or @domain",
         title="Words the title must hold (each the start of a word): pir harvest",
-        kind="Which series: all, multi-patch series, single patches, fixes, stable requests, pull requests",
+        kind="Which: all, multi-patch series, single patches, fixes, stable requests, pull requests, backports",
         rfc="Include RFC postings (default: yes)",
         threads="A thread per series with a message per patch (default: yes)",
+        single_threads="A thread for a single patch too (default: no, its card says it all)",
         alert_channel="Also post stable alerts here",
         alert_role="The role stable alerts mention (the only mention the bot makes)",
     )
@@ -97,6 +98,7 @@ class Subscriptions(commands.Cog):
         kind: Kind = "all",
         rfc: bool = True,
         threads: bool = True,
+        single_threads: bool = False,
         alert_channel: discord.TextChannel | None = None,
         alert_role: discord.Role | None = None,
     ) -> None:
@@ -117,7 +119,7 @@ class Subscriptions(commands.Cog):
             recent = await self.store.list_series(since=since)
             matched = sum(1 for v in recent if v.duplicate_of is None and matches(flt, v))
             cfg = SubscriptionConfig(
-                guild=guild.id, channel=target, filter=flt, threads=threads,
+                guild=guild.id, channel=target, filter=flt, threads=threads, single_threads=single_threads,
                 alert_channel=alert_channel.id if alert_channel else None,
                 alert_role=alert_role.id if alert_role else None,
             )

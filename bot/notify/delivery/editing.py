@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Set as AbstractSet
 
 from bot.notify.delivery.cache import Recent
 from bot.notify.delivery.cards import Cards
 from bot.notify.delivery.failures import FailureLog
 from bot.notify.delivery.state import ChannelState, Progress
-from bot.notify.render import render_card
+from bot.notify.render import render_card, render_patch
 from bot.notify.sink import ChannelGone, Forbidden, PermanentError, Sink, TransientError
+from bot.series.models import SeriesView
 from bot.store import PostRow, Store
 from bot.store import delivery as q
+from bot.store import posted
 
 log = logging.getLogger(__name__)
 
@@ -88,17 +91,20 @@ class CardEditor:
                 continue
             # Taken out first: events arriving during the edit owe a new one.
             events, since = ch.dirty.pop(sid), ch.dirty_at.pop(sid, 0.0)
+            patches = ch.dirty_patches.pop(sid, set())
             ch.editing |= events
             try:
-                await self._flush_card(ch, sid, events)
+                await self._flush_card(ch, sid, events, patches)
             except BaseException:
                 ch.dirty.setdefault(sid, set()).update(events)
                 ch.dirty_at[sid] = min(since, ch.dirty_at.get(sid, since))
+                if patches:
+                    ch.dirty_patches.setdefault(sid, set()).update(patches)
                 raise
             finally:
                 ch.editing -= events
 
-    async def _flush_card(self, ch: ChannelState, sid: int, events: set[int]) -> None:
+    async def _flush_card(self, ch: ChannelState, sid: int, events: set[int], patches: AbstractSet[str] = frozenset()) -> None:
         # Routing caches each series as of its latest routed event: the card's latest state.
         series = await self.recent.series(sid)
         post = await self.cards.get(sid, ch.channel_id)
@@ -118,6 +124,8 @@ class CardEditor:
                     now = await self.cards.get(sid, ch.channel_id) or post
                     now = await self.cards.save(now.model_copy(update={"rendered_hash": card.digest()}))
                     await self._rename_thread(now, card.thread_name)
+        if series is not None and post is not None and patches and error is None:
+            await self._edit_patches(ch, series, post, patches)
         if error is None:
             await q.settle_many(self.store, sorted(events), ch.channel_id, "done", attempted=True)
             return
@@ -125,6 +133,30 @@ class CardEditor:
             d = await self.store.get_delivery(event_id, ch.channel_id)
             if d is not None:
                 await self.failures.fail(d, error)
+
+    async def _edit_patches(self, ch: ChannelState, series: SeriesView, post: PostRow, wanted: AbstractSet[str]) -> None:
+        """Edit the thread messages of these patches to their latest render: one
+        edit per message and flush, none when the render is what was sent. A
+        message that cannot be edited (deleted, its thread gone) is logged and
+        left: the card still says it all."""
+        messages = await posted.patch_messages(self.store, series.series_id, ch.channel_id)
+        for patch in series.patches:
+            mid = messages.get(patch.message_id)
+            if patch.message_id not in wanted or mid is None:
+                continue
+            where = post.thread_id if post.thread_id is not None and post.thread_id not in ch.dead_threads \
+                else ch.channel_id
+            rendered = render_patch(series, patch)
+            if self.cards.patch_hashes.get((where, mid)) == rendered.digest():
+                continue
+            try:
+                await self.sink.edit(where, mid, rendered)
+            except TransientError:
+                raise
+            except (PermanentError, Forbidden) as err:
+                log.warning("channel %s: editing patch message %s failed: %s", ch.channel_id, mid, err)
+                continue
+            self.cards.patch_hashes.put((where, mid), rendered.digest())
 
     async def _rename_thread(self, post: PostRow, name: str | None) -> None:
         """Give the post's thread `name` if it has another: e.g. the cover arrived

@@ -27,9 +27,11 @@ from bot.notify.delivery.state import ChannelState, Progress
 from bot.notify.models import Target
 from bot.notify.render import render_alert, render_card, render_patch
 from bot.notify.sink import ChannelGone, Forbidden, PermanentError, Sink, TransientError
-from bot.series.models import Event, PatchView, SeriesView
+from bot.notify.edits import patches_to_edit
+from bot.series.models import Event, EventKind, PatchView, SeriesView
 from bot.store import DeliveryRow, PostRow, Store
 from bot.store import delivery as q
+from bot.store import posted
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +117,13 @@ class Poster:
             await self.failures.fail(d, str(err))
 
     async def _post(self, ch: ChannelState, d: DeliveryRow, event: Event, series: SeriesView, target: Target) -> None:
+        if event.kind is EventKind.VERSION_CHANGED and not target.alert:
+            have = await self.cards.get(series.series_id, target.channel_id)
+            if have is None or have.card_message_id is None:
+                # Another version changed: that alone posts no card here (an
+                # old version's card, back-filled quietly, stays unposted).
+                await q.settle(self.store, d.event_id, d.channel_id, "done", attempted=True)
+                return
         post: PostRow | None = None
         if target.card or target.patch:
             post = await self._ensure_card(ch, series, target)
@@ -124,19 +133,41 @@ class Poster:
                 mid = await self._post_patch(ch, series, patch, post, nonce("patch", event.event_id, target.channel_id))
                 await q.settle(self.store, d.event_id, d.channel_id, "pending", discord_message_id=mid)
         if target.alert and d.discord_message_id is None:
-            patch = _patch_of(series, event)
-            mid = await self.once.send(
-                ch,
-                target.channel_id,
-                render_alert(series, target.alert_role_id, patch),
-                nonce=nonce("alert", event.event_id, target.channel_id),
-            )
+            mid = await self._alert(ch, event, series, target)
             await q.settle(self.store, d.event_id, d.channel_id, "pending", discord_message_id=mid)
         if target.card:
             ch.dirty_at.setdefault(series.series_id, asyncio.get_running_loop().time())
             ch.dirty.setdefault(series.series_id, set()).add(d.event_id)
+            if edits := patches_to_edit(event, series):
+                ch.dirty_patches.setdefault(series.series_id, set()).update(edits)
         else:
             await q.settle(self.store, d.event_id, d.channel_id, "done", attempted=True)
+
+    async def _alert(self, ch: ChannelState, event: Event, series: SeriesView, target: Target) -> int:
+        """The stable alert's message: one per fix. A re-post of a fix already
+        alerted here (another version of the same patch) edits that alert to
+        the newest posting and pings no one; its message id is recorded again."""
+        patch = _patch_of(series, event)
+        repost = event.data.get("repost_of")
+        earlier = await posted.alert_message(self.store, repost, target.channel_id) if isinstance(repost, str) else None
+        if earlier is not None:
+            if series.superseded_by is None:
+                try:
+                    await self.sink.edit(
+                        target.channel_id, earlier, render_alert(series, None, patch, reposted=True)
+                    )
+                except ChannelGone:
+                    raise
+                except PermanentError as err:  # e.g. someone deleted the alert: it stays recorded
+                    log.warning("channel %s: editing stable alert %s failed: %s", target.channel_id, earlier, err)
+            return earlier
+        role = None if isinstance(repost, str) else target.alert_role_id
+        return await self.once.send(
+            ch,
+            target.channel_id,
+            render_alert(series, role, patch, reposted=isinstance(repost, str)),
+            nonce=nonce("alert", event.event_id, target.channel_id),
+        )
 
     async def _post_patch(self, ch: ChannelState, series: SeriesView, patch: PatchView, post: PostRow, key: str) -> int:
         """In the series thread; under the card when the thread cannot be used."""
@@ -144,7 +175,9 @@ class Poster:
         thread = post.thread_id
         if thread is not None and thread not in ch.dead_threads and self.fallback.usable(ch):
             try:
-                return await self.once.send(ch, thread, rendered, nonce=key)
+                mid = await self.once.send(ch, thread, rendered, nonce=key)
+                self.cards.patch_hashes.put((thread, mid), rendered.digest())
+                return mid
             except Forbidden as err:
                 if err.no_access:
                     raise  # the channel itself: park it

@@ -19,6 +19,9 @@ class ChannelState:
     task: asyncio.Task[None] | None = None
     current: DeliveryRow | None = None  # the delivery being attempted (for counting failed tries)
     dirty_at: dict[int, float] = field(default_factory=dict)  # series id -> loop time first owed
+    # series id -> Message-IDs of its patches whose thread message is owed an
+    # edit (trailers, applied): made with the series' coalesced card edit.
+    dirty_patches: dict[int, set[str]] = field(default_factory=dict)
     editing: set[int] = field(default_factory=set)  # event ids of the card edits in flight
     last_delivery: float = 0.0  # loop time of the last delivery (quiet detection)
     edit_nudge: asyncio.Event = field(default_factory=asyncio.Event)
@@ -45,6 +48,7 @@ class ChannelState:
 
     def forget_edits(self) -> None:
         self.dirty.clear()
+        self.dirty_patches.clear()
         self.dirty_at.clear()
         self.editing.clear()
 

@@ -1,0 +1,72 @@
+"""Cards that show another version's state: which must re-render after a decision. Pure.
+
+A card of vN says which of its patches are unchanged since v(N-1) and shows
+the trailers those carry over, and a superseded card's `b4 am` line names the
+latest version. So a change to one posting (a late v(N-1) patch, a review
+there, a new or late version in the lineage) changes other cards too; each
+gets one VERSION_CHANGED event, whatever order the mails came in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+from bot.series.decision import Decision
+from bot.series.models import Event, EventKind
+from bot.series.state import SeriesIndex, SeriesState
+from bot.series.threads import event
+
+# A lineage longer than this re-renders only its newest cards on a new version.
+MAX_LINEAGE_EDITS = 30
+
+
+def _state(d: Decision, index: SeriesIndex, sid: int) -> SeriesState:
+    if d.new_series is not None and d.new_series.series_id == sid:
+        return d.new_series
+    return index.series(sid)
+
+
+def _successor(d: Decision, index: SeriesIndex, sid: int) -> int | None:
+    """`superseded_by` of `sid` once `d` is applied."""
+    succ = _state(d, index, sid).superseded_by
+    for target, name, value in d.updates:
+        if target == sid and name == "superseded_by":
+            succ = value if isinstance(value, int) else None
+    return succ
+
+
+def neighbours(d: Decision, index: SeriesIndex) -> list[int]:
+    """Series, other than those `d` already has events for, whose card depends on what `d` changes."""
+    touched = {e.series_id for e in d.events}
+    out: dict[int, None] = {}
+    for sid in sorted(touched):
+        succ = _successor(d, index, sid)
+        if succ is not None:
+            out.setdefault(succ)
+    for sid, name, _ in d.updates:
+        if name in ("supersedes", "superseded_by", "lineage_id"):
+            out.setdefault(sid)
+    new = d.new_series
+    if new is not None and not d.new_lineage:
+        # A new version: the older cards' `b4 am` line points to the latest.
+        older = [sid for sid in index.lineage(new.lineage_id) if sid != new.series_id]
+        for sid in older[-MAX_LINEAGE_EDITS:]:
+            out.setdefault(sid)
+    return [sid for sid in out if sid not in touched]
+
+
+def with_neighbour_events(d: Decision, index: SeriesIndex, when: datetime) -> Decision:
+    extra: list[Event] = [
+        event(
+            kind=EventKind.VERSION_CHANGED,
+            series_id=sid,
+            message_id=d.message_id,
+            data={"by": d.series_id},
+            created_at=when,
+        )
+        for sid in neighbours(d, index)
+    ]
+    if not extra:
+        return d
+    return dataclasses.replace(d, events=(*d.events, *extra))

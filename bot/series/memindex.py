@@ -119,6 +119,14 @@ class MemoryIndex:
         """Ids up to `series_id` are taken (by series not loaded)."""
         self._next_series = max(self._next_series, series_id + 1)
 
+    def refs_of(self, series_id: int) -> list[str]:
+        """The ids this series' members named (In-Reply-To/References)."""
+        return self._refs_of.get(series_id, [])
+
+    def answers_of(self, series_id: int) -> list[str]:
+        """The In-Reply-To ids of this series' members."""
+        return self._answers_of.get(series_id, [])
+
     def remove_series(self, series_id: int) -> None:
         """Forget a series and everything indexed for it (a windowed index evicting it)."""
         s = self._series.pop(series_id)

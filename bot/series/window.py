@@ -10,9 +10,9 @@ keys known and decides again; the decision that saw no missing key is the one
 an index of every series would have made. `series()` of an unloaded series
 cannot answer at all: it raises `Missing` to end that attempt early.
 
-Which keys are known is only true until a series is evicted: `evict` says
-which to drop (least recently active first) and the caller forgets the known
-keys then. Pure logic, no I/O.
+Which keys are known is only true until a series they match is evicted:
+`evict` says which to drop (least recently active first), and `Known.forget`
+drops the keys a series matched before it goes. Pure logic, no I/O.
 """
 
 from __future__ import annotations
@@ -42,6 +42,39 @@ class Window:
         return self.days is not None or self.max_series is not None
 
 
+class Known:
+    """The keys whose every matching series is in the window."""
+
+    def __init__(self) -> None:
+        self._keys: set[Key] = set()
+        self._titles: dict[str, set[Key]] = {}  # email -> its ("title", (email, title)) keys
+
+    def __contains__(self, key: Key) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def add(self, key: Key) -> None:
+        self._keys.add(key)
+        what, value = key
+        if what == "title" and isinstance(value, tuple):
+            self._titles.setdefault(value[0], set()).add(key)
+
+    def forget(self, index: MemoryIndex, series_id: int) -> None:
+        """Before `series_id` leaves the window: drop every key it matched."""
+        s = index.series(series_id)
+        email = s.author_email
+        keys: list[Key] = [("series", series_id), ("lineage", s.lineage_id), ("author", email)]
+        keys += [("member", mid) for mid in s.members.values()]
+        keys += [("refs", mid) for mid in index.refs_of(series_id)]
+        keys += [("answers", mid) for mid in index.answers_of(series_id)]
+        if s.change_id:
+            keys.append(("change", s.change_id))
+        keys += self._titles.pop(email, set())
+        self._keys.difference_update(keys)
+
+
 class Missing(Exception):
     """`series()` was asked for a series the window has not loaded."""
 
@@ -54,7 +87,7 @@ class Probe:
     (an index of every series)."""
 
     index: MemoryIndex
-    known: set[Key] | None
+    known: Known | None
     missing: set[Key] = field(default_factory=set)
 
     def _ask(self, key: Key) -> None:

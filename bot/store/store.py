@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.mail.models import Kind, ParsedMail
 from bot.series import Decision, MemoryIndex, Role, decide, waits_for_parent
 from bot.series.models import Event, EventKind
-from bot.series.window import Key, Missing, Probe, Window, evict
+from bot.series.window import Key, Known, Missing, Probe, Window, evict
 from bot.store import schema as t
 from bot.store.admin import AdminMixin
 from bot.store.bulkwrite import insert_many
@@ -202,7 +202,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         # The tracker window (bot.series.window): which series stay in memory.
         self._window = window or Window()
         # Lookups the windowed index answers in full; None: it holds every series.
-        self._known: set[Key] | None = None
+        self._known: Known | None = None
         self._touched: dict[int, datetime] = {}  # series -> the last mail that touched it
         self._newest: datetime | None = None  # the newest activity seen: what the window counts back from
         self.window_loads = 0  # series brought into the window by look-ups (for tests and figures)
@@ -274,14 +274,14 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         """Load the tracker index: the window's recent series, or with `full`
         (or no window) every series."""
         index = MemoryIndex()
-        known: set[Key] | None = None
+        known: Known | None = None
         async with self._engine.connect() as conn:
             newest = await newest_activity(conn)
             if full or not self._window.bounded:
                 await load_series(conn, index, None)
             else:
                 await load_series(conn, index, await recent_ids(conn, self._window, newest))
-                known = set()
+                known = Known()
             await reserve_ids(conn, index)
             seen, generation = (await conn.execute(_WATERMARK)).one()
         self._index = index
@@ -326,8 +326,9 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
             await load_series(conn, self._index, wanted)
             self.window_loads += len(wanted)
         if len(self._known) > _KNOWN_MAX:
-            self._known = set()
-        self._known |= keys
+            self._known = Known()
+        for key in keys:
+            self._known.add(key)
 
     @staticmethod
     def _touched_by(d: Decision) -> set[int]:
@@ -352,12 +353,13 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         """Evict what is outside the window (never `keep`: series of a batch not yet committed)."""
         if not self._window.bounded or self._newest is None:
             return
+        if self._known is None:
+            self._known = Known()  # from an index of every series to the window
         gone = evict(self._index, self._touched, self._window, min(self._newest, _now()), keep)
         for sid in gone:
+            self._known.forget(self._index, sid)
             self._index.remove_series(sid)
             self._touched.pop(sid, None)
-        if gone or self._known is None:
-            self._known = set()  # what was known may have lost a series
 
     async def _sync_index(self) -> None:
         """Reload the index if it is stale, or another writer stored mail or

@@ -18,15 +18,17 @@ drops the keys a series matched before it goes. Pure logic, no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
+from bot.series.lineage import TITLE_WINDOW
 from bot.series.memindex import MemoryIndex
 from bot.series.state import Member, SeriesState
 
 # A lookup the window may not answer in full: (what, key).
 #   member / refs / answers: a Message-ID; change: a b4 change-id;
 #   author: a lower-cased email (its most recent series);
-#   title: (email, title); lineage / series: an id
+#   title: (email, title), the same title; words: (email, title, day), a title
+#   word shared, last active within TITLE_WINDOW of that day; lineage / series: an id
 Key = tuple[str, object]
 
 
@@ -47,7 +49,7 @@ class Known:
 
     def __init__(self) -> None:
         self._keys: set[Key] = set()
-        self._titles: dict[str, set[Key]] = {}  # email -> its ("title", (email, title)) keys
+        self._titles: dict[str, set[Key]] = {}  # email -> its title and words keys
 
     def __contains__(self, key: Key) -> bool:
         return key in self._keys
@@ -58,7 +60,7 @@ class Known:
     def add(self, key: Key) -> None:
         self._keys.add(key)
         what, value = key
-        if what == "title" and isinstance(value, tuple):
+        if what in ("title", "words") and isinstance(value, tuple):
             self._titles.setdefault(value[0], set()).add(key)
 
     def forget(self, index: MemoryIndex, series_id: int) -> None:
@@ -88,6 +90,7 @@ class Probe:
 
     index: MemoryIndex
     known: Known | None
+    when: datetime  # the mail's time, as `decide` takes it
     missing: set[Key] = field(default_factory=set)
 
     def _ask(self, key: Key) -> None:
@@ -126,7 +129,9 @@ class Probe:
         return self.index.candidates_by_author(email)
 
     def candidates_by_title(self, email: str, title: str) -> list[int]:
-        self._ask(("title", (email, title)))
+        # Only lineage by title asks this, and it passes over every series last
+        # active more than TITLE_WINDOW away from the mail: those need no loading.
+        self._ask(("words", (email, title, self.when.date().isoformat())))
         return self.index.candidates_by_title(email, title)
 
     def series_with_title(self, email: str, title: str) -> list[int]:
@@ -139,6 +144,13 @@ class Probe:
 
     def next_ids(self) -> tuple[int, int]:
         return self.index.next_ids()
+
+
+def words_range(day: str) -> tuple[datetime, datetime]:
+    """The last activity a words key's series may have: TITLE_WINDOW around its
+    day, a day more each side for the time of day."""
+    start = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+    return start - TITLE_WINDOW - timedelta(days=1), start + TITLE_WINDOW + timedelta(days=2)
 
 
 def activity(s: SeriesState, touched: datetime | None) -> datetime:

@@ -304,7 +304,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
             d = decide(p, self._index, received_at=now)
         else:
             for _ in range(_ROUNDS_MAX):
-                probe = Probe(self._index, self._known)
+                probe = Probe(self._index, self._known, p.date or now)  # the time `decide` goes by
                 try:
                     found: Decision | None = decide(p, probe, received_at=now)
                 except Missing:

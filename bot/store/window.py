@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.series import MemoryIndex
 from bot.series.titles import normal_title, title_tokens
 from bot.series.tracker import UNTHREADED_SCAN
-from bot.series.window import Key, Window
+from bot.series.window import Key, Window, words_range
 from bot.store import schema as t
 from bot.store.rows import state_from_rows
 
@@ -87,12 +87,6 @@ async def recent_ids(conn: AsyncConnection, window: Window, newest: datetime | N
     return [sid for (sid,) in await conn.execute(q)]
 
 
-def _by_title(rows: Iterable[tuple[int, str]], title: str) -> set[int]:
-    """Series with a title sharing a word with `title`, or the same title."""
-    words, same = title_tokens(title), normal_title(title)
-    return {sid for sid, other in rows if words & title_tokens(other) or normal_title(other) == same}
-
-
 async def matching(conn: AsyncConnection, keys: Iterable[Key]) -> set[int]:
     """Every stored series a key matches (see `bot.series.window.Key`)."""
     by: dict[str, list[Any]] = {}
@@ -115,14 +109,46 @@ async def matching(conn: AsyncConnection, keys: Iterable[Key]) -> set[int]:
     for email in by.get("author", ()):
         q = select(t.series.c.id).where(author == email).order_by(t.series.c.id.desc()).limit(UNTHREADED_SCAN)
         out.update(sid for (sid,) in await conn.execute(q))
-    titles: dict[str, list[str]] = {}
     for email, title in by.get("title", ()):
-        titles.setdefault(email, []).append(title)
-    for email, wanted in titles.items():
-        q = select(t.series.c.id, t.series.c.title).where(author == email)
-        rows = [(sid, title) for sid, title in await conn.execute(q)]
-        q = select(t.patches.c.series_id, t.patches.c.title).join(t.series, t.series.c.id == t.patches.c.series_id)
-        rows += [(sid, title) for sid, title in await conn.execute(q.where(author == email))]
-        for title in wanted:
-            out |= _by_title(rows, title)
+        out |= await _same_title(conn, email, title)
+    for email, title, day in by.get("words", ()):
+        out |= await _sharing_words(conn, email, title, *words_range(day))
     return out
+
+
+async def _titles(conn: AsyncConnection, where: Any, pattern: str = "%") -> list[tuple[int, str]]:
+    """(series id, title) of the series matching `where` and of their members,
+    the titles lower-cased LIKE `pattern`."""
+    c, m = t.series.c, t.patches.c
+    q = select(c.id, c.title).where(where)
+    if pattern != "%":
+        q = q.where(func.lower(c.title).like(pattern, escape="\\"))
+    rows = [(sid, title) for sid, title in await conn.execute(q)]
+    q = select(m.series_id, m.title).join(t.series, c.id == m.series_id).where(where)
+    if pattern != "%":
+        q = q.where(func.lower(m.title).like(pattern, escape="\\"))
+    return rows + [(sid, title) for sid, title in await conn.execute(q)]
+
+
+async def _same_title(conn: AsyncConnection, email: str, title: str) -> set[int]:
+    """The author's series with a member of this title (`normal_title`)."""
+    same = normal_title(title)
+    # Read only titles holding its longest word (SQL's lower() knows ASCII only).
+    longest = max(same.split(), key=len, default="")
+    pattern = "%"
+    if longest.isascii():
+        pattern = "%" + longest.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = await _titles(conn, func.lower(t.series.c.author_email) == email, pattern)
+    return {sid for sid, other in rows if normal_title(other) == same}
+
+
+async def _sharing_words(
+    conn: AsyncConnection, email: str, title: str, since: datetime, until: datetime
+) -> set[int]:
+    """The author's series last active in [since, until] with a title sharing a word with `title`."""
+    words = title_tokens(title)
+    if not words:
+        return set()
+    c = t.series.c
+    rows = await _titles(conn, (func.lower(c.author_email) == email) & (c.last_seen >= since) & (c.last_seen <= until))
+    return {sid for sid, other in rows if words & title_tokens(other)}

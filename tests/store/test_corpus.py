@@ -174,7 +174,7 @@ async def test_x86_with_a_small_window_equals_every_series(x86: Store, corpus: P
     expected = await outcome(x86)
     got, store = await _windowed_bulk(corpus / "kvm-x86-threads", tmp_path / "window.db", 10)
     try:
-        assert store.window_loads > 1000 and store.index_size <= SMALL.max_series  # look-ups did happen
+        assert store.window_loads > 500 and store.index_size <= SMALL.max_series  # look-ups did happen
         assert got == expected
     finally:
         await store.close()
@@ -187,7 +187,7 @@ async def test_x86_with_a_small_window_equals_every_series(x86: Store, corpus: P
             for rec in iter_path(f):
                 await one.ingest(rec.data, source="mbox", source_ref=rec.ref)
                 await full.ingest(rec.data, source="mbox", source_ref=rec.ref)
-        assert one.window_loads > 500 and one.index_size <= SMALL.max_series
+        assert one.window_loads > 200 and one.index_size <= SMALL.max_series
         assert await outcome(one) == await outcome(full)
     finally:
         await one.close()

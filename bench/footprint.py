@@ -1,6 +1,7 @@
 """Memory and start-up of `kvm-patchbot run` as the archive grows: 1x and 5x kvmarm.
 
-Builds two SQLite stores: the kvmarm public-inbox archive (21,367 mails), and
+Builds two SQLite stores, as `kvm-patchbot ingest` would (a quiet back-fill,
+already walked past by delivery): the kvmarm public-inbox archive (21,367 mails), and
 the same archive five times over, each copy with renamed Message-IDs (and
 In-Reply-To, References, b4 change-ids) and its Dates moved on by the
 archive's span times the copy number: five times the history at the same
@@ -16,9 +17,10 @@ prints, for the tracker window of the settings (`--window-days`, default
   peak_mb     the process's peak resident memory (VmHWM)
   series      series in the store
 
+Each is the smallest of `--repeat` starts (the machine may be shared).
 Figures are printed, never asserted; the target is flat within 20% from 1x to 5x.
 
-Usage: python bench/footprint.py [--copies 5] [--burst 300] [--window-days 180] [--keep DIR]
+Usage: python bench/footprint.py [--copies 5] [--burst 300] [--window-days 180] [--repeat 3] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -107,13 +109,19 @@ def copies(raws: list[bytes], n: int, span: timedelta) -> Iterator[bytes]:
 def build(db: Path, mails: Iterator[bytes]) -> float:
     sys.path.insert(0, str(ROOT))
     from bot.store import Store
+    from bot.store.delivery import ROUTE_CURSOR, backfill_source
 
     async def run() -> float:
         store = await Store.open(f"sqlite+aiosqlite:///{db}")
         try:
             start = time.perf_counter()
-            await store.ingest_many(mails, source="archive")
-            return time.perf_counter() - start
+            # As `kvm-patchbot ingest` does: a quiet back-fill...
+            await store.ingest_many(mails, source=backfill_source("archive"))
+            secs = time.perf_counter() - start
+            # ...which a first `run` walks past once (announcing nothing): done
+            # here, so that each measured start is a restart of a service in use.
+            await store.set_cursor(ROUTE_CURSOR, str(await store.last_event_id()))
+            return secs
         finally:
             await store.close()
 
@@ -168,6 +176,7 @@ def main() -> int:
     ap.add_argument("--burst", type=int, default=300, help="mails sent over SMTP after start-up")
     ap.add_argument("--window-days", type=float, default=180.0)
     ap.add_argument("--keep", type=Path, help="build the stores here (reused when present)")
+    ap.add_argument("--repeat", type=int, default=3, help="starts per store; the smallest figures are printed")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-footprint-"))
     where = args.keep or tmp
@@ -190,12 +199,14 @@ def main() -> int:
         for label, days in ((f"window {args.window_days:g} days", args.window_days), ("no window", 36500.0)):
             rows = {}
             for n, db in dbs.items():
-                work = tmp / f"run-x{n}.db"
-                shutil.copyfile(db, work)
                 burst = [copy_of(raw, b"burst.", span * args.copies) for raw in raws[-args.burst:]]
-                rows[n] = measure(work, burst, {**env, "KVMBOT_TRACKER__WINDOW_DAYS": str(days)}, tmp)
-                work.unlink()
-                r = rows[n]
+                runs = []
+                for _ in range(args.repeat):  # the best of a few: the machine is shared
+                    work = tmp / f"run-x{n}.db"
+                    shutil.copyfile(db, work)
+                    runs.append(measure(work, burst, {**env, "KVMBOT_TRACKER__WINDOW_DAYS": str(days)}, tmp))
+                    work.unlink()
+                rows[n] = r = {key: min(run[key] for run in runs) for key in runs[0]}
                 print(f"{label:18s} {n}x  start-up {r['startup_s']:5.2f} s  RSS ready {r['rss_mb']:6.1f} MB  "
                       f"after {args.burst} mails {r['burst_rss_mb']:6.1f} MB  peak {r['peak_mb']:6.1f} MB")
             a, b = rows[1], rows[args.copies]

@@ -881,7 +881,8 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
             if not unparsed:
                 d, adopted = await self._track_bulk(reader, p, now, batch, orphans)
                 series_id = d.series_id
-                prepared.pinned.update(self._touched_by(d), (sid for _, sid in adopted))
+                if self._known is not None:  # a windowed index: these stay until the batch commits
+                    prepared.pinned.update(self._touched_by(d), (sid for _, sid in adopted))
                 local.series_created += d.new_series is not None
                 for mid, sid in adopted:
                     if mid in mail_rows:

@@ -32,6 +32,7 @@ from bot.ingest.record import RawMail
 from bot.ingest.smtp import MailMeta, SmtpSink
 from bot.ingest.verify import Verifier
 from bot.observe.metrics import Metrics
+from bot.series.window import Window
 from bot.store import IngestStats, Store
 from bot.store.delivery import backfill_source
 from bot.store.outbox import delivered_after, outbox_status
@@ -179,7 +180,8 @@ class App:
 
     async def start(self) -> None:
         s = self.settings
-        self._store = await Store.open(s.store.url)
+        window = Window(days=s.tracker.window_days, max_series=s.tracker.window_max_series or None)
+        self._store = await Store.open(s.store.url, window=window)
         try:
             # A second service on this database refuses to start (bot.store.runlock).
             self._run_lock = await RunLock.acquire(self._store.engine)

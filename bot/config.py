@@ -160,6 +160,17 @@ class StoreSettings(_Section):
         return self
 
 
+class TrackerSettings(_Section):
+    """How much of the archive the series tracker keeps in memory (`run` only)."""
+
+    # Series active (a mail posted or touched them) within this many days of the
+    # newest activity stay in memory; older ones are read from the store when a
+    # mail refers to them, so memory follows the list's traffic, not its history.
+    window_days: Annotated[float, Field(ge=0, le=36500)] = 180.0
+    # At most this many series in memory, least recently active evicted first; 0: no cap.
+    window_max_series: Annotated[int, Field(ge=0)] = 0
+
+
 class PollerSettings(_Section):
     """Fetch a public-inbox (lore) epoch by git, for operators without a mail server."""
 
@@ -274,6 +285,7 @@ class Settings(BaseSettings):
 
     smtp: SmtpSettings = SmtpSettings()
     store: StoreSettings = StoreSettings()
+    tracker: TrackerSettings = TrackerSettings()
     poller: PollerSettings = PollerSettings()
     discord: DiscordSettings = DiscordSettings()
     metrics: MetricsSettings = MetricsSettings()

@@ -49,6 +49,7 @@ MODULES = [
     "bot/series/threads.py",
     "bot/series/titles.py",
     "bot/series/tracker.py",
+    "bot/series/window.py",
 ]
 MYPY = "mypy>=1.11,<3"
 ROOT = Path(__file__).resolve().parent.parent

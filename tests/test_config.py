@@ -95,6 +95,8 @@ def _problems(path: Path | None = None) -> list[str]:
         ('[store]\nurl = "kvm.db"\n', "store.url: not a database URL: 'kvm.db'"),
         ('[store]\nurl = "sqlite://kvm.db"\n', "store.url: 'sqlite://kvm.db' names a host"),
         ('[store]\nurl = "postgresql+psycopg2://db/kvm"\n', "store.url: postgresql+psycopg2: the store runs PostgreSQL through asyncpg"),
+        ("[tracker]\nwindow_days = -1\n", "tracker.window_days: must be at least 0.0, not -1"),
+        ("[tracker]\nwindow_max_series = -5\n", "tracker.window_max_series: must be at least 0, not -5"),
         ("[poller]\nenabled = true\n", "poller: enabled needs url"),
         ("[poller]\ninterval_seconds = 0\n", "poller.interval_seconds: must be more than 0"),
         ("[discord]\nthread_auto_archive_minutes = 30\n", "discord.thread_auto_archive_minutes: must be one of 60, 1440, 4320, 10080 (Discord's choices), not 30"),
@@ -223,3 +225,15 @@ def test_an_environment_variable_that_is_not_json_is_named(monkeypatch: pytest.M
     monkeypatch.setenv("KVMBOT_LOG_LEVEL", "INFO")
     (problem,) = _problems()
     assert problem.startswith("environment: KVMBOT_SMTP__RECIPIENTS: not readable (lists and tables are written as JSON)")
+
+
+def test_the_tracker_window_is_set_from_the_file_and_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert load_settings(None).tracker.window_days == 180.0
+    path = tmp_path / "bot.toml"
+    path.write_text("[tracker]\nwindow_days = 30\nwindow_max_series = 5000\n")
+    got = load_settings(path).tracker
+    assert (got.window_days, got.window_max_series) == (30.0, 5000)
+    monkeypatch.setenv("KVMBOT_TRACKER__WINDOW_DAYS", "0")
+    assert load_settings(path).tracker.window_days == 0.0

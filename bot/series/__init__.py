@@ -1,7 +1,9 @@
 """Series tracking: group patches into postings (series) and versions (lineages).
 
 Pure logic: `decide(mail, index)` returns a `Decision`; `MemoryIndex` is the
-in-memory `SeriesIndex` the store keeps and applies decisions to.
+in-memory `SeriesIndex` the store keeps and applies decisions to. With a
+tracker window (`bot.series.window`) it holds only recent series, and the store
+loads what a mail's lookups miss (recorded by a `Probe`) before deciding.
 """
 
 from bot.series.decision import AppliedRecord, Decision, MemberRecord, Role, TrailerRecord

@@ -110,8 +110,9 @@ class SeriesIndex(Protocol):
         """Series that carried this b4 change-id, oldest first."""
 
     def candidates_by_author(self, email: str) -> list[int]:
-        """Series by this author (lower-cased email), oldest first: for lineage
-        by title and for threading mailers that send no References at all."""
+        """Series by this author (lower-cased email), oldest first: for
+        threading mailers that send no References at all. Only its last
+        `tracker.UNTHREADED_SCAN` are read, and a windowed index holds no more."""
 
     def candidates_by_title(self, email: str, title: str) -> list[int]:
         """Series by this author with a member title sharing a word with `title`

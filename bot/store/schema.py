@@ -161,6 +161,7 @@ series = Table(
     Index("ix_series_first_seen", "first_seen"),
     Index("ix_series_author_email", "author_email"),
     Index("ix_series_change_id", "change_id"),
+    Index("ix_series_last_seen", "last_seen"),  # the tracker window's recent series
 )
 
 # One row per cover (slot 0) or patch (slot k) of a series.
@@ -324,11 +325,14 @@ cursors = Table(
 # PostgreSQL's generated column series.title_tsv and its index. The tables'
 # own queries never name them (only bot.store.queries' search does).
 SEARCH_OBJECTS = ("series_fts", "ix_series_title_tsv", "title_tsv")
+# Also outside it: migration 0006's expression index, an author's series by
+# lower(author_email), for the tracker window's look-ups (bot.store.window).
+WINDOW_OBJECTS = ("ix_series_author_lower",)
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     """Alembic's comparison hook: leave the search structures out of schema diffs."""
-    return not (name or "").startswith(SEARCH_OBJECTS)
+    return not (name or "").startswith(SEARCH_OBJECTS + WINDOW_OBJECTS)
 
 
 # Derived from the stored mails; `reparse` empties and rebuilds these.

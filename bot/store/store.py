@@ -10,6 +10,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sized
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.mail.models import Kind, ParsedMail
 from bot.series import Decision, MemoryIndex, Role, decide, waits_for_parent
 from bot.series.models import Event, EventKind
+from bot.series.window import Key, Known, Missing, Probe, Window, evict
 from bot.store import schema as t
 from bot.store.admin import AdminMixin
 from bot.store.bulkwrite import insert_many
@@ -36,7 +38,8 @@ from bot.store.orphans import Orphans
 from bot.store.parsepool import Chunk, ParsePool, Worked
 from bot.store.rawcodec import pack, pack_all, unpack
 from bot.store.reads import ReadMixin
-from bot.store.rows import RowBatch, body_hash, mail_row, series_row, state_from_rows, storable
+from bot.store.rows import RowBatch, body_hash, mail_row, series_row, storable
+from bot.store.window import load_series, matching, newest_activity, recent_ids, reserve_ids
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,10 @@ _PLACED = (Role.COVER, Role.PATCH, Role.REPLY)
 # Bumped by every reparse: another process's index of the old derived rows is
 # then stale even though no mail was added (see `_sync_index`).
 _GENERATION = "store.generation"
+# Known keys of a windowed index are forgotten past this many (they are asked again).
+_KNOWN_MAX = 100_000
+# Look-up rounds one decision may take: each loads what the last one missed.
+_ROUNDS_MAX = 50
 _SET_SERIES_BY_ID = (
     update(t.mails).where(t.mails.c.message_id == bindparam("b_mid")).values(series_id=bindparam("b_sid"))
 )
@@ -176,6 +183,7 @@ class _Prepared:
     late: list[dict[str, Any]] = field(default_factory=list)  # early replies stored before
     batch: RowBatch = field(default_factory=RowBatch)
     stats: IngestStats = field(default_factory=IngestStats)
+    pinned: set[int] = field(default_factory=set)  # series it changes: kept in the window until it commits
 
 
 class Store(ReadMixin, AdminMixin, KeptMixin):
@@ -185,12 +193,19 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
     time (a second writer is noticed and the index reloaded, see `_sync_index`).
     """
 
-    def __init__(self, engine: AsyncEngine, parser: Parser) -> None:
+    def __init__(self, engine: AsyncEngine, parser: Parser, window: Window | None = None) -> None:
         self._engine = engine
         path = sqlite_file(engine.url.database) if engine.dialect.name == "sqlite" else None
         self._guard = FileGuard(path) if path is not None and path.exists() else None
         self._parser = parser
         self._index = MemoryIndex()
+        # The tracker window (bot.series.window): which series stay in memory.
+        self._window = window or Window()
+        # Lookups the windowed index answers in full; None: it holds every series.
+        self._known: Known | None = None
+        self._touched: dict[int, datetime] = {}  # series -> the last mail that touched it
+        self._newest: datetime | None = None  # the newest activity seen: what the window counts back from
+        self.window_loads = 0  # series brought into the window by look-ups (for tests and figures)
         self._lock = asyncio.Lock()
         self._stale = True  # the in-memory index must be reloaded before use
         # The newest mail the index has seen. One process writes at a time; if
@@ -202,8 +217,11 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         self._parse_pool = ParsePool(parser if parser is _default_parser() else None)
 
     @classmethod
-    async def open(cls, url: str, *, schema: str | None = None, parser: Parser | None = None) -> Store:
-        """Connect, apply migrations, load the tracker index. `schema`: PostgreSQL search_path."""
+    async def open(
+        cls, url: str, *, schema: str | None = None, parser: Parser | None = None, window: Window | None = None
+    ) -> Store:
+        """Connect, apply migrations, load the tracker index (the series of
+        `window`, default all). `schema`: PostgreSQL search_path."""
         if parser is None:
             parser = _default_parser()
         threads = sqlite_threads()
@@ -211,7 +229,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         try:
             async with engine.begin() as conn:
                 await conn.run_sync(upgrade)
-            store = cls(engine, parser)
+            store = cls(engine, parser, window)
             await store._reload_index()
         except BaseException:
             await engine.dispose()
@@ -252,47 +270,96 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
 
     # ------------------------------------------------------------ index
 
-    async def _reload_index(self) -> None:
+    async def _reload_index(self, *, full: bool = False) -> None:
+        """Load the tracker index: the window's recent series, or with `full`
+        (or no window) every series."""
         index = MemoryIndex()
+        known: Known | None = None
         async with self._engine.connect() as conn:
-            members: dict[int, list[tuple[int, str, str]]] = {}
-            for sid, slot, mid, title in await conn.execute(
-                select(t.patches.c.series_id, t.patches.c.slot, t.patches.c.message_id, t.patches.c.title)
-            ):
-                members.setdefault(sid, []).append((slot, mid, title))
-            keys: dict[int, list[tuple[int, str, str]]] = {}
-            for sid, slot, name, email in await conn.execute(
-                select(t.trailers.c.series_id, t.trailers.c.slot, t.trailers.c.name, t.trailers.c.giver_email)
-            ):
-                keys.setdefault(sid, []).append((slot, name, email))
-            done: dict[int, list[int]] = {}
-            for sid, slot in await conn.execute(select(t.applied.c.series_id, t.applied.c.slot)):
-                done.setdefault(sid, []).append(slot)
-            stable: dict[int, list[int]] = {}
-            asked = select(t.stable_requests.c.series_id, t.stable_requests.c.slot)
-            for sid, slot in await conn.execute(asked.where(t.stable_requests.c.noautosel.is_(False))):
-                stable.setdefault(sid, []).append(slot)
-            rows = await conn.execute(select(t.series).order_by(t.series.c.id))
-            for row in rows.mappings():
-                sid = row["id"]
-                index.add_series(state_from_rows(
-                    dict(row), members.get(sid, ()), keys.get(sid, ()), done.get(sid, ()), stable.get(sid, ())
-                ))
-            for sid, mid in await conn.execute(select(t.series_refs.c.series_id, t.series_refs.c.message_id)):
-                index.add_ref(sid, mid)
-            answers = select(t.patches.c.series_id, t.mails.c.in_reply_to).join(
-                t.mails, t.mails.c.message_id == t.patches.c.message_id
-            )
-            for sid, irt in await conn.execute(answers.where(t.mails.c.in_reply_to.is_not(None))):
-                index.add_answer(sid, irt)
-            top = await conn.scalar(select(func.max(t.lineages.c.id)))
-            if top is not None:
-                index.reserve_lineage(top)
+            newest = await newest_activity(conn)
+            if full or not self._window.bounded:
+                await load_series(conn, index, None)
+            else:
+                await load_series(conn, index, await recent_ids(conn, self._window, newest))
+                known = Known()
+            await reserve_ids(conn, index)
             seen, generation = (await conn.execute(_WATERMARK)).one()
         self._index = index
+        self._known = known
+        self._touched = {}
+        self._newest = newest
         self._seen_seq = seen
         self._generation = generation
         self._stale = False
+
+    @property
+    def index_size(self) -> int:
+        """Series in the tracker's memory now."""
+        return len(self._index)
+
+    async def _decide(self, conn: AsyncConnection | None, p: ParsedMail, now: datetime) -> Decision:
+        """`decide` on the index; on a windowed one, first bring in from the
+        database every series the mail's lookups name (see bot.series.window)."""
+        if self._known is None or conn is None:
+            d = decide(p, self._index, received_at=now)
+        else:
+            for _ in range(_ROUNDS_MAX):
+                probe = Probe(self._index, self._known, p.date or now)  # the time `decide` goes by
+                try:
+                    found: Decision | None = decide(p, probe, received_at=now)
+                except Missing:
+                    found = None
+                if not probe.missing and found is not None:
+                    break
+                await self._bring_in(conn, probe.missing)
+            else:
+                raise RuntimeError(f"tracking {p.message_id}: the window still misses {sorted(map(str, probe.missing))[:5]}")
+            d = found
+        self._note_activity(d, p.date or now)
+        return d
+
+    async def _bring_in(self, conn: AsyncConnection, keys: set[Key]) -> None:
+        """Load the stored series matching `keys` into the window; the keys are known then."""
+        assert self._known is not None
+        wanted = [sid for sid in await matching(conn, keys) if sid not in self._index]
+        if wanted:
+            await load_series(conn, self._index, wanted)
+            self.window_loads += len(wanted)
+        if len(self._known) > _KNOWN_MAX:
+            self._known = Known()
+        for key in keys:
+            self._known.add(key)
+
+    @staticmethod
+    def _touched_by(d: Decision) -> set[int]:
+        """Every series a decision changes, its reply's trailers and applied patches included."""
+        ids = set(d.touched)
+        ids.update(x.series_id for x in d.trailers)
+        ids.update(x.series_id for x in d.applied)
+        if d.series_id is not None:
+            ids.add(d.series_id)
+        return ids
+
+    def _note_activity(self, d: Decision, when: datetime) -> None:
+        if not self._window.bounded:
+            return
+        when = min(when, _now())  # a Date in the future does not push the window on
+        for sid in self._touched_by(d):
+            self._touched[sid] = when
+        if self._newest is None or when > self._newest:
+            self._newest = when
+
+    def _trim(self, keep: set[int] | frozenset[int] = frozenset()) -> None:
+        """Evict what is outside the window (never `keep`: series of a batch not yet committed)."""
+        if not self._window.bounded or self._newest is None:
+            return
+        if self._known is None:
+            self._known = Known()  # from an index of every series to the window
+        gone = evict(self._index, self._touched, self._window, min(self._newest, _now()), keep)
+        for sid in gone:
+            self._known.forget(self._index, sid)
+            self._index.remove_series(sid)
+            self._touched.pop(sid, None)
 
     async def _sync_index(self) -> None:
         """Reload the index if it is stale, or another writer stored mail or
@@ -447,7 +514,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
                 if not unparsed:
                     try:
                         async with conn.begin_nested():
-                            decision = decide(parsed, self._index, received_at=now)
+                            decision = await self._decide(conn, parsed, now)
                             fresh = self._fresh_refs(decision)
                             self._stale = True  # until this commits
                             self._index.apply(decision)
@@ -484,6 +551,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
             )
         self._stale = False
         self._seen_seq = seq
+        self._trim()
         events = tuple(
             e.model_copy(update={"event_id": eid, "created_at": now})
             for e, eid in zip(decision.events, event_ids, strict=True)
@@ -527,7 +595,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
                 queue.append(p.message_id)
                 if unparsed or not waits_for_parent(p, Decision(p.message_id, Role.NONE)):
                     continue
-                d = decide(p, self._index, received_at=now)
+                d = await self._decide(conn, p, now)
                 if d.role is not Role.REPLY:
                     continue
                 fresh = self._fresh_refs(d)
@@ -588,6 +656,10 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         first = next(chunks, None)
         big = first is not None and len(first) >= POOL_MIN
         workers = self._parse_pool if big else None
+        if big and self._known is not None:
+            # A big import tracks on every series (no look-ups: as fast as an
+            # unbounded index) and the window is trimmed back when it is done.
+            await self._reload_index(full=True)
         # Batches handed on before their turn: one per worker process keeps them all busy.
         depth = self._parse_pool.processes if big else 1
 
@@ -638,6 +710,8 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
                         writing = None
                         if not ok:  # the batch before failed: this one was tracked on top of it
                             prepared = None
+                        elif prepared is not None and self._known is not None:
+                            self._trim(keep=prepared.pinned)  # what the next commit writes stays
                         done()
                     if prepared is None:
                         stats.fallbacks += 1
@@ -660,6 +734,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
                 await asyncio.gather(*(c for _, c in ahead), return_exceptions=True)
                 raise
         self._stale = False  # every batch is committed: the index matches the database
+        self._trim()
 
     async def _settle(self, writing: tuple[_Prepared, asyncio.Task[int]], stats: IngestStats) -> bool:
         """Wait for a batch's commit; on failure redo its mails one by one."""
@@ -699,19 +774,27 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
             stats.events += len(res.events)
             stats.series_created += sum(e.kind is EventKind.SERIES_CREATED for e in res.events)
 
-    def _track_bulk(
-        self, p: ParsedMail, now: datetime, batch: RowBatch, orphans: Orphans, *, with_events: bool = True
+    async def _track_bulk(
+        self,
+        conn: AsyncConnection | None,
+        p: ParsedMail,
+        now: datetime,
+        batch: RowBatch,
+        orphans: Orphans,
+        *,
+        with_events: bool = True,
     ) -> tuple[Decision, list[tuple[str, int]]]:
         """Decide one mail on the bulk path; also adopt the early replies a new
-        patch was waiting for. Returns the decision and (reply id, series id) adopted."""
-        d = decide(p, self._index, received_at=now)
+        patch was waiting for. Returns the decision and (reply id, series id)
+        adopted. `conn` reads what a windowed index lacks."""
+        d = await self._decide(conn, p, now)
         fresh = self._fresh_refs(d)
         self._index.apply(d)
         batch.add(d, fresh, now, with_events=with_events)
         adopted: list[tuple[str, int]] = []
         if d.role in _PLACED:
             for early in orphans.take(p.message_id, ADOPT_MAX):
-                od = decide(early, self._index, received_at=now)
+                od = await self._decide(conn, early, now)
                 if od.role is not Role.REPLY or od.series_id is None:
                     continue
                 fresh = self._fresh_refs(od)
@@ -734,7 +817,6 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         `compressed`: the worker's (or the thread's) `Chunk`: parsed mails, if
         it parsed them, and the compressed raws."""
         prepared = _Prepared(items=items, source=source)
-        local = prepared.stats
         worked, raws_z = await compressed
         if worked is not None:
             parsed = [self._from_worker(raw, w) for (raw, _), w in zip(items, worked, strict=True)]
@@ -759,6 +841,23 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
                     q = select(t.mails.c.message_id, t.mails.c.raw).where(t.mails.c.message_id.in_(part2))
                     for mid, raw_z in await conn.execute(q):
                         existing[mid] = body_hash(unpack(raw_z))
+        async with AsyncExitStack() as stack:
+            # A windowed index looks up what it lacks; every index of all series needs no reads.
+            reader = None if self._known is None else await stack.enter_async_context(self._engine.connect())
+            await self._track_batch(prepared, reader, parsed, raws_z, existing, now, orphans)
+        return prepared
+
+    async def _track_batch(
+        self,
+        prepared: _Prepared,
+        reader: AsyncConnection | None,
+        parsed: list[tuple[ParsedMail, list[str], bool]],
+        raws_z: list[bytes],
+        existing: dict[str, str],
+        now: datetime,
+        orphans: Orphans,
+    ) -> None:
+        items, source, local = prepared.items, prepared.source, prepared.stats
         mail_rows: dict[str, dict[str, Any]] = {}
         seen_variants: set[tuple[str, str]] = set()
         batch = prepared.batch
@@ -780,8 +879,10 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
                 continue
             series_id = None
             if not unparsed:
-                d, adopted = self._track_bulk(p, now, batch, orphans)
+                d, adopted = await self._track_bulk(reader, p, now, batch, orphans)
                 series_id = d.series_id
+                if self._known is not None:  # a windowed index: these stay until the batch commits
+                    prepared.pinned.update(self._touched_by(d), (sid for _, sid in adopted))
                 local.series_created += d.new_series is not None
                 for mid, sid in adopted:
                     if mid in mail_rows:
@@ -799,7 +900,6 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         prepared.mail_hashes = {mid: row["body_hash"] for mid, row in mail_rows.items()}
         # The series rows as of this batch: the index moves on with the next one.
         batch.series_rows = [series_row(self._index.series(sid)) for sid in sorted(batch.touched)]
-        return prepared
 
     async def _commit(self, prepared: _Prepared) -> int:
         """Write a prepared batch in one transaction; returns the newest mail seq."""
@@ -865,7 +965,9 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
                         series_id = None
                         if not unparsed:
                             try:
-                                d, adopted = self._track_bulk(p, received_at, batch, orphans, with_events=False)
+                                d, adopted = await self._track_bulk(
+                                    None, p, received_at, batch, orphans, with_events=False
+                                )
                                 series_id = d.series_id
                                 for mid, sid in adopted:
                                     if mid in updates:
@@ -898,6 +1000,10 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
                     await conn.execute(delete(t.posts))
                     await insert_many(conn, t.posts, kept)
                 stats.posts_dropped = len(posts) - len(kept)
+            self._known = None  # every series, as rebuilt
+            self._touched = {}
+            self._newest = max((s.last_seen for s in self._index.all_series()), default=None)
+            self._trim()
             self._stale = False
         stats.seconds = time.perf_counter() - start
         return stats

@@ -26,6 +26,7 @@ from pathlib import Path
 from bot.ingest.sources import iter_path
 from bot.mail import parse_mail
 from bot.series import Decision, MemoryIndex, decide
+from bot.series.window import Known, Probe
 
 _INSERTS = [b"\x00", b"\n", b"\n\n", b"=?", b"=?utf-8?q?", b"\r", b"--", b"@@ -1 +1 @@\n", b"\xff\xfe", b"<", b">", b","]
 
@@ -102,7 +103,9 @@ def series_fingerprints(sources: list[str]) -> Iterator[tuple[str, str]]:
         if mail.message_id in seen:  # a redelivery: the store never tracks it twice
             continue
         seen.add(mail.message_id)
-        d = decide(mail, index, received_at=when)
+        # Through the tracker window's Probe (which records what a window would
+        # miss, and answers from the index): its compiled code runs too.
+        d = decide(mail, Probe(index, Known(), mail.date or when), received_at=when)
         index.apply(d)
         yield mail.message_id, hashlib.sha256(_decision_text(d).encode()).hexdigest()
     sid = 1
@@ -113,6 +116,9 @@ def series_fingerprints(sources: list[str]) -> Iterator[tuple[str, str]]:
             break
         yield f"series {sid}", hashlib.sha256(repr(_stable(state)).encode()).hexdigest()
         sid += 1
+    for state in index.all_series():  # evicting every series leaves nothing behind
+        index.remove_series(state.series_id)
+    assert len(index) == 0 and not any(index.series_referencing(m) for m in seen), "eviction left series behind"
 
 
 def loaded_modules() -> dict[str, str]:

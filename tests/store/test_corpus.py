@@ -10,6 +10,7 @@ import pytest
 
 from bot.ingest.sources import iter_path
 from bot.series.models import SeriesView
+from bot.series.window import Window
 from bot.store import IngestStats, Store
 
 from .conftest import outcome
@@ -151,3 +152,65 @@ async def test_kvmarm_archive_end_to_end(kvmarm: tuple[Store, IngestStats]):
     mails = await store.mails(source_refs=None, since=last.first_seen)
     assert mails and all(len(m.source_ref or "") == 40 for m in mails)
     assert [m.seq for m in mails] == sorted(m.seq for m in mails)
+
+
+# ---------------------------------------------------------------- the tracker window
+# A window of a few series (and no days at all) evicts nearly every series
+# after each mail or batch, so that almost every reference to an earlier series
+# is a look-up in the database: the results must be those of the index of
+# every series, to the last event.
+SMALL = Window(days=0, max_series=3)
+
+
+async def _windowed_bulk(path: Path, db: Path, batch: int) -> tuple[tuple[list[dict], list[tuple]], Store]:
+    store = await Store.open(f"sqlite+aiosqlite:///{db}", window=SMALL)
+    # Batches below POOL_MIN track on the window (a big first batch loads every
+    # series); the window is trimmed after each batch commits.
+    await store.ingest_many(iter_path(path), source="archive", batch_size=batch)
+    return await outcome(store), store
+
+
+async def test_x86_with_a_small_window_equals_every_series(x86: Store, corpus: Path, tmp_path: Path):
+    expected = await outcome(x86)
+    got, store = await _windowed_bulk(corpus / "kvm-x86-threads", tmp_path / "window.db", 10)
+    try:
+        assert store.window_loads > 500 and store.index_size <= SMALL.max_series  # look-ups did happen
+        assert got == expected
+    finally:
+        await store.close()
+    # and after a restart on the window, mail by mail (the SMTP path)
+    files = sorted((corpus / "kvm-x86-threads").glob("3[0-9]-*.mbox"))
+    one = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'one.db'}", window=SMALL)
+    full = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'full.db'}")
+    try:
+        for f in files:
+            for rec in iter_path(f):
+                await one.ingest(rec.data, source="mbox", source_ref=rec.ref)
+                await full.ingest(rec.data, source="mbox", source_ref=rec.ref)
+        assert one.window_loads > 200 and one.index_size <= SMALL.max_series
+        assert await outcome(one) == await outcome(full)
+    finally:
+        await one.close()
+        await full.close()
+
+
+async def test_kvmarm_with_a_small_window_equals_every_series(
+    kvmarm: tuple[Store, IngestStats], kvmarm_git: Path, tmp_path: Path
+):
+    expected = await outcome(kvmarm[0])
+    got, store = await _windowed_bulk(kvmarm_git, tmp_path / "window.db", 50)
+    try:
+        assert store.window_loads > 1000 and store.index_size <= SMALL.max_series
+        views, events = got
+        assert len(views) == len(expected[0]) and len(events) == len(expected[1])
+        assert [v["lineage_id"] for v in views] == [v["lineage_id"] for v in expected[0]]
+        assert views == expected[0]  # every series, its lineage links, trailers and applied state
+        assert events == expected[1]
+    finally:
+        await store.close()
+    # A restart on the window loads only the recent series.
+    again = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'window.db'}", window=Window(days=30, max_series=50))
+    try:
+        assert 0 < again.index_size <= 50
+    finally:
+        await again.close()

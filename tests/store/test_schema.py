@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
@@ -10,6 +12,9 @@ from bot.store import Store
 from bot.store.schema import include_name, metadata
 
 
+# SQLAlchemy cannot reflect SQLite's expression index (it lives outside the
+# metadata on purpose: bot.store.schema.include_name); it says so, and is right.
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index ix_series_author_lower")
 async def test_migrations_match_schema_and_are_idempotent(store_target):
     url, schema = store_target.url, store_target.schema
     store = await Store.open(url, schema=schema)

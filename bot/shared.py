@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 INBOX, EVENTS = "inbox", "events"  # the NOTIFYs: mail in the inbox, events committed
 RETRY = 1.0  # seconds between a standby's tries for the tracking lock
-TAKE = 500  # inbox mails per ingest
+TAKE = 200  # inbox mails per ingest: below Store POOL_MIN, no parse processes are started for it
 
 Ingest = Callable[[list[tuple[bytes, str | None]], str], Awaitable[None]]
 

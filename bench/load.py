@@ -172,19 +172,19 @@ def main() -> int:
             make_schema(url, schema)
         ports: list[int] = []
         try:
-            for p in range(args.processes):
-                cwd = Path(tmp) / f"p{p}"
+            for k in range(args.processes):
+                cwd = Path(tmp) / f"p{k}"
                 cwd.mkdir()
                 bot_env = {
                     **env, "KVMBOT_SMTP__HOST": "127.0.0.1", "KVMBOT_SMTP__PORT": "0", "KVMBOT_STORE__URL": url,
-                    "KVMBOT_DISCORD__TOKEN": f"load-{p}", "KVMBOT_DISCORD__API_BASE_URL": api,
+                    "KVMBOT_DISCORD__TOKEN": f"load-{k}", "KVMBOT_DISCORD__API_BASE_URL": api,
                     "KVMBOT_DISCORD__GATEWAY_URL": gateway, "KVMBOT_SUBSCRIPTIONS": json.dumps(subs),
                     "KVMBOT_LOG_LEVEL": os.environ.get("BENCH_BOT_LOG_LEVEL", "WARNING"),
                     **({"KVMBOT_STORE__PG_SCHEMA": schema} if schema else {}),
                 }
-                proc, m = start([sys.executable, "-m", "bot", "run"], BOT_READY, bot_env, cwd)
+                proc, ready = start([sys.executable, "-m", "bot", "run"], BOT_READY, bot_env, cwd)
                 procs.append(proc)
-                ports.append(int(m.group(2)))
+                ports.append(int(ready.group(2)))
             # Whole series per connection, so each series' mails arrive in order.
             shares: list[list[bytes]] = [[] for _ in range(args.connections)]
             for i in range(n_series):
@@ -251,8 +251,8 @@ def main() -> int:
     latencies: list[float] = []
     for ch, msgs in by_channel.items():
         reqs = posts_by_path[f"/api/v10/channels/{ch}/messages"]
-        for m, r in zip(sorted(msgs, key=lambda m: int(m["id"])), reqs, strict=False):
-            title = m["embeds"][0].get("title", "").replace("\\", "") if m.get("embeds") else ""
+        for msg, r in zip(sorted(msgs, key=lambda x: int(x["id"])), reqs, strict=False):
+            title = msg["embeds"][0].get("title", "").replace("\\", "") if msg.get("embeds") else ""
             key = next((k for k in (title.split(": ", 2)[-1], title) if k in mid_of), None)
             if key is None:
                 key = next((k for k in mid_of if title.endswith(k)), None)

@@ -39,6 +39,9 @@ from bot.store.outbox import delivered_after, outbox_status
 from bot.store.runlock import RunLock
 
 if TYPE_CHECKING:
+    from bot.shared import Tracking
+
+if TYPE_CHECKING:
     from bot.observe.http import MetricsServer
 
 log = logging.getLogger(__name__)
@@ -80,6 +83,7 @@ class App:
         self.workers: list[Worker] = []
         self._store: Store | None = None
         self._run_lock: RunLock | None = None
+        self.tracking: Tracking | None = None  # PostgreSQL: tracker or standby (bot.shared)
         self.metrics_server: MetricsServer | None = None
         self._last_commit_error: str | None = None  # the last SMTP commit's failure, until one succeeds
         self._delivered_mark = datetime.now(timezone.utc)  # deliveries after this are not yet in the histogram
@@ -116,10 +120,30 @@ class App:
         )
         self.metrics.list_mail.labels(kind=str(info.kind)).inc()
 
+    async def _take(self, mails: list[tuple[bytes, str | None]], source: str) -> IngestStats:
+        """Track mails here, or (another process tracks) commit them to its inbox."""
+        if self.tracking is None:
+            return await self._ingest_here(mails, source)
+        async with self.tracking.order:
+            if await self.tracking.take_mail(mails, source):
+                return IngestStats(read=len(mails))
+            await self.tracking.drain()  # mail other processes took before this one
+            return await self._ingest_here(mails, source)
+
+    async def _ingest_here(self, mails: list[tuple[bytes, str | None]], source: str) -> IngestStats:
+        got = await self.store.ingest_many(mails, source=source)
+        if got.events and self.tracking is not None:
+            await self.tracking.events_committed()  # other processes' workers wake on it
+        return got
+
+    async def _ingest_taken(self, mails: list[tuple[bytes, str | None]], source: str) -> None:
+        """Mails another process took (the inbox), now tracked here."""
+        self._add(await self._ingest_here(mails, source), "smtp" if source == "smtp" else source)
+
     async def _commit_smtp(self, mails: list[tuple[bytes, str]]) -> None:
         start = time.perf_counter()
         try:
-            got = await self.store.ingest_many(mails, source="smtp")
+            got = await self._take(list(mails), "smtp")
         except Exception as exc:
             self._last_commit_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
             raise
@@ -130,7 +154,7 @@ class App:
 
     async def import_chunk(self, mails: list[RawMail], *, source: str = "lore") -> None:
         """The poller's callback: one bulk commit for a chunk of archive mails."""
-        self._add(await self.store.ingest_many([(m.data, m.ref) for m in mails], source=source), source)
+        self._add(await self._take([(m.data, m.ref) for m in mails], source), source)
 
     async def _import_verified(self, mails: list[RawMail], announce: bool) -> None:
         await self.import_chunk(mails, source="lore" if announce else backfill_source("lore"))
@@ -181,10 +205,15 @@ class App:
     async def start(self) -> None:
         s = self.settings
         window = Window(days=s.tracker.window_days, max_series=s.tracker.window_max_series or None)
-        self._store = await Store.open(s.store.url, window=window)
+        self._store = await Store.open(s.store.url, schema=s.store.pg_schema, window=window)
         try:
-            # A second service on this database refuses to start (bot.store.runlock).
-            self._run_lock = await RunLock.acquire(self._store.engine)
+            if self._store.engine.dialect.name == "sqlite":
+                # A second service on this database refuses to start (bot.store.runlock).
+                self._run_lock = await RunLock.acquire(self._store.engine)
+            else:  # any number share PostgreSQL; one tracks at a time (bot.shared)
+                from bot.shared import Tracking
+
+                self.tracking = await Tracking.start(self._store, self._ingest_taken)
         except BaseException:
             await self._store.close()
             self._store = None
@@ -253,6 +282,9 @@ class App:
             except Exception:
                 log.exception("stopping a worker failed")
         self.workers.clear()
+        if self.tracking is not None:
+            await self.tracking.stop()  # its own connection: give the lock up before the engine goes
+            self.tracking = None
         if self._run_lock is not None:  # its PostgreSQL connection comes from the store's engine
             await self._run_lock.release()
             self._run_lock = None

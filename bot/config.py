@@ -145,9 +145,14 @@ class StoreSettings(_Section):
     # PostgreSQL's password from a file (a docker secret, a systemd credential),
     # put into `url` at load time, so that no file or variable holds it in clear.
     password_file: FilePath | None = None
+    # PostgreSQL only: the schema (search_path) the bot's tables live in; None:
+    # the server's default. Several bots may share a database, one schema each.
+    pg_schema: Annotated[str | None, Field(min_length=1, max_length=63, pattern=r"^[a-z_][a-z0-9_]*$")] = None
 
     @model_validator(mode="after")
     def _password(self) -> StoreSettings:
+        if self.pg_schema is not None and not self.url.startswith("postgresql"):
+            raise ValueError("pg_schema is for PostgreSQL only: SQLite has one schema per file")
         if self.password_file is None:
             return self
         try:
@@ -241,6 +246,30 @@ class DiscordSettings(_Section):
     # this long: a change the bot did not see (an overwrite on a category) must
     # not park it forever, and a refusing channel must not be hammered.
     park_retry_seconds: Annotated[float, Field(ge=10, le=7 * 86400)] = 600.0
+    # Sharding (Discord requires it past 2,500 guilds per connection): the
+    # total number of shards, and the ones this process connects ([] : all of
+    # them). A guild belongs to shard (guild_id >> 22) % shard_count; only a
+    # process holding a guild's shard delivers to that guild's channels.
+    shard_count: Annotated[int, Field(ge=1, le=65536)] | None = None
+    shard_ids: list[Annotated[int, Field(ge=0)]] = []
+
+    @model_validator(mode="after")
+    def _shards(self) -> DiscordSettings:
+        if self.shard_ids and self.shard_count is None:
+            raise ValueError("shard_ids needs shard_count (the total number of shards)")
+        if self.shard_count is not None:
+            wrong = sorted(i for i in self.shard_ids if i >= self.shard_count)
+            if wrong:
+                raise ValueError(f"shard_ids {wrong}: a shard id is below shard_count ({self.shard_count})")
+        if len(set(self.shard_ids)) != len(self.shard_ids):
+            raise ValueError("shard_ids: each shard once")
+        return self
+
+    def my_shards(self) -> tuple[int, list[int]] | None:
+        """(shard_count, the shard ids this process connects), or None unsharded."""
+        if self.shard_count is None:
+            return None
+        return self.shard_count, sorted(self.shard_ids) or list(range(self.shard_count))
 
     @model_validator(mode="after")
     def _token(self) -> DiscordSettings:

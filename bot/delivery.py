@@ -16,10 +16,12 @@ import logging
 from typing import IO, TYPE_CHECKING
 
 from bot.config import Settings
+from bot.notify.delivery.claims import ChannelClaims, Shards
 from bot.notify.delivery.worker import DeliveryWorker
 from bot.notify.preview import PreviewSink
 from bot.notify.sink import DeletedChannels, PermissionChanges
 from bot.observe.metrics import Metrics
+from bot.shared import EVENTS
 from bot.store import Store
 
 if TYPE_CHECKING:
@@ -40,9 +42,11 @@ class DeliveryService:
         self, worker: DeliveryWorker, session: DiscordSession | None = None, *, backoff: tuple[float, float] = (0.5, 30.0)
     ) -> None:
         self.worker = worker
+        self.claims = worker.claims
         self.session = session
         self.backoff = backoff
         self._login: asyncio.Task[None] | None = None
+        self._listening = False  # the claims' connection follows NOTIFYs of new events
 
     @property
     def preview(self) -> bool:
@@ -76,17 +80,32 @@ class DeliveryService:
         if added or removed:
             log.info("subscriptions from config: %d added, %d kept, %d removed", added, kept, removed)
         token = settings.discord.token.get_secret_value() if settings.discord.token else None
+        claims = await cls._claims(settings, store)
         if token is None:
             sink = PreviewSink(settings.discord.preview_file, stream)
-            worker = DeliveryWorker(store, sink, preview=True, coalesce_delay=coalesce_delay, backoff=backoff)
+            worker = DeliveryWorker(
+                store, sink, preview=True, coalesce_delay=coalesce_delay, backoff=backoff, claims=claims
+            )
+            if claims is not None:
+                await claims.listen(EVENTS, worker.wake)
             log.info("no Discord token: preview mode, posts go to the console and %s", settings.discord.preview_file)
             await worker.start()
             return cls(worker)
         return cls._discord(
             settings, store, token, coalesce_delay=coalesce_delay, backoff=backoff,
             park_retry=settings.discord.park_retry_seconds if park_retry is None else park_retry,
-            park_sweep=park_sweep, metrics=metrics,
+            park_sweep=park_sweep, metrics=metrics, claims=claims,
         )
+
+    @staticmethod
+    async def _claims(settings: Settings, store: Store) -> ChannelClaims | None:
+        """On PostgreSQL, where other processes may deliver too: channel claims
+        (bot.notify.delivery.claims), limited to this process's shards."""
+        if store.engine.dialect.name != "postgresql":
+            return None
+        mine = settings.discord.my_shards()
+        shards = None if mine is None else Shards(mine[0], frozenset(mine[1]))
+        return await ChannelClaims.open(store, shards=shards)
 
     @classmethod
     def _discord(
@@ -100,6 +119,7 @@ class DeliveryService:
         park_retry: float,
         park_sweep: float,
         metrics: Metrics | None,
+        claims: ChannelClaims | None,
     ) -> DeliveryService:
         from bot.digest.source import StoreDigest
         from bot.discord.client import make_client  # discord.py only when used
@@ -114,7 +134,7 @@ class DeliveryService:
         sink = DiscordSink(client, thread_archive_minutes=settings.discord.thread_auto_archive_minutes)
         worker = DeliveryWorker(
             store, sink, coalesce_delay=coalesce_delay, backoff=backoff, deleted=deleted,
-            permission_changes=changes, park_retry=park_retry, park_sweep=park_sweep,
+            permission_changes=changes, park_retry=park_retry, park_sweep=park_sweep, claims=claims,
         )
         service = cls(worker, DiscordSession(client, token, backoff=backoff), backoff=backoff)
         # Discord may be down at start-up: mail keeps being stored and the
@@ -132,6 +152,9 @@ class DeliveryService:
         delay = self.backoff[0]
         while True:
             try:
+                if self.claims is not None and not self._listening:
+                    await self.claims.listen(EVENTS, self.worker.wake)
+                    self._listening = True
                 await self.worker.start()
                 return
             except Exception:
@@ -154,5 +177,7 @@ class DeliveryService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._login
         await self.worker.stop()
+        if self.claims is not None:
+            await self.claims.close()  # gives this process's channels up at once
         if self.session is not None:
             await self.session.close()

@@ -237,3 +237,32 @@ def test_the_tracker_window_is_set_from_the_file_and_the_environment(
     assert (got.window_days, got.window_max_series) == (30.0, 5000)
     monkeypatch.setenv("KVMBOT_TRACKER__WINDOW_DAYS", "0")
     assert load_settings(path).tracker.window_days == 0.0
+
+
+@pytest.mark.parametrize(
+    ("toml", "problem"),
+    [
+        ("[discord]\nshard_ids = [0]\n", "discord: shard_ids needs shard_count"),
+        ("[discord]\nshard_count = 2\nshard_ids = [0, 2]\n", "discord: shard_ids [2]: a shard id is below shard_count (2)"),
+        ("[discord]\nshard_count = 2\nshard_ids = [1, 1]\n", "discord: shard_ids: each shard once"),
+        ("[discord]\nshard_count = 0\n", "discord.shard_count: must be at least 1"),
+        ("[discord]\nshard_count = 2\nshard_ids = [-1]\n", "discord.shard_ids[0]: must be at least 0"),
+        ('[store]\npg_schema = "kvm"\n', "store: pg_schema is for PostgreSQL only"),
+        ('[store]\nurl = "postgresql://db/kvm"\npg_schema = "Bad-Name"\n', "store.pg_schema:"),
+    ],
+)
+def test_shards_and_the_schema_are_checked_at_load_time(tmp_path: Path, toml: str, problem: str) -> None:
+    path = tmp_path / "bot.toml"
+    path.write_text(toml)
+    assert [p for p in _problems(path) if p.startswith(f"{path}: {problem}")], (_problems(path), problem)
+
+
+def test_a_process_connects_its_shards_or_all_of_them(tmp_path: Path) -> None:
+    path = tmp_path / "bot.toml"
+    path.write_text("[discord]\nshard_count = 4\nshard_ids = [3, 1]\n")
+    assert load_settings(path).discord.my_shards() == (4, [1, 3])
+    path.write_text("[discord]\nshard_count = 2\n")
+    assert load_settings(path).discord.my_shards() == (2, [0, 1])
+    path.write_text('[store]\nurl = "postgresql://db/kvm"\npg_schema = "kvmbot"\n')
+    s = load_settings(path)
+    assert s.discord.my_shards() is None and s.store.pg_schema == "kvmbot"

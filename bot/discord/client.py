@@ -132,6 +132,16 @@ class PatchBot(commands.Bot):
             self.deleted_channels.report(channel.id)
 
 
+class ShardedPatchBot(PatchBot, commands.AutoShardedBot):
+    """The same bot on some of the application's shards (`discord.shard_count`,
+    `discord.shard_ids`): discord.py's AutoShardedClient runs one gateway
+    connection per shard id; REST (every post) needs no shard."""
+
+
 def make_client(settings: Settings, store: Store, **kwargs: Any) -> PatchBot:
     point_at(settings.discord)
-    return PatchBot(settings, store, **kwargs)
+    mine = settings.discord.my_shards()
+    if mine is None:
+        return PatchBot(settings, store, **kwargs)
+    count, ids = mine
+    return ShardedPatchBot(settings, store, shard_count=count, shard_ids=ids, **kwargs)

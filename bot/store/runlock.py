@@ -1,9 +1,10 @@
-"""One `kvm-patchbot run` per database, until processes coordinate.
+"""One `kvm-patchbot run` per SQLite database.
 
-Two services on one store each keep their own tracker index and deliver the
-same outbox: they mix patches of different series into one card and lose
-posts. Until the scale-out work shares that between processes, a second `run`
-refuses to start. This module is the one place that decides it.
+Two uncoordinated services on one store each keep their own tracker index and
+deliver the same outbox: they mix patches of different series into one card
+and lose posts. On PostgreSQL, processes coordinate (bot.shared: one tracks,
+channel claims for delivery) and `run` does not take this lock; on SQLite a
+second `run` refuses to start. This module is the one place that decides it.
 
 SQLite: an exclusive flock on a lock file beside the database (not on the
 database itself: closing any descriptor of a file drops the process's POSIX

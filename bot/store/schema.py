@@ -320,6 +320,18 @@ cursors = Table(
     Column("value", Text, nullable=False),
 )
 
+# Mail taken by a process that does not track (several processes on one
+# PostgreSQL, migration 0006): raw bytes (zstd, as mails.raw), taken by the tracker in id order.
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("raw", LargeBinary, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("source_ref", Text),
+    Column("received_at", UtcDateTime, nullable=False),
+)
+
 # Search structures the migrations create outside this metadata (see migration
 # 0005): SQLite's FTS5 table over series titles (and its shadow tables), and
 # PostgreSQL's generated column series.title_tsv and its index. The tables'

@@ -1,4 +1,4 @@
-"""python -m tests.fakediscord --port P --guild G --channels C1,C2 [--token T]"""
+"""python -m tests.fakediscord --port P --guild G --channels C1,C2 [--more-guild G2=C3,C4] [--token T]"""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")
     parser.add_argument("--guild", type=int, default=DEFAULT_GUILD_ID)
     parser.add_argument("--channels", default="patches", help="comma-separated channel ids or names")
+    parser.add_argument("--more-guild", action="append", default=[], metavar="G=C1,C2",
+                        help="another guild and its channel ids (repeatable)")
+    parser.add_argument("--shards", type=int, default=1, help="GET /gateway/bot's recommended shard count")
     parser.add_argument("--token", default=None, help="require this bot token (default: accept any)")
     parser.add_argument("--rate-limit", default=None,
                         help="requests/seconds for every route bucket, e.g. 50/1 (default: Discord's per-route limits)")
@@ -40,6 +43,9 @@ async def serve(args: argparse.Namespace) -> None:
         rate_limits=RateLimits.discord().scaled(0.02) if args.fast else None,
         rate_limit=rate_limit,
         global_rate_limit=args.global_rate_limit,
+        more_guilds={int(g): [c.strip() for c in cs.split(",") if c.strip()]
+                     for g, cs in (spec.split("=", 1) for spec in args.more_guild)},
+        shards=args.shards,
     )
     async with fake:
         channels = ",".join(f"{c.id}:{c.name}" for c in fake.channels)

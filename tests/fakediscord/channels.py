@@ -43,7 +43,7 @@ def delete_channel(api: Api, channel: Channel) -> None:
     if channel.is_thread:
         data = {
             "id": str(channel.id),
-            "guild_id": str(state.guild_id),
+            "guild_id": str(channel.guild_id),
             "parent_id": str(channel.parent_id),
             "type": channel.type,
         }
@@ -73,7 +73,7 @@ def _new_thread(api: Api, parent: Channel, payload: dict[str, Any], *, thread_id
     state = api.state
     thread = Channel(
         id=thread_id,
-        guild_id=state.guild_id,
+        guild_id=parent.guild_id,
         name=str(payload["name"]),
         type=kind,
         parent_id=parent.id,

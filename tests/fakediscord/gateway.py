@@ -16,6 +16,18 @@ developers/topics/opcodes-and-status-codes.mdx, "Gateway Close Event Codes"):
   that surpass the limit are immediately disconnected": 4008;
 * a payload before IDENTIFY other than a heartbeat is 4003 "Not authenticated".
 
+Sharding (discord-api-docs developers/events/gateway.mdx, "Sharding", and the
+close codes table):
+* IDENTIFY's `shard` is "[shard_id, num_shards]"; a guild is on shard
+  "shard_id = (guild_id >> 22) % num_shards", and "each shard will only receive
+  Gateway events for the guilds it's assigned to": READY lists, GUILD_CREATE
+  and every guild event go only to the owning shard's sessions;
+* "4010 Invalid shard: You sent an invalid shard when identifying" (not two
+  integers, num_shards below 1, shard_id not below num_shards);
+* "4011 Sharding required: The session would have handled too many guilds -
+  you are required to shard your connection in order to connect" (more than
+  "2,500 guilds" on one session: `max_guilds_per_shard`).
+
 Frames are sent compressed as the client asks: zstd-stream (what discord.py
 asks for when zstandard is installed) or zlib-stream, else as text.
 """
@@ -47,6 +59,7 @@ ALL_INTENTS = VALID_INTENTS
 GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT = 1 << 1, 1 << 8, 1 << 15
 PRIVILEGED_INTENTS = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
 BACKLOG = 1000  # dispatches kept per session for RESUME
+MAX_GUILDS_PER_SHARD = 2500  # gateway.mdx "Sharding": "maximum of 2,500 guilds" per shard
 SEND_LIMIT = (120, 60.0)  # events a client may send per connection per window
 HEARTBEAT_GRACE = 1.5  # a heartbeat is late after interval * this (Discord allows for latency)
 
@@ -111,6 +124,11 @@ class Session:
     backlog: list[dict[str, Any]] = field(default_factory=list)
     connection: Connection | None = None
 
+    def owns(self, guild_id: int) -> bool:
+        """The guild is on this session's shard (gateway.mdx "Sharding Formula")."""
+        shard_id, num_shards = self.shard
+        return (guild_id >> 22) % num_shards == shard_id
+
     def frame(self, event: str, data: dict[str, Any]) -> dict[str, Any]:
         self.seq += 1
         frame = {"op": DISPATCH, "t": event, "s": self.seq, "d": data}
@@ -128,8 +146,10 @@ class Gateway:
         heartbeat_interval_ms: int = 41250,
         privileged_intents: int = 0,
         send_limit: tuple[int, float] = SEND_LIMIT,
+        max_guilds_per_shard: int = MAX_GUILDS_PER_SHARD,
     ) -> None:
         self.state = state
+        self.max_guilds_per_shard = max_guilds_per_shard
         self.token = token
         self.heartbeat_interval_ms = heartbeat_interval_ms
         # The privileged intents "enabled in the Developer Portal" for this app.
@@ -144,9 +164,12 @@ class Gateway:
     def dispatch(self, event: str, data: dict[str, Any], intent: int | None) -> None:
         """Send an event to every session that wants it (buffered while disconnected)."""
         self.state.gateway_events.append((event, data))
+        guild = data.get("guild_id") if isinstance(data, dict) else None
         for session in self.sessions.values():
             if intent is not None and not session.intents & intent:
                 continue
+            if guild is not None and not session.owns(int(guild)):
+                continue  # another shard's guild
             frame = session.frame(event, data)
             if session.connection is not None:
                 session.connection.send(frame)
@@ -286,19 +309,25 @@ class Gateway:
             self.state.gateway_closes.append(4014)
             await conn.close(4014)  # disallowed intent(s)
             return False
+        shard = data.get("shard", [0, 1])
+        if not _valid_shard(shard):
+            self.state.gateway_closes.append(4010)
+            await conn.close(4010)  # invalid shard
+            return False
         state = self.state
-        session = Session(
-            id=secrets.token_hex(16),
-            intents=intents,
-            shard=list(data.get("shard") or [0, 1]),
-        )
+        session = Session(id=secrets.token_hex(16), intents=intents, shard=list(shard))
+        guilds = [g for g in state.guild_ids() if session.owns(g)]
+        if len(guilds) > self.max_guilds_per_shard:
+            self.state.gateway_closes.append(4011)
+            await conn.close(4011)  # sharding required
+            return False
         self.sessions[session.id] = session
         session.connection = conn
         conn.session = session
         ready = {
             "v": 10,
             "user": payloads.bot_user(state),
-            "guilds": [{"id": str(state.guild_id), "unavailable": True}],
+            "guilds": [{"id": str(g), "unavailable": True} for g in guilds],
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self.resume_gateway_url,
@@ -314,7 +343,8 @@ class Gateway:
         }
         conn.send(session.frame("READY", ready))
         if session.intents & GUILDS_INTENT:
-            conn.send(session.frame("GUILD_CREATE", payloads.guild(state)))
+            for g in guilds:
+                conn.send(session.frame("GUILD_CREATE", payloads.guild(state, guild_id=g)))
         state.gateway_connects.append(self._record(conn, "identify", session))
         state.changed()
         return True
@@ -347,6 +377,7 @@ class Gateway:
             "path": conn.path,
             "kind": kind,
             "session_id": None if session is None else session.id,
+            "shard": None if session is None else list(session.shard),
             "compressed": conn.compressed,
         }
 
@@ -363,3 +394,11 @@ class Gateway:
         if data.get("nonce"):
             chunk["nonce"] = data["nonce"]
         conn.send(conn.session.frame("GUILD_MEMBERS_CHUNK", chunk))
+
+
+def _valid_shard(shard: Any) -> bool:
+    """[shard_id, num_shards]: two integers, 0 <= shard_id < num_shards."""
+    if not isinstance(shard, list) or len(shard) != 2 or not all(type(v) is int for v in shard):
+        return False
+    shard_id, num_shards = shard
+    return num_shards >= 1 and 0 <= shard_id < num_shards

@@ -108,7 +108,7 @@ def create_message(
             "type": reference.get("type", 0),
             "message_id": str(reference.get("message_id")),
             "channel_id": str(reference.get("channel_id") or channel.id),
-            "guild_id": str(state.guild_id),
+            "guild_id": str(channel.guild_id),
         }
     reopen = channel.is_thread and channel.archived
     if reopen:
@@ -116,7 +116,7 @@ def create_message(
     msg = Message(
         id=state.snowflakes.next(),
         channel_id=channel.id,
-        guild_id=state.guild_id,
+        guild_id=channel.guild_id,
         author_id=state.bot_id,
         content=payload.get("content") or "",
         embeds=list(payload.get("embeds") or []),
@@ -188,7 +188,7 @@ def edit_message(api: Api, msg: Message, payload: dict[str, Any], uploads: list[
 
 def delete_message(api: Api, msg: Message) -> None:
     msg.deleted = True
-    data = {"id": str(msg.id), "channel_id": str(msg.channel_id), "guild_id": str(api.state.guild_id)}
+    data = {"id": str(msg.id), "channel_id": str(msg.channel_id), "guild_id": str(msg.guild_id or api.state.guild_id)}
     api.dispatch("MESSAGE_DELETE", data, intent=GUILD_MESSAGES)
     api.state.changed()
 
@@ -242,7 +242,7 @@ class _OldEdits:
 def post_as(api: Api, channel: Channel, author_id: int, content: str, embeds: list[dict[str, Any]] | None = None) -> Message:
     """A message by someone else (a user, another bot): what the bot may not edit."""
     msg = Message(
-        id=api.state.snowflakes.next(), channel_id=channel.id, guild_id=api.state.guild_id, author_id=author_id,
+        id=api.state.snowflakes.next(), channel_id=channel.id, guild_id=channel.guild_id, author_id=author_id,
         content=content, embeds=list(embeds or []), timestamp=api.state.clock.iso(), created=api.state.clock.time(),
     )
     _mentions(api, channel, msg, None)

@@ -71,9 +71,9 @@ def application(state: FakeState) -> dict[str, Any]:
     }
 
 
-def everyone_role(state: FakeState) -> dict[str, Any]:
+def everyone_role(state: FakeState, guild_id: int | None = None) -> dict[str, Any]:
     return {
-        "id": str(state.guild_id),  # @everyone shares the guild's id
+        "id": str(state.guild_id if guild_id is None else guild_id),  # @everyone shares the guild's id
         "name": "@everyone",
         "color": 0,
         "hoist": False,
@@ -98,7 +98,7 @@ def channel(state: FakeState, ch: Channel) -> dict[str, Any]:
         return thread(state, ch)
     overwrites = []
     if ch.deny or ch.allow:
-        overwrites.append({"id": str(state.guild_id), "type": 0, "allow": str(ch.allow), "deny": str(ch.deny)})
+        overwrites.append({"id": str(ch.guild_id), "type": 0, "allow": str(ch.allow), "deny": str(ch.deny)})
     return {
         "id": str(ch.id),
         "type": ch.type,
@@ -196,10 +196,11 @@ def attachment(state: FakeState, msg: Message, item: Attachment) -> dict[str, An
     }
 
 
-def guild(state: FakeState, *, with_members: bool = True) -> dict[str, Any]:
+def guild(state: FakeState, *, with_members: bool = True, guild_id: int | None = None) -> dict[str, Any]:
+    gid = state.guild_id if guild_id is None else guild_id
     data: dict[str, Any] = {
-        "id": str(state.guild_id),
-        "name": state.guild_name,
+        "id": str(gid),
+        "name": state.guild_name_of(gid),
         "icon": None,
         "splash": None,
         "discovery_splash": None,
@@ -209,7 +210,7 @@ def guild(state: FakeState, *, with_members: bool = True) -> dict[str, Any]:
         "verification_level": 0,
         "default_message_notifications": 1,
         "explicit_content_filter": 0,
-        "roles": [everyone_role(state), *(role(state, r) for r in state.roles.values())],
+        "roles": [everyone_role(state, gid), *(role(state, r) for r in state.roles.values())],
         "emojis": [],
         "stickers": [],
         "features": [],
@@ -235,8 +236,8 @@ def guild(state: FakeState, *, with_members: bool = True) -> dict[str, Any]:
             member_count=2,
             voice_states=[],
             members=[member(bot_user(state))],
-            channels=[channel(state, c) for c in state.text_channels()],
-            threads=[thread(state, t) for t in state.threads() if not t.archived],
+            channels=[channel(state, c) for c in state.text_channels(gid)],
+            threads=[thread(state, t) for t in state.threads(gid) if not t.archived],
             presences=[],
             stage_instances=[],
             guild_scheduled_events=[],

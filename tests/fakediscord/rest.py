@@ -161,6 +161,8 @@ class Api:
         self.knobs = knobs or Knobs()
         self.gateway: Gateway | None = None  # set by the server once both exist
         self.gateway_url = ""  # ws://127.0.0.1:P/gateway, set once bound
+        self.shards = 1  # GET /gateway/bot's recommended shard count
+        self.max_concurrency = 1
 
     # -- lookups that raise Discord's errors ---------------------------------
     def channel(self, channel_id: str | int) -> Channel:
@@ -191,7 +193,7 @@ class Api:
         return msg
 
     def guild(self, guild_id: str) -> None:
-        if guild_id != str(self.state.guild_id):
+        if guild_id not in {str(g) for g in self.state.guild_ids()}:
             raise ApiError(404, 10004, "Unknown Guild")
 
     def dispatch(self, event: str, data: dict[str, Any], intent: int | None) -> None:
@@ -220,7 +222,9 @@ class Api:
         if response.status in (401, 403, 429) and response.headers.get("X-RateLimit-Scope") != "shared":
             self.state.invalid_requests += 1
             self.rate_limiter.count_invalid()
-        self.state.requests.append(RequestRecord(request.method, request.path, route, response.status, time.time()))
+        self.state.requests.append(RequestRecord(
+            request.method, request.path, route, response.status, time.time(), auth=request.headers.get("Authorization")
+        ))
         self.state.changed()
         return response
 
@@ -292,8 +296,11 @@ def register(router: web.UrlDispatcher, api: Api) -> None:
         return json_response({"url": api.gateway_url})
 
     async def gateway_bot(request: web.Request) -> web.Response:
-        limit = {"total": 1000, "remaining": 999, "reset_after": 86_400_000, "max_concurrency": 1}
-        return json_response({"url": api.gateway_url, "shards": 1, "session_start_limit": limit})
+        # discord-api-docs developers/events/gateway.mdx "Get Gateway Bot": the
+        # recommended number of shards, and session_start_limit with max_concurrency
+        # (how many shards may IDENTIFY per 5 seconds).
+        limit = {"total": 1000, "remaining": 999, "reset_after": 86_400_000, "max_concurrency": api.max_concurrency}
+        return json_response({"url": api.gateway_url, "shards": api.shards, "session_start_limit": limit})
 
     async def get_guild(request: web.Request) -> web.Response:
         api.guild(request.match_info["guild_id"])

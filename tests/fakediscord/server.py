@@ -5,7 +5,7 @@ and the in-process API tests drive it with.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -14,7 +14,7 @@ from aiohttp import web
 from . import channels, control, interactions, messages, payloads, rest
 from .clock import FakeClock
 from .faults import Faults, OutageMode, RestFault
-from .gateway import SEND_LIMIT, Gateway
+from .gateway import MAX_GUILDS_PER_SHARD, SEND_LIMIT, Gateway
 from .ratelimits import RateLimiter, RateLimits
 from .rest import Knobs
 from .state import Channel, FakeState, InteractionRecord, Message, RequestRecord, Role
@@ -42,6 +42,10 @@ class FakeDiscord:
     gateway_send_limit: (frames, seconds) a client may send per connection (else close 4008).
     interaction_ack_timeout: seconds to answer an interaction before 10062 (Discord: 3).
     interaction_token_lifetime: seconds follow-ups and @original edits work (Discord: 15 min).
+    more_guilds: guilds besides the first, id -> channel specs (they share its roles).
+    shards, max_concurrency: what GET /gateway/bot recommends; each session gets
+      only its shard's guilds (gateway.py, "Sharding"); max_guilds_per_shard: past
+      it IDENTIFY is closed with 4011 (Discord: 2,500).
     nonce_window: seconds enforce_nonce de-duplicates a send ("a few minutes").
     old_message_edits: (edits, seconds) per channel for messages older than an hour (30046).
 
@@ -69,6 +73,10 @@ class FakeDiscord:
         interaction_token_lifetime: float = 15 * 60.0,
         nonce_window: float = 300.0,
         old_message_edits: tuple[int, float] = (5, 3600.0),
+        more_guilds: Mapping[int, Sequence[ChannelSpec]] | None = None,
+        shards: int = 1,
+        max_concurrency: int = 1,
+        max_guilds_per_shard: int = MAX_GUILDS_PER_SHARD,
     ) -> None:
         self.clock = FakeClock()
         # A bot's application id is its user id.
@@ -77,6 +85,10 @@ class FakeDiscord:
         )
         for spec in channels:
             self._add_spec(spec)
+        for more_id, specs in (more_guilds or {}).items():
+            self.state.more_guilds[more_id] = f"guild-{more_id}"
+            for spec in specs:
+                self._add_spec(spec, guild_id=more_id)
         self.faults = Faults()
         self.token = token
         self.host, self.port = host, port
@@ -100,18 +112,21 @@ class FakeDiscord:
             heartbeat_interval_ms=heartbeat_interval_ms,
             privileged_intents=privileged_intents,
             send_limit=gateway_send_limit,
+            max_guilds_per_shard=max_guilds_per_shard,
         )
+        self.api.shards = shards
+        self.api.max_concurrency = max_concurrency
         self.api.gateway = self.gateway
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._outage_timer: asyncio.TimerHandle | None = None
 
-    def _add_spec(self, spec: ChannelSpec) -> Channel:
+    def _add_spec(self, spec: ChannelSpec, *, guild_id: int | None = None) -> Channel:
         if isinstance(spec, tuple):
-            return self.state.add_channel(spec[1], spec[0])
+            return self.state.add_channel(spec[1], spec[0], guild_id=guild_id)
         if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
-            return self.state.add_channel(f"channel-{len(self.state.channels) + 1}", int(spec))
-        return self.state.add_channel(spec)
+            return self.state.add_channel(f"channel-{len(self.state.channels) + 1}", int(spec), guild_id=guild_id)
+        return self.state.add_channel(spec, guild_id=guild_id)
 
     # -- lifecycle ---------------------------------------------------------------
     def build_app(self) -> web.Application:

@@ -204,6 +204,7 @@ class RequestRecord:
     status: int
     time: float
     body: Any = None
+    auth: str | None = None  # the Authorization header: which bot (process) made the call
 
     def observed(self) -> dict[str, Any]:
         return {"method": self.method, "path": self.path, "route": self.route, "status": self.status, "time": self.time}
@@ -219,6 +220,9 @@ class FakeState:
         self.snowflakes = Snowflakes(self.clock)
         self.guild_id = guild_id
         self.guild_name = guild_name
+        # Guilds besides the first: id -> name. They share the first's roles and
+        # permissions; their channels carry their guild_id (`add_channel`).
+        self.more_guilds: dict[int, str] = {}
         self.bot_id = bot_id
         self.application_id = application_id
         self.channels: dict[int, Channel] = {}
@@ -260,18 +264,25 @@ class FakeState:
             self._waiters.discard(event)
 
     # -- lookups ---------------------------------------------------------------
-    def add_channel(self, name: str, channel_id: int | None = None, **kw: Any) -> Channel:
+    def guild_ids(self) -> list[int]:
+        return [self.guild_id, *self.more_guilds]
+
+    def guild_name_of(self, guild_id: int) -> str:
+        return self.guild_name if guild_id == self.guild_id else self.more_guilds[guild_id]
+
+    def add_channel(self, name: str, channel_id: int | None = None, *, guild_id: int | None = None, **kw: Any) -> Channel:
         cid = channel_id or self.snowflakes.next()
-        position = sum(1 for c in self.channels.values() if not c.is_thread)
-        channel = Channel(id=cid, guild_id=self.guild_id, name=name, position=position, **kw)
+        guild = self.guild_id if guild_id is None else guild_id
+        position = sum(1 for c in self.channels.values() if not c.is_thread and c.guild_id == guild)
+        channel = Channel(id=cid, guild_id=guild, name=name, position=position, **kw)
         self.channels[cid] = channel
         return channel
 
-    def text_channels(self) -> list[Channel]:
-        return [c for c in self.channels.values() if not c.is_thread]
+    def text_channels(self, guild_id: int | None = None) -> list[Channel]:
+        return [c for c in self.channels.values() if not c.is_thread and guild_id in (None, c.guild_id)]
 
-    def threads(self) -> list[Channel]:
-        return [c for c in self.channels.values() if c.is_thread]
+    def threads(self, guild_id: int | None = None) -> list[Channel]:
+        return [c for c in self.channels.values() if c.is_thread and guild_id in (None, c.guild_id)]
 
     def active_threads(self) -> int:
         return sum(1 for c in self.channels.values() if c.is_thread and not c.archived)

@@ -58,3 +58,19 @@ class Recent:
 
     async def series(self, series_id: int) -> SeriesView | None:
         return self._views.get(series_id) or await self.store.get_series(series_id)
+
+    async def series_for(self, event: Event) -> SeriesView | None:
+        """The series as delivering `event` needs it: at least as new as the event.
+
+        The cached view is, when routing here kept the event (it read the view
+        after the event's commit). An event routed by another process (several
+        processes on one PostgreSQL) may be newer than our view: read it again,
+        and keep it for the card edits that follow."""
+        if event.event_id is not None and self._events.get(event.event_id) is not None:
+            cached = self._views.get(event.series_id)
+            if cached is not None:
+                return cached
+        view = await self.store.get_series(event.series_id)
+        if view is not None:
+            self._views.put(event.series_id, view)
+        return view

@@ -101,7 +101,7 @@ class Poster:
         event = await self.recent.event(d.event_id)
         series = None
         if event is not None:
-            series = await self.recent.series(event.series_id)
+            series = await self.recent.series_for(event)
         if event is None or series is None:
             await self.failures.fail(d, "event or series no longer stored")
             return

@@ -10,6 +10,8 @@ One routing task for the whole worker; two tasks per channel (posting, card
 edits), each supervised: transient faults and our own errors back off and
 retry, keeping the channel's order, until the channel is gone; a 403 parks
 the channel (`parking`) until permissions change, a timer or a retry by hand.
+With `claims` (several processes on one PostgreSQL, `claims`), a channel's
+loops run only in the process that claimed it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.notify.delivery.cache import Recent
 from bot.notify.delivery.cards import Cards
+from bot.notify.delivery.claims import ChannelClaims
 from bot.notify.delivery.editing import CardEditor
 from bot.notify.delivery.failures import FailureLog
 from bot.notify.delivery.fallback import ThreadFallback
@@ -52,8 +55,10 @@ class DeliveryWorker:
         permission_changes: PermissionChanges | None = None,
         park_retry: float = 600.0,
         park_sweep: float = 10.0,
+        claims: ChannelClaims | None = None,
     ) -> None:
         self.store = store
+        self.claims = claims
         self.backoff = backoff
         self.deleted = deleted
         self.permission_changes = permission_changes
@@ -100,6 +105,8 @@ class DeliveryWorker:
             self._channel(channel_id).nudge.set()
         self._wake.set()
         self._tasks.append(asyncio.create_task(self._route_loop(), name="notify-route"))
+        if self.claims is not None:
+            self._tasks.append(asyncio.create_task(self.claims.run(self._claimed, self._lost), name="notify-claims"))
         self._tasks.append(asyncio.create_task(
             self.parking.watch(lambda: self._channels.values(), self._channel), name="notify-parked"
         ))
@@ -162,11 +169,27 @@ class DeliveryWorker:
         ch = self._channels.get(channel_id)
         if ch is None:
             ch = self._channels[channel_id] = ChannelState(channel_id)
+        if self.claims is not None and not self.claims.holds(channel_id):
+            self.claims.want(channel_id)  # another process may deliver it; `_claimed` starts it here
+            return ch
         if ch.task is None or ch.task.done():
             ch.task = asyncio.create_task(self._channel_loop(ch), name=f"notify-channel-{channel_id}")
         if ch.editor is None or ch.editor.done():
             ch.editor = asyncio.create_task(self._editor_loop(ch), name=f"notify-edits-{channel_id}")
         return ch
+
+    def _claimed(self, channel_id: int) -> None:
+        """This process now delivers the channel (another may have died mid-send)."""
+        ch = self._channel(channel_id)
+        ch.verify = True
+        ch.nudge.set()
+
+    def _lost(self, channel_ids: set[int]) -> None:
+        """The claims are gone (connection lost): another process may take these channels."""
+        for channel_id in channel_ids:
+            ch = self._channels.pop(channel_id, None)
+            for task in [] if ch is None else ch.tasks():
+                task.cancel()
 
     async def _channel_loop(self, ch: ChannelState) -> None:
         async def interrupted() -> None:

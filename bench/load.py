@@ -1,0 +1,280 @@
+"""Load: SMTP in at a steady rate, 50 subscribed channels in two guilds on the
+fake Discord, on SQLite (one `kvm-patchbot run`) or PostgreSQL (several).
+
+Mails are series (a cover and --patches patches), series k touching
+arch/x86/kvm/d{k % 50}/, and channel j subscribes to arch/x86/kvm/d{j}/*: each
+series goes to one channel, the 50 channels spread over two guilds. Senders
+(--connections SMTP connections, spread over the processes' sinks) pace the
+mails to --rate per second for --seconds. The fake's rate limits are raised
+out of the way (429s are counted: they should be 0).
+
+Figures printed (never asserted):
+- mails lost (acknowledged with 250 but not stored) and posts lost and
+  duplicated (each expected card and patch post made exactly once): must be 0;
+- SMTP to post: end of DATA to the POST that made the mail's message, p50/p99;
+- peak resident memory (VmHWM) of each `kvm-patchbot run` process.
+
+Usage:
+  python bench/load.py [--seconds 60] [--rate 200]                    # SQLite, one process
+  python bench/load.py --pg postgresql://postgres@127.0.0.1/test --processes 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import smtplib
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.helpers import series  # noqa: E402  (synthetic, realistic patch mails)
+
+G1, G2 = 6000 << 22, 6001 << 22  # two guilds (on shards 0 and 1 of 2)
+CHANNELS = 50
+FAKE_READY = re.compile(r"api=(\S+) gateway=(\S+) control=(\S+)")
+BOT_READY = re.compile(r"ready, SMTP on ([\d.]+):(\d+)")
+MID = re.compile(rb"^Message-ID: <(.*?)>\r\n", re.M | re.I)
+SETTLE = float(os.environ.get("BENCH_SETTLE", "180"))  # seconds after the last mail for the posts to arrive
+
+
+def channel_id(j: int) -> int:
+    return 6100 + j
+
+
+def guild_of(j: int) -> int:
+    return G1 if j < CHANNELS // 2 else G2
+
+
+def start(cmd: list[str], pattern: re.Pattern[str], env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[str], re.Match[str]]:
+    log = open(os.environ.get("BENCH_LOG", os.devnull), "a")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env, cwd=cwd)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if m := pattern.search(line):
+            return proc, m
+    raise SystemExit(f"{cmd} exited before it was ready")
+
+
+def get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=60) as resp:
+        return json.load(resp)
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def send_paced(port: int, mails: list[bytes], rate: float, ended: dict[str, float], acked: list[str]) -> None:
+    """One connection; mail i starts at t0 + i/rate; records end-of-DATA times."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=120) as smtp:
+        smtp.ehlo()
+        t0 = time.monotonic()
+        for i, raw in enumerate(mails):
+            delay = t0 + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)  # pacing the load, not synchronisation
+            for code, msg in (smtp.mail("bench@localhost"), smtp.rcpt("kvm@localhost"), smtp.docmd("DATA")):
+                assert code in (250, 354), (code, msg)
+            smtp.send(raw + b"\r\n.\r\n")
+            mid = MID.search(raw).group(1).decode()  # type: ignore[union-attr]  # every mail has one
+            ended[mid] = time.time()
+            code, msg = smtp.getreply()
+            if code == 250:
+                acked.append(mid)
+
+
+async def stored_ids(url: str, schema: str | None) -> tuple[set[str], dict[str, int]]:
+    """The stored Message-IDs, and the deliveries by status."""
+    from sqlalchemy import select
+
+    from bot.store import Store
+    from bot.store import delivery as q
+    from bot.store import schema as t
+
+    store = await Store.open(url, schema=schema)
+    try:
+        async with store.engine.connect() as conn:
+            return set(await conn.scalars(select(t.mails.c.message_id))), await q.count_by_status(store)
+    finally:
+        await store.close()
+
+
+def make_schema(url: str, name: str, drop: bool = False) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from bot.store.url import async_url
+
+    async def go() -> None:
+        engine = create_async_engine(async_url(url))
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{name}" CASCADE' if drop else f'CREATE SCHEMA "{name}"'))
+        await engine.dispose()
+
+    asyncio.run(go())
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rate", type=float, default=200.0, help="mails per second, over all connections")
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--patches", type=int, default=3, help="patches per series (each series: 1 + N mails)")
+    ap.add_argument("--connections", type=int, default=16, help="SMTP connections, spread over the processes")
+    ap.add_argument("--pg", metavar="URL", help="PostgreSQL URL (a fresh schema is made and dropped); default SQLite")
+    ap.add_argument("--processes", type=int, default=1, help="kvm-patchbot run processes (PostgreSQL only above 1)")
+    args = ap.parse_args()
+    if args.processes > 1 and not args.pg:
+        ap.error("several processes need --pg (SQLite is one process)")
+    n = args.patches
+    total = int(args.rate * args.seconds)
+    n_series = max(1, total // (1 + n))
+    mails = [m for i in range(n_series)
+             for m in series(f"L{i}", f"Load {i} work", n, minutes=i, directory=f"arch/x86/kvm/d{i % CHANNELS}")]
+    subs = [{"guild": guild_of(j), "channel": channel_id(j), "filter": {"paths": [f"arch/x86/kvm/d{j}/*"]}}
+            for j in range(CHANNELS)]
+    schema = "load_" + uuid.uuid4().hex[:10] if args.pg else None
+    procs: list[subprocess.Popen[str]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("KVMBOT_")}, "PYTHONPATH": str(ROOT)}
+        first = ",".join(str(channel_id(j)) for j in range(CHANNELS // 2))
+        second = ",".join(str(channel_id(j)) for j in range(CHANNELS // 2, CHANNELS))
+        fake, fm = start(
+            [sys.executable, "-m", "tests.fakediscord", "--guild", str(G1), "--channels", first,
+             "--more-guild", f"{G2}={second}", "--rate-limit", "1000000/1", "--global-rate-limit", "1000000"],
+            FAKE_READY, env, ROOT,
+        )
+        api, gateway, control = fm.groups()
+        url = args.pg or f"sqlite+aiosqlite:///{Path(tmp) / 'load.db'}"
+        if schema:
+            make_schema(url, schema)
+        ports: list[int] = []
+        try:
+            for k in range(args.processes):
+                cwd = Path(tmp) / f"p{k}"
+                cwd.mkdir()
+                bot_env = {
+                    **env, "KVMBOT_SMTP__HOST": "127.0.0.1", "KVMBOT_SMTP__PORT": "0", "KVMBOT_STORE__URL": url,
+                    "KVMBOT_DISCORD__TOKEN": f"load-{k}", "KVMBOT_DISCORD__API_BASE_URL": api,
+                    "KVMBOT_DISCORD__GATEWAY_URL": gateway, "KVMBOT_SUBSCRIPTIONS": json.dumps(subs),
+                    "KVMBOT_LOG_LEVEL": os.environ.get("BENCH_BOT_LOG_LEVEL", "WARNING"),
+                    **({"KVMBOT_STORE__PG_SCHEMA": schema} if schema else {}),
+                }
+                proc, ready = start([sys.executable, "-m", "bot", "run"], BOT_READY, bot_env, cwd)
+                procs.append(proc)
+                ports.append(int(ready.group(2)))
+            # Whole series per connection, so each series' mails arrive in order.
+            shares: list[list[bytes]] = [[] for _ in range(args.connections)]
+            for i in range(n_series):
+                shares[i % args.connections] += mails[i * (1 + n):(i + 1) * (1 + n)]
+            ended: dict[str, float] = {}
+            acked: list[str] = []
+            t0 = time.monotonic()
+            senders = [
+                threading.Thread(target=send_paced, args=(ports[c % len(ports)], share,
+                                                          args.rate / args.connections, ended, acked))
+                for c, share in enumerate(shares)
+            ]
+            for s in senders:
+                s.start()
+            for s in senders:
+                s.join()
+            elapsed = time.monotonic() - t0
+            want = n_series * (1 + n)
+            deadline = time.monotonic() + SETTLE
+            while True:  # a bench polls the fake's control API; tests wait on conditions
+                messages = get(control + "/messages")
+                if len(messages) >= want or time.monotonic() > deadline:
+                    break
+                time.sleep(1.0)
+            drained = time.monotonic() - t0
+            time.sleep(3.0)  # anything doubled late would show now
+            messages = get(control + "/messages")
+            requests = get(control + "/requests")
+            peaks = [peak_rss_mb(p.pid) for p in procs]
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.wait(60)
+            fake.terminate()
+            fake.wait(30)
+        stored, statuses = asyncio.run(stored_ids(url, schema))
+        if schema and not os.environ.get("BENCH_KEEP_SCHEMA"):
+            make_schema(url, schema, drop=True)
+        elif schema:
+            print(f"kept schema {schema}")
+
+    footer_count = Counter(m["embeds"][0]["footer"]["text"] for m in messages if m.get("embeds"))
+    duplicated = sum(c - 1 for c in footer_count.values() if c > 1)
+    expected = {f"kvm-patchbot · series {s}" for s in range(1, n_series + 1)} | {
+        f"kvm-patchbot · series {s} · {k}/{n}" for s in range(1, n_series + 1) for k in range(1, n + 1)}
+    missing = sorted(expected - set(footer_count))
+    lost_posts = len(missing)
+    lost_mails = len(set(acked) - stored)
+
+    # Each message to its POST (per channel both are in creation order), each to its mail by title.
+    posts_by_path: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in requests:
+        if r["route"] == "POST /channels/{channel_id}/messages" and r["status"] == 200:
+            posts_by_path[r["path"]].append(r)
+    by_channel: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for m in messages:
+        by_channel[m["channel_id"]].append(m)
+    mid_of = {}
+    for i in range(n_series):
+        mid_of[f"Load {i} work"] = f"L{i}-0@example.com"
+        for k in range(1, n + 1):
+            mid_of[f"Load {i} work part {k}"] = f"L{i}-{k}@example.com"
+    latencies: list[float] = []
+    for ch, msgs in by_channel.items():
+        reqs = posts_by_path[f"/api/v10/channels/{ch}/messages"]
+        for msg, r in zip(sorted(msgs, key=lambda x: int(x["id"])), reqs, strict=False):
+            title = msg["embeds"][0].get("title", "").replace("\\", "") if msg.get("embeds") else ""
+            key = next((k for k in (title.split(": ", 2)[-1], title) if k in mid_of), None)
+            if key is None:
+                key = next((k for k in mid_of if title.endswith(k)), None)
+            if key is not None and mid_of[key] in ended:
+                latencies.append((r["time"] - ended[mid_of[key]]) * 1000)
+    rate_limited = sum(1 for r in requests if r["status"] == 429)
+
+    where = f"PostgreSQL, {args.processes} process(es)" if args.pg else "SQLite, 1 process"
+    print(f"{where}: sent {len(mails)} mails ({n_series} series of 1+{n}) in {elapsed:.1f} s = "
+          f"{len(mails) / elapsed:.1f} mails/s over {args.connections} connections; "
+          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(f"mails acknowledged {len(acked)}, lost {lost_mails}; posts expected {want}, made {len(footer_count)}, "
+          f"lost {lost_posts}, duplicated {duplicated}; all posted {drained:.1f} s after the first mail; 429s {rate_limited}")
+    if latencies:
+        print(f"SMTP (end of DATA) -> post: p50 {statistics.median(latencies):.0f} ms, p99 {pct(latencies, 99):.0f} ms, "
+              f"max {max(latencies):.0f} ms over {len(latencies)} posts")
+    if missing or set(footer_count) - expected:
+        print(f"missing posts: {missing[:10]}; unexpected: {sorted(set(footer_count) - expected)[:10]}")
+    print(f"deliveries at the end, by status: {statuses}")
+    print("peak resident memory: " + ", ".join(f"process {i} {mb:.0f} MB" for i, mb in enumerate(peaks)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

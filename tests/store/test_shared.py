@@ -1,0 +1,52 @@
+"""Pieces of several processes on one store: the inbox (taken in arrival
+order), and delivery's series views when another process routed the event."""
+
+from __future__ import annotations
+
+from bot.notify.delivery.cache import Recent
+from bot.store import inbox
+from tests.conftest import StoreTarget
+from tests.helpers import series
+
+
+async def test_the_inbox_gives_mail_back_in_arrival_order_until_dropped(store_target: StoreTarget) -> None:
+    store = await store_target.open()
+    try:
+        mails = series("ib", "Inbox order", 3)
+        await inbox.add(store, [(m, f"ref{i}") for i, m in enumerate(mails[:2])], source="smtp")
+        await inbox.add(store, [(m, None) for m in mails[2:]], source="lore")
+        waiting = await inbox.take(store)
+        assert [w.raw for w in waiting] == mails  # byte for byte, oldest first
+        assert [w.source for w in waiting] == ["smtp", "smtp", "lore", "lore"]
+        assert [w.source_ref for w in waiting] == ["ref0", "ref1", None, None]
+        await inbox.drop(store, [w.id for w in waiting[:3]])
+        assert [w.raw for w in await inbox.take(store)] == mails[3:]
+        assert await inbox.waiting_count(store) == 1
+    finally:
+        await store.close()
+
+
+async def test_an_event_routed_elsewhere_is_delivered_with_a_view_at_least_as_new(store_target: StoreTarget) -> None:
+    store = await store_target.open()
+    try:
+        mails = series("rv", "Fresh views", 2)
+        for raw in mails[:2]:
+            await store.ingest(raw)
+        early = await store.events_after(0)
+        sid = early[0].series_id
+        stale = await store.get_series(sid)
+        assert stale is not None and len(stale.patches) == 2  # the cover and patch 1
+        recent = Recent(store)
+        for e in early:  # routed here: the view was kept with these events
+            assert e.event_id is not None
+            recent.keep_event(e.event_id, e)
+        recent.keep_series(sid, stale)
+        await store.ingest(mails[2])  # another process routes this one
+        late = [e for e in await store.events_after(early[-1].event_id or 0) if e.series_id == sid]
+        assert late
+        assert await recent.series_for(early[-1]) is stale  # cached: as new as that event
+        fresh = await recent.series_for(late[0])
+        assert fresh is not None and len(fresh.patches) == 3
+        assert recent.cached_series(sid) == fresh  # the card edits that follow see it too
+    finally:
+        await store.close()

@@ -118,6 +118,7 @@ class MemoryIndex:
             s = self._series[d.member.series_id]
             s.members[d.member.slot] = d.message_id
             s.member_titles[d.member.slot] = d.member.mail.subject.title
+            s.member_subsystems[d.member.slot] = d.member.mail.subject.subsystem
             self._members[d.message_id] = Member(s.series_id, d.member.slot)
             self._index_title(s, d.member.mail.subject.title)
         for sid, name, value in d.updates:

@@ -22,7 +22,7 @@ from bot.series.late import LateFix
 from bot.series.lineage import early_partial_reroll, find_lineage, place_in_lineage
 from bot.series.models import Event, EventKind
 from bot.series.replies import REVIEW_TRAILERS, decide_reply
-from bot.series.state import Member, SeriesIndex, SeriesState
+from bot.series.state import Member, SeriesIndex, SeriesState, voted_subsystem
 from bot.series.threads import event, explicit_version, nearest_member, parents, slot_of, version_key
 from bot.series.titles import same_title
 
@@ -201,7 +201,6 @@ def _identity_updates(mail: ParsedMail, slot: int, s: SeriesState) -> list[tuple
             ("title", sub.title),
             ("subject", sub.raw),
             ("title_slot", slot),
-            ("subsystem", sub.subsystem),
             ("prefixes", sub.prefixes),
             ("tags", sub.tags),
             ("rfc", sub.rfc or s.rfc),
@@ -217,6 +216,9 @@ def _identity_updates(mail: ParsedMail, slot: int, s: SeriesState) -> list[tuple
             out.append(("pull", True))
     if mail.change_id and not s.change_id:
         out.append(("change_id", mail.change_id))
+    voted = voted_subsystem({**s.member_subsystems, slot: sub.subsystem})
+    if voted != s.subsystem:
+        out.append(("subsystem", voted))
     if _dated_before(mail, s):
         out.append(("first_seen", mail.date))
     if mail.date and mail.date > s.last_seen:
@@ -299,6 +301,7 @@ def _create(
         title_slot=slot,
         members={slot: mail.message_id},
         member_titles={slot: sub.title},
+        member_subsystems={slot: sub.subsystem},
         change_id=mail.change_id,
         partial=partial,
     )

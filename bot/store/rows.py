@@ -108,7 +108,7 @@ def series_row(s: SeriesState) -> dict[str, Any]:
 
 def state_from_rows(
     row: Mapping[str, Any],
-    members: Iterable[tuple[int, str, str]],
+    members: Iterable[tuple[int, str, str, str | None]],
     trailer_keys: Iterable[tuple[int, str, str]],
     applied_slots: Iterable[int],
 ) -> SeriesState:
@@ -140,9 +140,10 @@ def state_from_rows(
         duplicate_of=row["duplicate_of"],
         partial=row["partial"],
     )
-    for slot, mid, title in members:
+    for slot, mid, title, subsystem in members:
         s.members[slot] = mid
         s.member_titles[slot] = title
+        s.member_subsystems[slot] = subsystem
     s.trailer_keys.update(trailer_keys)
     s.applied_slots.update(applied_slots)
     return s

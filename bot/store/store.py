@@ -21,6 +21,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.mail.models import Kind, ParsedMail
+from bot.mail.subject import parse_subject
 from bot.series import Decision, MemoryIndex, Role, decide, waits_for_parent
 from bot.series.models import Event, EventKind
 from bot.store import schema as t
@@ -253,11 +254,14 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
     async def _reload_index(self) -> None:
         index = MemoryIndex()
         async with self._engine.connect() as conn:
-            members: dict[int, list[tuple[int, str, str]]] = {}
-            for sid, slot, mid, title in await conn.execute(
-                select(t.patches.c.series_id, t.patches.c.slot, t.patches.c.message_id, t.patches.c.title)
+            members: dict[int, list[tuple[int, str, str, str | None]]] = {}
+            for sid, slot, mid, title, subject in await conn.execute(
+                select(
+                    t.patches.c.series_id, t.patches.c.slot, t.patches.c.message_id, t.patches.c.title,
+                    t.patches.c.subject,
+                )
             ):
-                members.setdefault(sid, []).append((slot, mid, title))
+                members.setdefault(sid, []).append((slot, mid, title, parse_subject(subject).subsystem))
             keys: dict[int, list[tuple[int, str, str]]] = {}
             for sid, slot, name, email in await conn.execute(
                 select(t.trailers.c.series_id, t.trailers.c.slot, t.trailers.c.name, t.trailers.c.giver_email)

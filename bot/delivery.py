@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import IO, TYPE_CHECKING
 
 from bot.config import Settings
+from bot.notify.delivery.settle import Clock
 from bot.notify.delivery.worker import DeliveryWorker
 from bot.notify.preview import PreviewSink
 from bot.notify.sink import DeletedChannels, PermissionChanges
@@ -64,6 +66,7 @@ class DeliveryService:
         park_retry: float | None = None,
         park_sweep: float = 10.0,
         metrics: Metrics | None = None,
+        clock: Clock = time.time,
     ) -> DeliveryService:
         """Sync the config's subscriptions, connect (or preview), start delivering;
         `metrics` counts the Discord API's answers.
@@ -71,21 +74,25 @@ class DeliveryService:
         park_retry: seconds before a channel Discord refused (403) is tried again
         without a permission change (default: `discord.park_retry_seconds`);
         park_sweep: how often the worker looks for a `kvm-patchbot deliveries
-        retry` asked by hand."""
+        retry` asked by hand; `clock` (epoch seconds) times the routing
+        settle window (`routing.settle_seconds`)."""
         added, kept, removed = await store.sync_config(list(settings.subscriptions))
         if added or removed:
             log.info("subscriptions from config: %d added, %d kept, %d removed", added, kept, removed)
         token = settings.discord.token.get_secret_value() if settings.discord.token else None
         if token is None:
             sink = PreviewSink(settings.discord.preview_file, stream)
-            worker = DeliveryWorker(store, sink, preview=True, coalesce_delay=coalesce_delay, backoff=backoff)
+            worker = DeliveryWorker(
+                store, sink, preview=True, coalesce_delay=coalesce_delay, backoff=backoff,
+                settle_seconds=settings.routing.settle_seconds, clock=clock,
+            )
             log.info("no Discord token: preview mode, posts go to the console and %s", settings.discord.preview_file)
             await worker.start()
             return cls(worker)
         return cls._discord(
             settings, store, token, coalesce_delay=coalesce_delay, backoff=backoff,
             park_retry=settings.discord.park_retry_seconds if park_retry is None else park_retry,
-            park_sweep=park_sweep, metrics=metrics,
+            park_sweep=park_sweep, metrics=metrics, clock=clock,
         )
 
     @classmethod
@@ -100,6 +107,7 @@ class DeliveryService:
         park_retry: float,
         park_sweep: float,
         metrics: Metrics | None,
+        clock: Clock,
     ) -> DeliveryService:
         from bot.digest.source import StoreDigest
         from bot.discord.client import make_client  # discord.py only when used
@@ -115,6 +123,7 @@ class DeliveryService:
         worker = DeliveryWorker(
             store, sink, coalesce_delay=coalesce_delay, backoff=backoff, deleted=deleted,
             permission_changes=changes, park_retry=park_retry, park_sweep=park_sweep,
+            settle_seconds=settings.routing.settle_seconds, clock=clock,
         )
         service = cls(worker, DiscordSession(client, token, backoff=backoff), backoff=backoff)
         # Discord may be down at start-up: mail keeps being stored and the

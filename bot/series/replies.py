@@ -77,7 +77,9 @@ def decide_reply(mail: ParsedMail, index: SeriesIndex, when: datetime) -> Decisi
             )
         )
     applied: list[AppliedRecord] = []
+    waits = False
     if mail.applied is not None:
+        waits = any(c.index is not None and c.index > 0 and c.index not in s.members for c in mail.applied.commits)
         done: set[int] = set()
         for c in mail.applied.commits:
             slot = _applied_slot(c.index, c.title, at, s)
@@ -106,5 +108,6 @@ def decide_reply(mail: ParsedMail, index: SeriesIndex, when: datetime) -> Decisi
         trailers=tuple(trailers),
         applied=tuple(applied),
         events=tuple(events),
+        waits=waits,
         notes=(f"reply to slot {at.slot} of series {sid}",),
     )

@@ -250,6 +250,8 @@ class RowBatch:
         self.stable: list[dict[str, Any]] = []
         self.applied: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
+        self.pending: list[dict[str, Any]] = []  # pending_replies rows
+        self.resolved: list[str] = []  # pending replies no longer waiting (deleted after `pending` is written)
         # Rows of the touched series taken when the batch was tracked (else
         # they are read from the index when written).
         self.series_rows: list[dict[str, Any]] | None = None
@@ -266,5 +268,7 @@ class RowBatch:
             self.refs += [{"series_id": d.series_id, "message_id": r} for r in fresh_refs]
         self.trailers += [trailer_row(t) for t in d.trailers]
         self.applied += [applied_row(a) for a in d.applied]
+        if d.waits and d.series_id is not None:
+            self.pending.append({"message_id": d.message_id, "series_id": d.series_id})
         if with_events:
             self.events += event_rows(d, created_at)

@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 import urllib.request
 from collections import defaultdict
@@ -185,21 +186,23 @@ def latency(store_url: str, runs: int, patches: int) -> tuple[list[float], list[
     return singles, serieses
 
 
-def _pg_database(url: str) -> tuple[str, object]:
+def _pg_database(url: str) -> tuple[str, Callable[[], None]]:
     """A fresh database beside `url`'s, and how to drop it."""
     import asyncio
 
-    import asyncpg  # the PostgreSQL driver the bot uses
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
 
-    base = url.replace("postgresql+asyncpg://", "postgresql://")
+    base = url.replace("postgresql://", "postgresql+asyncpg://", 1)
     name = f"bench_e2e_{os.getpid()}"
 
     async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(base)
+        engine = create_async_engine(base, isolation_level="AUTOCOMMIT")
         try:
-            await conn.execute(sql)
+            async with engine.connect() as conn:
+                await conn.execute(text(sql))
         finally:
-            await conn.close()
+            await engine.dispose()
 
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     head, _, _ = base.rpartition("/")
@@ -207,17 +210,17 @@ def _pg_database(url: str) -> tuple[str, object]:
 
 
 def report_latency(runs: int, patches: int, pg: str | None) -> None:
-    targets = [("SQLite", "sqlite+aiosqlite:///{tmp}/bench.db", None)]
+    targets: list[tuple[str, str, Callable[[], None] | None]] = [("SQLite", "sqlite+aiosqlite:///{tmp}/bench.db", None)]
     if pg:
-        url, drop = _pg_database(pg)
-        targets.append(("PostgreSQL", url, drop))
+        pg_url, pg_drop = _pg_database(pg)
+        targets.append(("PostgreSQL", pg_url, pg_drop))
     for name, url, drop in targets:
         try:
             singles, serieses = latency(url, runs, patches)
         finally:
             if drop is not None:
-                drop()  # type: ignore[operator]
-        for what, values in ((f"single patch", singles), (f"series of 1+{patches} (cover first)", serieses)):
+                drop()
+        for what, values in (("single patch", singles), (f"series of 1+{patches} (cover first)", serieses)):
             print(f"{name}: SMTP end of DATA -> first post, {what}: p50 {statistics.median(values):.1f} ms, "
                   f"p99 {pct(values, 99):.1f} ms, max {max(values):.1f} ms over {len(values)} runs")
 

@@ -175,7 +175,7 @@ def test_date_order_gives_filtered_channels_and_index_ordered_threads(by_date: A
     assert cards_everywhere[ALL] >= 42 and 0 < cards_everywhere[SVM] < cards_everywhere[ALL]
     assert 0 < cards_everywhere[MMU] < cards_everywhere[ALL]
     assert 0 < cards_everywhere[AUTHOR] < cards_everywhere[ALL]
-    for card, thread in state[SVM]:
+    for card, _ in state[SVM]:
         assert "SVM" in card
     for channel in (ALL, SVM, MMU, AUTHOR):
         for _, thread in state[channel]:

@@ -52,7 +52,7 @@ async def test_one_lineage_in_any_order_and_after_reparse(order: str, tmp_path: 
         subjects = [s for s, _, _ in lineage]
         assert subjects[0].startswith("[PATCH RFC 00/19]") and subjects[-1].startswith("[PATCH v13 00/48]")
         # A chain: each version supersedes the one before it.
-        for (prev, _, after), (cur, before, _) in zip(lineage, lineage[1:]):
+        for (prev, _, after), (cur, before, _) in zip(lineage, lineage[1:], strict=False):
             assert after == cur and before == prev
         assert lineage[0][1] is None and lineage[-1][2] is None
         await store.reparse()

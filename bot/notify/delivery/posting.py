@@ -220,6 +220,7 @@ class Poster:
             post = await self.cards.save(
                 PostRow(series_id=sid, channel_id=cid, card_message_id=mid, thread_id=None, rendered_hash=card.digest())
             )
+            await self._refresh_neighbours(ch, series)
         if target.threads and post.thread_id is None and post.card_message_id is not None and self.fallback.usable(ch):
             card = render_card(series, with_thread=True)
             name = card.thread_name or f"series {sid}"
@@ -238,6 +239,20 @@ class Poster:
             post = await self.cards.save(post.model_copy(update={"thread_id": tid, "thread_name": name}))
             await self.fallback.threads_work(ch)
         return post
+
+
+    async def _refresh_neighbours(self, ch: ChannelState, series: SeriesView) -> None:
+        """A new card: the cards of its previous and next versions here link to
+        it now, not to lore (out of order, they may have been rendered before
+        it was posted). Owed an edit with no delivery of their own."""
+        now = asyncio.get_running_loop().time()
+        for other in (series.supersedes, series.superseded_by):
+            if other is None or other in ch.dirty:
+                continue
+            post = await self.cards.get(other, ch.channel_id)
+            if post is not None and post.card_message_id is not None:
+                ch.dirty[other] = set()
+                ch.dirty_at.setdefault(other, now)
 
 
 def _patch_slot(event: Event) -> int | None:

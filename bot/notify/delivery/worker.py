@@ -145,7 +145,7 @@ class DeliveryWorker:
     async def _is_quiet(self) -> bool:
         if await q.routed_upto(self.store) < await self.store.last_event_id():
             return False
-        if any(ch.owed() or ch.current is not None for ch in self._channels.values()):
+        if any(ch.dirty or ch.editing or ch.current is not None for ch in self._channels.values()):
             return False
         held = sum(len(ch.held_back) for ch in self._channels.values())
         return await q.pending_count(self.store) == held

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import mailbox
+import os
 import random
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-THREADS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "kvm-x86-threads"
+# As tests/conftest.py finds the shared data (KVMBOT_SHARED, else ../shared).
+_SHARED = Path(os.environ.get("KVMBOT_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
+THREADS = _SHARED / "corpus" / "kvm-x86-threads"
 # The most a list server and its MTAs hold a mail back, in the orders that model it.
 MAX_DELAY = 120.0
 

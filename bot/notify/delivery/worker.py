@@ -143,6 +143,8 @@ class DeliveryWorker:
         await asyncio.wait_for(self._progress.until(self._is_quiet), timeout)
 
     async def _is_quiet(self) -> bool:
+        if self.settle.due():
+            return False
         if await q.routed_upto(self.store) < await self.store.last_event_id():
             return False
         if any(ch.dirty or ch.editing or ch.current is not None for ch in self._channels.values()):
@@ -151,10 +153,14 @@ class DeliveryWorker:
         return await q.pending_count(self.store) == held
 
     async def _is_idle(self) -> bool:
+        if self.settle.due():  # a held series' window is over: routing owes it
+            return False
         upto = await q.routed_upto(self.store)
         return upto >= await self.store.last_event_id() and await q.pending_count(self.store) == 0
 
     async def _is_settled(self) -> bool:
+        if self.settle.due():
+            return False
         upto = await q.routed_upto(self.store)
         return upto >= await self.store.last_event_id() and await q.unsettled_count(self.store) == 0
 

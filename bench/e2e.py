@@ -15,6 +15,14 @@ Figures printed (never asserted):
   mean and max; target <= N + 3.
 
 Usage: python bench/e2e.py [--rate 50] [--series 40] [--patches 4]
+
+Live latency (`--latency RUNS`): one mail at a time, the service idle in
+between, SMTP end of DATA to the first Discord request it causes, for a
+single patch (its card) and for a series sent cover first (the series' card),
+p50/p99 over RUNS of each, on SQLite and, with `--pg URL` (or
+KVMBOT_TEST_PG_URL), on PostgreSQL (in a database of its own, dropped after).
+
+    python bench/e2e.py --latency 30 --pg postgresql://postgres@127.0.0.1:5432/test
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 import urllib.request
 from collections import defaultdict
@@ -101,14 +110,135 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def _subscriptions() -> str:
+    return json.dumps([{"guild": GUILD, "channel": CARDS}])
+
+
+def first_post_after(control: str, title: bytes, sent: float, timeout: float = 30.0) -> float:
+    """ms from `sent` to the fake's log time of the first POST that made a message titled `title`."""
+    deadline = time.monotonic() + timeout
+    want = title.decode().replace("\\", "")
+    while time.monotonic() < deadline:
+        messages = get(control + "/messages")
+        mine = [m for m in messages if m["embeds"] and m["embeds"][0].get("title", "").replace("\\", "") == want]
+        if mine:
+            requests = get(control + "/requests")
+            posts = [
+                r for r in requests
+                if r["route"] == "POST /channels/{channel_id}/messages" and r["status"] == 200 and r["time"] >= sent
+            ]
+            return (min(r["time"] for r in posts) - sent) * 1000
+        time.sleep(0.02)  # polling the bench's own control API, not synchronising a test
+    raise SystemExit(f"no post for {want!r} within {timeout} s")
+
+
+def send_one(smtp: smtplib.SMTP, raw: bytes) -> float:
+    for code, msg in (smtp.mail("bench@localhost"), smtp.rcpt("kvm@localhost"), smtp.docmd("DATA")):
+        assert code in (250, 354), (code, msg)
+    smtp.send(raw + b"\r\n.\r\n")
+    sent = time.time()
+    code, msg = smtp.getreply()
+    assert code == 250, (code, msg)
+    return sent
+
+
+def latency(store_url: str, runs: int, patches: int) -> tuple[list[float], list[float]]:
+    """(single patch, series) latencies in ms, `runs` of each, on one store."""
+    from tests.e2e.mails import single
+
+    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        fake, fm = start(
+            [sys.executable, "-m", "tests.fakediscord", "--guild", str(GUILD), "--channels", f"{CARDS}",
+             "--rate-limit", "100000/1"],
+            FAKE_READY, env, ROOT,
+        )
+        api, gateway, control = fm.groups()
+        bot_env = {
+            **env, "KVMBOT_SMTP__HOST": "127.0.0.1", "KVMBOT_SMTP__PORT": "0",
+            "KVMBOT_STORE__URL": store_url.replace("{tmp}", tmp), "KVMBOT_DISCORD__TOKEN": "bench-token",
+            "KVMBOT_DISCORD__API_BASE_URL": api, "KVMBOT_DISCORD__GATEWAY_URL": gateway,
+            "KVMBOT_SUBSCRIPTIONS": _subscriptions(),
+            "KVMBOT_LOG_LEVEL": os.environ.get("BENCH_BOT_LOG_LEVEL", "WARNING"),
+        }
+        bot, bm = start([sys.executable, "-m", "bot", "run"], BOT_READY, bot_env, Path(tmp))
+        singles: list[float] = []
+        serieses: list[float] = []
+        try:
+            with smtplib.SMTP("127.0.0.1", int(bm.group(2)), timeout=60) as smtp:
+                smtp.ehlo()
+                for i in range(runs):
+                    raw = single(f"lat-s{i}@example.com", f"[PATCH] KVM: x86: {distinct_title(i)} once", minutes=i)
+                    title = SUBJECT.search(raw).group(1)  # type: ignore[union-attr]
+                    singles.append(first_post_after(control, title, send_one(smtp, raw)))
+                    mails = series(f"lat-p{i}", distinct_title(i + 1000), patches, minutes=i,
+                                   directory=f"arch/x86/kvm/l{i}")
+                    sent = send_one(smtp, mails[0])
+                    for m in mails[1:]:
+                        send_one(smtp, m)
+                    title = SUBJECT.search(mails[0]).group(1)  # type: ignore[union-attr]
+                    serieses.append(first_post_after(control, title, sent))
+        finally:
+            bot.terminate()
+            bot.wait(30)
+            fake.terminate()
+            fake.wait(30)
+    return singles, serieses
+
+
+def _pg_database(url: str) -> tuple[str, Callable[[], None]]:
+    """A fresh database beside `url`'s, and how to drop it."""
+    import asyncio
+
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    base = url.replace("postgresql://", "postgresql+asyncpg://", 1)
+    name = f"bench_e2e_{os.getpid()}"
+
+    async def admin(sql: str) -> None:
+        engine = create_async_engine(base, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text(sql))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    head, _, _ = base.rpartition("/")
+    return f"{head}/{name}", lambda: asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def report_latency(runs: int, patches: int, pg: str | None) -> None:
+    targets: list[tuple[str, str, Callable[[], None] | None]] = [("SQLite", "sqlite+aiosqlite:///{tmp}/bench.db", None)]
+    if pg:
+        pg_url, pg_drop = _pg_database(pg)
+        targets.append(("PostgreSQL", pg_url, pg_drop))
+    for name, url, drop in targets:
+        try:
+            singles, serieses = latency(url, runs, patches)
+        finally:
+            if drop is not None:
+                drop()
+        for what, values in (("single patch", singles), (f"series of 1+{patches} (cover first)", serieses)):
+            print(f"{name}: SMTP end of DATA -> first post, {what}: p50 {statistics.median(values):.1f} ms, "
+                  f"p99 {pct(values, 99):.1f} ms, max {max(values):.1f} ms over {len(values)} runs")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--latency", type=int, default=0, metavar="RUNS",
+                    help="live latency of a single patch and of a series, RUNS of each")
+    ap.add_argument("--pg", default=os.environ.get("KVMBOT_TEST_PG_URL"), help="PostgreSQL URL for --latency")
     ap.add_argument("--rate", type=float, default=50.0, help="mails per second")
     ap.add_argument("--series", type=int, default=40)
     ap.add_argument("--patches", type=int, default=4, help="N, patches per series")
     ap.add_argument("--worst", type=int, default=0, help="also print the N slowest mails (time since start, ms)")
     args = ap.parse_args()
     n = args.patches
+    if args.latency:
+        report_latency(args.latency, n, args.pg)
+        return 0
     mails = [
         m
         for i in range(args.series)
@@ -131,7 +261,7 @@ def main() -> int:
             "KVMBOT_DISCORD__TOKEN": "bench-token",
             "KVMBOT_DISCORD__API_BASE_URL": api,
             "KVMBOT_DISCORD__GATEWAY_URL": gateway,
-            "KVMBOT_SUBSCRIPTIONS": json.dumps([{"guild": GUILD, "channel": CARDS}]),
+            "KVMBOT_SUBSCRIPTIONS": _subscriptions(),
             "KVMBOT_LOG_LEVEL": os.environ.get("BENCH_BOT_LOG_LEVEL", "WARNING"),
         }
         bot, bm = start([sys.executable, "-m", "bot", "run"], BOT_READY, bot_env, Path(tmp))

@@ -292,6 +292,26 @@ class DiscordSettings(_Section):
         return self
 
 
+class RoutingSettings(_Section):
+    """When a series is routed to its channels (see bot/notify/delivery/settle.py).
+
+    vger delivers a series out of order. A single patch is routed at once; a
+    series when its cover letter (or, with none, its patch 1) arrives, or
+    `settle_seconds` after its first mail arrived, whichever is first; in its
+    thread, patch k waits for 1..k-1 until the series has been quiet that long.
+
+    The default, 180 s, is measured on the 42 threads of the shared x86
+    corpus: the cover (or patch 1) is always the earliest Date of its posting,
+    so it reaches us at most one list-server delay (0-120 s seen) after the
+    first mail; a whole posting's Dates span 14 s (median) to 48 s, one slow
+    send 410 s (v9 of the Hyper-V series, its mails ~10 s apart, so its quiet
+    gaps stay well under the window). 120 s of delay plus 48 s of spread, with
+    a margin: 180 s. 0 routes every mail at once, in arrival order.
+    """
+
+    settle_seconds: Annotated[float, Field(ge=0, le=3600)] = 180.0
+
+
 class CommandSettings(_Section):
     """The slash commands (bot/discord/cogs)."""
 
@@ -319,6 +339,7 @@ class Settings(BaseSettings):
     discord: DiscordSettings = DiscordSettings()
     metrics: MetricsSettings = MetricsSettings()
     commands: CommandSettings = CommandSettings()
+    routing: RoutingSettings = RoutingSettings()
     subscriptions: list[SubscriptionConfig] = Field(default_factory=list)
     log_level: LogLevel = "INFO"
     # "json": each log record as one JSON object per line (time, level, logger, message, ...).

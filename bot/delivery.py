@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import IO, TYPE_CHECKING
 
 from bot.config import Settings
 from bot.notify.delivery.claims import ChannelClaims, Shards
+from bot.notify.delivery.settle import Clock
 from bot.notify.delivery.worker import DeliveryWorker
 from bot.notify.preview import PreviewSink
 from bot.notify.sink import DeletedChannels, PermissionChanges
@@ -68,6 +70,7 @@ class DeliveryService:
         park_retry: float | None = None,
         park_sweep: float = 10.0,
         metrics: Metrics | None = None,
+        clock: Clock = time.time,
     ) -> DeliveryService:
         """Sync the config's subscriptions, connect (or preview), start delivering;
         `metrics` counts the Discord API's answers.
@@ -75,7 +78,8 @@ class DeliveryService:
         park_retry: seconds before a channel Discord refused (403) is tried again
         without a permission change (default: `discord.park_retry_seconds`);
         park_sweep: how often the worker looks for a `kvm-patchbot deliveries
-        retry` asked by hand."""
+        retry` asked by hand; `clock` (epoch seconds) times the routing
+        settle window (`routing.settle_seconds`)."""
         added, kept, removed = await store.sync_config(list(settings.subscriptions))
         if added or removed:
             log.info("subscriptions from config: %d added, %d kept, %d removed", added, kept, removed)
@@ -84,7 +88,8 @@ class DeliveryService:
         if token is None:
             sink = PreviewSink(settings.discord.preview_file, stream)
             worker = DeliveryWorker(
-                store, sink, preview=True, coalesce_delay=coalesce_delay, backoff=backoff, claims=claims
+                store, sink, preview=True, coalesce_delay=coalesce_delay, backoff=backoff, claims=claims,
+                settle_seconds=settings.routing.settle_seconds, clock=clock,
             )
             if claims is not None:
                 await claims.listen(EVENTS, worker.wake)
@@ -94,7 +99,7 @@ class DeliveryService:
         return cls._discord(
             settings, store, token, coalesce_delay=coalesce_delay, backoff=backoff,
             park_retry=settings.discord.park_retry_seconds if park_retry is None else park_retry,
-            park_sweep=park_sweep, metrics=metrics, claims=claims,
+            park_sweep=park_sweep, metrics=metrics, claims=claims, clock=clock,
         )
 
     @staticmethod
@@ -120,6 +125,7 @@ class DeliveryService:
         park_sweep: float,
         metrics: Metrics | None,
         claims: ChannelClaims | None,
+        clock: Clock,
     ) -> DeliveryService:
         from bot.digest.source import StoreDigest
         from bot.discord.client import make_client  # discord.py only when used
@@ -135,6 +141,7 @@ class DeliveryService:
         worker = DeliveryWorker(
             store, sink, coalesce_delay=coalesce_delay, backoff=backoff, deleted=deleted,
             permission_changes=changes, park_retry=park_retry, park_sweep=park_sweep, claims=claims,
+            settle_seconds=settings.routing.settle_seconds, clock=clock,
         )
         service = cls(worker, DiscordSession(client, token, backoff=backoff), backoff=backoff)
         # Discord may be down at start-up: mail keeps being stored and the

@@ -15,6 +15,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.store import Store
 
+# Most tests check what one mail does to Discord the moment it lands: with the
+# routing settle window off. The tests of the window itself (tests/e2e/test_settle.py,
+# test_arrival_orders.py) set it, and a fake clock, explicitly.
+os.environ.setdefault("KVMBOT_ROUTING__SETTLE_SECONDS", "0")
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 SHARED = Path(os.environ.get("KVMBOT_SHARED", ROOT.parent / "shared"))

@@ -63,6 +63,9 @@ class Decision:
     trailers: tuple[TrailerRecord, ...] = ()
     applied: tuple[AppliedRecord, ...] = ()
     events: tuple[Event, ...] = ()
+    # A reply whose applied notice names a patch not yet in its series: decide
+    # it again when a patch joins (the store keeps it in `pending_replies`).
+    waits: bool = False
     notes: tuple[str, ...] = field(default=())  # why, for debugging (`kvm-patchbot series -v`)
 
     @property

@@ -160,6 +160,7 @@ class MemoryIndex:
             s = self._series[d.member.series_id]
             s.members[d.member.slot] = d.message_id
             s.member_titles[d.member.slot] = d.member.mail.subject.title
+            s.member_subsystems[d.member.slot] = d.member.mail.subject.subsystem
             self._members[d.message_id] = Member(s.series_id, d.member.slot)
             self._index_title(s, d.member.mail.subject.title)
         if d.member is not None and d.member.mail.stable.tagged and not d.member.mail.stable.noautosel:

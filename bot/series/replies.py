@@ -83,7 +83,9 @@ def decide_reply(mail: ParsedMail, index: SeriesIndex, when: datetime) -> Decisi
             )
         )
     applied: list[AppliedRecord] = []
+    waits = False
     if mail.applied is not None:
+        waits = any(c.index is not None and c.index > 0 and c.index not in s.members for c in mail.applied.commits)
         done: set[int] = set()
         a = mail.applied
         # A notice naming no patches ("Queued this one for stable, thanks.")
@@ -116,5 +118,6 @@ def decide_reply(mail: ParsedMail, index: SeriesIndex, when: datetime) -> Decisi
         trailers=tuple(trailers),
         applied=tuple(applied),
         events=tuple(events),
+        waits=waits,
         notes=(f"reply to slot {at.slot} of series {sid}",),
     )

@@ -41,6 +41,8 @@ class SeriesState:
     # slot -> message id; slot 0 is the cover, slot k is patch k (1 for an unnumbered patch)
     members: dict[int, str] = field(default_factory=dict)
     member_titles: dict[int, str] = field(default_factory=dict)
+    # slot -> the subsystem its subject named: the series' subsystem is voted from these
+    member_subsystems: dict[int, str | None] = field(default_factory=dict)
     change_id: str | None = None
     supersedes: int | None = None
     superseded_by: int | None = None
@@ -79,6 +81,24 @@ class SeriesState:
     @property
     def complete(self) -> bool:
         return not self.missing
+
+
+def voted_subsystem(subsystems: dict[int, str | None]) -> str | None:
+    """A series' subsystem: its cover's, else the most common among its
+    patches (ties: the lowest patch index), so never whichever mail came first."""
+    if subsystems.get(0):
+        return subsystems[0]
+    counts: dict[str, int] = {}
+    lowest: dict[str, int] = {}
+    for slot in sorted(subsystems):
+        name = subsystems[slot]
+        if slot == 0 or not name:
+            continue
+        counts[name] = counts.get(name, 0) + 1
+        lowest.setdefault(name, slot)
+    if not counts:
+        return None
+    return min(counts, key=lambda n: (-counts[n], lowest[n]))
 
 
 @dataclass(frozen=True, slots=True)

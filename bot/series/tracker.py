@@ -14,16 +14,18 @@ trailer and one APPLIED per "applied, thanks" notice.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from bot.mail.models import Kind, ParsedMail
+from bot.series.bridge import bridge
 from bot.series.decision import Decision, MemberRecord, Role, TrailerRecord, giver_of
 from bot.series.late import LateFix
 from bot.series.lineage import early_partial_reroll, find_lineage, place_in_lineage
 from bot.series.models import Event, EventKind
 from bot.series.neighbours import with_neighbour_events
 from bot.series.replies import REVIEW_TRAILERS, decide_reply
-from bot.series.state import Member, SeriesIndex, SeriesState
+from bot.series.state import Member, SeriesIndex, SeriesState, voted_subsystem
 from bot.series.threads import event, explicit_version, nearest_member, parents, slot_of, version_key
 from bot.series.titles import same_title
 
@@ -227,7 +229,6 @@ def _identity_updates(mail: ParsedMail, slot: int, s: SeriesState) -> list[tuple
             ("title", sub.title),
             ("subject", sub.raw),
             ("title_slot", slot),
-            ("subsystem", sub.subsystem),
             ("prefixes", sub.prefixes),
             ("tags", sub.tags),
             ("rfc", sub.rfc or s.rfc),
@@ -245,6 +246,9 @@ def _identity_updates(mail: ParsedMail, slot: int, s: SeriesState) -> list[tuple
         out.append(("change_id", mail.change_id))
     if is_backport(mail) and not s.backport:
         out.append(("backport", True))
+    voted = voted_subsystem({**s.member_subsystems, slot: sub.subsystem})
+    if voted != s.subsystem:
+        out.append(("subsystem", voted))
     if _dated_before(mail, s):
         out.append(("first_seen", mail.date))
     if mail.date and mail.date > s.last_seen:
@@ -278,6 +282,24 @@ def _join(
     updates += late.updates
     events += late.events
     notes += late.notes
+    probe = replace(
+        s,
+        members=after_members,
+        member_titles={**s.member_titles, slot: mail.subject.title},
+        change_id=s.change_id or mail.change_id,
+    )
+    for usid, f, v in updates:
+        if usid == sid:
+            setattr(probe, f, v)
+    if not probe.partial:
+        bridged, bridge_events = bridge(
+            probe, slot, mail.subject.title, index, when, mail.message_id, pending=updates,
+            backport=mail.subject.stable_backport,
+        )
+        updates += bridged
+        events += bridge_events
+        if bridged:
+            notes.append(f"bridges lineages into {probe.lineage_id}")
     return Decision(
         mail.message_id,
         Role.COVER if slot == 0 else Role.PATCH,
@@ -329,6 +351,7 @@ def _create(
         title_slot=slot,
         members={slot: mail.message_id},
         member_titles={slot: sub.title},
+        member_subsystems={slot: sub.subsystem},
         change_id=mail.change_id,
         partial=partial,
     )
@@ -355,6 +378,20 @@ def _create(
         updates = [u for u in updates if u[0] != reroll.series_id]
         updates += [(reroll.series_id, "partial", True), (reroll.series_id, "supersedes", sid)]
         notes.append(f"series {reroll.series_id} is a partial reroll of this one")
+    if not state.partial:
+        bridged, bridge_events = bridge(
+            state, slot, sub.title, index, when, mail.message_id, pending=updates, backport=sub.stable_backport
+        )
+        for sid_, f, v in bridged:
+            if sid_ == sid:
+                setattr(state, f, v)
+            else:
+                updates.append((sid_, f, v))
+        link_events += bridge_events
+        if state.lineage_id != new_lid:
+            new_lineage = False
+        if bridged:
+            notes.append(f"bridges lineages into {state.lineage_id}")
     events = [
         event(
             kind=EventKind.SERIES_CREATED,

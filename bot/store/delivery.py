@@ -21,6 +21,7 @@ from bot.series.models import Event
 from bot.store import schema as t
 from bot.store.engine import insert_ignore, upsert
 from bot.store.models import DeliveryRow
+from bot.store.reads import event_from_row
 from bot.store.store import Store
 
 ROUTE_CURSOR = "notify.routed"
@@ -248,3 +249,52 @@ async def list_deliveries(
         q = q.where(t.deliveries.c.channel_id == channel_id)
     async with store.engine.connect() as conn:
         return [DeliveryRow.model_validate(dict(r)) for r in (await conn.execute(q)).mappings()]
+
+
+# ------------------------------------------------------------ settling (bot.notify.delivery.settle)
+
+SETTLE_PREFIX = "settle."
+
+
+async def series_events(store: Store, series_id: int) -> list[Event]:
+    """Every outbox event of one series, oldest first: what a channel the
+    series starts matching is owed."""
+    q = select(t.events).where(t.events.c.series_id == series_id).order_by(t.events.c.id)
+    async with store.engine.connect() as conn:
+        return [event_from_row(r) for r in (await conn.execute(q)).mappings()]
+
+
+async def posted_patch_slots(store: Store, series_id: int, channel_id: int) -> set[int]:
+    """The patch slots of a series whose message is posted in a channel."""
+    q = (
+        select(t.events.c.data)
+        .join(t.deliveries, t.deliveries.c.event_id == t.events.c.id)
+        .where(
+            t.events.c.series_id == series_id,
+            t.events.c.kind == "patch_added",
+            t.deliveries.c.channel_id == channel_id,
+            t.deliveries.c.discord_message_id.is_not(None),
+        )
+    )
+    async with store.engine.connect() as conn:
+        return {int(d["slot"]) for d in await conn.scalars(q) if isinstance(d.get("slot"), int)}
+
+
+async def settle_records(store: Store) -> dict[int, str]:
+    """series id -> its settle record (see bot.notify.delivery.settle)."""
+    q = select(t.cursors.c.name, t.cursors.c.value).where(t.cursors.c.name.startswith(SETTLE_PREFIX))
+    async with store.engine.connect() as conn:
+        return {int(n[len(SETTLE_PREFIX):]): v for n, v in (await conn.execute(q)).all()}
+
+
+async def save_settle_records(store: Store, records: dict[int, str], dropped: Sequence[int] = ()) -> None:
+    async with store.engine.begin() as conn:
+        if records:
+            await conn.execute(
+                upsert(conn, t.cursors, ["name"]),
+                [{"name": f"{SETTLE_PREFIX}{sid}", "value": v} for sid, v in records.items()],
+            )
+        if dropped:
+            await conn.execute(
+                t.cursors.delete().where(t.cursors.c.name.in_([f"{SETTLE_PREFIX}{sid}" for sid in dropped]))
+            )

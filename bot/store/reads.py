@@ -50,7 +50,7 @@ async def _views(conn: AsyncConnection, series_rows: Sequence[Any]) -> list[Seri
     return out
 
 
-def _event(row: Any) -> Event:
+def event_from_row(row: Any) -> Event:
     return Event(
         event_id=row["id"],
         kind=EventKind(row["kind"]),
@@ -187,7 +187,7 @@ class ReadMixin:
         """Outbox events with an id above `event_id`, in order."""
         q = select(t.events).where(t.events.c.id > event_id).order_by(t.events.c.id).limit(limit)
         async with self._engine.connect() as conn:
-            return [_event(r) for r in (await conn.execute(q)).mappings()]
+            return [event_from_row(r) for r in (await conn.execute(q)).mappings()]
 
     async def last_event_id(self) -> int:
         async with self._engine.connect() as conn:

@@ -110,7 +110,7 @@ def series_row(s: SeriesState) -> dict[str, Any]:
 
 def state_from_rows(
     row: Mapping[str, Any],
-    members: Iterable[tuple[int, str, str]],
+    members: Iterable[tuple[int, str, str, str | None]],
     trailer_keys: Iterable[tuple[int, str, str]],
     applied_slots: Iterable[int],
     stable_slots: Iterable[int] = (),
@@ -144,9 +144,10 @@ def state_from_rows(
         duplicate_of=row["duplicate_of"],
         partial=row["partial"],
     )
-    for slot, mid, title in members:
+    for slot, mid, title, subsystem in members:
         s.members[slot] = mid
         s.member_titles[slot] = title
+        s.member_subsystems[slot] = subsystem
     s.trailer_keys.update(trailer_keys)
     s.applied_slots.update(applied_slots)
     s.stable_slots.update(stable_slots)
@@ -258,6 +259,8 @@ class RowBatch:
         self.stable: list[dict[str, Any]] = []
         self.applied: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
+        self.pending: list[dict[str, Any]] = []  # pending_replies rows
+        self.resolved: list[str] = []  # pending replies no longer waiting (deleted after `pending` is written)
         # Rows of the touched series taken when the batch was tracked (else
         # they are read from the index when written).
         self.series_rows: list[dict[str, Any]] | None = None
@@ -274,5 +277,7 @@ class RowBatch:
             self.refs += [{"series_id": d.series_id, "message_id": r} for r in fresh_refs]
         self.trailers += [trailer_row(t) for t in d.trailers]
         self.applied += [applied_row(a) for a in d.applied]
+        if d.waits and d.series_id is not None:
+            self.pending.append({"message_id": d.message_id, "series_id": d.series_id})
         if with_events:
             self.events += event_rows(d, created_at)

@@ -321,7 +321,7 @@ cursors = Table(
 )
 
 # Mail taken by a process that does not track (several processes on one
-# PostgreSQL, migration 0006): raw bytes (zstd, as mails.raw), taken by the tracker in id order.
+# PostgreSQL, migration 0008): raw bytes (zstd, as mails.raw), taken by the tracker in id order.
 inbox = Table(
     "inbox",
     metadata,
@@ -332,12 +332,22 @@ inbox = Table(
     Column("received_at", UtcDateTime, nullable=False),
 )
 
+# Replies whose applied notice names a patch of their series that has not
+# arrived: decided again when a patch joins that series (bot.store.store).
+pending_replies = Table(
+    "pending_replies",
+    metadata,
+    Column("message_id", Text, primary_key=True),
+    Column("series_id", Integer, nullable=False),
+    Index("ix_pending_replies_series_id", "series_id"),
+)
+
 # Search structures the migrations create outside this metadata (see migration
 # 0005): SQLite's FTS5 table over series titles (and its shadow tables), and
 # PostgreSQL's generated column series.title_tsv and its index. The tables'
 # own queries never name them (only bot.store.queries' search does).
 SEARCH_OBJECTS = ("series_fts", "ix_series_title_tsv", "title_tsv")
-# Also outside it: migration 0006's expression index, an author's series by
+# Also outside it: migration 0007's expression index, an author's series by
 # lower(author_email), for the tracker window's look-ups (bot.store.window).
 WINDOW_OBJECTS = ("ix_series_author_lower",)
 
@@ -348,4 +358,4 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
 
 
 # Derived from the stored mails; `reparse` empties and rebuilds these.
-DERIVED = (applied, stable_requests, fixes, trailers, series_refs, patches, series, lineages)
+DERIVED = (pending_replies, applied, stable_requests, fixes, trailers, series_refs, patches, series, lineages)

@@ -54,6 +54,8 @@ POOL_MIN = 500
 _DB_DOWN = (OperationalError, InterfaceError, StoreUnavailable)
 # How many early replies one posted patch may adopt from the database.
 ADOPT_MAX = 200
+# How deep a chain of stored replies below a newly arrived patch is followed.
+ADOPT_DEPTH = 8
 # Replies below a mail placed in a series may have been waiting for it.
 _PLACED = (Role.COVER, Role.PATCH, Role.REPLY)
 # Bumped by every reparse: another process's index of the old derived rows is
@@ -395,6 +397,9 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         await insert_many(conn, t.stable_requests, batch.stable)
         await insert_many(conn, t.applied, batch.applied)
         await insert_many(conn, t.series_refs, batch.refs, how="ignore")
+        await insert_many(conn, t.pending_replies, batch.pending, how="ignore")
+        if batch.resolved:
+            await conn.execute(delete(t.pending_replies).where(t.pending_replies.c.message_id.in_(batch.resolved)))
         if not batch.events:
             return []
         if returning:
@@ -529,6 +534,8 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
                                 )
                             if decision.role in _PLACED:
                                 adopted = await self._adopt_stored(conn, decision.message_id, now)
+                                if decision.series_id is not None:
+                                    adopted += await self._adopt_pending(conn, decision.series_id, now)
                     except _DB_DOWN:
                         raise
                     except Exception as exc:  # a tracker bug: keep the mail, report it
@@ -608,6 +615,37 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
                     e.model_copy(update={"event_id": eid, "created_at": now})
                     for e, eid in zip(d.events, ids, strict=True)
                 ]
+        return out
+
+    async def _adopt_pending(self, conn: AsyncConnection, series_id: int, now: datetime) -> list[Event]:
+        """Decide again the replies of this series whose applied notice named
+        a patch that had not arrived (`pending_replies`); returns their events."""
+        rows = await conn.execute(
+            select(t.mails.c.seq, t.mails.c.raw)
+            .join(t.pending_replies, t.pending_replies.c.message_id == t.mails.c.message_id)
+            .where(t.pending_replies.c.series_id == series_id)
+            .order_by(t.mails.c.seq)
+        )
+        out: list[Event] = []
+        for seq, raw_z in rows.all():
+            p, _, unparsed = self._parse(unpack(raw_z))
+            d = await self._decide(conn, p, now)
+            batch = RowBatch()
+            if unparsed or d.role is not Role.REPLY:
+                batch.resolved.append(p.message_id)
+                await self._write(conn, batch)
+                continue
+            fresh = self._fresh_refs(d)
+            self._index.apply(d)
+            batch.add(d, fresh, now)
+            if not d.waits or d.series_id != series_id:
+                batch.resolved.append(p.message_id)
+            ids = await self._write(conn, batch, returning=True)
+            await conn.execute(update(t.mails).where(t.mails.c.seq == seq).values(series_id=d.series_id))
+            out += [
+                e.model_copy(update={"event_id": eid, "created_at": now})
+                for e, eid in zip(d.events, ids, strict=True)
+            ]
         return out
 
     async def ingest_many(
@@ -793,7 +831,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         batch.add(d, fresh, now, with_events=with_events)
         adopted: list[tuple[str, int]] = []
         if d.role in _PLACED:
-            for early in orphans.take(p.message_id, ADOPT_MAX):
+            for early in orphans.take(p.message_id, ADOPT_MAX) + orphans.pending_of(d.series_id):
                 od = await self._decide(conn, early, now)
                 if od.role is not Role.REPLY or od.series_id is None:
                     continue
@@ -801,8 +839,11 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
                 self._index.apply(od)
                 batch.add(od, fresh, now, with_events=with_events)
                 adopted.append((early.message_id, od.series_id))
+                orphans.settle_pending(od, batch, early)
         elif d.role is Role.NONE:
             orphans.add(p, waiting=waits_for_parent(p, d))
+        if d.role is Role.REPLY:
+            orphans.settle_pending(d, batch, p)
         return d, adopted
 
     async def _prepare(
@@ -823,6 +864,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         else:
             parsed = [self._parse(raw) for raw, _ in items]
         now = _now()
+        await self._recall_orphans([p.message_id for p, _, unparsed in parsed if not unparsed], orphans)
         # Message-ID -> body hash of the mails stored already (or being written).
         existing: dict[str, str] = dict(pending)
         async with self._engine.connect() as conn:
@@ -900,6 +942,41 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         prepared.mail_hashes = {mid: row["body_hash"] for mid, row in mail_rows.items()}
         # The series rows as of this batch: the index moves on with the next one.
         batch.series_rows = [series_row(self._index.series(sid)) for sid in sorted(batch.touched)]
+
+    async def _recall_orphans(self, message_ids: list[str], orphans: Orphans) -> None:
+        """Stored replies (and replies to those) that answered one of these mails
+        before it arrived, from an earlier import or SMTP commit, or before a
+        restart: handed to `orphans` so the bulk path adopts them as the
+        single-mail path does (`_adopt_stored`)."""
+        frontier, depth = message_ids, 0
+        async with self._engine.connect() as conn:
+            if not orphans.pending_loaded:
+                orphans.pending_loaded = True
+                pending = select(t.pending_replies.c.series_id, t.mails.c.raw).join(
+                    t.mails, t.mails.c.message_id == t.pending_replies.c.message_id
+                ).order_by(t.mails.c.seq)
+                for sid, raw_z in (await conn.execute(pending)).all():
+                    p, _, unparsed = self._parse(unpack(raw_z))
+                    if not unparsed:
+                        orphans.keep_pending(sid, p)
+            while frontier and depth < ADOPT_DEPTH:
+                depth += 1
+                found: list[str] = []
+                for part in _chunks(frontier, 900):
+                    rows = await conn.execute(
+                        select(t.mails.c.raw).where(
+                            t.mails.c.in_reply_to.in_(part),
+                            t.mails.c.series_id.is_(None),
+                            t.mails.c.unparsed.is_(False),
+                        ).order_by(t.mails.c.seq)
+                    )
+                    for (raw_z,) in rows.all():
+                        p, _, unparsed = self._parse(unpack(raw_z))
+                        if unparsed or orphans.knows(p.message_id):
+                            continue
+                        orphans.add(p, waiting=waits_for_parent(p, Decision(p.message_id, Role.NONE)))
+                        found.append(p.message_id)
+                frontier = found
 
     async def _commit(self, prepared: _Prepared) -> int:
         """Write a prepared batch in one transaction; returns the newest mail seq."""

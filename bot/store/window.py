@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.mail.subject import parse_subject
 from bot.series import MemoryIndex
 from bot.series.titles import normal_title, title_tokens
 from bot.series.tracker import UNTHREADED_SCAN
@@ -35,10 +36,13 @@ async def load_series(conn: AsyncConnection, index: MemoryIndex, ids: Iterable[i
         def only(q: Any, column: Any, part: list[int] | None = part) -> Any:
             return q if part is None else q.where(column.in_(part))
 
-        members: dict[int, list[tuple[int, str, str]]] = {}
-        q = select(t.patches.c.series_id, t.patches.c.slot, t.patches.c.message_id, t.patches.c.title)
-        for sid, slot, mid, title in await conn.execute(only(q, t.patches.c.series_id)):
-            members.setdefault(sid, []).append((slot, mid, title))
+        # Each member's own subsystem too: the series' subsystem is voted from them.
+        members: dict[int, list[tuple[int, str, str, str | None]]] = {}
+        q = select(
+            t.patches.c.series_id, t.patches.c.slot, t.patches.c.message_id, t.patches.c.title, t.patches.c.subject
+        )
+        for sid, slot, mid, title, subject in await conn.execute(only(q, t.patches.c.series_id)):
+            members.setdefault(sid, []).append((slot, mid, title, parse_subject(subject).subsystem))
         keys: dict[int, list[tuple[int, str, str]]] = {}
         q = select(t.trailers.c.series_id, t.trailers.c.slot, t.trailers.c.name, t.trailers.c.giver_email)
         for sid, slot, name, email in await conn.execute(only(q, t.trailers.c.series_id)):

@@ -21,8 +21,25 @@ CARDS, ALERTS = 5101, 5102
 ROLE = 5555
 
 
-def settings_for(fake: FakeDiscord, tmp: Path, subs: Sequence[SubscriptionConfig] | None = None) -> Settings:
+class FakeClock:
+    """The delivery worker's clock (epoch seconds), moved by the test instead of sleeping."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def settings_for(
+    fake: FakeDiscord, tmp: Path, subs: Sequence[SubscriptionConfig] | None = None, *, settle_seconds: float = 0.0
+) -> Settings:
+    # settle_seconds 0 by default: these tests check posts as each mail lands.
     return Settings(
+        routing={"settle_seconds": settle_seconds},
         smtp={"host": "127.0.0.1", "port": 0},
         store={"url": f"sqlite+aiosqlite:///{tmp / 'bot.db'}"},
         discord={"token": "e2e-token", "api_base_url": fake.api_base_url, "gateway_url": fake.gateway_url},
@@ -60,13 +77,21 @@ class Service:
 
 
 @asynccontextmanager
-async def service(fake: FakeDiscord, tmp: Path, subs: Sequence[SubscriptionConfig] | None = None) -> AsyncIterator[Service]:
+async def service(
+    fake: FakeDiscord,
+    tmp: Path,
+    subs: Sequence[SubscriptionConfig] | None = None,
+    *,
+    settle_seconds: float = 0.0,
+    clock: FakeClock | None = None,
+) -> AsyncIterator[Service]:
     metrics = Metrics()
     starter = functools.partial(
-        DeliveryService.start, stream=io.StringIO(), coalesce_delay=0.05, backoff=(0.05, 0.3), metrics=metrics
+        DeliveryService.start, stream=io.StringIO(), coalesce_delay=0.05, backoff=(0.05, 0.3), metrics=metrics,
+        clock=clock or FakeClock(),
     )
     with pointed_at(fake):
-        app = App(settings_for(fake, tmp, subs), workers=[starter], metrics=metrics)
+        app = App(settings_for(fake, tmp, subs, settle_seconds=settle_seconds), workers=[starter], metrics=metrics)
         await app.start()
         try:
             yield Service(app)

@@ -50,3 +50,27 @@ async def test_an_event_routed_elsewhere_is_delivered_with_a_view_at_least_as_ne
         assert recent.cached_series(sid) == fresh  # the card edits that follow see it too
     finally:
         await store.close()
+
+
+async def test_a_cached_view_older_than_its_own_patch_event_is_read_again(store_target: StoreTarget) -> None:
+    """The event is in the cache (routed here) but the view kept beside it is
+    older than it (cached from an earlier event): its patch would be taken for
+    gone and never posted. Seen with two processes, one killed mid-burst."""
+    store = await store_target.open()
+    try:
+        mails = series("ov", "Old views", 2)
+        for raw in mails[:2]:
+            await store.ingest(raw)
+        stale = await store.get_series((await store.events_after(0))[0].series_id)
+        assert stale is not None
+        await store.ingest(mails[2])  # patch 2
+        (added,) = [e for e in await store.events_after(0) if e.message_id == "ov-2@example.com"
+                    and e.kind == "patch_added"]
+        recent = Recent(store)
+        assert added.event_id is not None
+        recent.keep_event(added.event_id, added)
+        recent.keep_series(stale.series_id, stale)  # older than the event it sits beside
+        view = await recent.series_for(added)
+        assert view is not None and "ov-2@example.com" in [p.message_id for p in view.patches]
+    finally:
+        await store.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Generic, TypeVar
 
-from bot.series.models import Event, SeriesView
+from bot.series.models import Event, EventKind, SeriesView
 from bot.store import Store
 from bot.store import delivery as q
 
@@ -68,9 +68,16 @@ class Recent:
         and keep it for the card edits that follow."""
         if event.event_id is not None and self._events.get(event.event_id) is not None:
             cached = self._views.get(event.series_id)
-            if cached is not None:
+            # A view that lacks the event's own patch is older than the event
+            # (cached from an earlier event, another process routing this one):
+            # read it again, or the patch would be taken for gone and not posted.
+            if cached is not None and not _lacks_patch(cached, event):
                 return cached
         view = await self.store.get_series(event.series_id)
         if view is not None:
             self._views.put(event.series_id, view)
         return view
+
+
+def _lacks_patch(view: SeriesView, event: Event) -> bool:
+    return event.kind is EventKind.PATCH_ADDED and all(p.message_id != event.message_id for p in view.patches)

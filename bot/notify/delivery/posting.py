@@ -23,6 +23,7 @@ from bot.notify.delivery.fallback import FULL, PERMISSION, ThreadFallback
 from bot.notify.delivery.once import OnceSender, nonce
 from bot.notify.delivery.parking import Parking
 from bot.notify.delivery.routing import Subscriptions
+from bot.notify.delivery.settle import Settle
 from bot.notify.delivery.state import ChannelState, Progress
 from bot.notify.models import Target
 from bot.notify.render import render_alert, render_card, render_patch
@@ -53,6 +54,7 @@ class Poster:
         parking: Parking,
         fallback: ThreadFallback,
         once: OnceSender,
+        settle: Settle,
     ) -> None:
         self.store = store
         self.sink = sink
@@ -64,6 +66,7 @@ class Poster:
         self.parking = parking
         self.fallback = fallback
         self.once = once
+        self.settle = settle
 
     async def post_pending(self, ch: ChannelState) -> None:
         """Post the channel's pending deliveries in order, or wait for a nudge."""
@@ -71,16 +74,21 @@ class Poster:
             await self.parking.hold(ch)
             return
         ch.nudge.clear()
-        owed = ch.owed()
+        skip = ch.owed() | ch.held_back
         batch = [
             d
-            for d in await q.pending_for_channel(self.store, ch.channel_id, limit=BATCH + len(owed))
-            if d.event_id not in owed
+            for d in await q.pending_for_channel(self.store, ch.channel_id, limit=BATCH + len(skip))
+            if d.event_id not in skip
         ]
         if not batch:
             await ch.nudge.wait()
+            ch.held_back.clear()  # woken: the settle window may be over, look again
             return
-        for d in batch:
+        for d in await self._in_thread_order(batch):
+            if await self._held_back(ch, d):
+                ch.held_back.add(d.event_id)
+                await self.progress.changed()
+                continue
             ch.current = d
             await self._deliver(ch, d)
             ch.current = None
@@ -89,6 +97,43 @@ class Poster:
             await self.progress.changed()
         if ch.dirty:
             ch.edit_nudge.set()
+
+    async def _in_thread_order(self, batch: list[DeliveryRow]) -> list[DeliveryRow]:
+        """The batch with each series' patches in index order, at the place of
+        the series' first delivery in it (vger reorders; threads read 1..N)."""
+        keys: dict[int, tuple[int, int, int, int]] = {}
+        first: dict[int, int] = {}
+        for pos, d in enumerate(batch):
+            event = await self.recent.event(d.event_id)
+            if event is None:
+                keys[d.event_id] = (pos, 0, 0, pos)
+                continue
+            group = first.setdefault(event.series_id, pos)
+            slot = _patch_slot(event)
+            keys[d.event_id] = (group, 0 if slot is None else 1, slot or 0, pos)
+        return sorted(batch, key=lambda d: keys[d.event_id])
+
+    async def _held_back(self, ch: ChannelState, d: DeliveryRow) -> bool:
+        """A patch whose lower patches are not all posted here yet waits for
+        them, until the series' quiet window ends (`settle`)."""
+        event = await self.recent.event(d.event_id)
+        slot = None if event is None else _patch_slot(event)
+        if event is None or slot is None or slot <= 1 or d.discord_message_id is not None:
+            return False
+        if not self.settle.gap_holds(event.series_id):
+            return False
+        series = await self.recent.series(event.series_id)
+        target = None if series is None else self.subscriptions.target(event, series, d.channel_id)
+        if target is None or not target.patch:
+            return False
+        posted = await self._posted(ch, event.series_id)
+        return any(j not in posted for j in range(1, slot))
+
+    async def _posted(self, ch: ChannelState, series_id: int) -> set[int]:
+        posted = ch.posted_slots.get(series_id)
+        if posted is None:
+            posted = ch.posted_slots[series_id] = await q.posted_patch_slots(self.store, series_id, ch.channel_id)
+        return posted
 
     async def count_failed_try(self, ch: ChannelState) -> None:
         """A transient failure interrupted the current delivery: count the try."""
@@ -132,6 +177,10 @@ class Poster:
             if patch is not None:
                 mid = await self._post_patch(ch, series, patch, post, nonce("patch", event.event_id, target.channel_id))
                 await q.settle(self.store, d.event_id, d.channel_id, "pending", discord_message_id=mid)
+                slot = _patch_slot(event)
+                if slot is not None:
+                    (await self._posted(ch, series.series_id)).add(slot)
+                    ch.held_back.clear()  # a patch they waited for may be this one
         if target.alert and d.discord_message_id is None:
             mid = await self._alert(ch, event, series, target)
             await q.settle(self.store, d.event_id, d.channel_id, "pending", discord_message_id=mid)
@@ -204,6 +253,7 @@ class Poster:
             post = await self.cards.save(
                 PostRow(series_id=sid, channel_id=cid, card_message_id=mid, thread_id=None, rendered_hash=card.digest())
             )
+            await self._refresh_neighbours(ch, series)
         if target.threads and post.thread_id is None and post.card_message_id is not None and self.fallback.usable(ch):
             card = render_card(series, with_thread=True)
             name = card.thread_name or f"series {sid}"
@@ -222,6 +272,28 @@ class Poster:
             post = await self.cards.save(post.model_copy(update={"thread_id": tid, "thread_name": name}))
             await self.fallback.threads_work(ch)
         return post
+
+
+    async def _refresh_neighbours(self, ch: ChannelState, series: SeriesView) -> None:
+        """A new card: the cards of its previous and next versions here link to
+        it now, not to lore (out of order, they may have been rendered before
+        it was posted). Owed an edit with no delivery of their own."""
+        now = asyncio.get_running_loop().time()
+        for other in (series.supersedes, series.superseded_by):
+            if other is None or other in ch.dirty:
+                continue
+            post = await self.cards.get(other, ch.channel_id)
+            if post is not None and post.card_message_id is not None:
+                ch.dirty[other] = set()
+                ch.dirty_at.setdefault(other, now)
+
+
+def _patch_slot(event: Event) -> int | None:
+    """The slot of a patch (not cover) event, else None."""
+    slot = event.data.get("slot")
+    if event.kind is EventKind.PATCH_ADDED and isinstance(slot, int) and slot > 0:
+        return slot
+    return None
 
 
 def _patch_of(series: SeriesView, event: Event) -> PatchView | None:

@@ -39,6 +39,10 @@ class ChannelState:
     threads_blocked: str | None = None
     threads_blocked_until: float | None = None
     dead_threads: set[int] = field(default_factory=set)  # series threads deleted by someone
+    # series id -> patch slots posted here (read from the store once): thread order
+    posted_slots: dict[int, set[int]] = field(default_factory=dict)
+    # event ids of patches waiting for a lower patch (`settle`): not refetched until something posts
+    held_back: set[int] = field(default_factory=set)
 
     def owed(self) -> set[int]:
         return {e for events in self.dirty.values() for e in events} | self.editing

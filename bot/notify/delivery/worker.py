@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
@@ -32,6 +33,7 @@ from bot.notify.delivery.once import OnceSender
 from bot.notify.delivery.parking import Parking
 from bot.notify.delivery.posting import Poster
 from bot.notify.delivery.routing import Router, Subscriptions
+from bot.notify.delivery.settle import Clock, Settle
 from bot.notify.delivery.state import ChannelState, Progress
 from bot.notify.sink import ChannelGone, DeletedChannels, Forbidden, PermissionChanges, Sink, TransientError
 from bot.store import DeliveryRow, Store
@@ -56,6 +58,8 @@ class DeliveryWorker:
         park_retry: float = 600.0,
         park_sweep: float = 10.0,
         claims: ChannelClaims | None = None,
+        settle_seconds: float = 0.0,
+        clock: Clock = time.time,
     ) -> None:
         self.store = store
         self.claims = claims
@@ -70,10 +74,11 @@ class DeliveryWorker:
         self.parking = Parking(store, self._progress, retry_after=park_retry, sweep=park_sweep)
         once = OnceSender(sink)
         self.fallback = ThreadFallback(store, once, full_retry=park_retry)
-        self.router = Router(store, self.subscriptions, recent)
+        self.settle = Settle(store, seconds=settle_seconds, clock=clock)
+        self.router = Router(store, self.subscriptions, recent, self.settle)
         self.poster = Poster(
             store, sink, self.subscriptions, recent, cards, self._failures, self._progress,
-            self.parking, self.fallback, once,
+            self.parking, self.fallback, once, self.settle,
         )
         self.editor = CardEditor(
             store, sink, recent, cards, self._failures, self._progress,
@@ -137,11 +142,32 @@ class DeliveryWorker:
         self._wake.set()
         await asyncio.wait_for(self._progress.until(self._is_settled), timeout)
 
+    async def wait_quiet(self, timeout: float | None = None) -> None:
+        """Until every committed event is routed and every delivery settled but
+        the patches a settle window holds back (`settle`): what a clock that is
+        moved by hand must wait for before it moves."""
+        self._wake.set()
+        await asyncio.wait_for(self._progress.until(self._is_quiet), timeout)
+
+    async def _is_quiet(self) -> bool:
+        if self.settle.due():
+            return False
+        if await q.routed_upto(self.store) < await self.store.last_event_id():
+            return False
+        if any(ch.dirty or ch.editing or ch.current is not None for ch in self._channels.values()):
+            return False
+        held = sum(len(ch.held_back) for ch in self._channels.values())
+        return await q.pending_count(self.store) == held
+
     async def _is_idle(self) -> bool:
+        if self.settle.due():  # a held series' window is over: routing owes it
+            return False
         upto = await q.routed_upto(self.store)
         return upto >= await self.store.last_event_id() and await q.pending_count(self.store) == 0
 
     async def _is_settled(self) -> bool:
+        if self.settle.due():
+            return False
         upto = await q.routed_upto(self.store)
         return upto >= await self.store.last_event_id() and await q.unsettled_count(self.store) == 0
 
@@ -149,12 +175,16 @@ class DeliveryWorker:
 
     async def _route_loop(self) -> None:
         while True:
-            await self._wake.wait()
+            await self._sleep_until_woken()
             self._wake.clear()
             try:
                 async for channels in self.router.route_pending():
                     for channel_id in channels:
                         self._channel(channel_id).nudge.set()
+                if self.settle.active:
+                    # A settle window may have ended: patches held back by a gap go now.
+                    for ch in self._channels.values():
+                        ch.nudge.set()
             except asyncio.CancelledError:
                 raise
             except Exception:  # the store may be briefly unavailable: retry on the next wake
@@ -162,6 +192,15 @@ class DeliveryWorker:
                 await asyncio.sleep(self.backoff[0])
                 self._wake.set()
             await self._progress.changed()
+
+    async def _sleep_until_woken(self) -> None:
+        """Until woken, or until the next settle window ends (by the worker's clock)."""
+        deadline = self.settle.next_deadline()
+        if deadline is None:
+            await self._wake.wait()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), max(0.0, deadline - self.settle.clock()) + 0.01)
 
     # ------------------------------------------------------------ per channel
 

@@ -609,13 +609,19 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
                 self._index.apply(d)
                 batch = RowBatch()
                 batch.add(d, fresh, now)
-                ids = await self._write(conn, batch, returning=True)
-                await conn.execute(update(t.mails).where(t.mails.c.seq == seq).values(series_id=d.series_id))
-                out += [
-                    e.model_copy(update={"event_id": eid, "created_at": now})
-                    for e, eid in zip(d.events, ids, strict=True)
-                ]
+                out += await self._place_reply(conn, seq, d, batch, now)
         return out
+
+    async def _place_reply(
+        self, conn: AsyncConnection, seq: int, d: Decision, batch: RowBatch, now: datetime
+    ) -> list[Event]:
+        """Write a stored reply's decision, file the mail under its series; its events, numbered."""
+        ids = await self._write(conn, batch, returning=True)
+        await conn.execute(update(t.mails).where(t.mails.c.seq == seq).values(series_id=d.series_id))
+        return [
+            e.model_copy(update={"event_id": eid, "created_at": now})
+            for e, eid in zip(d.events, ids, strict=True)
+        ]
 
     async def _adopt_pending(self, conn: AsyncConnection, series_id: int, now: datetime) -> list[Event]:
         """Decide again the replies of this series whose applied notice named
@@ -640,12 +646,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
             batch.add(d, fresh, now)
             if not d.waits or d.series_id != series_id:
                 batch.resolved.append(p.message_id)
-            ids = await self._write(conn, batch, returning=True)
-            await conn.execute(update(t.mails).where(t.mails.c.seq == seq).values(series_id=d.series_id))
-            out += [
-                e.model_copy(update={"event_id": eid, "created_at": now})
-                for e, eid in zip(d.events, ids, strict=True)
-            ]
+            out += await self._place_reply(conn, seq, d, batch, now)
         return out
 
     async def ingest_many(

@@ -21,7 +21,7 @@ from bot.cli.common import existing_store, open_store, store_url
 from bot.config import load_settings
 from bot.store import delivery as q
 
-STATUSES = (q.PENDING, q.PARKED, q.FAILED, q.DONE)
+STATUSES = (q.PENDING, q.PARKED, q.FAILED, q.DONE, q.REMOVED)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -40,7 +40,7 @@ def _fake(*, manage_threads: bool = True) -> FakeDiscord:
     return fake
 
 
-def svm_patches(tag: str, n: int, svm: set[int], *, stable: set[int] = frozenset()) -> list[bytes]:  # type: ignore[assignment]
+def svm_patches(tag: str, n: int, svm: set[int], *, stable: frozenset[int] = frozenset()) -> list[bytes]:
     """A cover saying "KVM: x86" and n patches, those in `svm` saying "KVM: SVM"."""
     mails = series(tag, "Rework the nested frobnicator", n)
     for i in svm:
@@ -63,7 +63,7 @@ def live(fake: FakeDiscord, channel_id: int) -> list[str]:
 
 
 async def test_a_late_cover_takes_the_card_and_thread_down_from_the_svm_channel_only(tmp_path: Path) -> None:
-    mails = svm_patches("late", 4, {1, 2, 3, 4}, stable={3})
+    mails = svm_patches("late", 4, {1, 2, 3, 4}, stable=frozenset({3}))
     clock = FakeClock()
     async with _fake() as fake, service(fake, tmp_path, SUBS, settle_seconds=WINDOW, clock=clock) as svc:
         await _routed_by_window(svc, clock, mails[3], mails[4])
@@ -155,6 +155,7 @@ async def test_without_manage_threads_our_messages_go_and_the_thread_is_archived
         await _routed_by_window(svc, clock, mails[2], mails[3])
         (svm_card,) = fake.messages_in(SVM)
         thread = svm_card.thread_id
+        assert thread is not None
         reply = fake.post_as(thread, 820000000000000077, "a reviewer's note")
         await svc.send(mails[0])
         await svc.settle()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bot.config import SubscriptionConfig, SubscriptionFilter
 from bot.store import delivery as q
+from bot.store import queries
 from tests.fakediscord import FAST_RATE_LIMITS, FakeDiscord, permissions
 
 from .harness import ALERTS, CARDS, GUILD, ROLE, FakeClock, Service, field, footers, service
@@ -95,6 +96,8 @@ async def test_a_late_cover_takes_the_card_and_thread_down_from_the_svm_channel_
         store = svc.app.store
         post = await store.get_post(1, SVM)
         assert post is not None and (post.card_message_id, post.thread_id, post.removals) == (None, None, 1)
+        # /series links the cards a series has: the catch-all one only.
+        assert [p.channel_id for p in await queries.posts_of(store, [1], [CARDS, SVM])] == [CARDS]
         rows = await q.list_deliveries(store, channel_id=SVM)
         assert rows and {(r.status, r.discord_message_id) for r in rows} == {("removed", None)}
         assert await q.failed_deliveries(store) == []

@@ -93,15 +93,19 @@ class Router:
         if due := self.settle.due():
             rows: list[tuple[int, int, int | None]] = []
             for sid in due:
-                self.settle.release(sid)
                 view = await self.store.get_series(sid)
                 if view is not None:
                     self.recent.keep_series(sid, view)
                     rows += await self._catch_up(view, None)
                     rows += await self._stopped_since_held(view)
-            await self.settle.save()
             rows = list(dict.fromkeys(rows))
             await q.queue_routed(self.store, rows, self._routed)
+            # Released once queued: a crash before leaves them held (queued again,
+            # idempotently), and whoever waits for idle does not see them released
+            # while their rows are still being made.
+            for sid in due:
+                self.settle.release(sid)
+            await self.settle.save()
             yield {c for _, c, _ in rows}
         while events := await self.store.events_after(self._routed, limit=ROUTE_BATCH):
             views: dict[int, SeriesView | None] = {}

@@ -169,3 +169,19 @@ async def test_without_manage_threads_our_messages_go_and_the_thread_is_archived
         assert fake.state.channels[thread].archived
         assert await q.failed_deliveries(svc.app.store) == []
         assert [s.enabled for s in await svc.app.store.list_subscriptions()] == [True, True]
+
+
+async def test_in_any_order_the_svm_channel_ends_without_the_x86_series(tmp_path: Path) -> None:
+    """Each mail in a window of its own, in orders that post the card before the
+    cover or never: the SVM channel ends empty, the catch-all holds everything."""
+    mails = svm_patches("any", 3, {1, 2, 3})
+    for n, order in enumerate([(2, 3, 0, 1), (3, 1, 2, 0), (0, 3, 2, 1), (1, 0, 3, 2)]):
+        clock = FakeClock()
+        (tmp_path / str(n)).mkdir()
+        async with _fake() as fake, service(fake, tmp_path / str(n), SUBS, settle_seconds=WINDOW, clock=clock) as svc:
+            for i in order:
+                await _routed_by_window(svc, clock, mails[i])
+            assert fake.messages_in(SVM) == [], order
+            (card,) = fake.messages_in(CARDS)
+            assert field(card, "Received") == "3/3" and len(live(fake, card.thread_id)) == 3, order
+            assert await q.failed_deliveries(svc.app.store) == []

@@ -101,6 +101,8 @@ async def test_a_late_cover_takes_the_card_and_thread_down_from_the_svm_channel_
         rows = await q.list_deliveries(store, channel_id=SVM)
         assert rows and {(r.status, r.discord_message_id) for r in rows} == {("removed", None)}
         assert await q.failed_deliveries(store) == []
+        # The bot's own thread deletion (THREAD_DELETE) disables no subscription.
+        assert [sub.enabled for sub in await store.list_subscriptions()] == [True, True]
 
 
 async def test_a_series_that_matches_again_is_posted_again_in_full(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from bot.cli.common import add_store_arguments, chosen_store, open_store
 from bot.store import delivery as q
 
-STATUSES = (q.PENDING, q.PARKED, q.FAILED, q.DONE)
+STATUSES = (q.PENDING, q.PARKED, q.FAILED, q.DONE, q.REMOVED)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

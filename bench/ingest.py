@@ -218,7 +218,7 @@ def phase_floor(archive: Path) -> dict[str, object]:
         rows = {name: src.execute(f"SELECT * FROM {name} ORDER BY rowid").fetchall() for name in _TABLES}
         src.close()
         db = sqlite3.connect(Path(tmp) / "floor.db", isolation_level=None)
-        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):  # as bot.store.engine
+        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=FULL"):  # as bot.store.engine
             db.execute(f"PRAGMA {pragma}")
         for sql in schema:
             db.execute(sql)

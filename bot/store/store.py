@@ -70,6 +70,17 @@ _SET_SERIES_BY_ID = (
 )
 
 
+# The bulk path's two look-ups per batch, built once with an expanding bind:
+# `.in_(ids)` coerced each of ~900 ids into a literal per query.
+_STORED_HASHES = select(t.mails.c.message_id, t.mails.c.body_hash).where(
+    t.mails.c.message_id.in_(bindparam("ids", expanding=True))
+)
+_STORED_REPLIES = select(t.mails.c.raw).where(
+    t.mails.c.in_reply_to.in_(bindparam("ids", expanding=True)),
+    t.mails.c.series_id.is_(None),
+    t.mails.c.unparsed.is_(False),
+).order_by(t.mails.c.seq)
+
 _GENERATION_Q = select(t.cursors.c.value).where(t.cursors.c.name == _GENERATION)
 # The newest mail and the reparse generation, in one query.
 _WATERMARK = select(select(func.max(t.mails.c.seq)).scalar_subquery(), _GENERATION_Q.scalar_subquery())
@@ -878,9 +889,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         async with self._engine.connect() as conn:
             ids = [p.message_id for p, _, _ in parsed]
             for part in _chunks(ids, 900):
-                found = await conn.execute(
-                    select(t.mails.c.message_id, t.mails.c.body_hash).where(t.mails.c.message_id.in_(part))
-                )
+                found = await conn.execute(_STORED_HASHES, {"ids": part})
                 unhashed = []
                 for mid, digest in found:
                     if digest is None:
@@ -972,13 +981,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
                 depth += 1
                 found: list[str] = []
                 for part in _chunks(frontier, 900):
-                    rows = await conn.execute(
-                        select(t.mails.c.raw).where(
-                            t.mails.c.in_reply_to.in_(part),
-                            t.mails.c.series_id.is_(None),
-                            t.mails.c.unparsed.is_(False),
-                        ).order_by(t.mails.c.seq)
-                    )
+                    rows = await conn.execute(_STORED_REPLIES, {"ids": part})
                     for (raw_z,) in rows.all():
                         p, _, unparsed = self._parse(unpack(raw_z))
                         if unparsed or orphans.knows(p.message_id):

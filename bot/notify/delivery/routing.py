@@ -26,6 +26,7 @@ class Subscriptions:
         self.store = store
         self.preview = preview
         self._subs: list[Subscription] = []
+        self._by_channel: dict[int, list[Subscription]] = {}
         self._read = float("-inf")  # loop time the subscriptions were last read
 
     async def load(self, *, fresh: bool = True) -> None:
@@ -39,13 +40,20 @@ class Subscriptions:
         enabled = [Subscription.model_validate(s, from_attributes=True) for s in subs if s.enabled]
         # A user with no configuration at all still sees every card in preview.
         self._subs = [PREVIEW_ALL] if self.preview and not subs else enabled
+        # Only the subscriptions posting to a channel can route there (cards or alerts).
+        self._by_channel = {}
+        for sub in self._subs:
+            for channel_id in {sub.channel_id, sub.alert_channel_id} - {None}:
+                assert channel_id is not None
+                self._by_channel.setdefault(channel_id, []).append(sub)
 
     def targets(self, event: Event, series: SeriesView) -> list[Target]:
         return route(event, series, self._subs)
 
     def target(self, event: Event, series: SeriesView, channel_id: int) -> Target | None:
         """What `event` asks of `channel_id` now (None: it no longer goes there)."""
-        return next((t for t in self.targets(event, series) if t.channel_id == channel_id), None)
+        subs = self._by_channel.get(channel_id, [])
+        return next((t for t in route(event, series, subs) if t.channel_id == channel_id), None)
 
     def guild_of(self, channel_id: int) -> int | None:
         return next((s.guild_id for s in self._subs if s.channel_id == channel_id), None)
@@ -65,6 +73,7 @@ class Router:
         self.recent = recent
         self.settle = settle
         self._routed: int | None = None  # routing cursor, once read
+        self._seen: int | None = None  # the last event followed while another process routes
         # (series, channel) pairs already owed their earlier events in this process.
         self._caught_up: set[tuple[int, int]] = set()
 
@@ -88,19 +97,17 @@ class Router:
             await q.queue_routed(self.store, rows, self._routed)
             yield {c for _, c, _ in rows}
         while events := await self.store.events_after(self._routed, limit=ROUTE_BATCH):
-            views: dict[int, SeriesView | None] = {}
             rows = []
             quiet = await q.backfilled(self.store, list({e.message_id for e in events}))
+            # Read after the events were committed: each at least as new as its events.
+            views = await self.store.get_series_many(e.series_id for e in events if e.message_id not in quiet)
+            for sid, view in views.items():
+                self.recent.keep_series(sid, view)
             for event in events:
                 assert event.event_id is not None
                 if event.message_id in quiet:
                     continue
-                if event.series_id not in views:
-                    # Read after the event was committed: at least as new as the event.
-                    views[event.series_id] = view = await self.store.get_series(event.series_id)
-                    if view is not None:
-                        self.recent.keep_series(event.series_id, view)
-                series = views[event.series_id]
+                series = views.get(event.series_id)
                 if series is None:
                     continue
                 self.settle.seen(series.series_id)
@@ -122,6 +129,33 @@ class Router:
             self._routed = upto
             yield {c for _, c, _ in rows}
 
+    def reset(self) -> None:
+        """Routing starts (again) here: the cursor and settle records from the store."""
+        self._routed = None
+        self._seen = None
+        self.settle.reset()
+
+    async def observe(self) -> None:
+        """Not routing here (another process does): follow the events all the
+        same, for what posting needs, the series views at least as new as the
+        events (`recent`) and the gaps in threads (`settle`), without routing."""
+        await self.settle.load()
+        self.settle.unhold()
+        if self._seen is None:
+            self._seen = await q.routed_upto(self.store) if self._routed is None else self._routed
+        while events := await self.store.events_after(self._seen, limit=ROUTE_BATCH):
+            quiet = await q.backfilled(self.store, list({e.message_id for e in events}))
+            views = await self.store.get_series_many(e.series_id for e in events if e.message_id not in quiet)
+            for sid, view in views.items():
+                self.recent.keep_series(sid, view)
+            for event in events:
+                assert event.event_id is not None
+                if event.message_id not in quiet and event.series_id in views:
+                    self.recent.keep_event(event.event_id, event)
+                    self.settle.seen(event.series_id)
+            self._seen = events[-1].event_id or self._seen
+        await self.settle.save(write=False)
+
     async def _catch_up(self, series: SeriesView, channel_id: int | None) -> list[tuple[int, int, int | None]]:
         """Rows for every stored event of the series that goes to `channel_id`
         (None: to any channel), the first time the pair is routed here."""
@@ -136,10 +170,13 @@ class Router:
             if event.message_id in quiet:
                 continue
             self.recent.keep_event(event.event_id, event)
-            for t in self.subscriptions.targets(event, series):
-                if channel_id is None or t.channel_id == channel_id:
-                    rows.append((event.event_id, t.channel_id, t.subscription_id))
-                    self._caught_up.add((sid, t.channel_id))
+            if channel_id is None:
+                targets = self.subscriptions.targets(event, series)
+            else:
+                targets = [t] if (t := self.subscriptions.target(event, series, channel_id)) else []
+            for t in targets:
+                rows.append((event.event_id, t.channel_id, t.subscription_id))
+                self._caught_up.add((sid, t.channel_id))
         if channel_id is not None:
             self._caught_up.add((sid, channel_id))
         return rows

@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.helpers
 
-from common import BOT_READY, FAKE_READY, ROOT, cpu_seconds, get, peak_rss_mb, pct, send_mails, start, wire  # noqa: E402
+from bench.common import BOT_READY, FAKE_READY, ROOT, cpu_seconds, get, peak_rss_mb, pct, send_mails, start, wire  # noqa: E402
 from tests.helpers import SMTP_AUTHOR, series  # noqa: E402  (synthetic, realistic patch mails)
 
 G1, G2 = 6000 << 22, 6001 << 22  # two guilds (on shards 0 and 1 of 2)

@@ -73,7 +73,6 @@ class Router:
         self.recent = recent
         self.settle = settle
         self._routed: int | None = None  # routing cursor, once read
-        self._seen: int | None = None  # the last event followed while another process routes
         # (series, channel) pairs already owed their earlier events in this process.
         self._caught_up: set[tuple[int, int]] = set()
 
@@ -128,33 +127,6 @@ class Router:
             await q.queue_routed(self.store, rows, upto)
             self._routed = upto
             yield {c for _, c, _ in rows}
-
-    def reset(self) -> None:
-        """Routing starts (again) here: the cursor and settle records from the store."""
-        self._routed = None
-        self._seen = None
-        self.settle.reset()
-
-    async def observe(self) -> None:
-        """Not routing here (another process does): follow the events all the
-        same, for what posting needs, the series views at least as new as the
-        events (`recent`) and the gaps in threads (`settle`), without routing."""
-        await self.settle.load()
-        self.settle.unhold()
-        if self._seen is None:
-            self._seen = await q.routed_upto(self.store) if self._routed is None else self._routed
-        while events := await self.store.events_after(self._seen, limit=ROUTE_BATCH):
-            quiet = await q.backfilled(self.store, list({e.message_id for e in events}))
-            views = await self.store.get_series_many(e.series_id for e in events if e.message_id not in quiet)
-            for sid, view in views.items():
-                self.recent.keep_series(sid, view)
-            for event in events:
-                assert event.event_id is not None
-                if event.message_id not in quiet and event.series_id in views:
-                    self.recent.keep_event(event.event_id, event)
-                    self.settle.seen(event.series_id)
-            self._seen = events[-1].event_id or self._seen
-        await self.settle.save(write=False)
 
     async def _catch_up(self, series: SeriesView, channel_id: int | None) -> list[tuple[int, int, int | None]]:
         """Rows for every stored event of the series that goes to `channel_id`

@@ -1,8 +1,8 @@
 """Load: SMTP in at a steady rate, 50 subscribed channels in two guilds on the
 fake Discord, on SQLite (one `kvm-patchbot run`) or PostgreSQL (several).
 
-Mails are series (a cover and --patches patches), series k touching
-arch/x86/kvm/d{k % 50}/, and channel j subscribes to arch/x86/kvm/d{j}/*: each
+Mails are series (a cover and --patches patches), series k by author
+k % --authors and touching arch/x86/kvm/d{k % 50}/, and channel j subscribes to arch/x86/kvm/d{j}/*: each
 series goes to one channel, the 50 channels spread over two guilds. Senders
 (--connections SMTP connections, spread over the processes' sinks) pace the
 mails to --rate per second for --seconds. The fake's rate limits are raised
@@ -25,30 +25,22 @@ import argparse
 import asyncio
 import json
 import os
-import re
-import smtplib
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
 import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.helpers
 
-from tests.helpers import series  # noqa: E402  (synthetic, realistic patch mails)
+from bench.common import BOT_READY, FAKE_READY, ROOT, cpu_seconds, get, peak_rss_mb, pct, send_mails, start, wire  # noqa: E402
+from tests.helpers import SMTP_AUTHOR, series  # noqa: E402  (synthetic, realistic patch mails)
 
 G1, G2 = 6000 << 22, 6001 << 22  # two guilds (on shards 0 and 1 of 2)
 CHANNELS = 50
-FAKE_READY = re.compile(r"api=(\S+) gateway=(\S+) control=(\S+)")
-BOT_READY = re.compile(r"ready, SMTP on ([\d.]+):(\d+)")
-MID = re.compile(rb"^Message-ID: <(.*?)>\r\n", re.M | re.I)
 SETTLE = float(os.environ.get("BENCH_SETTLE", "180"))  # seconds after the last mail for the posts to arrive
 
 
@@ -60,50 +52,32 @@ def guild_of(j: int) -> int:
     return G1 if j < CHANNELS // 2 else G2
 
 
-def start(cmd: list[str], pattern: re.Pattern[str], env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[str], re.Match[str]]:
-    log = open(os.environ.get("BENCH_LOG", os.devnull), "a")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env, cwd=cwd)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if m := pattern.search(line):
-            return proc, m
-    raise SystemExit(f"{cmd} exited before it was ready")
+def authored(raw: bytes, k: int) -> bytes:
+    """The mail as author k wrote it: the tracker compares a new series' title with
+    its author's other series, so one author for every series is a worst case."""
+    return raw.replace(SMTP_AUTHOR.encode(), f"Dev {k} <dev{k}@example.com>".encode())
 
 
-def get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=60) as resp:
-        return json.load(resp)
+async def send_all(
+    ports: list[int], shares: list[list[tuple[str, bytes]]], rate: float
+) -> tuple[dict[str, float], list[str]]:
+    """Every share on its own connection (round robin over the sinks), paced
+    to `rate` in all; (end-of-DATA time by Message-ID, the Message-IDs answered 250)."""
+    ended: dict[str, float] = {}
+    acked: list[str] = []
 
+    async def one(port: int, share: list[tuple[str, bytes]]) -> None:
+        def at_end(i: int, t: float) -> None:
+            ended[share[i][0]] = t
 
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def send_paced(port: int, mails: list[bytes], rate: float, ended: dict[str, float], acked: list[str]) -> None:
-    """One connection; mail i starts at t0 + i/rate; records end-of-DATA times."""
-    with smtplib.SMTP("127.0.0.1", port, timeout=120) as smtp:
-        smtp.ehlo()
-        t0 = time.monotonic()
-        for i, raw in enumerate(mails):
-            delay = t0 + i / rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)  # pacing the load, not synchronisation
-            for code, msg in (smtp.mail("bench@localhost"), smtp.rcpt("kvm@localhost"), smtp.docmd("DATA")):
-                assert code in (250, 354), (code, msg)
-            smtp.send(raw + b"\r\n.\r\n")
-            mid = MID.search(raw).group(1).decode()  # type: ignore[union-attr]  # every mail has one
-            ended[mid] = time.time()
-            code, msg = smtp.getreply()
+        def at_reply(i: int, code: int, _: float) -> None:
             if code == 250:
-                acked.append(mid)
+                acked.append(share[i][0])
+
+        await send_mails(port, [w for _, w in share], rate=rate / len(shares), ended=at_end, answered=at_reply)
+
+    await asyncio.gather(*(one(ports[c % len(ports)], share) for c, share in enumerate(shares)))
+    return ended, acked
 
 
 async def stored_ids(url: str, schema: str | None) -> tuple[set[str], dict[str, int]]:
@@ -143,6 +117,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--patches", type=int, default=3, help="patches per series (each series: 1 + N mails)")
     ap.add_argument("--connections", type=int, default=16, help="SMTP connections, spread over the processes")
+    ap.add_argument("--authors", type=int, default=200,
+                    help="distinct authors, series k by author k %% N (the list has hundreds; 1: one author's series all compared)")
     ap.add_argument("--pg", metavar="URL", help="PostgreSQL URL (a fresh schema is made and dropped); default SQLite")
     ap.add_argument("--processes", type=int, default=1, help="kvm-patchbot run processes (PostgreSQL only above 1)")
     args = ap.parse_args()
@@ -151,12 +127,12 @@ def main() -> int:
     n = args.patches
     total = int(args.rate * args.seconds)
     n_series = max(1, total // (1 + n))
-    mails = [m for i in range(n_series)
+    mails = [authored(m, i % args.authors) for i in range(n_series)
              for m in series(f"L{i}", f"Load {i} work", n, minutes=i, directory=f"arch/x86/kvm/d{i % CHANNELS}")]
     subs = [{"guild": guild_of(j), "channel": channel_id(j), "filter": {"paths": [f"arch/x86/kvm/d{j}/*"]}}
             for j in range(CHANNELS)]
     schema = "load_" + uuid.uuid4().hex[:10] if args.pg else None
-    procs: list[subprocess.Popen[str]] = []
+    procs: list[Any] = []
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("KVMBOT_")}, "PYTHONPATH": str(ROOT)}
         first = ",".join(str(channel_id(j)) for j in range(CHANNELS // 2))
@@ -164,7 +140,7 @@ def main() -> int:
         fake, fm = start(
             [sys.executable, "-m", "tests.fakediscord", "--guild", str(G1), "--channels", first,
              "--more-guild", f"{G2}={second}", "--rate-limit", "1000000/1", "--global-rate-limit", "1000000"],
-            FAKE_READY, env, ROOT,
+            FAKE_READY, env, ROOT, profile="fake",
         )
         api, gateway, control = fm.groups()
         url = args.pg or f"sqlite+aiosqlite:///{Path(tmp) / 'load.db'}"
@@ -182,34 +158,26 @@ def main() -> int:
                     "KVMBOT_LOG_LEVEL": os.environ.get("BENCH_BOT_LOG_LEVEL", "WARNING"),
                     **({"KVMBOT_STORE__PG_SCHEMA": schema} if schema else {}),
                 }
-                proc, ready = start([sys.executable, "-m", "bot", "run"], BOT_READY, bot_env, cwd)
+                proc, ready = start([sys.executable, "-m", "bot", "run"], BOT_READY, bot_env, cwd, profile=f"run{k}")
                 procs.append(proc)
                 ports.append(int(ready.group(2)))
             # Whole series per connection, so each series' mails arrive in order.
-            shares: list[list[bytes]] = [[] for _ in range(args.connections)]
+            shares: list[list[tuple[str, bytes]]] = [[] for _ in range(args.connections)]
             for i in range(n_series):
-                shares[i % args.connections] += mails[i * (1 + n):(i + 1) * (1 + n)]
-            ended: dict[str, float] = {}
-            acked: list[str] = []
+                shares[i % args.connections] += [
+                    (f"L{i}-{k}@example.com", wire(m)) for k, m in enumerate(mails[i * (1 + n):(i + 1) * (1 + n)])]
+            pids = [fake.pid, *(p.pid for p in procs)]
+            cpu0 = [cpu_seconds(pid) for pid in pids], time.process_time()
             t0 = time.monotonic()
-            senders = [
-                threading.Thread(target=send_paced, args=(ports[c % len(ports)], share,
-                                                          args.rate / args.connections, ended, acked))
-                for c, share in enumerate(shares)
-            ]
-            for s in senders:
-                s.start()
-            for s in senders:
-                s.join()
+            ended, acked = asyncio.run(send_all(ports, shares, args.rate))
             elapsed = time.monotonic() - t0
             want = n_series * (1 + n)
             deadline = time.monotonic() + SETTLE
-            while True:  # a bench polls the fake's control API; tests wait on conditions
-                messages = get(control + "/messages")
-                if len(messages) >= want or time.monotonic() > deadline:
-                    break
-                time.sleep(1.0)
+            # A bench polls the fake's control API (a count, cheap for the fake); tests wait on conditions.
+            while get(control + "/state")["messages"] < want and time.monotonic() < deadline:
+                time.sleep(0.5)
             drained = time.monotonic() - t0
+            cpu1 = [cpu_seconds(pid) for pid in pids], time.process_time()
             time.sleep(3.0)  # anything doubled late would show now
             messages = get(control + "/messages")
             requests = get(control + "/requests")
@@ -218,9 +186,9 @@ def main() -> int:
             for p in procs:
                 p.terminate()
             for p in procs:
-                p.wait(60)
+                p.wait(120)
             fake.terminate()
-            fake.wait(30)
+            fake.wait(60)
         stored, statuses = asyncio.run(stored_ids(url, schema))
         if schema and not os.environ.get("BENCH_KEEP_SCHEMA"):
             make_schema(url, schema, drop=True)
@@ -272,6 +240,11 @@ def main() -> int:
     if missing or set(footer_count) - expected:
         print(f"missing posts: {missing[:10]}; unexpected: {sorted(set(footer_count) - expected)[:10]}")
     print(f"deliveries at the end, by status: {statuses}")
+    cpu = [(after - before) * 1000 / len(mails) for before, after in zip(cpu0[0], cpu1[0], strict=True)]
+    print(f"CPU per mail, from the first mail to the last post: fake Discord {cpu[0]:.2f} ms, "
+          + ", ".join(f"process {i} {ms:.2f} ms" for i, ms in enumerate(cpu[1:]))
+          + f", SMTP senders {(cpu1[1] - cpu0[1]) * 1000 / len(mails):.2f} ms; "
+          f"all {sum(cpu) + (cpu1[1] - cpu0[1]) * 1000 / len(mails):.2f} ms")
     print("peak resident memory: " + ", ".join(f"process {i} {mb:.0f} MB" for i, mb in enumerate(peaks)))
     return 0
 

@@ -75,6 +75,16 @@ class ReadMixin:
         found = await self._select_views(select(t.series).where(t.series.c.id == series_id))
         return found[0] if found else None
 
+    async def get_series_many(self, series_ids: Iterable[int]) -> dict[int, SeriesView]:
+        """The views of those series that exist, by id: the same queries for many as for one."""
+        ids = sorted(set(series_ids))
+        out: dict[int, SeriesView] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            for view in await self._select_views(select(t.series).where(t.series.c.id.in_(part))):
+                out[view.series_id] = view
+        return out
+
     async def list_series(
         self,
         *,

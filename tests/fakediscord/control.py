@@ -72,6 +72,7 @@ def register(router: web.UrlDispatcher, fake: FakeDiscord) -> None:
                 "channels": [
                     {"id": str(c.id), "name": c.name, "forbidden": c.forbidden} for c in state.text_channels()
                 ],
+                "messages": len(state.messages),  # a cheap count to poll (benchmarks)
                 "gateway_connects": state.gateway_connects,
                 "live_connections": len(fake.gateway.connections),
                 "invalid_requests": state.invalid_requests,

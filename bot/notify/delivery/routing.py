@@ -33,6 +33,7 @@ class Subscriptions:
         self.store = store
         self.preview = preview
         self._subs: list[Subscription] = []
+        self._by_channel: dict[int, list[Subscription]] = {}
         self._read = float("-inf")  # loop time the subscriptions were last read
 
     async def load(self, *, fresh: bool = True) -> None:
@@ -46,13 +47,20 @@ class Subscriptions:
         enabled = [Subscription.model_validate(s, from_attributes=True) for s in subs if s.enabled]
         # A user with no configuration at all still sees every card in preview.
         self._subs = [PREVIEW_ALL] if self.preview and not subs else enabled
+        # Only the subscriptions posting to a channel can route there (cards or alerts).
+        self._by_channel = {}
+        for sub in self._subs:
+            for channel_id in {sub.channel_id, sub.alert_channel_id} - {None}:
+                assert channel_id is not None
+                self._by_channel.setdefault(channel_id, []).append(sub)
 
     def targets(self, event: Event, series: SeriesView) -> list[Target]:
         return route(event, series, self._subs)
 
     def target(self, event: Event, series: SeriesView, channel_id: int) -> Target | None:
         """What `event` asks of `channel_id` now (None: it no longer goes there)."""
-        return next((t for t in self.targets(event, series) if t.channel_id == channel_id), None)
+        subs = self._by_channel.get(channel_id, [])
+        return next((t for t in route(event, series, subs) if t.channel_id == channel_id), None)
 
     def card_channels(self) -> set[int]:
         """Channels with a subscription of their own (cards go there; alert channels may not)."""
@@ -108,20 +116,18 @@ class Router:
             await self.settle.save()
             yield {c for _, c, _ in rows}
         while events := await self.store.events_after(self._routed, limit=ROUTE_BATCH):
-            views: dict[int, SeriesView | None] = {}
             rows = []
             rechecked: set[int] = set()  # series whose channels were re-evaluated in this batch
             quiet = await q.backfilled(self.store, list({e.message_id for e in events}))
+            # Read after the events were committed: each at least as new as its events.
+            views = await self.store.get_series_many(e.series_id for e in events if e.message_id not in quiet)
+            for sid, view in views.items():
+                self.recent.keep_series(sid, view)
             for event in events:
                 assert event.event_id is not None
                 if event.message_id in quiet:
                     continue
-                if event.series_id not in views:
-                    # Read after the event was committed: at least as new as the event.
-                    views[event.series_id] = view = await self.store.get_series(event.series_id)
-                    if view is not None:
-                        self.recent.keep_series(event.series_id, view)
-                series = views[event.series_id]
+                series = views.get(event.series_id)
                 if series is None:
                     continue
                 self.settle.seen(series.series_id)
@@ -198,11 +204,14 @@ class Router:
             if event.message_id in quiet:
                 continue
             self.recent.keep_event(event.event_id, event)
-            for t in self.subscriptions.targets(event, series):
-                if channel_id is None or t.channel_id == channel_id:
-                    rows.append((event.event_id, t.channel_id, t.subscription_id))
-                    self._caught_up.add((sid, t.channel_id))
-                    self._taking_down.discard((sid, t.channel_id))
+            if channel_id is None:
+                targets = self.subscriptions.targets(event, series)
+            else:
+                targets = [t] if (t := self.subscriptions.target(event, series, channel_id)) else []
+            for t in targets:
+                rows.append((event.event_id, t.channel_id, t.subscription_id))
+                self._caught_up.add((sid, t.channel_id))
+                self._taking_down.discard((sid, t.channel_id))
         if channel_id is not None:
             self._caught_up.add((sid, channel_id))
         return rows

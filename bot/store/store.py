@@ -217,6 +217,11 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         self._window = window or Window()
         # Lookups the windowed index answers in full; None: it holds every series.
         self._known: Known | None = None
+        # A windowed index that has evicted nothing since it was loaded with every
+        # stored series (a new or small store) answers every lookup itself: no
+        # queries until the first eviction.
+        self._complete = False
+        self.window_lookups = 0  # lookup rounds that asked the database (for tests and figures)
         self._touched: dict[int, datetime] = {}  # series -> the last mail that touched it
         self._newest: datetime | None = None  # the newest activity seen: what the window counts back from
         self.window_loads = 0  # series brought into the window by look-ups (for tests and figures)
@@ -289,17 +294,22 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         (or no window) every series."""
         index = MemoryIndex()
         known: Known | None = None
+        complete = False
         async with self._engine.connect() as conn:
             newest = await newest_activity(conn)
             if full or not self._window.bounded:
                 await load_series(conn, index, None)
             else:
-                await load_series(conn, index, await recent_ids(conn, self._window, newest))
+                recent = await recent_ids(conn, self._window, newest)
+                await load_series(conn, index, recent)
                 known = Known()
+                stored = await conn.scalar(select(func.count()).select_from(t.series)) or 0
+                complete = len(recent) >= stored
             await reserve_ids(conn, index)
             seen, generation = (await conn.execute(_WATERMARK)).one()
         self._index = index
         self._known = known
+        self._complete = complete
         self._touched = {}
         self._newest = newest
         self._seen_seq = seen
@@ -314,7 +324,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
     async def _decide(self, conn: AsyncConnection | None, p: ParsedMail, now: datetime) -> Decision:
         """`decide` on the index; on a windowed one, first bring in from the
         database every series the mail's lookups name (see bot.series.window)."""
-        if self._known is None or conn is None:
+        if self._known is None or conn is None or self._complete:
             d = decide(p, self._index, received_at=now)
         else:
             for _ in range(_ROUNDS_MAX):
@@ -335,6 +345,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
     async def _bring_in(self, conn: AsyncConnection, keys: set[Key]) -> None:
         """Load the stored series matching `keys` into the window; the keys are known then."""
         assert self._known is not None
+        self.window_lookups += 1
         wanted = [sid for sid in await matching(conn, keys) if sid not in self._index]
         if wanted:
             await load_series(conn, self._index, wanted)
@@ -369,7 +380,10 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
             return
         if self._known is None:
             self._known = Known()  # from an index of every series to the window
+            self._complete = True  # (complete until something is evicted)
         gone = evict(self._index, self._touched, self._window, min(self._newest, _now()), keep)
+        if gone:
+            self._complete = False  # its keys were never recorded as known: ask from now on
         for sid in gone:
             self._known.forget(self._index, sid)
             self._index.remove_series(sid)

@@ -74,3 +74,36 @@ async def test_a_big_import_into_a_windowed_store_trims_back_after(store_target)
         assert store.index_size == 10  # the ten most recently active
     finally:
         await store.close()
+
+
+async def test_a_window_holding_every_stored_series_asks_the_database_nothing(store_target, tmp_path: Path):
+    """A new or small store fits in its window: until the first eviction the
+    index knows every series, so tracking asks no lookups (the SMTP path's
+    cost on such a store), with the results of an index of every series."""
+    mails = _mails()
+    wide = Window(days=10_000)
+    windowed = await Store.open(store_target.url, schema=store_target.schema, window=wide)
+    full = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'full.db'}")
+    try:
+        for raw in mails[:-3]:
+            await windowed.ingest(raw)
+            await full.ingest(raw)
+        assert windowed.window_lookups == 0 and windowed.window_loads == 0
+        await windowed.close()
+        # reopened on a window the store outgrew: lookups again, same results
+        windowed = await Store.open(store_target.url, schema=store_target.schema, window=ONE)
+        for raw in mails[-3:]:
+            await windowed.ingest(raw)
+            await full.ingest(raw)
+        assert windowed.window_lookups > 0
+        assert await outcome(windowed) == await outcome(full)
+        await windowed.close()
+        # reopened on the wide window: every series fits again
+        windowed = await Store.open(store_target.url, schema=store_target.schema, window=wide)
+        await windowed.ingest(raw_mail("r9@x", "Re: [PATCH v2 1/2] KVM: x86: Teach the MMU about huge pages part 1",
+                                       "Reviewed-by: Rita Reviewer <rita@example.org>\n", irt="v2-1@x",
+                                       author=REVIEWER, at=300 * DAY))
+        assert windowed.window_lookups == 0
+    finally:
+        await windowed.close()
+        await full.close()

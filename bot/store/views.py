@@ -77,7 +77,8 @@ def _continued(
     mine: list[Mapping[str, Any]], theirs: list[Mapping[str, Any]]
 ) -> dict[int, Mapping[str, Any]]:
     """slot -> the previous version's patch it continues: the same title, else the same index."""
-    theirs = [p for p in theirs if p["slot"] > 0]
+    # By slot, not as stored (arrival order): which old patch a title matches first.
+    theirs = sorted((p for p in theirs if p["slot"] > 0), key=lambda r: r["slot"])
     out: dict[int, Mapping[str, Any]] = {}
     taken: set[int] = set()
     for p in mine:

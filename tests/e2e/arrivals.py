@@ -118,7 +118,7 @@ def _violations(times: list[float], ends: set[float], settle: float) -> set[floa
         if at in ends:
             step += [at] * len(pending)
             pending = []
-    width = max((g - at for g, at in zip(step, times)), default=0.0)
+    width = max((g - at for g, at in zip(step, times, strict=True)), default=0.0)
     bad: set[float] = set()
     for i, ta in enumerate(times):
         # Only pairs about `settle` apart can answer differently (each moves by at most `width`).

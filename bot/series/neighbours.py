@@ -78,8 +78,10 @@ def neighbours(d: Decision, index: SeriesIndex) -> list[int]:
         relinked.add(new.series_id)
     # Other cards name a version by its first mail (cover, else lowest patch):
     # its previous version's "Superseded by" link and, while it is the latest,
-    # every older card's `b4 am` line.
-    renamed = {sid for sid, name, _ in d.updates if name in ("title_slot", "cover")}
+    # every older card's `b4 am` line. Said when that becomes the cover or
+    # patch 1, what names a whole posting whatever the order: not at every
+    # lower patch of a series sent newest first (a long lineage's cards each time).
+    renamed = {sid for sid, name, v in d.updates if name == "cover" or (name == "title_slot" and v == 1)}
     for sid in sorted(renamed):
         prev = _predecessor(d, index, sid)
         if prev is not None:

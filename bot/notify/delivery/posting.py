@@ -75,11 +75,7 @@ class Poster:
             return
         ch.nudge.clear()
         skip = ch.owed() | ch.held_back
-        batch = [
-            d
-            for d in await q.pending_for_channel(self.store, ch.channel_id, limit=BATCH + len(skip))
-            if d.event_id not in skip
-        ]
+        batch = await q.pending_for_channel(self.store, ch.channel_id, limit=BATCH, skip=skip)
         if not batch:
             await ch.nudge.wait()
             ch.held_back.clear()  # woken: the settle window may be over, look again
@@ -122,12 +118,13 @@ class Poster:
             return False
         if not self.settle.gap_holds(event.series_id):
             return False
+        posted = await self._posted(ch, event.series_id)
+        if all(j in posted for j in range(1, slot)):
+            return False
+        # Routing it again (filters over every file of the series) only when it would wait.
         series = await self.recent.series(event.series_id)
         target = None if series is None else self.subscriptions.target(event, series, d.channel_id)
-        if target is None or not target.patch:
-            return False
-        posted = await self._posted(ch, event.series_id)
-        return any(j not in posted for j in range(1, slot))
+        return target is not None and target.patch
 
     async def _posted(self, ch: ChannelState, series_id: int) -> set[int]:
         posted = ch.posted_slots.get(series_id)

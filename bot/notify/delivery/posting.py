@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 
-from bot.notify.delivery.cache import Recent
+from bot.notify.delivery.cache import Lru, Recent
 from bot.notify.delivery.cards import Cards
 from bot.notify.delivery.failures import FailureLog
 from bot.notify.delivery.fallback import FULL, PERMISSION, ThreadFallback
@@ -67,6 +67,7 @@ class Poster:
         self.fallback = fallback
         self.once = once
         self.settle = settle
+        self._wanted: Lru[tuple[int, int], tuple[SeriesView, int, bool]] = Lru()
 
     async def post_pending(self, ch: ChannelState) -> None:
         """Post the channel's pending deliveries in order, or wait for a nudge."""
@@ -121,10 +122,21 @@ class Poster:
         posted = await self._posted(ch, event.series_id)
         if all(j in posted for j in range(1, slot)):
             return False
-        # Routing it again (filters over every file of the series) only when it would wait.
         series = await self.recent.series(event.series_id)
-        target = None if series is None else self.subscriptions.target(event, series, d.channel_id)
-        return target is not None and target.patch
+        return series is not None and self._wants_patch(event, series, d.channel_id)
+
+    def _wants_patch(self, event: Event, series: SeriesView, channel_id: int) -> bool:
+        """Whether the channel still takes this patch in the series thread. Once
+        per view of the series: during a backlog every held patch is looked at
+        again at each nudge, and routing runs the filters over every file."""
+        key = (series.series_id, channel_id)
+        cached = self._wanted.get(key)
+        if cached is not None and cached[0] is series and cached[1] == self.subscriptions.reads:
+            return cached[2]
+        target = self.subscriptions.target(event, series, channel_id)
+        wanted = target is not None and target.patch  # the same for every patch event of the series
+        self._wanted.put(key, (series, self.subscriptions.reads, wanted))
+        return wanted
 
     async def _posted(self, ch: ChannelState, series_id: int) -> set[int]:
         posted = ch.posted_slots.get(series_id)

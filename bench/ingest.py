@@ -207,13 +207,18 @@ def phase_floor(archive: Path) -> dict[str, object]:
         made = Path(tmp) / "made.db"
         mails = asyncio.run(ingest(made))
         src = sqlite3.connect(made)
-        schema = [sql for (sql,) in src.execute(
-            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY type DESC"
-        )]  # tables before indexes
+        # Tables, then indexes, then triggers (the FTS ones name their tables); an
+        # FTS5 table's shadow tables are made by the virtual table itself.
+        virtual = [name for (name,) in src.execute(
+            "SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%'")]
+        schema = [sql for (name, sql) in src.execute(
+            "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+            " ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 ELSE 2 END"
+        ) if not any(name.startswith(f"{v}_") for v in virtual)]
         rows = {name: src.execute(f"SELECT * FROM {name} ORDER BY rowid").fetchall() for name in _TABLES}
         src.close()
         db = sqlite3.connect(Path(tmp) / "floor.db", isolation_level=None)
-        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):  # as bot.store.engine
+        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=FULL"):  # as bot.store.engine
             db.execute(f"PRAGMA {pragma}")
         for sql in schema:
             db.execute(sql)

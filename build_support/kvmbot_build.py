@@ -18,10 +18,13 @@ mypy (which carries mypyc) is a build requirement only when compiling.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
+import sysconfig
+import tempfile
 from pathlib import Path
 
 from setuptools import build_meta as _setuptools  # type: ignore[import-untyped]  # (no stubs shipped)
@@ -40,10 +43,13 @@ MODULES = [
     "bot/mail/people.py",
     "bot/mail/subject.py",
     "bot/mail/trailers.py",
+    "bot/series/bridge.py",
     "bot/series/decision.py",
+    "bot/series/diffhash.py",
     "bot/series/late.py",
     "bot/series/lineage.py",
     "bot/series/memindex.py",
+    "bot/series/neighbours.py",
     "bot/series/replies.py",
     "bot/series/state.py",
     "bot/series/threads.py",
@@ -80,20 +86,90 @@ def get_requires_for_build_editable(config_settings=None):  # type: ignore[no-un
     return _setuptools.get_requires_for_build_editable(config_settings) + extra
 
 
+_CACHE_KEEP = 4  # compiled copies kept in the cache (one per recent state of the tree)
+
+
 def compiled_copy(dest: Path) -> Path:
     """A copy of the tree in `dest` with the parser and tracker compiled in place, as a
     wheel build would compile it (for the tests and benchmarks that compare
-    it with the source). Needs mypy installed; raises on a failed build."""
-    for name in _BUILD_INPUTS:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
-        else:
-            shutil.copy2(src, dest / name)
+    it with the source). Needs mypy installed; raises on a failed build.
+
+    The C compile of the group takes a minute or more, so a built copy is kept
+    in a cache keyed by the bytes of every build input, the Python, mypy and
+    the C compiler: a copy is reused only for exactly what it was built from.
+    `KVMBOT_BUILD_CACHE`: the cache folder (default ~/.cache/kvm-patchbot/compiled);
+    empty or 0 builds every time."""
+    cache = _cache_dir()
+    key = _build_key() if cache is not None else ""
+    if cache is not None and (cache / key / ".complete").is_file():
+        shutil.copytree(cache / key, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".complete"))
+        return dest
+    _copy_inputs(dest)
     done = subprocess.run(
         [sys.executable, "setup.py", "build_ext", "--inplace"],
         cwd=dest, env={**os.environ, "KVMBOT_COMPILE": "1"}, capture_output=True, text=True,
     )
     if done.returncode != 0:
         raise RuntimeError(f"compiling the parser and tracker failed:\n{done.stderr[-4000:]}")
+    if cache is not None:
+        _keep(dest, cache, key)
     return dest
+
+
+def _copy_inputs(dest: Path) -> None:
+    for name in _BUILD_INPUTS:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.so"), dirs_exist_ok=True)
+        else:
+            shutil.copy2(src, dest / name)
+
+
+def _cache_dir() -> Path | None:
+    value = os.environ.get("KVMBOT_BUILD_CACHE")
+    if value is not None and value.strip() in ("", "0"):
+        return None
+    if value:
+        return Path(value)
+    home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(home) / "kvm-patchbot" / "compiled"
+
+
+def _build_key() -> str:
+    """What a compiled copy depends on: the build inputs as copied, the Python, mypy and the compiler."""
+    h = hashlib.sha256()
+    for name in _BUILD_INPUTS:
+        src = ROOT / name
+        files = [src] if src.is_file() else sorted(
+            f for f in src.rglob("*") if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".so"
+        )
+        for f in files:
+            h.update(f"{f.relative_to(ROOT)}\0{f.stat().st_size}\0".encode())
+            h.update(f.read_bytes())
+    import mypy.version  # mypyc's code generation
+
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    try:
+        compiler = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except OSError:
+        compiler = ""
+    h.update(f"{sys.version}\0{mypy.version.__version__}\0{compiler}".encode())
+    return h.hexdigest()[:32]
+
+
+def _keep(built: Path, cache: Path, key: str) -> None:
+    """Store `built` as cache/key, atomically (a rename), then drop the oldest copies."""
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=cache, prefix=".staging-"))
+        shutil.copytree(built, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns("build"))
+        (staging / ".complete").touch()
+        try:
+            staging.rename(cache / key)
+        except OSError:  # another run stored the same key first
+            shutil.rmtree(staging, ignore_errors=True)
+        kept = sorted((d for d in cache.iterdir() if not d.name.startswith(".")), key=lambda d: d.stat().st_mtime)
+        for old in kept[:-_CACHE_KEEP]:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:  # a cache that cannot be written costs time, never the build
+        print(f"warning: not caching the compiled copy in {cache}: {exc}", file=sys.stderr)

@@ -9,6 +9,8 @@ import json
 import os
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -84,7 +86,11 @@ def test_a_bad_db_is_one_line_with_status_2(capsys: pytest.CaptureFixture[str], 
     assert err.startswith(f"kvm-patchbot {command[0]}: argument --db: not a database URL: 'nonsense'")
 
 
-@pytest.mark.parametrize("command", [["series"], ["unparsed"], ["subscriptions", "list"], ["reparse"]])
+READERS = [["series"], ["unparsed"], ["subscriptions", "list"], ["reparse"], ["list-mail"], ["variants"],
+           ["deliveries", "list"]]
+
+
+@pytest.mark.parametrize("command", READERS)
 def test_a_missing_store_is_one_line_with_status_2(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, command: list[str]
 ) -> None:
@@ -108,6 +114,62 @@ def test_a_store_that_cannot_open_is_one_line_status_1_and_debug_shows_the_trace
     )
     with pytest.raises(Exception, match="unable to open database file"):
         main(["ingest", "--quiet", "--db", url, str(tmp_path / "file"), "--debug"])
+
+
+def test_a_pg_schema_on_sqlite_is_one_line_with_status_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["ingest", "--quiet", "--db", f"sqlite:///{tmp_path / 's.db'}", "--pg-schema", "bot", "x"]) == 2
+    assert capsys.readouterr().err == (
+        "kvm-patchbot ingest: --pg-schema is for PostgreSQL only: an SQLite store has one schema per file\n"
+    )
+    with pytest.raises(SystemExit):
+        main(["series", "--pg-schema", "Not-A-Schema"])
+    assert "argument --pg-schema: 'Not-A-Schema' is not a schema name" in capsys.readouterr().err
+
+
+@pytest.fixture
+def pg_schema(pg_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL schema, dropped afterwards."""
+    import asyncio
+
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    name = "cli_" + uuid.uuid4().hex[:12]
+
+    async def run(sql: str) -> None:
+        engine = create_async_engine(pg_url)
+        async with engine.begin() as conn:
+            await conn.execute(text(sql))
+        await engine.dispose()
+
+    asyncio.run(run(f'CREATE SCHEMA "{name}"'))
+    try:
+        yield name
+    finally:
+        asyncio.run(run(f'DROP SCHEMA "{name}" CASCADE'))
+
+
+@pytest.mark.pg
+def test_every_command_reads_the_configured_pg_schema(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, pg_url: str, pg_schema: str, seed_dir: Path
+) -> None:
+    """A bot configured with `store.pg_schema` writes its tables there; the
+    commands read them there, not in the database's default schema."""
+    monkeypatch.setenv("KVMBOT_STORE__URL", pg_url)
+    monkeypatch.setenv("KVMBOT_STORE__PG_SCHEMA", pg_schema)
+    assert main(["ingest", "--quiet", str(seed_dir)]) == 0
+    capsys.readouterr()
+    assert main(["series", "--jsonl"]) == 0
+    configured = capsys.readouterr().out.splitlines()
+    assert main(["series", "--jsonl", str(seed_dir)]) == 0  # the same mail in a store of its own
+    assert [json.loads(x)["title"] for x in configured] == [json.loads(x)["title"] for x in capsys.readouterr().out.splitlines()]
+    assert len(configured) >= 3
+    # --db names the store; --pg-schema its schema (the configured one is for the configured store)
+    assert main(["series", "--jsonl", "--db", pg_url, "--pg-schema", pg_schema]) == 0
+    assert capsys.readouterr().out.splitlines() == configured
+    for command in READERS:
+        assert main(command) == 0, command
+    assert "reparsed" in capsys.readouterr().out
 
 
 def test_a_plain_sqlite_url_is_accepted_on_the_command_line(

@@ -421,3 +421,64 @@ async def test_sending_too_much_is_4008_and_before_identify_4003() -> None:
                 await ws.send_json({"op": 1, "d": None})
             assert await closed_with(ws) == 4008
         assert fake.state.gateway_closes == [4003, 4008]
+
+
+# ---------------------------------------------------------------- deleting
+
+
+async def test_deleting_messages_and_threads(fake: FakeDiscord) -> None:
+    theirs = fake.post_as(CH, USER, "a maintainer's reply")
+    async with rest(fake) as http:
+        _, card, _ = await post(http, CH, content="card")
+        _, thread, _ = await call(http, "POST", f"channels/{CH}/messages/{card['id']}/threads", {"name": "series"})
+        _, patch, _ = await post(http, int(thread["id"]), content="patch 1/2")
+        _, second, _ = await post(http, int(thread["id"]), content="patch 2/2")
+        # Our own message needs no MANAGE_MESSAGES (the bot has none by default); another's does.
+        status, _, _ = await call(http, "DELETE", f"channels/{thread['id']}/messages/{second['id']}")
+        assert status == 204
+        status, data, _ = await call(http, "DELETE", f"channels/{CH}/messages/{theirs.id}")
+        assert (status, data["code"]) == (403, 50013)
+        # Gone, or never there: 10008; an unknown channel: 10003.
+        status, data, _ = await call(http, "DELETE", f"channels/{thread['id']}/messages/{second['id']}")
+        assert (status, data["code"]) == (404, 10008)
+        status, data, _ = await call(http, "DELETE", f"channels/{CH}/messages/{patch['id']}")
+        assert (status, data["code"]) == (404, 10008)  # it is in the thread, not the channel
+        status, data, _ = await call(http, "DELETE", f"channels/{OTHER + 7}")
+        assert (status, data["code"]) == (404, 10003)
+        # A thread is deleted with MANAGE_THREADS only, its creator or not.
+        status, data, _ = await call(http, "DELETE", f"channels/{thread['id']}")
+        assert (status, data["code"]) == (403, 50013)
+        fake.set_permissions(CH, allow=permissions.MANAGE_THREADS)
+        status, data, _ = await call(http, "DELETE", f"channels/{thread['id']}")
+        assert status == 200 and data["id"] == thread["id"]
+        status, data, _ = await call(http, "DELETE", f"channels/{thread['id']}/messages/{patch['id']}")
+        assert (status, data["code"]) == (404, 10003)
+        status, data, _ = await call(http, "GET", f"channels/{CH}/messages/{card['id']}")
+        assert status == 200 and "thread" not in data  # the card stays, without its thread
+    assert [(m.content, m.deleted) for m in fake.messages] == [
+        ("a maintainer's reply", False), ("card", False), ("patch 1/2", True), ("patch 2/2", True),
+    ]
+    assert fake.messages_in(int(thread["id"])) == []
+    deletes = [(t, d) for t, d in fake.state.gateway_events if t in ("MESSAGE_DELETE", "THREAD_DELETE")]
+    assert deletes == [
+        ("MESSAGE_DELETE", {"id": second["id"], "channel_id": thread["id"], "guild_id": str(fake.guild_id)}),
+        ("THREAD_DELETE", {"id": thread["id"], "guild_id": str(fake.guild_id), "parent_id": str(CH), "type": 11}),
+    ]
+
+
+async def test_deleting_in_archived_and_locked_threads(fake: FakeDiscord) -> None:
+    async with rest(fake) as http:
+        _, card, _ = await post(http, CH, content="card")
+        _, thread, _ = await call(http, "POST", f"channels/{CH}/messages/{card['id']}/threads", {"name": "series"})
+        tid = int(thread["id"])
+        _, one, _ = await post(http, tid, content="one")
+        _, two, _ = await post(http, tid, content="two")
+        # Its creator may archive it without MANAGE_THREADS, and deleting is what an archived thread allows.
+        status, _, _ = await call(http, "PATCH", f"channels/{tid}", {"archived": True})
+        assert status == 200 and fake.state.channels[tid].archived
+        status, _, _ = await call(http, "DELETE", f"channels/{tid}/messages/{one['id']}")
+        assert status == 204
+        fake.archive_thread(tid, locked=True)  # a moderator locked it: only while active
+        status, data, _ = await call(http, "DELETE", f"channels/{tid}/messages/{two['id']}")
+        assert (status, data["code"]) == (400, 50083)
+    assert [(m.content, m.deleted) for m in fake.messages] == [("card", False), ("one", True), ("two", False)]

@@ -5,7 +5,9 @@ loads this module."""
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,14 +44,67 @@ def existing_store(url: str) -> str:
     return url
 
 
-async def open_store(url: str) -> Store:
-    """The store at `url`; a failure to open it says which store, in one line."""
+# As bot.config's `store.pg_schema` (a lower-case SQL identifier); not imported
+# from there, because pydantic is too heavy for `--help`.
+_PG_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreTarget:
+    """The store a command opens: its URL and, on PostgreSQL, the schema its tables are in."""
+
+    url: str
+    schema: str | None = None
+
+    def __str__(self) -> str:
+        where = hide_password(self.url)
+        return f"{where} (schema {self.schema})" if self.schema else where
+
+
+def pg_schema(text: str) -> str:
+    """argparse `type` of `--pg-schema`."""
+    if not _PG_SCHEMA.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a schema name: lower-case letters, digits and _, at most 63")
+    return text
+
+
+def add_store_arguments(p: argparse.ArgumentParser, help: str = "store URL (default: the configured store)") -> None:
+    """`--db` and `--pg-schema`, the same on every command that opens a store."""
+    p.add_argument("--db", type=store_url, metavar="URL", help=help)
+    p.add_argument(
+        "--pg-schema",
+        type=pg_schema,
+        metavar="NAME",
+        help="PostgreSQL schema of the store's tables (default: store.pg_schema of the configuration, "
+        "unless --db names another store)",
+    )
+
+
+def chosen_store(db: str | None, schema: str | None, config: Path | None = None, *, must_exist: bool = True) -> StoreTarget:
+    """The store `--db`/`--pg-schema` name, else the configured one with its
+    `pg_schema`: a bot whose tables live in a schema is read where it writes.
+    `must_exist`: for the commands that only read a store (see `existing_store`)."""
+    if db is None:
+        from bot.config import load_settings
+
+        settings = load_settings(config).store
+        db, schema = settings.url, schema or settings.pg_schema
+    url = existing_store(db) if must_exist else async_url(db)
+    if schema is not None and not url.startswith("postgresql"):
+        raise CliError("--pg-schema is for PostgreSQL only: an SQLite store has one schema per file")
+    return StoreTarget(url, schema)
+
+
+async def open_store(target: StoreTarget | str) -> Store:
+    """The store `target` names; a failure to open it says which store, in one line."""
     from bot.store import Store
 
+    if isinstance(target, str):
+        target = StoreTarget(target)
     try:
-        return await Store.open(url)
+        return await Store.open(target.url, schema=target.schema)
     except Exception as exc:
-        raise CliError(f"cannot open the store {hide_password(url)}: {describe_error(exc)}", usage=False) from exc
+        raise CliError(f"cannot open the store {target}: {describe_error(exc)}", usage=False) from exc
 
 
 def is_usage_error(exc: BaseException) -> bool:

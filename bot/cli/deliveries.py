@@ -17,16 +17,15 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from bot.cli.common import existing_store, open_store, store_url
-from bot.config import load_settings
+from bot.cli.common import add_store_arguments, chosen_store, open_store
 from bot.store import delivery as q
 
-STATUSES = (q.PENDING, q.PARKED, q.FAILED, q.DONE)
+STATUSES = (q.PENDING, q.PARKED, q.FAILED, q.DONE, q.REMOVED)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("deliveries", help="list deliveries, or retry parked ones by hand")
-    p.add_argument("--db", metavar="URL", type=store_url, help="store URL (default: the configured store)")
+    add_store_arguments(p)
     p.add_argument("--config", type=Path, help="configuration file")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
 
@@ -43,8 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    url = existing_store(args.db or load_settings(args.config).store.url)
-    store = await open_store(url)
+    store = await open_store(chosen_store(args.db, args.pg_schema, args.config))
     try:
         if args.action == "retry":
             count = await q.request_retry(store, args.channel, failed=args.failed)

@@ -19,8 +19,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.cli.common import existing_store, open_store, store_url
-from bot.config import load_settings
+from bot.cli.common import add_store_arguments, chosen_store, open_store
 from bot.digest.model import DigestMail, Window
 from bot.digest.render import render_digest
 from bot.digest.source import window_mails
@@ -37,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="mbox/eml files or directories")
-    p.add_argument("--db", type=store_url, metavar="URL", help="an existing store (default: the configured one)")
+    add_store_arguments(p, help="an existing store (default: the configured one)")
     p.add_argument("--since", type=_moment, metavar="T", help="ISO date/time, inclusive (UTC if no offset)")
     p.add_argument("--until", type=_moment, metavar="T", help="ISO date/time, exclusive")
     p.add_argument("--inbox", type=Path, metavar="GITDIR", help="a public-inbox epoch (or v2 top directory)")
@@ -80,7 +79,7 @@ async def _digest(args: argparse.Namespace) -> str:
         return await _from_paths(args.paths, args.since, args.until)
     if args.since is None or args.until is None:
         raise ValueError("give PATHs, --inbox with --range, or --since and --until")
-    store = await open_store(existing_store(args.db or load_settings().store.url))
+    store = await open_store(chosen_store(args.db, args.pg_schema))
     try:
         mails = await window_mails(store, since=args.since, until=args.until)
     finally:

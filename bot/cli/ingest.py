@@ -12,8 +12,7 @@ from pathlib import Path
 
 from tqdm import tqdm  # type: ignore[import-untyped]  # (no stubs shipped)
 
-from bot.cli.common import open_store, store_url
-from bot.config import load_settings
+from bot.cli.common import StoreTarget, add_store_arguments, chosen_store, open_store
 from bot.ingest.gitimport import count_commits, cursor_name, plan, run_plan
 from bot.ingest.publicinbox import epochs, is_git_dir
 from bot.ingest.record import RawMail, SourceError
@@ -33,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    p.add_argument("--db", type=store_url, metavar="URL", help="store URL (default: the configured store.url)")
+    add_store_arguments(p, help="store URL (default: the configured store.url)")
     p.add_argument("--config", type=Path, help="TOML settings file")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--range", dest="rev_range", metavar="A..B", help="only these commits of a git archive")
@@ -161,11 +160,11 @@ def summary(stats: IngestStats, seconds: float) -> str:
     )
 
 
-async def _main(args: argparse.Namespace, url: str) -> int:
+async def _main(args: argparse.Namespace, target: StoreTarget) -> int:
     _check(args)
     total = None if args.incremental else _known_total(args.paths, args.rev_range)
     start = time.perf_counter()
-    store = await open_store(url)  # before the bar: a store that cannot open leaves no bar behind
+    store = await open_store(target)  # before the bar: a store that cannot open leaves no bar behind
     progress = Progress(total, args.quiet)
     try:
         if args.incremental:
@@ -187,8 +186,8 @@ async def _main(args: argparse.Namespace, url: str) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        url = args.db or load_settings(args.config).store.url
-        return asyncio.run(_main(args, url))
+        target = chosen_store(args.db, args.pg_schema, args.config, must_exist=False)
+        return asyncio.run(_main(args, target))
     except SourceError as exc:
         print(f"kvm-patchbot ingest: {exc}", file=sys.stderr)
         return 2

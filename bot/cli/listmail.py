@@ -14,13 +14,13 @@ import json
 import sys
 from pathlib import Path
 
-from bot.config import load_settings
-from bot.store import ListMail, Store
+from bot.cli.common import StoreTarget, add_store_arguments, chosen_store, open_store
+from bot.store import ListMail
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("list-mail", help="list the subscription confirmations, bounces and notices received")
-    p.add_argument("--db", metavar="URL", help="store URL (default: the configured store)")
+    add_store_arguments(p)
     p.add_argument("--config", type=Path, help="configuration file")
     p.add_argument("--jsonl", action="store_true", help="one JSON object per mail")
     p.add_argument("--raw", metavar="ID", type=int, help="write this mail's bytes to stdout instead")
@@ -34,8 +34,8 @@ def _line(m: ListMail) -> str:
     )
 
 
-async def _list(url: str, jsonl: bool) -> int:
-    store = await Store.open(url)
+async def _list(target: StoreTarget, jsonl: bool) -> int:
+    store = await open_store(target)
     try:
         kept = await store.list_mail()
     finally:
@@ -47,8 +47,8 @@ async def _list(url: str, jsonl: bool) -> int:
     return 0
 
 
-async def _raw(url: str, mail_id: int) -> int:
-    store = await Store.open(url)
+async def _raw(target: StoreTarget, mail_id: int) -> int:
+    store = await open_store(target)
     try:
         raw = await store.list_mail_raw(mail_id)
     finally:
@@ -62,7 +62,7 @@ async def _raw(url: str, mail_id: int) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    url = args.db or load_settings(args.config).store.url
+    target = chosen_store(args.db, args.pg_schema, args.config)
     if args.raw is not None:
-        return asyncio.run(_raw(url, args.raw))
-    return asyncio.run(_list(url, args.jsonl))
+        return asyncio.run(_raw(target, args.raw))
+    return asyncio.run(_list(target, args.jsonl))

@@ -6,20 +6,19 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from bot.cli.common import existing_store, open_store, store_url
-from bot.config import load_settings
+from bot.cli.common import StoreTarget, add_store_arguments, chosen_store, open_store
 from bot.store import ReparseStats
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("reparse", help="re-parse stored mail and rebuild series, lineages and trailers")
-    p.add_argument("--db", type=store_url, metavar="URL", help="store URL (default: the configured store)")
+    add_store_arguments(p)
     p.add_argument("--config", type=Path, help="configuration file")
     p.set_defaults(func=_run)
 
 
-async def _reparse(url: str) -> ReparseStats:
-    store = await open_store(url)
+async def _reparse(target: StoreTarget) -> ReparseStats:
+    store = await open_store(target)
     try:
         return await store.reparse()
     finally:
@@ -27,8 +26,8 @@ async def _reparse(url: str) -> ReparseStats:
 
 
 def _run(args: argparse.Namespace) -> int:
-    url = existing_store(args.db or load_settings(args.config).store.url)
-    stats = asyncio.run(_reparse(url))
+    target = chosen_store(args.db, args.pg_schema, args.config)
+    stats = asyncio.run(_reparse(target))
     print(
         f"reparsed {stats.mails} mails in {stats.seconds:.1f}s: {stats.series} series, "
         f"{stats.lineages} lineages, {stats.unparsed} unparsed"

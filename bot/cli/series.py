@@ -14,8 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bot.cli.common import existing_store, open_store, store_url
-from bot.config import load_settings
+from bot.cli.common import StoreTarget, add_store_arguments, chosen_store, open_store
 from bot.ingest.record import SourceError
 from bot.ingest.sources import iter_paths
 from bot.series.models import SeriesView
@@ -25,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("series", help="list series postings (versions, patches, trailers, applied)")
     p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="mail to ingest first")
     p.add_argument("--jsonl", action="store_true", help="one JSON object per series posting")
-    p.add_argument("--db", type=store_url, metavar="URL", help="store URL (default: the configured store)")
+    add_store_arguments(p)
     p.add_argument("--config", type=Path, help="configuration file")
     p.add_argument("--lineage", type=int, metavar="ID", help="only the versions of this lineage")
     p.add_argument("--limit", type=int, help="at most this many (newest)")
@@ -60,8 +59,8 @@ def _line(v: SeriesView) -> str:
 PAGE = 500  # views built at a time: the whole archive's would take hundreds of MB
 
 
-async def _print(url: str, paths: list[Path], lineage: int | None, limit: int | None, jsonl: bool) -> None:
-    store = await open_store(url)
+async def _print(target: StoreTarget, paths: list[Path], lineage: int | None, limit: int | None, jsonl: bool) -> None:
+    store = await open_store(target)
     try:
         if paths:
             stats = await store.ingest_many(iter_paths(paths), source="file")
@@ -89,13 +88,11 @@ def _emit(views: list[SeriesView], jsonl: bool) -> None:
 def _run(args: argparse.Namespace) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="kvm-patchbot-series-") as tmp:
-            if args.db:
-                url = args.db if args.paths else existing_store(args.db)
-            elif args.paths:
-                url = f"sqlite+aiosqlite:///{Path(tmp) / 'series.db'}"
-            else:
-                url = existing_store(load_settings(args.config).store.url)
-            asyncio.run(_print(url, list(args.paths), args.lineage, args.limit, args.jsonl))
+            if args.paths and not args.db:
+                target = StoreTarget(f"sqlite+aiosqlite:///{Path(tmp) / 'series.db'}")
+            else:  # PATHs may go into a new store at --db
+                target = chosen_store(args.db, args.pg_schema, args.config, must_exist=not args.paths)
+            asyncio.run(_print(target, list(args.paths), args.lineage, args.limit, args.jsonl))
     except SourceError as exc:
         print(f"kvm-patchbot series: {exc}", file=sys.stderr)
         return 2

@@ -11,15 +11,15 @@ import asyncio
 import json
 from pathlib import Path
 
-from bot.cli.common import existing_store, open_store, store_url
-from bot.config import SubscriptionConfig, SubscriptionFilter, load_settings
+from bot.cli.common import add_store_arguments, chosen_store, open_store
+from bot.config import SubscriptionConfig, SubscriptionFilter
 from bot.notify.filters import KINDS
 from bot.store import SubscriptionRow
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("subscriptions", help="add, list or remove Discord channel subscriptions")
-    p.add_argument("--db", type=store_url, metavar="URL", help="store URL (default: the configured store)")
+    add_store_arguments(p)
     p.add_argument("--config", type=Path, help="configuration file")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
 
@@ -102,10 +102,9 @@ def describe(s: SubscriptionRow) -> str:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    url = args.db or load_settings(args.config).store.url
-    if args.action != "add":  # adding may come before the first `run` creates the store
-        url = existing_store(url)
-    store = await open_store(url)
+    # adding may come before the first `run` creates the store
+    target = chosen_store(args.db, args.pg_schema, args.config, must_exist=args.action != "add")
+    store = await open_store(target)
     try:
         if args.action == "add":
             sid = await store.add_subscription(config_from_args(args), origin="cli")

@@ -14,14 +14,13 @@ import json
 import sys
 from pathlib import Path
 
-from bot.cli.common import existing_store, open_store, store_url
-from bot.config import load_settings
+from bot.cli.common import StoreTarget, add_store_arguments, chosen_store, open_store
 from bot.store import UnparsedMail
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("unparsed", help="list the mails kept but not understood, with why")
-    p.add_argument("--db", type=store_url, metavar="URL", help="store URL (default: the configured store)")
+    add_store_arguments(p)
     p.add_argument("--config", type=Path, help="configuration file")
     p.add_argument("--jsonl", action="store_true", help="one JSON object per mail")
     p.add_argument("--raw", metavar="MESSAGE_ID", help="write this mail's stored bytes to stdout instead")
@@ -34,8 +33,8 @@ def _line(u: UnparsedMail) -> str:
     return f"#{u.seq} <{u.message_id}> {u.size} bytes from {where} at {u.received_at:%Y-%m-%d %H:%M} UTC: {why}"
 
 
-async def _list(url: str, jsonl: bool) -> int:
-    store = await open_store(url)
+async def _list(target: StoreTarget, jsonl: bool) -> int:
+    store = await open_store(target)
     try:
         kept = await store.unparseable()
     finally:
@@ -47,8 +46,8 @@ async def _list(url: str, jsonl: bool) -> int:
     return 0
 
 
-async def _raw(url: str, message_id: str) -> int:
-    store = await open_store(url)
+async def _raw(target: StoreTarget, message_id: str) -> int:
+    store = await open_store(target)
     try:
         raw = await store.raw(message_id.strip().strip("<>"))
     finally:
@@ -62,7 +61,7 @@ async def _raw(url: str, message_id: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    url = existing_store(args.db or load_settings(args.config).store.url)
+    target = chosen_store(args.db, args.pg_schema, args.config)
     if args.raw is not None:
-        return asyncio.run(_raw(url, args.raw))
-    return asyncio.run(_list(url, args.jsonl))
+        return asyncio.run(_raw(target, args.raw))
+    return asyncio.run(_list(target, args.jsonl))

@@ -13,13 +13,13 @@ import json
 import sys
 from pathlib import Path
 
-from bot.config import load_settings
-from bot.store import Store, VariantMail
+from bot.cli.common import StoreTarget, add_store_arguments, chosen_store, open_store
+from bot.store import VariantMail
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("variants", help="list the mails that reused a known Message-ID with another body")
-    p.add_argument("--db", metavar="URL", help="store URL (default: the configured store)")
+    add_store_arguments(p)
     p.add_argument("--config", type=Path, help="configuration file")
     p.add_argument("--jsonl", action="store_true", help="one JSON object per variant")
     p.add_argument("--raw", metavar="ID", type=int, help="write this variant's bytes to stdout instead")
@@ -31,8 +31,8 @@ def _line(v: VariantMail) -> str:
     return f"#{v.id} <{v.message_id}> {v.size} bytes from {where} at {v.received_at:%Y-%m-%d %H:%M} UTC"
 
 
-async def _list(url: str, jsonl: bool) -> int:
-    store = await Store.open(url)
+async def _list(target: StoreTarget, jsonl: bool) -> int:
+    store = await open_store(target)
     try:
         kept = await store.variants()
     finally:
@@ -44,8 +44,8 @@ async def _list(url: str, jsonl: bool) -> int:
     return 0
 
 
-async def _raw(url: str, variant_id: int) -> int:
-    store = await Store.open(url)
+async def _raw(target: StoreTarget, variant_id: int) -> int:
+    store = await open_store(target)
     try:
         raw = await store.variant_raw(variant_id)
     finally:
@@ -59,7 +59,7 @@ async def _raw(url: str, variant_id: int) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    url = args.db or load_settings(args.config).store.url
+    target = chosen_store(args.db, args.pg_schema, args.config)
     if args.raw is not None:
-        return asyncio.run(_raw(url, args.raw))
-    return asyncio.run(_list(url, args.jsonl))
+        return asyncio.run(_raw(target, args.raw))
+    return asyncio.run(_list(target, args.jsonl))

@@ -23,6 +23,7 @@ T = TypeVar("T")
 
 THREAD_ALREADY_EXISTS = 160004
 UNKNOWN_CHANNEL = 10003
+UNKNOWN_MESSAGE = 10008
 MISSING_PERMISSIONS = 50013
 ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
 # How far back `find_own` reads a channel (100 messages a page): the send it
@@ -179,6 +180,33 @@ class DiscordSink:
             f"rename thread {thread_id}",
             lambda: self.client.http.edit_channel(thread_id, name=name, archived=False),
         )
+
+    async def delete_message(self, channel_id: int, message_id: int) -> bool:
+        # Our own message: Delete Message needs no Manage Messages for it
+        # (message.mdx). 10008: deleted already (a retry, or a moderator).
+        message = self.client.get_partial_messageable(channel_id).get_partial_message(message_id)
+        try:
+            await _call(f"delete {channel_id}/{message_id}", message.delete)
+        except ChannelGone:
+            raise
+        except PermanentError as err:
+            if err.code == UNKNOWN_MESSAGE:
+                return False
+            raise
+        return True
+
+    async def delete_thread(self, thread_id: int) -> bool:
+        # Delete/Close Channel on a thread needs Manage Threads (channel.mdx);
+        # 10003 here is the thread, not the channel, and means it is gone already.
+        try:
+            await _call(f"delete thread {thread_id}", lambda: self.client.http.delete_channel(thread_id))
+        except ChannelGone:
+            return False
+        return True
+
+    async def archive_thread(self, thread_id: int) -> None:
+        # The thread's creator may set `archived` without Manage Threads (threads.mdx).
+        await _call(f"archive thread {thread_id}", lambda: self.client.http.edit_channel(thread_id, archived=True))
 
     def message_url(self, guild_id: int | None, channel_id: int, message_id: int) -> str | None:
         if not guild_id:

@@ -10,12 +10,23 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from bot.mail.construct import construct
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def __reduce__(self) -> tuple[Any, tuple[type[BaseModel], dict[str, Any]]]:
+        # Pickled as its values, rebuilt by `construct` (compiled): the bulk
+        # path's parse worker sends every ParsedMail across (bot.store.parsepool),
+        # and pydantic's own __getstate__/__setstate__, a Python call each per
+        # model, were about a third of that (0.42 -> 0.27 s CPU on kvmarm). The
+        # values were valid when pickled; the copy equals the original.
+        return construct, (type(self), self.__dict__)
 
 
 class Kind(StrEnum):

@@ -245,10 +245,18 @@ def subscriptions_page(subs: Sequence[SubscriptionRow]) -> Post:
 
 
 def subscribed(sub_id: int, channel_id: int, flt: SubscriptionFilter, *, threads: bool,
-               alert_channel: int | None, alert_role: int | None, matched: int, days: int) -> Post:
+               alert_channel: int | None, alert_role: int | None, matched: int, days: int,
+               role_pings: bool = True) -> Post:
+    """`role_pings`: False when Discord would show the alert role's mention without notifying anyone."""
     lines = [f"Cards for <#{channel_id}>, for:"] + [f"• {line}" for line in describe_filter(flt, threads=threads)]
     if alert_channel:
         lines.append(f"Stable alerts in <#{alert_channel}>" + (f", mentioning <@&{alert_role}>" if alert_role else ""))
+        if alert_role and not role_pings:
+            lines.append(
+                f"⚠ <@&{alert_role}> is not mentionable and the bot may not mention every role in <#{alert_channel}>: "
+                "alerts will name the role without notifying anyone. Allow anyone to @mention the role "
+                "(Server Settings → Roles), or give the bot *Mention @everyone, @here, and All Roles* there."
+            )
     lines.append(f"It would have matched {matched} series in the last {days} days.")
     return _embed(f"Subscription #{sub_id} added", lines, "/subscriptions lists them · /unsubscribe removes one")
 

@@ -84,6 +84,9 @@ class PreviewSink:
             "edit": f"== {where}: message {message_id} edited",
             "thread": f"== {where}: thread {message_id} started: {extra.get('name')}",
             "rename": f"== thread {message_id} renamed: {extra.get('name')}",
+            "delete": f"== {where}: message {message_id} deleted (the series no longer matches here)",
+            "delete_thread": f"== thread {message_id} deleted, with its messages (the series no longer matches here)",
+            "archive": f"== thread {message_id} archived",
         }[action]
         body = post_text(post) if post is not None else []
         self.stream.write("\n".join([head, *body]) + "\n")
@@ -110,6 +113,18 @@ class PreviewSink:
 
     async def rename_thread(self, thread_id: int, name: str) -> None:
         self._write("rename", thread_id, thread_id, None, name=name)
+
+    async def delete_message(self, channel_id: int, message_id: int) -> bool:
+        self._write("delete", channel_id, message_id, None)
+        return True
+
+    async def delete_thread(self, thread_id: int) -> bool:
+        self._write("delete_thread", thread_id, thread_id, None)
+        self._threads.pop(thread_id, None)
+        return True
+
+    async def archive_thread(self, thread_id: int) -> None:
+        self._write("archive", thread_id, thread_id, None)
 
     def message_url(self, guild_id: int | None, channel_id: int, message_id: int) -> str | None:
         return None

@@ -79,6 +79,23 @@ class Sink(Protocol):
         """A link to a message, when the sink has one (Discord does, preview does not)."""
         ...
 
+    # Taking a card down (the series stopped matching the channel). Each is
+    # safe to repeat: what is already gone is no error.
+
+    async def delete_message(self, channel_id: int, message_id: int) -> bool:
+        """Delete one of our messages; False if it was already gone. Raises
+        ChannelGone when the channel (or thread) itself is gone."""
+        ...
+
+    async def delete_thread(self, thread_id: int) -> bool:
+        """Delete a thread and every message in it; False if it was already
+        gone. Forbidden without Manage Threads."""
+        ...
+
+    async def archive_thread(self, thread_id: int) -> None:
+        """Archive a thread we started (its creator may, without Manage Threads)."""
+        ...
+
 
 class PermissionChanges:
     """Channels whose permissions may have changed (overwrites, roles, the bot's

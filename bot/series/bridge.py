@@ -10,12 +10,11 @@ chain Date order would have built. Pure functions over a `SeriesIndex`.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from bot.series.lineage import DUPLICATE_WINDOW, TITLE_WINDOW, comparable_titles, same_titles
 from bot.series.models import Event, EventKind
-from bot.series.state import SeriesIndex, SeriesState
+from bot.series.state import SeriesIndex, SeriesState, copy_state
 from bot.series.threads import event
 from bot.series.titles import same_title, similarity
 
@@ -71,11 +70,11 @@ def bridge(
     others = _matching_lineages(me, slot, title, index, backport)
     if me.partial or not (others or [sid for sid in index.lineage(me.lineage_id) if sid != me.series_id]):
         return [], []
-    members: dict[int, SeriesState] = {sid: replace(index.series(sid)) for sid in index.lineage(me.lineage_id)}
-    members[me.series_id] = replace(me)
+    members: dict[int, SeriesState] = {sid: copy_state(index.series(sid)) for sid in index.lineage(me.lineage_id)}
+    members[me.series_id] = copy_state(me)
     merged = {me.lineage_id}
     for other in sorted(others):
-        joining = [replace(index.series(sid)) for sid in index.lineage(other)]
+        joining = [copy_state(index.series(sid)) for sid in index.lineage(other)]
         if not _conflicts(list(members.values()), joining):
             merged.add(other)
             members.update((s.series_id, s) for s in joining)

@@ -11,14 +11,14 @@ corrections as updates and events for the joining mail's `Decision`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from bot.mail.models import ParsedMail
 from bot.series.lineage import early_partial_reroll, find_lineage, place_in_lineage
 from bot.series.models import Event
-from bot.series.state import Member, SeriesIndex, SeriesState
+from bot.series.state import Member, SeriesIndex, SeriesState, copy_state
 from bot.series.threads import explicit_version, nearest_member
 from bot.series.titles import same_title, similarity
 
@@ -56,7 +56,8 @@ class LateFix:
             return
         self.updates.append((s.series_id, "partial", False))
         if s.supersedes is not None:
-            probe = replace(s, members=self.after_members, partial=False, supersedes=None)
+            probe = copy_state(s)
+            probe.members, probe.partial, probe.supersedes = self.after_members, False, None
             self._place(probe, (self.index.series(s.supersedes), "thread"))
         self.notes.append("no longer a partial reroll")
 
@@ -87,15 +88,13 @@ class LateFix:
         if not alone or slot >= s.title_slot:
             return False
         explicit = explicit_version(mail)
-        probe = replace(
-            s,
-            members=self.after_members,
-            member_titles={**s.member_titles, slot: mail.subject.title},
-            title=mail.subject.title,
-            title_slot=slot,
-            version=mail.subject.version if explicit else s.version,
-            version_label=mail.subject.version_label if explicit else s.version_label,
-        )
+        probe = copy_state(s)
+        probe.members = self.after_members
+        probe.member_titles = {**s.member_titles, slot: mail.subject.title}
+        probe.title = mail.subject.title
+        probe.title_slot = slot
+        probe.version = mail.subject.version if explicit else s.version
+        probe.version_label = mail.subject.version_label if explicit else s.version_label
         link = find_lineage(mail, slot, nearest_member(mail, self.index), self.index, self.when, probe)
         if link is None:
             return False
@@ -135,9 +134,12 @@ class LateFix:
                 and o.declared_total == s.declared_total
                 and o.version_key != s.version_key
             ):
-                o = replace(o, partial=True)  # it answered this very k/N: a partial reroll
+                o = copy_state(o)
+                o.partial = True  # it answered this very k/N: a partial reroll
                 self.updates.append((other_id, "partial", True))
-            after = replace(s, members=self.after_members, member_titles={**s.member_titles, slot: mail.subject.title})
+            after = copy_state(s)
+            after.members = self.after_members
+            after.member_titles = {**s.member_titles, slot: mail.subject.title}
             self._place(o, (s, how), peer=after)
             self.notes.append(f"series {other_id} joins lineage {s.lineage_id} via {how}")
             return

@@ -83,6 +83,48 @@ class SeriesState:
         return not self.missing
 
 
+
+def copy_state(s: SeriesState) -> SeriesState:
+    """A shallow copy of `s`, what `dataclasses.replace(s)` makes (its dicts and
+    sets shared, not copied), field by field: the tracker copies every
+    posting of a lineage to try a change on it (`bot.series.bridge`), and
+    `replace`, which looks each field up by name, was a third of its time."""
+    return SeriesState(
+        series_id=s.series_id,
+        lineage_id=s.lineage_id,
+        author=s.author,
+        title=s.title,
+        subject=s.subject,
+        first_seen=s.first_seen,
+        last_seen=s.last_seen,
+        version=s.version,
+        version_label=s.version_label,
+        version_explicit=s.version_explicit,
+        declared_total=s.declared_total,
+        rfc=s.rfc,
+        resend=s.resend,
+        pull=s.pull,
+        backport=s.backport,
+        subsystem=s.subsystem,
+        prefixes=s.prefixes,
+        tags=s.tags,
+        list_id=s.list_id,
+        cover=s.cover,
+        title_slot=s.title_slot,
+        members=s.members,
+        member_titles=s.member_titles,
+        member_subsystems=s.member_subsystems,
+        change_id=s.change_id,
+        supersedes=s.supersedes,
+        superseded_by=s.superseded_by,
+        duplicate_of=s.duplicate_of,
+        partial=s.partial,
+        trailer_keys=s.trailer_keys,
+        applied_slots=s.applied_slots,
+        stable_slots=s.stable_slots,
+    )
+
+
 def voted_subsystem(subsystems: dict[int, str | None]) -> str | None:
     """A series' subsystem: its cover's, else the most common among its
     patches (ties: the lowest patch index), so never whichever mail came first."""

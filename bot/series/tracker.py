@@ -14,7 +14,6 @@ trailer and one APPLIED per "applied, thanks" notice.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from bot.mail.models import Kind, ParsedMail
@@ -25,7 +24,7 @@ from bot.series.lineage import early_partial_reroll, find_lineage, place_in_line
 from bot.series.models import Event, EventKind
 from bot.series.neighbours import with_neighbour_events
 from bot.series.replies import REVIEW_TRAILERS, decide_reply
-from bot.series.state import Member, SeriesIndex, SeriesState, voted_subsystem
+from bot.series.state import Member, SeriesIndex, SeriesState, copy_state, voted_subsystem
 from bot.series.threads import event, explicit_version, nearest_member, parents, slot_of, version_key
 from bot.series.titles import same_title
 
@@ -286,12 +285,10 @@ def _join(
     updates += late.updates
     events += late.events
     notes += late.notes
-    probe = replace(
-        s,
-        members=after_members,
-        member_titles={**s.member_titles, slot: mail.subject.title},
-        change_id=s.change_id or mail.change_id,
-    )
+    probe = copy_state(s)
+    probe.members = after_members
+    probe.member_titles = {**s.member_titles, slot: mail.subject.title}
+    probe.change_id = s.change_id or mail.change_id
     for usid, f, v in updates:
         if usid == sid:
             setattr(probe, f, v)

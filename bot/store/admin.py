@@ -203,13 +203,15 @@ class AdminMixin:
         thread_id: int | None = None,
         rendered_hash: str | None = None,
         thread_name: str | None = None,
+        removals: int = 0,
     ) -> None:
         """Insert or replace the card/thread a series has in a channel."""
         async with self._engine.begin() as conn:
             await conn.execute(
                 upsert(conn, t.posts, ["series_id", "channel_id"]),
                 {"series_id": series_id, "channel_id": channel_id, "card_message_id": card_message_id,
-                 "thread_id": thread_id, "rendered_hash": rendered_hash, "thread_name": thread_name},
+                 "thread_id": thread_id, "rendered_hash": rendered_hash, "thread_name": thread_name,
+                 "removals": removals},
             )
 
     # ------------------------------------------------------------ cursors

@@ -16,6 +16,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.series.models import Event
 from bot.store import schema as t
@@ -27,6 +28,9 @@ from bot.store.store import Store
 ROUTE_CURSOR = "notify.routed"
 RETRY_CURSOR = "deliveries.retry"
 PENDING, DONE, FAILED, PARKED = "pending", "done", "failed", "parked"
+# The series' card was taken down from the channel (it stopped matching there,
+# bot.notify.delivery.removal): routed there again, the row is pending again.
+REMOVED = "removed"
 
 # Mails stored under a source with this prefix are history being back-filled:
 # tracked like any other, but their events are not announced (importing years
@@ -65,19 +69,49 @@ async def queue_routed(
     upto: int,
     cursor: str = ROUTE_CURSOR,
 ) -> None:
-    """Queue (event_id, channel_id, subscription_id) deliveries and mark events up to `upto` routed."""
-    now = _now()
+    """Queue (event_id, channel_id, subscription_id) deliveries and mark events up to `upto` routed.
+
+    A row whose card was taken down there (`REMOVED`) is pending again: the
+    series matches the channel once more, and is owed everything again."""
     async with store.engine.begin() as conn:
-        if rows:
-            await conn.execute(
-                insert_ignore(conn, t.deliveries),
-                [
-                    {"event_id": e, "channel_id": c, "subscription_id": s, "status": "pending",
-                     "attempts": 0, "error": None, "discord_message_id": None, "updated_at": now}
-                    for e, c, s in rows
-                ],
-            )
+        await _queue(conn, rows)
         await conn.execute(upsert(conn, t.cursors, ["name"]), {"name": cursor, "value": str(upto)})
+
+
+async def queue_again(store: Store, rows: Sequence[tuple[int, int, int | None]]) -> None:
+    """`queue_routed` without moving the cursor: a series that matched its
+    channel again while its card there was being taken down."""
+    async with store.engine.begin() as conn:
+        await _queue(conn, rows)
+
+
+async def _queue(conn: AsyncConnection, rows: Sequence[tuple[int, int, int | None]]) -> None:
+    if not rows:
+        return
+    now = _now()
+    await conn.execute(
+        insert_ignore(conn, t.deliveries),
+        [
+            {"event_id": e, "channel_id": c, "subscription_id": s, "status": "pending",
+             "attempts": 0, "error": None, "discord_message_id": None, "updated_at": now}
+            for e, c, s in rows
+        ],
+    )
+    d = t.deliveries
+    for channel_id, event_ids in _by_channel(rows).items():
+        await conn.execute(
+            update(d)
+            .where(d.c.status == REMOVED, d.c.channel_id == channel_id, d.c.event_id.in_(event_ids))
+            # Message ids were cleared when the card was taken down (an alert's is kept).
+            .values(status=PENDING, attempts=0, error=None, updated_at=now)
+        )
+
+
+def _by_channel(rows: Sequence[tuple[int, int, int | None]]) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for e, c, _ in rows:
+        out.setdefault(c, []).append(e)
+    return out
 
 
 async def pending_channels(store: Store) -> list[int]:
@@ -141,12 +175,13 @@ async def settle(
     error: str | None = None,
     discord_message_id: int | None = None,
     attempted: bool = False,
+    posted_in: int | None = None,
 ) -> None:
-    """Record where a delivery ended (done or failed), or a message id on the way;
-    `attempted` counts the try that ended here."""
+    """Record where a delivery ended (done or failed), or a message id on the way
+    (and the channel or thread it is in); `attempted` counts the try that ended here."""
     await settle_many(
         store, [event_id], channel_id, status,
-        error=error, discord_message_id=discord_message_id, attempted=attempted,
+        error=error, discord_message_id=discord_message_id, attempted=attempted, posted_in=posted_in,
     )
 
 
@@ -159,6 +194,7 @@ async def settle_many(
     error: str | None = None,
     discord_message_id: int | None = None,
     attempted: bool = False,
+    posted_in: int | None = None,
 ) -> None:
     """`settle` for several events of one channel in one statement (coalesced card edits)."""
     if not event_ids:
@@ -166,6 +202,8 @@ async def settle_many(
     values: dict[str, object] = {"status": status, "error": error, "updated_at": _now()}
     if discord_message_id is not None:
         values["discord_message_id"] = discord_message_id
+    if posted_in is not None:
+        values["posted_in"] = posted_in
     if attempted:
         values["attempts"] = t.deliveries.c.attempts + 1
     async with store.engine.begin() as conn:

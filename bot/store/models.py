@@ -102,6 +102,7 @@ class DeliveryRow(_Frozen):
     error: str | None
     discord_message_id: int | None
     updated_at: datetime
+    posted_in: int | None = None  # the channel or thread holding discord_message_id
 
 
 class PostRow(_Frozen):
@@ -113,6 +114,7 @@ class PostRow(_Frozen):
     thread_id: int | None
     rendered_hash: str | None
     thread_name: str | None = None  # as last set (None: unknown, e.g. posted before it was kept)
+    removals: int = 0  # times the card was taken down here (a new card needs new nonces)
 
 
 class VariantMail(_Frozen):

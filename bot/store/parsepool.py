@@ -1,13 +1,15 @@
 """Parsing and compressing bulk mail in worker processes.
 
 On the bulk path the main process tracks and writes; parsing (about 75 us a
-mail, 46 compiled) and compressing (`rawcodec`, about 20 us) move to a worker
-process (one, see PROCESSES), a batch ahead. Compression stays out of
+mail, 46 compiled), compressing (`rawcodec`, about 20 us) and the hashes the
+rows keep (the body's, 7 us, and a patch's diff files', 17 us) move to a
+worker process (one, see PROCESSES), a batch ahead. Compression stays out of
 the main process's threads: it releases the GIL for each mail and then waits
 to take it back from the busy tracker (measured on kvmarm with zlib: a
 batch's 1.6 s of compression took 3-5 s beside the tracker, which waited).
 With a parser the worker cannot import (a test's, the benchmark's cache) it
-only compresses. Unpickling a slimmed ParsedMail costs about 15 us. The pool
+only compresses (and hashes). Unpickling a slimmed ParsedMail costs about 5 us
+(`bot.mail.models._Frozen.__reduce__`). The pool
 starts on first use (a bulk import), never for the single-mail path, and is
 shut down by `Store.close`.
 """
@@ -23,17 +25,29 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import NamedTuple
 
 from bot.mail.construct import construct
 from bot.mail.diff import find_diff
 from bot.mail.models import ParsedMail
+from bot.series.diffhash import normalised_files
 from bot.store.rawcodec import pack_all
+from bot.store.rows import body_hash
 
 Parser = Callable[[bytes], ParsedMail]
-# (parsed, or None when the parser raised; the exception's repr)
-Worked = tuple[ParsedMail | None, str]
-# (each mail's Worked, or None when the worker was given no parser; the compressed bytes)
-Chunk = tuple[list[Worked] | None, list[bytes]]
+# (parsed, or None when the parser raised; the exception's repr; for a mail
+# with a diff, `normalised_files` of the (slim) body, what its patch row
+# stores, else None)
+Worked = tuple[ParsedMail | None, str, dict[str, str] | None]
+
+
+class Chunk(NamedTuple):
+    """A batch's mails as the worker (or the compressing thread) hands them back."""
+
+    worked: list[Worked] | None  # each mail's, or None when the worker was given no parser
+    packed: list[bytes]  # each raw mail as the store keeps it (rawcodec)
+    # each raw mail's `body_hash`, or None where the caller computes it (the thread)
+    hashes: list[str] | None = None
 
 
 # What the bulk path never reads (bot.series and the rows read neither, but for a patch's diff): the
@@ -70,12 +84,15 @@ def slim_mail(mail: ParsedMail) -> ParsedMail:
 
 
 def work_chunk(parser: Parser | None, raws: list[bytes], *, slim: bool = False) -> Chunk:
-    """Parse (with a parser) and compress each mail; a parser crash is reported, never raised.
-    `slim`: drop what the bulk path never reads (`_SLIM`). (In the worker the
-    cyclic GC is off: see `_worker_start`.)"""
+    """Parse (with a parser), hash and compress each mail; a parser crash is
+    reported, never raised. `slim`: drop what the bulk path never reads
+    (`_SLIM`). The body hashes and a patch's file hashes are per-mail work the
+    store's single thread did before (a sixth of it on kvmarm); the worker has
+    the time. (In the worker the cyclic GC is off: see `_worker_start`.)"""
     zipped = pack_all(raws)
+    hashes = [body_hash(raw) for raw in raws]
     if parser is None:
-        return None, zipped
+        return Chunk(None, zipped, hashes)
     out: list[Worked] = []
     for raw in raws:
         try:
@@ -84,8 +101,10 @@ def work_chunk(parser: Parser | None, raws: list[bytes], *, slim: bool = False) 
             crash = ""
         except Exception as exc:  # the parent keeps the mail as unparseable
             parsed, crash = None, repr(exc)
-        out.append((parsed, crash))
-    return out, zipped
+        # (outside the try: a failure here fails the batch, as it did in the store)
+        files = normalised_files(parsed.body) if parsed is not None and parsed.has_diff else None
+        out.append((parsed, crash, files))
+    return Chunk(out, zipped, hashes)
 
 
 def _worker_start() -> None:

@@ -154,9 +154,13 @@ def state_from_rows(
     return s
 
 
-def patch_row(m: MemberRecord) -> dict[str, Any]:
+def patch_row(m: MemberRecord, files: dict[str, str] | None = None) -> dict[str, Any]:
+    """`files`: `normalised_files` of this mail's body, if already known (the parse worker's)."""
     mail = m.mail
-    hashes = normalised_files(mail.body) if mail.has_diff and m.slot > 0 else {}
+    if not (mail.has_diff and m.slot > 0):
+        hashes: dict[str, str] = {}
+    else:
+        hashes = files if files is not None else normalised_files(mail.body)
     return {
         "series_id": m.series_id,
         "slot": m.slot,
@@ -264,13 +268,18 @@ class RowBatch:
         # Rows of the touched series taken when the batch was tracked (else
         # they are read from the index when written).
         self.series_rows: list[dict[str, Any]] | None = None
+        # Message-ID -> (the parsed mail, `normalised_files` of its body),
+        # computed by the parse worker: used for that very mail object only.
+        self.known_files: dict[str, tuple[ParsedMail, dict[str, str]]] = {}
 
     def add(self, d: Decision, fresh_refs: list[str], created_at: Any, *, with_events: bool = True) -> None:
         if d.new_lineage and d.new_series is not None:
             self.lineages.append({"id": d.new_series.lineage_id, "created_at": created_at})
         self.touched |= d.touched
         if d.member is not None:
-            self.patches.append(patch_row(d.member))
+            known = self.known_files.get(d.member.mail.message_id)
+            files = known[1] if known is not None and known[0] is d.member.mail else None
+            self.patches.append(patch_row(d.member, files))
             self.fixes += fixes_rows(d.member)
             self.stable += stable_rows(d.member)
         if d.series_id is not None:

@@ -296,6 +296,8 @@ deliveries = Table(
     Column("error", Text),
     Column("discord_message_id", BigInteger),
     Column("updated_at", UtcDateTime, nullable=False),
+    # The channel or thread holding discord_message_id (0010; NULL before).
+    Column("posted_in", BigInteger),
     PrimaryKeyConstraint("event_id", "channel_id"),
     Index("ix_deliveries_status", "status"),
     Index("ix_deliveries_updated_at", "updated_at"),  # the deliveries made since the last metrics scrape
@@ -310,6 +312,8 @@ posts = Table(
     Column("thread_id", BigInteger),
     Column("rendered_hash", Text),
     Column("thread_name", Text),  # as last set: a better title renames the thread
+    # Times the card was taken down here (0010): a new card needs new nonces.
+    Column("removals", Integer, nullable=False, server_default="0"),
     PrimaryKeyConstraint("series_id", "channel_id"),
 )
 

@@ -70,6 +70,17 @@ _SET_SERIES_BY_ID = (
 )
 
 
+# The bulk path's two look-ups per batch, built once with an expanding bind:
+# `.in_(ids)` coerced each of ~900 ids into a literal per query.
+_STORED_HASHES = select(t.mails.c.message_id, t.mails.c.body_hash).where(
+    t.mails.c.message_id.in_(bindparam("ids", expanding=True))
+)
+_STORED_REPLIES = select(t.mails.c.raw).where(
+    t.mails.c.in_reply_to.in_(bindparam("ids", expanding=True)),
+    t.mails.c.series_id.is_(None),
+    t.mails.c.unparsed.is_(False),
+).order_by(t.mails.c.seq)
+
 _GENERATION_Q = select(t.cursors.c.value).where(t.cursors.c.name == _GENERATION)
 # The newest mail and the reparse generation, in one query.
 _WATERMARK = select(select(func.max(t.mails.c.seq)).scalar_subquery(), _GENERATION_Q.scalar_subquery())
@@ -130,7 +141,8 @@ def _outcome(parsed: ParsedMail) -> tuple[ParsedMail, list[str], bool]:
 
 def _compress_all(raws: list[bytes]) -> Chunk:
     # For imports too small to start the worker for (e.g. an SMTP group commit).
-    return None, pack_all(raws)
+    # (Hashing here would give the GIL back for each mail: see rawcodec.pack_all.)
+    return Chunk(None, pack_all(raws))
 
 
 async def _first_members(conn: AsyncConnection, series_ids: set[int]) -> dict[int, str]:
@@ -264,7 +276,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         return _outcome(parsed)
 
     def _from_worker(self, raw: bytes, worked: Worked) -> tuple[ParsedMail, list[str], bool]:
-        parsed, crash = worked
+        parsed, crash, _ = worked
         if parsed is None:  # the worker caught a parser crash; say so here, as _parse does
             log.error("parser failed on a %d-byte mail: %s", len(raw), crash)
             parsed = _crashed(raw, crash)
@@ -859,11 +871,17 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         `compressed`: the worker's (or the thread's) `Chunk`: parsed mails, if
         it parsed them, and the compressed raws."""
         prepared = _Prepared(items=items, source=source)
-        worked, raws_z = await compressed
+        worked, raws_z, hashes = await compressed
         if worked is not None:
             parsed = [self._from_worker(raw, w) for (raw, _), w in zip(items, worked, strict=True)]
+            known = prepared.batch.known_files
+            for (p, _, _), (_, _, files) in zip(parsed, worked, strict=True):
+                if files is not None and p.message_id not in known:
+                    known[p.message_id] = (p, files)
         else:
             parsed = [self._parse(raw) for raw, _ in items]
+        if hashes is None:
+            hashes = [body_hash(raw) for raw, _ in items]
         now = _now()
         await self._recall_orphans([p.message_id for p, _, unparsed in parsed if not unparsed], orphans)
         # Message-ID -> body hash of the mails stored already (or being written).
@@ -871,9 +889,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         async with self._engine.connect() as conn:
             ids = [p.message_id for p, _, _ in parsed]
             for part in _chunks(ids, 900):
-                found = await conn.execute(
-                    select(t.mails.c.message_id, t.mails.c.body_hash).where(t.mails.c.message_id.in_(part))
-                )
+                found = await conn.execute(_STORED_HASHES, {"ids": part})
                 unhashed = []
                 for mid, digest in found:
                     if digest is None:
@@ -887,7 +903,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         async with AsyncExitStack() as stack:
             # A windowed index looks up what it lacks; every index of all series needs no reads.
             reader = None if self._known is None else await stack.enter_async_context(self._engine.connect())
-            await self._track_batch(prepared, reader, parsed, raws_z, existing, now, orphans)
+            await self._track_batch(prepared, reader, parsed, raws_z, hashes, existing, now, orphans)
         return prepared
 
     async def _track_batch(
@@ -896,6 +912,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         reader: AsyncConnection | None,
         parsed: list[tuple[ParsedMail, list[str], bool]],
         raws_z: list[bytes],
+        hashes: list[str],
         existing: dict[str, str],
         now: datetime,
         orphans: Orphans,
@@ -905,11 +922,11 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         seen_variants: set[tuple[str, str]] = set()
         batch = prepared.batch
         self._stale = True  # until this batch commits
-        for n, ((raw, ref), raw_z, (p, errors, unparsed)) in enumerate(zip(items, raws_z, parsed, strict=True)):
+        rows = zip(items, raws_z, hashes, parsed, strict=True)
+        for n, ((raw, ref), raw_z, digest, (p, errors, unparsed)) in enumerate(rows):
             if n % 100 == 99:
                 await asyncio.sleep(0)  # let the previous batch's commit move on
             local.read += 1
-            digest = body_hash(raw)
             known = existing.get(p.message_id)
             if known is None and p.message_id in mail_rows:
                 known = mail_rows[p.message_id]["body_hash"]
@@ -964,13 +981,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
                 depth += 1
                 found: list[str] = []
                 for part in _chunks(frontier, 900):
-                    rows = await conn.execute(
-                        select(t.mails.c.raw).where(
-                            t.mails.c.in_reply_to.in_(part),
-                            t.mails.c.series_id.is_(None),
-                            t.mails.c.unparsed.is_(False),
-                        ).order_by(t.mails.c.seq)
-                    )
+                    rows = await conn.execute(_STORED_REPLIES, {"ids": part})
                     for (raw_z,) in rows.all():
                         p, _, unparsed = self._parse(unpack(raw_z))
                         if unparsed or orphans.knows(p.message_id):

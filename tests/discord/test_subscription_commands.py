@@ -126,3 +126,23 @@ async def test_a_guild_sees_and_changes_only_its_own_subscriptions(store: Store)
     assert f"no subscription #{theirs}" in text(refused) and refused.flags & EPHEMERAL
     assert f"Subscription #{mine} removed" in text(removed)
     assert [s.id for s in await store.list_subscriptions()] == [theirs]
+
+
+async def test_subscribe_warns_when_the_alert_role_would_not_be_notified(store: Store) -> None:
+    """A role mention notifies only if the role is mentionable or the bot may
+    mention every role there (permissions.mdx, MENTION_EVERYONE): without either,
+    alerts would show the role and ping no one, so /subscribe says so."""
+    from tests.fakediscord.permissions import MENTION_EVERYONE
+
+    quiet, loud = ROLE, ROLE + 1
+    async with bot_running(store) as on:
+        on.fake.add_role(quiet)
+        on.fake.add_role(loud, mentionable=True)
+        allowed = await on.ask("subscribe", [opt("alert_channel", str(ELSEWHERE), 7), opt("alert_role", str(quiet), 8)])
+        # CHANNEL_UPDATE reaches the bot before the next interaction: one gateway, in order
+        on.fake.set_permissions(ELSEWHERE, deny=MENTION_EVERYONE)
+        warned = await on.ask("subscribe", [opt("alert_channel", str(ELSEWHERE), 7), opt("alert_role", str(quiet), 8)])
+        mentionable = await on.ask("subscribe", [opt("alert_channel", str(ELSEWHERE), 7), opt("alert_role", str(loud), 8)])
+    warning = f"⚠ <@&{quiet}> is not mentionable and the bot may not mention every role in <#{ELSEWHERE}>"
+    assert warning in text(warned)
+    assert "⚠" not in text(allowed) and "⚠" not in text(mentionable)

@@ -11,8 +11,19 @@ developers/topics/threads.mdx):
 * changing name, archived or auto_archive_duration needs MANAGE_THREADS or
   being the thread's creator; locked needs MANAGE_THREADS, and so does
   unarchiving a locked thread (threads.mdx, "Editing & Deleting Threads");
-* editing a text channel needs MANAGE_CHANNELS, deleting one MANAGE_CHANNELS
-  (a thread MANAGE_THREADS);
+* editing a text channel needs MANAGE_CHANNELS; Delete/Close Channel
+  "Requires the MANAGE_CHANNELS permission for the guild, or MANAGE_THREADS
+  if the channel is a thread", "Returns a channel object on success. Fires a
+  Channel Delete Gateway event (or Thread Delete if the channel was a
+  thread)" (channel.mdx; threads.mdx "Editing & Deleting Threads": "Deleting a
+  thread requires the MANAGE_THREADS permission", where editing names the
+  creator too and deleting does not). THREAD_DELETE carries "just the id, guild_id, parent_id, and type
+  fields" (gateway-events.mdx, Thread Delete). A deleted channel's messages
+  are gone with it (requests on it answer 10003); the message a deleted
+  thread was started from stays in the parent channel, its payload without
+  the thread (`Message.thread_id` keeps, for tests, which thread it had); a
+  public thread is "orphaned" the other way round, when its message is
+  deleted (threads.mdx);
 * listing public archived threads needs READ_MESSAGE_HISTORY;
 * threads archive by themselves after auto_archive_duration minutes without
   activity ("Activity is defined as sending a message, unarchiving a thread,
@@ -37,9 +48,13 @@ def delete_channel(api: Api, channel: Channel) -> None:
     """Remove a channel (and its threads); later requests on it answer 10003."""
     state = api.state
     doomed = [channel] + [t for t in state.threads() if t.parent_id == channel.id]
+    ids = {ch.id for ch in doomed}
     for ch in doomed:
         state.channels.pop(ch.id, None)
         state.deleted_channels[ch.id] = ch
+    for msg in state.messages:
+        if msg.channel_id in ids:
+            msg.deleted = True
     if channel.is_thread:
         data = {
             "id": str(channel.id),

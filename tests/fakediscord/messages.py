@@ -18,6 +18,16 @@ unless said otherwise:
   edit messages ... in archived threads"; 50083); posting unarchives an archived
   thread unless it is locked, and not past the active-thread limit (160006);
 * edits of messages older than an hour have their own limit (30046);
+* deleting: "If operating on a guild channel and trying to delete a message
+  that was not sent by the current user, this endpoint requires the
+  MANAGE_MESSAGES permission. Returns a 204 empty response on success. Fires
+  a Message Delete Gateway event" (Delete Message); an unknown or deleted
+  message is 10008, an unknown channel 10003. In an archived thread deleting
+  is allowed ("The only operation that should happen within an archived
+  thread is messages being deleted", threads.mdx "Active & Archived
+  Threads"), but in a locked one only while it is active, without
+  MANAGE_THREADS (threads.mdx, "deleting messages ... will only be allowed in
+  locked threads if that thread is also active"): 50083;
 * enforce_nonce returns the message created with that nonce in the window, and
   "Unknown Message" once it was deleted (discord-api-docs PR #6647, by the
   author of enforce_nonce); the nonce is not stored with the message, so reads
@@ -188,6 +198,10 @@ def edit_message(api: Api, msg: Message, payload: dict[str, Any], uploads: list[
 
 def delete_message(api: Api, msg: Message) -> None:
     msg.deleted = True
+    channel = api.state.channels.get(msg.channel_id)
+    if channel is not None and channel.is_thread:
+        # "when a message is deleted, message_count is decremented" (threads.mdx)
+        channel.message_count = max(0, channel.message_count - 1)
     data = {"id": str(msg.id), "channel_id": str(msg.channel_id), "guild_id": str(msg.guild_id or api.state.guild_id)}
     api.dispatch("MESSAGE_DELETE", data, intent=GUILD_MESSAGES)
     api.state.changed()
@@ -325,6 +339,9 @@ def register(router: web.UrlDispatcher, api: Api) -> None:
         msg = api.message(channel, request.match_info["message_id"])
         # Someone else's message needs MANAGE_MESSAGES (message.mdx, Delete Message).
         api.require(channel, 0 if msg.author_id == state.bot_id else permissions.MANAGE_MESSAGES)
+        locked_shut = channel.is_thread and channel.archived and channel.locked
+        if locked_shut and not permissions.in_channel(state, channel) & permissions.MANAGE_THREADS:
+            raise ApiError(400, 50083, "Thread is archived")  # threads.mdx: locked threads, only while active
         delete_message(api, msg)
         return no_content()
 

@@ -279,10 +279,15 @@ def resolved(state: FakeState, options: list[dict[str, Any]], *, permissions: in
                 k: v for k, v in member(user(int(value), f"user-{value}"), permissions=0).items() if k != "user"
             }
         elif kind == 8:
-            role = everyone_role(state)
-            if value != role["id"]:
-                role.update(id=value, name=f"role-{value}", permissions="0")
-            found.setdefault("roles", {})[value] = role
+            # The role object as the guild has it ("Resolved Data Structure":
+            # roles, "the ids and Role objects"), `mentionable` included.
+            if int(value) in state.roles:
+                data = role(state, state.roles[int(value)])
+            else:
+                data = everyone_role(state)
+                if value != data["id"]:
+                    data.update(id=value, name=f"role-{value}", permissions="0")
+            found.setdefault("roles", {})[value] = data
     return found
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from bot.ingest.sources import iter_path
 from bot.mail import parse_mail
 from bot.series import Decision, MemoryIndex, decide
+from bot.series.diffhash import normalised_files
 from bot.series.window import Known, Probe
 
 _INSERTS = [b"\x00", b"\n", b"\n\n", b"=?", b"=?utf-8?q?", b"\r", b"--", b"@@ -1 +1 @@\n", b"\xff\xfe", b"<", b">", b","]
@@ -66,10 +67,11 @@ def inputs(sources: list[str]) -> Iterator[bytes]:
 
 
 def fingerprints(sources: list[str]) -> Iterator[tuple[str, str]]:
-    """(message_id, sha256 of every field) per mail, in input order."""
+    """(message_id, sha256 of every field and of its diff's file hashes) per mail, in input order."""
     for raw in inputs(sources):
         mail = parse_mail(raw)
-        yield mail.message_id, hashlib.sha256(mail.model_dump_json().encode()).hexdigest()
+        files = json.dumps(normalised_files(mail.body)) if mail.has_diff else ""  # as the store hashes a patch
+        yield mail.message_id, hashlib.sha256((mail.model_dump_json() + files).encode()).hexdigest()
 
 
 def _stable(value: object) -> object:

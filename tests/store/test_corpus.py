@@ -14,6 +14,7 @@ from bot.series.window import Window
 from bot.store import IngestStats, Store
 
 from .conftest import outcome
+from .test_rows_digest import ARCHIVE_DIGEST, rows_digest
 
 pytestmark = pytest.mark.corpus
 
@@ -158,6 +159,12 @@ async def test_kvmarm_archive_end_to_end(kvmarm: tuple[Store, IngestStats]):
     mails = await store.mails(source_refs=None, since=last.first_seen)
     assert mails and all(len(m.source_ref or "") == 40 for m in mails)
     assert [m.seq for m in mails] == sorted(m.seq for m in mails)
+
+
+def test_kvmarm_archive_rows_are_unchanged(kvmarm_db: tuple[Path, IngestStats]):
+    """Every row of the whole archive's import, to the byte (see test_rows_digest)."""
+    digest, counts = rows_digest(kvmarm_db[0])
+    assert digest == ARCHIVE_DIGEST, counts
 
 
 # ---------------------------------------------------------------- the tracker window

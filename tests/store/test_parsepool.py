@@ -3,16 +3,22 @@ store as parsing in-process."""
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from bot.ingest.sources import iter_path
 from bot.mail import parse_mail
 from bot.mail.models import ParsedMail
+from bot.series.diffhash import normalised_files
 from bot.store import Store
 from bot.store.parsepool import ParsePool, work_chunk
 from bot.store.rawcodec import unpack
+from bot.store.rows import body_hash
+
+from tests.conftest import DATA
 
 from .conftest import outcome
 
@@ -27,24 +33,56 @@ def _crash(raw: bytes) -> ParsedMail:
 
 def test_work_chunk_reports_a_parser_crash_and_still_compresses():
     raw = b"Subject: x\n\nbody\n"
-    [(parsed, crash)], [raw_z] = work_chunk(_crash, [raw])
-    assert parsed is None and crash == "ValueError('boom')"
-    assert unpack(raw_z) == raw
+    [(parsed, crash, files)], [raw_z], [digest] = work_chunk(_crash, [raw])
+    assert parsed is None and crash == "ValueError('boom')" and files is None
+    assert unpack(raw_z) == raw and digest == body_hash(raw)
+
+
+def test_work_chunk_hashes_each_patch_as_its_row_would():
+    raws = [p.read_bytes() for p in sorted((DATA / "seed").glob("*.eml"))]
+    worked, _, digests = work_chunk(parse_mail, raws, slim=True)
+    assert worked is not None and digests == [body_hash(raw) for raw in raws]
+    patches = 0
+    for raw, (slim, _, files) in zip(raws, worked, strict=True):
+        assert slim is not None
+        if parse_mail(raw).has_diff:
+            assert files == normalised_files(parse_mail(raw).body) != {}
+            patches += 1
+        else:
+            assert files is None
+    assert patches >= 10
 
 
 def test_work_chunk_without_a_parser_only_compresses():
     raw = b"Subject: x\n\nbody\n"
-    worked, [raw_z] = work_chunk(None, [raw])
-    assert worked is None and unpack(raw_z) == raw
+    worked, [raw_z], [digest] = work_chunk(None, [raw])
+    assert worked is None and unpack(raw_z) == raw and digest == body_hash(raw)
+
+
+def test_parse_results_cross_processes_unchanged_without_pydantic_setstate(monkeypatch: pytest.MonkeyPatch):
+    """What the worker sends back is rebuilt equal, nested models and all, by
+    `construct` (pydantic's per-model __setstate__ was a third of the pickling)."""
+    mails = [parse_mail(p.read_bytes()) for p in sorted((DATA / "seed").glob("*.eml"))]
+    blob = pickle.dumps(mails, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def refuse(self: BaseModel, state: object) -> None:
+        raise AssertionError("unpickled through BaseModel.__setstate__")
+
+    monkeypatch.setattr(BaseModel, "__setstate__", refuse)
+    back = pickle.loads(blob)
+    assert len(mails) == 18 and back == mails
+    assert [m.model_dump_json() for m in back] == [m.model_dump_json() for m in mails]
+    assert all(type(b.subject) is type(m.subject) and b.trailers == m.trailers for b, m in zip(back, mails, strict=True))
 
 
 async def test_parse_pool_parses_in_another_process():
     pool = ParsePool(parse_mail)
     try:
         raw = b"Message-ID: <a@x>\nSubject: [PATCH] kvm: fix\nFrom: A <a@x.org>\n\nbody\n"
-        [(parsed, crash)], [raw_z] = await pool.submit([raw])
-        assert crash == "" and parsed == parse_mail(raw) and unpack(raw_z) == raw
-        [(slim, _)], _ = await pool.submit([raw], slim=True)
+        [(parsed, crash, files)], [raw_z], [digest] = await pool.submit([raw])
+        assert crash == "" and parsed == parse_mail(raw) and unpack(raw_z) == raw and digest == body_hash(raw)
+        assert files is None  # no diff
+        [(slim, _, _)], _, _ = await pool.submit([raw], slim=True)
         slimmed = {"body": "", "commit_message": "", "to": (), "cc": (), "attachments": (), "warnings": (),
                    "diffstat_computed": None}
         assert slim == parse_mail(raw).model_copy(update=slimmed)
@@ -124,6 +162,7 @@ async def test_an_import_of_unknown_length_starts_the_worker_before_its_first_ba
 _UNGUARDED_SCRIPT = """
 import asyncio, sys
 sys.path.insert(0, {root!r})
+from bot.series.diffhash import normalised_files
 from bot.store import Store
 from tests.helpers import raw_mail
 

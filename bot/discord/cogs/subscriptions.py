@@ -43,6 +43,19 @@ def _check_manage(interaction: discord.Interaction, *named: app_commands.AppComm
             raise UsageError(f"You need Manage Channels in <#{channel.id}> to send cards there.")
 
 
+def _role_pings(interaction: discord.Interaction, role: discord.Role, channel_id: int | None) -> bool:
+    """Does mentioning `role` in the alert channel notify its members? Only if
+    the role is mentionable or the bot has MENTION_EVERYONE there
+    (discord-api-docs permissions.mdx); unknown (no cache) counts as yes."""
+    if role.mentionable:
+        return True
+    guild = interaction.guild
+    channel = guild.get_channel(channel_id) if guild is not None and channel_id is not None else None
+    if guild is None or channel is None:
+        return True
+    return channel.permissions_for(guild.me).mention_everyone
+
+
 def build_filter(*, subsystem: str | None, path: str | None, author: str | None, title: str | None,
                  kind: Kind, rfc: bool) -> SubscriptionFilter:
     return SubscriptionFilter(
@@ -127,6 +140,7 @@ class Subscriptions(commands.Cog):
             return Answer(pages.subscribed(
                 sub_id, target, flt, threads=threads, alert_channel=cfg.alert_channel, alert_role=cfg.alert_role,
                 matched=matched, days=MATCH_DAYS,
+                role_pings=alert_role is None or _role_pings(interaction, alert_role, cfg.alert_channel),
             ), ephemeral=True)
 
         await self._run(interaction, work())

@@ -18,7 +18,10 @@ Two stages, both restartable from the store alone:
    be used (permissions, a full server, a locked or deleted thread), its
    patches go under the card, and missing permissions are told to the
    channel once (`fallback`). Other permanent refusals are recorded as failed
-   and logged; a deleted channel disables its subscriptions.
+   and logged; a deleted channel disables its subscriptions. A series that
+   stops matching a channel where its card is posted has the card, its
+   thread and its patch messages taken down there (`removal`), as one more
+   delivery in the channel's order.
 
 Card edits (`editing`) coalesce, in a second task per channel so they never
 hold up new posts: a delivery that only changes the card stays pending until

@@ -40,9 +40,14 @@ class Cards:
         await self.store.save_post(
             post.series_id, post.channel_id, card_message_id=post.card_message_id,
             thread_id=post.thread_id, rendered_hash=post.rendered_hash, thread_name=post.thread_name,
+            removals=post.removals,
         )
         self._posts.put((post.series_id, post.channel_id), post)
         return post
+
+    def keep(self, post: PostRow) -> None:
+        """A post row the store now holds (written by someone else: `posted.take_down`)."""
+        self._posts.put((post.series_id, post.channel_id), post)
 
     async def links(self, series: SeriesView, channel_id: int) -> CardLinks:
         """The previous, next and latest versions, linked to their cards in this channel where posted."""

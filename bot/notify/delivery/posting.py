@@ -22,6 +22,7 @@ from bot.notify.delivery.failures import FailureLog
 from bot.notify.delivery.fallback import FULL, PERMISSION, ThreadFallback
 from bot.notify.delivery.once import OnceSender, nonce
 from bot.notify.delivery.parking import Parking
+from bot.notify.delivery.removal import Takedown, again
 from bot.notify.delivery.routing import Subscriptions
 from bot.notify.delivery.settle import Settle
 from bot.notify.delivery.state import ChannelState, Progress
@@ -55,6 +56,7 @@ class Poster:
         fallback: ThreadFallback,
         once: OnceSender,
         settle: Settle,
+        takedown: Takedown,
     ) -> None:
         self.store = store
         self.sink = sink
@@ -67,6 +69,7 @@ class Poster:
         self.fallback = fallback
         self.once = once
         self.settle = settle
+        self.takedown = takedown
         self._wanted: Lru[tuple[int, int], tuple[SeriesView, int, bool]] = Lru()
 
     async def post_pending(self, ch: ChannelState) -> None:
@@ -160,8 +163,18 @@ class Poster:
             await self.failures.fail(d, "event or series no longer stored")
             return
         target = self.subscriptions.target(event, series, d.channel_id)
+        if await self.takedown.due(series, target, d.channel_id):
+            # The series stopped matching here: its card comes down (`removal`).
+            series, target, removed = await self.takedown.run(ch, d, event, series)
+            if removed:
+                await self._refresh_neighbours(ch, series)  # they linked to the card that went
+                if target is None:
+                    return  # recorded as removed with the rest of the series' deliveries here
         if target is None:
-            await q.settle(self.store, d.event_id, d.channel_id, "done", error="no longer routed here")
+            # Where a subscription remains, the series no longer matches it: as
+            # taken down (routed there again, the delivery is owed again).
+            status = q.REMOVED if d.channel_id in self.subscriptions.card_channels() else "done"
+            await q.settle(self.store, d.event_id, d.channel_id, status, error="no longer routed here")
             return
         try:
             await self._post(ch, d, event, series, target)
@@ -184,15 +197,18 @@ class Poster:
         if target.patch and post is not None and d.discord_message_id is None:
             patch = _patch_of(series, event)
             if patch is not None:
-                mid = await self._post_patch(ch, series, patch, post, nonce("patch", event.event_id, target.channel_id))
-                await q.settle(self.store, d.event_id, d.channel_id, "pending", discord_message_id=mid)
+                key = nonce("patch", event.event_id, target.channel_id, *again(post))
+                mid, where = await self._post_patch(ch, series, patch, post, key)
+                await q.settle(self.store, d.event_id, d.channel_id, "pending", discord_message_id=mid, posted_in=where)
                 slot = _patch_slot(event)
                 if slot is not None:
                     (await self._posted(ch, series.series_id)).add(slot)
                     ch.held_back.clear()  # a patch they waited for may be this one
         if target.alert and d.discord_message_id is None:
             mid = await self._alert(ch, event, series, target)
-            await q.settle(self.store, d.event_id, d.channel_id, "pending", discord_message_id=mid)
+            await q.settle(
+                self.store, d.event_id, d.channel_id, "pending", discord_message_id=mid, posted_in=target.channel_id
+            )
         if target.card:
             ch.dirty_at.setdefault(series.series_id, asyncio.get_running_loop().time())
             ch.dirty.setdefault(series.series_id, set()).add(d.event_id)
@@ -227,15 +243,18 @@ class Poster:
             nonce=nonce("alert", event.event_id, target.channel_id),
         )
 
-    async def _post_patch(self, ch: ChannelState, series: SeriesView, patch: PatchView, post: PostRow, key: str) -> int:
-        """In the series thread; under the card when the thread cannot be used."""
+    async def _post_patch(
+        self, ch: ChannelState, series: SeriesView, patch: PatchView, post: PostRow, key: str
+    ) -> tuple[int, int]:
+        """In the series thread; under the card when the thread cannot be used.
+        Returns the message and where it went (the thread or the channel)."""
         rendered = render_patch(series, patch)
         thread = post.thread_id
         if thread is not None and thread not in ch.dead_threads and self.fallback.usable(ch):
             try:
                 mid = await self.once.send(ch, thread, rendered, nonce=key)
                 self.cards.patch_hashes.put((thread, mid), rendered.digest())
-                return mid
+                return mid, thread
             except Forbidden as err:
                 if err.no_access:
                     raise  # the channel itself: park it
@@ -250,7 +269,8 @@ class Poster:
                 log.warning("channel %s: thread %s refuses posts (%s): this patch goes under the card",
                             ch.channel_id, thread, err)
         # Refused requests created nothing, so the nonce is still unused.
-        return await self.once.send(ch, post.channel_id, rendered, nonce=key, reply_to=post.card_message_id)
+        mid = await self.once.send(ch, post.channel_id, rendered, nonce=key, reply_to=post.card_message_id)
+        return mid, post.channel_id
 
     async def _ensure_card(self, ch: ChannelState, series: SeriesView, target: Target) -> PostRow:
         """The series' card in the channel (and its thread, if wanted and possible), posted if missing."""
@@ -258,9 +278,10 @@ class Poster:
         post = await self.cards.get(sid, cid)
         if post is None or post.card_message_id is None:
             card = render_card(series, await self.cards.links(series, cid), with_thread=target.threads)
-            mid = await self.once.send(ch, cid, card, nonce=nonce("card", sid, cid))
+            mid = await self.once.send(ch, cid, card, nonce=nonce("card", sid, cid, *again(post)))
             post = await self.cards.save(
-                PostRow(series_id=sid, channel_id=cid, card_message_id=mid, thread_id=None, rendered_hash=card.digest())
+                PostRow(series_id=sid, channel_id=cid, card_message_id=mid, thread_id=None, rendered_hash=card.digest(),
+                        removals=0 if post is None else post.removals)
             )
             await self._refresh_neighbours(ch, series)
         if target.threads and post.thread_id is None and post.card_message_id is not None and self.fallback.usable(ch):

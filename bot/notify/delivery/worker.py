@@ -32,6 +32,7 @@ from bot.notify.delivery.fallback import ThreadFallback
 from bot.notify.delivery.once import OnceSender
 from bot.notify.delivery.parking import Parking
 from bot.notify.delivery.posting import Poster
+from bot.notify.delivery.removal import Takedown
 from bot.notify.delivery.routing import Router, Subscriptions
 from bot.notify.delivery.settle import Clock, Settle
 from bot.notify.delivery.state import ChannelState, Progress
@@ -79,6 +80,7 @@ class DeliveryWorker:
         self.poster = Poster(
             store, sink, self.subscriptions, recent, cards, self._failures, self._progress,
             self.parking, self.fallback, once, self.settle,
+            Takedown(store, sink, self.subscriptions, recent, cards, self.router),
         )
         self.editor = CardEditor(
             store, sink, recent, cards, self._failures, self._progress,

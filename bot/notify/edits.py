@@ -3,7 +3,9 @@
 A patch's thread message shows its trailers, where it was applied and whether
 it changed since the previous version, so a review of it (or of the cover,
 which counts for every patch), an applied notice naming it (or the series),
-and a change to the previous version (VERSION_CHANGED) each owe it an edit.
+a change to the previous version (VERSION_CHANGED), and another patch of its
+own version arriving (which may continue the same old patch) each owe it an
+edit; one whose render is unchanged is not sent.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ def patches_to_edit(event: Event, series: SeriesView) -> set[str]:
     slots = _by_slot(series)
     if event.kind is EventKind.VERSION_CHANGED:
         return set(slots.values())
+    if event.kind is EventKind.PATCH_ADDED and series.supersedes is not None:
+        # The new patch may continue (by title) the previous version's patch
+        # another one was taken to continue (by index): that one's "since" changes.
+        return set(slots.values()) - {event.message_id}
     if event.kind is EventKind.TRAILER_ADDED:
         slot = event.data.get("slot")
         if slot == 0:

@@ -36,24 +36,63 @@ def _successor(d: Decision, index: SeriesIndex, sid: int) -> int | None:
     return succ
 
 
+def _predecessor(d: Decision, index: SeriesIndex, sid: int) -> int | None:
+    """`supersedes` of `sid` once `d` is applied."""
+    prev = _state(d, index, sid).supersedes
+    for target, name, value in d.updates:
+        if target == sid and name == "supersedes":
+            prev = value if isinstance(value, int) else None
+    return prev
+
+
+def _lineage_after(d: Decision, index: SeriesIndex, sids: set[int]) -> list[int]:
+    """Every series sharing a lineage with `sids`, before or after `d` (a
+    superset is harmless: an unchanged card is not edited)."""
+    lineages = {_state(d, index, sid).lineage_id for sid in sids}
+    lineages |= {v for _, name, v in d.updates if name == "lineage_id" and isinstance(v, int)}
+    members = set(sids)
+    for lid in lineages:
+        members.update(index.lineage(lid))
+    if d.new_series is not None and d.new_series.lineage_id in lineages:
+        members.add(d.new_series.series_id)
+    return sorted(members)
+
+
 def neighbours(d: Decision, index: SeriesIndex) -> list[int]:
-    """Series, other than those `d` already has events for, whose card depends on what `d` changes."""
+    """Series whose card (or patch messages) depend on what `d` changes, other
+    than those `d` already has events for, unless their own previous version
+    changed: then their patches' "since vN" lines do, and only VERSION_CHANGED
+    says so."""
     touched = {e.series_id for e in d.events}
     out: dict[int, None] = {}
     for sid in sorted(touched):
         succ = _successor(d, index, sid)
         if succ is not None:
             out.setdefault(succ)
-    for sid, name, _ in d.updates:
-        if name in ("supersedes", "superseded_by", "lineage_id"):
-            out.setdefault(sid)
+    relinked = {sid for sid, name, _ in d.updates if name in ("supersedes", "superseded_by", "lineage_id")}
+    must = {sid for sid, name, _ in d.updates if name == "supersedes"}
+    for sid in sorted(relinked):
+        out.setdefault(sid)
     new = d.new_series
     if new is not None and not d.new_lineage:
-        # A new version: the older cards' `b4 am` line points to the latest.
-        older = [sid for sid in index.lineage(new.lineage_id) if sid != new.series_id]
-        for sid in older[-MAX_LINEAGE_EDITS:]:
+        relinked.add(new.series_id)
+    # Other cards name a version by its first mail (cover, else lowest patch):
+    # its previous version's "Superseded by" link and, while it is the latest,
+    # every older card's `b4 am` line. Said when that becomes the cover or
+    # patch 1, what names a whole posting whatever the order: not at every
+    # lower patch of a series sent newest first (a long lineage's cards each time).
+    renamed = {sid for sid, name, v in d.updates if name == "cover" or (name == "title_slot" and v == 1)}
+    for sid in sorted(renamed):
+        prev = _predecessor(d, index, sid)
+        if prev is not None:
+            out.setdefault(prev)
+        if _successor(d, index, sid) is None:
+            relinked.add(sid)
+    if relinked:
+        # A new, late or re-placed version: the older cards' `b4 am` line points to the latest.
+        for sid in _lineage_after(d, index, relinked)[-MAX_LINEAGE_EDITS:]:
             out.setdefault(sid)
-    return [sid for sid in out if sid not in touched]
+    return [sid for sid in out if sid not in touched or sid in must]
 
 
 def with_neighbour_events(d: Decision, index: SeriesIndex, when: datetime) -> Decision:

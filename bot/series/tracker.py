@@ -69,6 +69,8 @@ def _reply_with_patch(mail: ParsedMail, index: SeriesIndex) -> bool:
     s = index.series(found.series_id)
     if s.total <= 1 or s.pull:
         return False
+    if not set(mail.subject.tags) <= set(s.tags):
+        return False  # for another project ("[PATCH QEMU]" beside a kernel series): a posting of its own
     if explicit_version(mail) and version_key(mail) != s.version_key:
         return False
     return not same_title(mail.subject.title, s.member_titles.get(found.slot, s.title))
@@ -88,6 +90,8 @@ def _compatible(mail: ParsedMail, slot: int, s: SeriesState, *, direct: bool = T
         return s.cover is None
     if mail.subject.total is None:
         return False  # an unnumbered patch is a series of its own
+    if s.declared_total is None and s.cover is None:
+        return False  # ... so a numbered one does not join it (it came first, answering the same cover)
     if s.declared_total is not None and mail.subject.total != s.declared_total:
         return False
     if version_key(mail) != s.version_key:

@@ -12,7 +12,7 @@ or by hand (`kvm-patchbot deliveries retry`, which leaves a note in the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select, update
@@ -120,16 +120,22 @@ async def pending_channels(store: Store) -> list[int]:
         return [int(c) for c in (await conn.scalars(q))]
 
 
-async def pending_for_channel(store: Store, channel_id: int, limit: int = 50) -> list[DeliveryRow]:
-    """A channel's pending deliveries, oldest event first (the order they must be posted in)."""
+async def pending_for_channel(
+    store: Store, channel_id: int, limit: int = 50, skip: Collection[int] = ()
+) -> list[DeliveryRow]:
+    """A channel's pending deliveries, oldest event first (the order they must be
+    posted in), but those of `skip` (owed a card edit, held back). During a
+    backlog those are many: they are read but left out before validation,
+    which cost more than posting when each nudge validated them all again."""
     q = (
         select(t.deliveries)
         .where(t.deliveries.c.channel_id == channel_id, t.deliveries.c.status == "pending")
         .order_by(t.deliveries.c.event_id)
-        .limit(limit)
+        .limit(limit + len(skip))
     )
     async with store.engine.connect() as conn:
-        return [DeliveryRow.model_validate(dict(r)) for r in (await conn.execute(q)).mappings()]
+        rows = [r for r in (await conn.execute(q)).mappings() if r["event_id"] not in skip][:limit]
+    return [DeliveryRow.model_validate(dict(r)) for r in rows]
 
 
 async def pending_count(store: Store) -> int:

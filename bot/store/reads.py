@@ -20,7 +20,14 @@ from bot.store.views import PreviousRows, build_view
 async def _rows_by_series(conn: AsyncConnection, table: Any, ids: list[int]) -> dict[int, list[Any]]:
     g: dict[int, list[Any]] = {i: [] for i in ids}
     if ids:
-        for row in (await conn.execute(select(table).where(table.c.series_id.in_(ids)))).mappings():
+        query = select(table)
+        if table is t.trailers:
+            # When each was given (its mail's Date): the order they are shown
+            # in, the same whatever order the mails arrived in.
+            query = select(table, t.mails.c.date.label("given_at")).select_from(
+                table.outerjoin(t.mails, t.mails.c.message_id == table.c.message_id)
+            )
+        for row in (await conn.execute(query.where(table.c.series_id.in_(ids)))).mappings():
             g[row["series_id"]].append(row)
     return g
 

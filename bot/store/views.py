@@ -53,11 +53,19 @@ def _origin(t: Mapping[str, Any]) -> str:
     return "reply" if t["from_reply"] else "patch"
 
 
+def _given_order(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    given = r.get("given_at")
+    # One mail's trailers keep the order they were written in (their ids).
+    return (r["slot"], given is None, given.timestamp() if given is not None else 0.0, r["message_id"],
+            r.get("id") or 0)
+
+
 def _trailer_views(trailer_rows: list[Mapping[str, Any]]) -> dict[int, list[TrailerView]]:
-    """Review trailers per slot (slot 0: the cover's), each giver once per name."""
+    """Review trailers per slot (slot 0: the cover's), each giver once per name,
+    in the order they were given (by Date, not by arrival)."""
     out: dict[int, list[TrailerView]] = defaultdict(list)
     seen: set[tuple[int, str, str]] = set()
-    for t in sorted(trailer_rows, key=lambda r: (r["slot"], r.get("id") or 0)):
+    for t in sorted(trailer_rows, key=_given_order):
         if t["name"] not in _REVIEW_FIELDS or (t["slot"], t["name"], t["giver_email"]) in seen:
             continue
         seen.add((t["slot"], t["name"], t["giver_email"]))
@@ -69,7 +77,8 @@ def _continued(
     mine: list[Mapping[str, Any]], theirs: list[Mapping[str, Any]]
 ) -> dict[int, Mapping[str, Any]]:
     """slot -> the previous version's patch it continues: the same title, else the same index."""
-    theirs = [p for p in theirs if p["slot"] > 0]
+    # By slot, not as stored (arrival order): which old patch a title matches first.
+    theirs = sorted((p for p in theirs if p["slot"] > 0), key=lambda r: r["slot"])
     out: dict[int, Mapping[str, Any]] = {}
     taken: set[int] = set()
     for p in mine:

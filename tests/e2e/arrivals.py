@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import mailbox
 import os
 import random
@@ -64,3 +65,66 @@ def shuffled(threads: list[list[Mail]], seed: int) -> list[tuple[float, Mail]]:
     random.Random(seed).shuffle(mails)
     start = min(m.date for m in mails)
     return [(start, m) for m in mails]
+
+
+def steps(timed: list[tuple[float, Mail]], settle: float) -> list[tuple[float, list[Mail]]]:
+    """The arrivals grouped into steps the worker's clock moves through, each
+    at its last mail's time: far fewer steps, and no answer of the settle
+    rules changes. Those compare the clock at one step with the clock at an
+    earlier one plus `settle` (a series' first or latest mail); here, for
+    every pair of mails in different steps, "at least `settle` apart" holds
+    of their step times exactly when it holds of their own times, and a step
+    spans less than `settle`. Mails within a step come as a burst, in order."""
+    times = sorted({at for at, _ in timed})
+    ends = _greedy_ends(times, settle / 2)
+    while bad := _violations(times, ends, settle):
+        ends |= bad  # a mail ending its own step is at its own time
+    step_time: dict[float, float] = {}
+    pending: list[float] = []
+    for at in times:
+        pending.append(at)
+        if at in ends:
+            step_time.update(dict.fromkeys(pending, at))
+            pending = []
+    out: list[tuple[float, list[Mail]]] = []
+    for at, mail in timed:
+        g = step_time[at]
+        if out and out[-1][0] == g:
+            out[-1][1].append(mail)
+        else:
+            out.append((g, [mail]))
+    return out
+
+
+def _greedy_ends(times: list[float], span: float) -> set[float]:
+    """Step ends: a step takes every time within `span` of its first."""
+    ends: set[float] = set()
+    first = None
+    for i, at in enumerate(times):
+        if first is None:
+            first = at
+        if i + 1 == len(times) or times[i + 1] - first >= span:
+            ends.add(at)
+            first = None
+    return ends
+
+
+def _violations(times: list[float], ends: set[float], settle: float) -> set[float]:
+    """Times whose step time answers "`settle` apart?" otherwise than their own, for some pair."""
+    step: list[float] = []
+    pending: list[float] = []
+    for at in times:
+        pending.append(at)
+        if at in ends:
+            step += [at] * len(pending)
+            pending = []
+    width = max((g - at for g, at in zip(step, times, strict=True)), default=0.0)
+    bad: set[float] = set()
+    for i, ta in enumerate(times):
+        # Only pairs about `settle` apart can answer differently (each moves by at most `width`).
+        lo = bisect.bisect_left(times, ta + settle - width)
+        hi = bisect.bisect_right(times, ta + settle + width)
+        for j in range(max(lo, i + 1), hi):
+            if step[i] != step[j] and (times[j] - ta >= settle) != (step[j] - step[i] >= settle):
+                bad |= {ta, times[j]}
+    return bad

@@ -57,8 +57,14 @@ async def _lineage_of(store: Store, needle: str) -> list[SeriesView]:
 
 async def test_x86_one_posting_per_thread(x86: Store):
     views = await x86.list_series()
-    assert len(views) == 42
-    assert all(v.complete and v.cover for v in views)
+    kernel = [v for v in views if "QEMU" not in v.tags]
+    assert len(kernel) == 42
+    assert all(v.complete and v.cover for v in kernel)
+    # The QEMU side of the TscScaling v1 series, sent inside its thread: a
+    # posting of its own (for another tree; b4 leaves it out of the series),
+    # whatever order the thread arrives in (tests/series/test_companion_patch.py).
+    (qemu,) = [v for v in views if "QEMU" in v.tags]
+    assert qemu.title == "i386: Support Enlightened VMCS revisions" and qemu.cover is None
     assert not await x86.unparseable()
 
 

@@ -51,3 +51,27 @@ EXPECTED = [
 @given(st.permutations(range(len(MAILS))), st.booleans())
 async def test_trailers_do_not_depend_on_arrival_order(order, bulk):
     assert await _summary(list(order), bulk) == EXPECTED
+
+
+TWO_REVIEWS = series_mails("PATCH", 1, "Twice", tag="w") + [
+    raw_mail("w-sean@x", "Re: [PATCH 1/1] KVM: x86: Twice part 1", irt="w-1@x", author=SEAN, at=10,
+             body="Reviewed-by: Sean Christopherson <seanjc@google.com>\n"),
+    raw_mail("w-paolo@x", "Re: [PATCH 1/1] KVM: x86: Twice part 1", irt="w-1@x", author=PAOLO, at=20,
+             body="Reviewed-by: Paolo Bonzini <pbonzini@redhat.com>\n"),
+]
+
+
+async def test_reviews_are_listed_in_the_order_they_were_given_not_received() -> None:
+    """Two reviews of one patch: Sean's (dated first) is listed first, whichever came in first."""
+    for order in ([0, 1, 2, 3], [0, 1, 3, 2], [3, 2, 1, 0]):
+        with tempfile.TemporaryDirectory() as tmp:
+            store = await Store.open(f"sqlite+aiosqlite:///{Path(tmp) / 'o.db'}")
+            try:
+                for i in order:
+                    await store.ingest(TWO_REVIEWS[i])
+                (view,) = await store.list_series()
+                patch = next(p for p in view.patches if p.index == 1)
+                assert patch.reviewed_by == (SEAN, PAOLO), order
+                assert [t.giver for t in patch.trailers] == [SEAN, PAOLO], order
+            finally:
+                await store.close()

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 
-from bot.notify.delivery.cache import Recent
+from bot.notify.delivery.cache import Lru, Recent
 from bot.notify.delivery.cards import Cards
 from bot.notify.delivery.failures import FailureLog
 from bot.notify.delivery.fallback import FULL, PERMISSION, ThreadFallback
@@ -70,6 +70,7 @@ class Poster:
         self.once = once
         self.settle = settle
         self.takedown = takedown
+        self._wanted: Lru[tuple[int, int], tuple[SeriesView, int, bool]] = Lru()
 
     async def post_pending(self, ch: ChannelState) -> None:
         """Post the channel's pending deliveries in order, or wait for a nudge."""
@@ -78,11 +79,7 @@ class Poster:
             return
         ch.nudge.clear()
         skip = ch.owed() | ch.held_back
-        batch = [
-            d
-            for d in await q.pending_for_channel(self.store, ch.channel_id, limit=BATCH + len(skip))
-            if d.event_id not in skip
-        ]
+        batch = await q.pending_for_channel(self.store, ch.channel_id, limit=BATCH, skip=skip)
         if not batch:
             await ch.nudge.wait()
             ch.held_back.clear()  # woken: the settle window may be over, look again
@@ -125,12 +122,24 @@ class Poster:
             return False
         if not self.settle.gap_holds(event.series_id):
             return False
-        series = await self.recent.series(event.series_id)
-        target = None if series is None else self.subscriptions.target(event, series, d.channel_id)
-        if target is None or not target.patch:
-            return False
         posted = await self._posted(ch, event.series_id)
-        return any(j not in posted for j in range(1, slot))
+        if all(j in posted for j in range(1, slot)):
+            return False
+        series = await self.recent.series(event.series_id)
+        return series is not None and self._wants_patch(event, series, d.channel_id)
+
+    def _wants_patch(self, event: Event, series: SeriesView, channel_id: int) -> bool:
+        """Whether the channel still takes this patch in the series thread. Once
+        per view of the series: during a backlog every held patch is looked at
+        again at each nudge, and routing runs the filters over every file."""
+        key = (series.series_id, channel_id)
+        cached = self._wanted.get(key)
+        if cached is not None and cached[0] is series and cached[1] == self.subscriptions.reads:
+            return cached[2]
+        target = self.subscriptions.target(event, series, channel_id)
+        wanted = target is not None and target.patch  # the same for every patch event of the series
+        self._wanted.put(key, (series, self.subscriptions.reads, wanted))
+        return wanted
 
     async def _posted(self, ch: ChannelState, series_id: int) -> set[int]:
         posted = ch.posted_slots.get(series_id)

@@ -35,6 +35,7 @@ class Subscriptions:
         self._subs: list[Subscription] = []
         self._by_channel: dict[int, list[Subscription]] = {}
         self._read = float("-inf")  # loop time the subscriptions were last read
+        self.reads = 0  # how often: what was worked out from them before may be stale
 
     async def load(self, *, fresh: bool = True) -> None:
         """Re-read them (unless `fresh` is False and they were read within the TTL)."""
@@ -42,6 +43,7 @@ class Subscriptions:
         if not fresh and now - self._read < SUBSCRIPTIONS_TTL:
             return
         self._read = now
+        self.reads += 1
         subs = await self.store.list_subscriptions()
         # The routing fields of each stored row (its bookkeeping stays behind).
         enabled = [Subscription.model_validate(s, from_attributes=True) for s in subs if s.enabled]

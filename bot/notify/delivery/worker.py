@@ -152,11 +152,12 @@ class DeliveryWorker:
         await asyncio.wait_for(self._progress.until(self._is_quiet), timeout)
 
     async def _is_quiet(self) -> bool:
+        # What memory answers first: this is checked after every step of every loop.
         if self.settle.due():
             return False
-        if await q.routed_upto(self.store) < await self.store.last_event_id():
-            return False
         if any(ch.dirty or ch.editing or ch.current is not None for ch in self._channels.values()):
+            return False
+        if await q.routed_upto(self.store) < await self.store.last_event_id():
             return False
         held = sum(len(ch.held_back) for ch in self._channels.values())
         return await q.pending_count(self.store) == held

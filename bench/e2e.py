@@ -33,24 +33,20 @@ import os
 import re
 import smtplib
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from typing import Any
-import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import BOT_READY, FAKE_READY, cpu_seconds, get, pct, start  # noqa: E402
 from tests.e2e.mails import series  # noqa: E402  (synthetic, realistic patch mails)
 
 GUILD, CARDS = 6000, 6101
-FAKE_READY = re.compile(r"api=(\S+) gateway=(\S+) control=(\S+)")
-BOT_READY = re.compile(r"ready, SMTP on ([\d.]+):(\d+)")
 SUBJECT = re.compile(rb"^Subject: (.*?)\r\n", re.M)
 
 
@@ -64,26 +60,6 @@ _NOUNS = (
 def distinct_title(i: int) -> str:
     """Titles unlike each other, so the tracker sees separate postings, not resends."""
     return f"{_VERBS[i % len(_VERBS)]} {_NOUNS[i // len(_VERBS) % len(_NOUNS)]} {_NOUNS[(i * 7 + 3) % len(_NOUNS)]} handling"
-
-
-def start(cmd: list[str], pattern: re.Pattern[str], env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[str], re.Match[str]]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(os.environ.get("BENCH_LOG", os.devnull), "a"), text=True, env=env, cwd=cwd)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if m := pattern.search(line):
-            return proc, m
-    raise SystemExit(f"{cmd[0]} exited before it was ready")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=30) as resp:
-        return json.load(resp)
 
 
 def send_paced(port: int, mails: list[bytes], rate: float) -> dict[bytes, float]:
@@ -103,11 +79,6 @@ def send_paced(port: int, mails: list[bytes], rate: float) -> dict[bytes, float]
             code, msg = smtp.getreply()
             assert code == 250, (code, msg)
     return ended
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def _subscriptions() -> str:

@@ -34,6 +34,9 @@ from pathlib import Path
 from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.common import cpu_seconds, expect, pct, reply, wire as on_the_wire  # noqa: E402  (the benches' one SMTP client)
+
 CORPUS = ROOT.parent / "shared" / "corpus"
 READY = re.compile(rb"ready, SMTP on ([\d.]+):(\d+)")
 _ID_HEADER = re.compile(rb"^(Message-I[Dd]|In-Reply-To|References):[^\n]*(?:\n[ \t][^\n]*)*", re.M | re.I)
@@ -106,55 +109,29 @@ def _renamed(raw: bytes, prefix: bytes) -> bytes:
     return head + raw[cut:]
 
 
-def _wire(raw: bytes) -> bytes:
-    """CRLF lines, dot-stuffed, ending in CRLF.CRLF."""
-    lines = raw.replace(b"\r\n", b"\n").split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    body = b"\r\n".join(b"." + ln if ln.startswith(b".") else ln for ln in lines)
-    return body + b"\r\n.\r\n"
-
-
 # ---------------------------------------------------------------- client side
-
-
-async def _reply(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    lines = []
-    while True:
-        line = await reader.readline()
-        if not line:
-            raise ConnectionError("server closed the connection")
-        lines.append(line)
-        if line[3:4] != b"-":
-            return int(line[:3]), b"".join(lines)
-
-
-async def _expect(reader: asyncio.StreamReader, code: int) -> None:
-    got, text = await _reply(reader)
-    if got != code:
-        raise RuntimeError(f"expected {code}, got {text!r}")
 
 
 async def _client(port: int, mails: list[bytes], latencies: list[float], codes: dict[int, int]) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    await _expect(reader, 220)
+    await expect(reader, 220)
     writer.write(b"EHLO bench.test\r\n")
-    await _expect(reader, 250)
+    await expect(reader, 250)
     for data in mails:
         writer.write(b"MAIL FROM:<kvm+bounces@vger.kernel.org>\r\n")
-        await _expect(reader, 250)
+        await expect(reader, 250)
         writer.write(b"RCPT TO:<kvm@localhost>\r\n")
-        await _expect(reader, 250)
+        await expect(reader, 250)
         writer.write(b"DATA\r\n")
-        await _expect(reader, 354)
+        await expect(reader, 354)
         writer.write(data)
         await writer.drain()
         t0 = time.perf_counter()
-        code, _ = await _reply(reader)
+        code, _ = await reply(reader)
         latencies.append(time.perf_counter() - t0)
         codes[code] = codes.get(code, 0) + 1
     writer.write(b"QUIT\r\n")
-    await _reply(reader)
+    await reply(reader)
     writer.close()
     await writer.wait_closed()
 
@@ -171,17 +148,6 @@ async def _drive(port: int, wire: list[bytes], clients: int) -> tuple[list[float
 def _drain(stream: IO[bytes]) -> None:
     for _ in stream:
         pass
-
-
-def _cpu_seconds(pid: int) -> float:
-    """user + system CPU time of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def main() -> int:
@@ -203,7 +169,7 @@ def main() -> int:
     round_no = 0
     while len(wire) < args.mails:
         prefix = f"bench{round_no}.".encode()
-        wire.extend(_wire(_renamed(raw, prefix)) for raw in base[: args.mails - len(wire)])
+        wire.extend(on_the_wire(_renamed(raw, prefix)) for raw in base[: args.mails - len(wire)])
         round_no += 1
     mean_kib = statistics.mean(len(w) for w in wire) / 1024
 
@@ -233,9 +199,9 @@ def main() -> int:
         port = int(ready.group(2))
         # Preview delivery (--full) prints cards to stdout: keep the pipe drained.
         threading.Thread(target=_drain, args=(server.stdout,), daemon=True).start()
-        cpu0 = _cpu_seconds(server.pid)
+        cpu0 = cpu_seconds(server.pid)
         latencies, codes, secs = asyncio.run(_drive(port, wire, args.clients))
-        server_cpu = _cpu_seconds(server.pid) - cpu0
+        server_cpu = cpu_seconds(server.pid) - cpu0
     finally:
         server.terminate()
         server.wait(60)
@@ -253,7 +219,7 @@ def main() -> int:
     print(f"replies     {dict(sorted(codes.items()))}; rows stored {stored}")
     print(f"throughput  {len(wire) / secs:,.0f} mails/s ({secs:.2f} s)")
     print(f"server CPU  {server_cpu:.2f} s = {server_cpu / secs:.0%} of one core, {server_cpu * 1000 / len(wire):.2f} ms per mail")
-    print(f"latency     end of DATA -> 250: p50 {_pct(ms, 50):.1f} ms, p99 {_pct(ms, 99):.1f} ms, max {max(ms):.1f} ms")
+    print(f"latency     end of DATA -> 250: p50 {pct(ms, 50):.1f} ms, p99 {pct(ms, 99):.1f} ms, max {max(ms):.1f} ms")
     return 0
 
 

@@ -33,6 +33,7 @@ import os
 import re
 import smtplib
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -113,30 +114,37 @@ def send_one(smtp: smtplib.SMTP, raw: bytes) -> float:
     return sent
 
 
+def _fake_and_bot(tmp: str, store_url: str) -> tuple[subprocess.Popen[str], subprocess.Popen[str], int, str]:
+    """The fake Discord and a `kvm-patchbot run` on `store_url` posting to it:
+    (fake, bot, the bot's SMTP port, the fake's control URL)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    fake, fm = start(
+        [sys.executable, "-m", "tests.fakediscord", "--guild", str(GUILD), "--channels", f"{CARDS}",
+         "--rate-limit", "100000/1"],
+        FAKE_READY, env, ROOT,
+    )
+    api, gateway, control = fm.groups()
+    bot_env = {
+        **env, "KVMBOT_SMTP__HOST": "127.0.0.1", "KVMBOT_SMTP__PORT": "0",
+        "KVMBOT_STORE__URL": store_url, "KVMBOT_DISCORD__TOKEN": "bench-token",
+        "KVMBOT_DISCORD__API_BASE_URL": api, "KVMBOT_DISCORD__GATEWAY_URL": gateway,
+        "KVMBOT_SUBSCRIPTIONS": _subscriptions(),
+        "KVMBOT_LOG_LEVEL": os.environ.get("BENCH_BOT_LOG_LEVEL", "WARNING"),
+    }
+    bot, bm = start([sys.executable, "-m", "bot", "run"], BOT_READY, bot_env, Path(tmp))
+    return fake, bot, int(bm.group(2)), control
+
+
 def latency(store_url: str, runs: int, patches: int) -> tuple[list[float], list[float]]:
     """(single patch, series) latencies in ms, `runs` of each, on one store."""
     from tests.e2e.mails import single
 
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        fake, fm = start(
-            [sys.executable, "-m", "tests.fakediscord", "--guild", str(GUILD), "--channels", f"{CARDS}",
-             "--rate-limit", "100000/1"],
-            FAKE_READY, env, ROOT,
-        )
-        api, gateway, control = fm.groups()
-        bot_env = {
-            **env, "KVMBOT_SMTP__HOST": "127.0.0.1", "KVMBOT_SMTP__PORT": "0",
-            "KVMBOT_STORE__URL": store_url.replace("{tmp}", tmp), "KVMBOT_DISCORD__TOKEN": "bench-token",
-            "KVMBOT_DISCORD__API_BASE_URL": api, "KVMBOT_DISCORD__GATEWAY_URL": gateway,
-            "KVMBOT_SUBSCRIPTIONS": _subscriptions(),
-            "KVMBOT_LOG_LEVEL": os.environ.get("BENCH_BOT_LOG_LEVEL", "WARNING"),
-        }
-        bot, bm = start([sys.executable, "-m", "bot", "run"], BOT_READY, bot_env, Path(tmp))
+        fake, bot, port, control = _fake_and_bot(tmp, store_url.replace("{tmp}", tmp))
         singles: list[float] = []
         serieses: list[float] = []
         try:
-            with smtplib.SMTP("127.0.0.1", int(bm.group(2)), timeout=60) as smtp:
+            with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
                 smtp.ehlo()
                 for i in range(runs):
                     raw = single(f"lat-s{i}@example.com", f"[PATCH] KVM: x86: {distinct_title(i)} once", minutes=i)
@@ -217,29 +225,11 @@ def main() -> int:
     ]
 
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        fake, fm = start(
-            [sys.executable, "-m", "tests.fakediscord", "--guild", str(GUILD), "--channels", f"{CARDS}",
-             "--rate-limit", "100000/1"],
-            FAKE_READY, env, ROOT,
-        )
-        api, gateway, control = fm.groups()
-        bot_env = {
-            **env,
-            "KVMBOT_SMTP__HOST": "127.0.0.1",
-            "KVMBOT_SMTP__PORT": "0",
-            "KVMBOT_STORE__URL": f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}",
-            "KVMBOT_DISCORD__TOKEN": "bench-token",
-            "KVMBOT_DISCORD__API_BASE_URL": api,
-            "KVMBOT_DISCORD__GATEWAY_URL": gateway,
-            "KVMBOT_SUBSCRIPTIONS": _subscriptions(),
-            "KVMBOT_LOG_LEVEL": os.environ.get("BENCH_BOT_LOG_LEVEL", "WARNING"),
-        }
-        bot, bm = start([sys.executable, "-m", "bot", "run"], BOT_READY, bot_env, Path(tmp))
+        fake, bot, port, control = _fake_and_bot(tmp, f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}")
         try:
             cpu0 = cpu_seconds(bot.pid), cpu_seconds(fake.pid)
             t0 = time.monotonic()
-            ended = send_paced(int(bm.group(2)), mails, args.rate)
+            ended = send_paced(port, mails, args.rate)
             elapsed = time.monotonic() - t0
             want = args.series * (1 + n)  # cards + patch messages
             deadline = time.monotonic() + 120

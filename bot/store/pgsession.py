@@ -34,6 +34,23 @@ def lock_key(database: str, schema: str, *parts: object) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
 
 
+# An advisory lock on a bigint key k, as pg_locks shows it.
+_ADVISORY = """locktype = 'advisory' AND granted AND objsubid = 1
+    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
+_IS_KEY = "classid = ((k >> 32) & 4294967295)::oid AND objid = (k & 4294967295)::oid"
+_MEMBERS = f"""
+WITH m(k) AS (SELECT $1::bigint),
+members AS (SELECT pid FROM pg_locks, m WHERE {_ADVISORY} AND {_IS_KEY})
+SELECT members.pid, count(l.pid)
+FROM members CROSS JOIN m
+LEFT JOIN pg_locks l ON l.pid = members.pid AND l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+    AND NOT (l.classid = ((m.k >> 32) & 4294967295)::oid AND l.objid = (m.k & 4294967295)::oid)
+GROUP BY members.pid"""
+_UNHELD = f"""
+SELECT k FROM unnest($1::bigint[]) AS u(k)
+WHERE NOT EXISTS (SELECT 1 FROM pg_locks WHERE {_ADVISORY} AND {_IS_KEY})"""
+
+
 class PgSession:
     def __init__(self, conn: AsyncConnection, raw: Any, database: str, schema: str) -> None:
         self._conn = conn
@@ -44,6 +61,7 @@ class PgSession:
         self.lost = asyncio.Event()
         self._tag = f"kvmbot_{lock_key(database, schema, 'notify') & 0xFFFFFFFFFFFF:x}"
         raw.add_termination_listener(self._terminated)
+        self.pid: int = raw.get_server_pid()
 
     @classmethod
     async def open(cls, engine: AsyncEngine) -> PgSession:
@@ -82,8 +100,36 @@ class PgSession:
         return [bool(r[1]) for r in rows]
 
     async def unlock(self, key: int) -> None:
+        await self.unlock_many([key])
+
+    async def unlock_many(self, keys: Sequence[int]) -> None:
+        if not keys:
+            return
         async with self._use:
-            await self._raw.execute("SELECT pg_advisory_unlock($1)", key)
+            await self._raw.execute("SELECT pg_advisory_unlock(k) FROM unnest($1::bigint[]) AS u(k)", list(keys))
+
+    async def join(self, key: int) -> None:
+        """Hold `key` shared (pg_advisory_lock_shared never waits for another
+        shared holder): `members(key)` counts the sessions that do."""
+        async with self._use:
+            await self._raw.execute("SELECT pg_advisory_lock_shared($1)", key)
+
+    async def members(self, key: int) -> dict[int, int]:
+        """Backend pid -> how many other advisory locks it holds, for every
+        session holding `key` (this one included): pg_locks, where a bigint
+        key shows as classid (its high 32 bits), objid (its low) and objsubid 1
+        (PostgreSQL docs, "pg_locks": advisory locks)."""
+        async with self._use:
+            rows = await self._raw.fetch(_MEMBERS, key)
+        return {r[0]: r[1] for r in rows}
+
+    async def unheld(self, keys: Sequence[int]) -> set[int]:
+        """Those of `keys` that no session holds now (a hint: take them with try_locks)."""
+        if not keys:
+            return set()
+        async with self._use:
+            rows = await self._raw.fetch(_UNHELD, list(keys))
+        return {r[0] for r in rows}
 
     async def listen(self, name: str, callback: Callable[[], None]) -> None:
         """Call `callback` on every NOTIFY of `name` (from any process on this schema)."""

@@ -100,6 +100,23 @@ async def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 
 @pytest.fixture
+async def pg_store(pg_url: str) -> AsyncIterator[Store]:
+    """A store in a fresh PostgreSQL schema, dropped afterwards."""
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = create_async_engine(pg_url)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    store = await Store.open(pg_url, schema=schema)
+    try:
+        yield store
+    finally:
+        await store.close()
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@pytest.fixture
 async def store(store_target: StoreTarget) -> AsyncIterator[Store]:
     s = await store_target.open()
     try:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text as sql
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.store import Store
 from tests.discord.commands import EPHEMERAL, MEMBER, answer, bot_running, opt, sub, text
@@ -72,22 +69,6 @@ async def test_an_interaction_that_expired_is_logged_and_the_bot_goes_on(
         after = await on.ask("subscriptions")
     assert not late.acknowledged and "No subscriptions" in text(after)
     assert any("expired before it was answered" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
-
-
-@pytest.fixture
-async def pg_store(pg_url: str) -> AsyncIterator[Store]:
-    schema = "t_" + uuid.uuid4().hex[:12]
-    admin = create_async_engine(pg_url)
-    async with admin.begin() as conn:
-        await conn.execute(sql(f'CREATE SCHEMA "{schema}"'))
-    store = await Store.open(pg_url, schema=schema)
-    try:
-        yield store
-    finally:
-        await store.close()
-        async with admin.begin() as conn:
-            await conn.execute(sql(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
 
 
 @pytest.mark.pg

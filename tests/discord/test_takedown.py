@@ -4,6 +4,7 @@ preview mode."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import AsyncIterator, Callable
@@ -62,15 +63,21 @@ async def processes(fake: FakeDiscord, store: Store) -> AsyncIterator[list[Deliv
 
 
 async def _idle(services: list[DeliveryService], fake: FakeDiscord, until: Callable[[FakeDiscord], object]) -> None:
-    """Every service idle. A process is told of its own deliveries only, so
-    wait for Discord to show the outcome, then for the channels' holders
-    (their deliveries recorded), then for the others (a wake: they look again)."""
+    """Every service idle. A process is told of its own deliveries only (and
+    idle means none pending in any channel), so wait for Discord to show the
+    outcome, then for the services; each one found idle wakes the others to
+    look again: the last to settle its own channels sees all settled."""
     for service in services:
         service.wake()
     await fake.wait_for(until, timeout=30)
-    holding = [s for s in services if s.claims is None or s.claims.held]
-    for service in holding + [s for s in services if s not in holding]:
-        await service.wait_idle(timeout=30)
+    waiting = {asyncio.create_task(s.wait_idle(timeout=30)): s for s in services}
+    while waiting:
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            del waiting[task]
+            task.result()
+        for service in waiting.values():
+            service.wake()
 
 
 async def test_the_claim_holder_takes_the_card_down_once(any_store: Store) -> None:

@@ -172,3 +172,59 @@ async def test_two_shards_two_processes_each_guild_posted_by_the_process_holding
         assert made >= len(want)
         for channel in (C0, C1):
             in_order(fake, channel)
+
+
+CHANNELS = [7301, 7302, 7303, 7304]
+
+
+def card_posters(fake: FakeDiscord, n: int) -> dict[int, str]:
+    """channel -> the bot (token) that posted series n's card there: the n-th
+    message created in the channel (cards come in series order, `in_order`;
+    patches go to threads)."""
+    made: dict[int, list[str]] = {}
+    for r in fake.state.requests:
+        m = re.fullmatch(r"/api/v10/channels/(\d+)/messages", r.path)
+        if r.method == "POST" and r.status == 200 and m is not None:
+            made.setdefault(int(m.group(1)), []).append(r.auth or "")
+    return {c: made[c][n - 1] for c in CHANNELS if len(made.get(c, [])) >= n}
+
+
+async def test_a_process_started_beside_a_busy_one_gets_an_even_share_of_the_channels(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The first process holds all four channels; once the second is up, the
+    first gives up two as they fall idle, and the second posts there: each
+    series' posts still made exactly once, in order."""
+    n_patches, most = 2, 30
+    async with (
+        pg_schema(pg_url, "t_" + uuid.uuid4().hex[:12]) as schema,
+        FakeDiscord(guild_id=GUILD, channels=[(c, f"c{c}") for c in CHANNELS], rate_limits=FAST_RATE_LIMITS) as fake,
+    ):
+        subs = [{"guild": GUILD, "channel": c} for c in CHANNELS]
+        runs = [await start_run(tmp_path / "a", env_for(fake, pg_url, schema, "tok-a", subs), "a")]
+        n = 0
+        try:
+            async def post_one(run: Run) -> dict[int, str]:
+                nonlocal n
+                n += 1
+                for raw in series(f"late{n}", f"Shared work {n}", n_patches):
+                    await asyncio.to_thread(run.send, raw)
+                want = len(expected_footers(n, n_patches)) * len(CHANNELS)
+                await fake.wait_for(lambda f: len(footers(f)) >= want and complete(f, n_patches), timeout=60)
+                return card_posters(fake, n)
+
+            assert set((await post_one(runs[0])).values()) == {"Bot tok-a"}  # alone: every channel
+            runs.append(await start_run(tmp_path / "b", env_for(fake, pg_url, schema, "tok-b", subs), "b"))
+            while n < most:
+                posters = await post_one(runs[n % 2])
+                if sorted(posters.values()) == ["Bot tok-a"] * 2 + ["Bot tok-b"] * 2:
+                    break
+            else:
+                raise AssertionError(f"after {most} series the channels are still not shared: {posters}")
+        finally:
+            for run in runs:
+                await run.stop()
+        assert sorted(footers(fake)) == sorted(expected_footers(n, n_patches) * len(CHANNELS))
+        for channel in CHANNELS:
+            in_order(fake, channel)
+        assert "gave up channels" in runs[0].log.read_text()

@@ -81,7 +81,11 @@ class Poster:
         skip = ch.owed() | ch.held_back
         batch = await q.pending_for_channel(self.store, ch.channel_id, limit=BATCH, skip=skip)
         if not batch:
-            await ch.nudge.wait()
+            ch.waiting = True
+            try:
+                await ch.nudge.wait()
+            finally:
+                ch.waiting = False
             ch.held_back.clear()  # woken: the settle window may be over, look again
             return
         for d in await self._in_thread_order(batch):

@@ -44,6 +44,15 @@ class ChannelState:
     # event ids of patches waiting for a lower patch (`settle`): not refetched until something posts
     held_back: set[int] = field(default_factory=set)
 
+    # The posting loop waits for a nudge: nothing was pending when it last looked.
+    waiting: bool = False
+
+    def idle(self) -> bool:
+        """Nothing is being sent, owed, held back or parked here: the loops
+        may be stopped (cancelled in their waits) and the channel handed over."""
+        return (self.waiting and not self.nudge.is_set() and self.current is None and not self.parked
+                and not self.dirty and not self.editing and not self.dirty_patches and not self.held_back)
+
     def owed(self) -> set[int]:
         return {e for events in self.dirty.values() for e in events} | self.editing
 

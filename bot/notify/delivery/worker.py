@@ -113,7 +113,7 @@ class DeliveryWorker:
         self._wake.set()
         self._tasks.append(asyncio.create_task(self._route_loop(), name="notify-route"))
         if self.claims is not None:
-            self._tasks.append(asyncio.create_task(self.claims.run(self._claimed, self._lost), name="notify-claims"))
+            self._tasks.append(asyncio.create_task(self.claims.run(self._claimed, self._lost, self._release), name="notify-claims"))
         self._tasks.append(asyncio.create_task(
             self.parking.watch(lambda: self._channels.values(), self._channel), name="notify-parked"
         ))
@@ -232,6 +232,14 @@ class DeliveryWorker:
             ch = self._channels.pop(channel_id, None)
             for task in [] if ch is None else ch.tasks():
                 task.cancel()
+
+    def _release(self, n: int) -> set[int]:
+        """Stop delivering up to `n` idle channels (another process takes them
+        for an even share): their loops wait for work, with nothing in flight."""
+        idle = {c for c, ch in self._channels.items() if ch.idle()}
+        given = set(sorted(idle)[:n])
+        self._lost(given)
+        return given
 
     async def _channel_loop(self, ch: ChannelState) -> None:
         async def interrupted() -> None:

@@ -12,6 +12,7 @@ from bot.config import SubscriptionConfig, SubscriptionFilter
 from bot.store import schema as t
 from bot.store.engine import insert_ignore, upsert
 from bot.store.models import DeliveryRow, PostRow, SubscriptionRow
+from bot.store.writegate import Writes
 
 ORIGINS = ("config", "cli", "slash")
 STATUSES = ("pending", "done", "failed")
@@ -45,13 +46,14 @@ def _subscription(r: Any) -> SubscriptionRow:
 
 class AdminMixin:
     _engine: AsyncEngine
+    writes: Writes
 
     # ------------------------------------------------------------ subscriptions
 
     async def add_subscription(self, cfg: SubscriptionConfig, origin: str = "cli") -> int:
         if origin not in ORIGINS:
             raise ValueError(f"origin must be one of {ORIGINS}, not {origin!r}")
-        async with self._engine.begin() as conn:
+        async with self.writes.begin() as conn:
             res = await conn.execute(
                 insert(t.subscriptions).returning(t.subscriptions.c.id),
                 {**_sub_values(cfg), "enabled": True, "origin": origin, "created_at": _now()},
@@ -66,7 +68,7 @@ class AdminMixin:
             return [_subscription(r) for r in (await conn.execute(q)).mappings()]
 
     async def remove_subscription(self, subscription_id: int) -> bool:
-        async with self._engine.begin() as conn:
+        async with self.writes.begin() as conn:
             res = await conn.execute(delete(t.subscriptions).where(t.subscriptions.c.id == subscription_id))
             return res.rowcount > 0
 
@@ -79,7 +81,7 @@ class AdminMixin:
             (c.guild, c.channel, c.filter.model_dump_json()): c for c in configs
         }
         added = kept = removed = 0
-        async with self._engine.begin() as conn:
+        async with self.writes.begin() as conn:
             rows = (
                 await conn.execute(select(t.subscriptions).where(t.subscriptions.c.origin == "config"))
             ).mappings().all()
@@ -104,7 +106,7 @@ class AdminMixin:
 
     async def disable_channel(self, channel_id: int, reason: str) -> int:
         """Disable every subscription posting to this channel (e.g. it was deleted)."""
-        async with self._engine.begin() as conn:
+        async with self.writes.begin() as conn:
             res = await conn.execute(
                 update(t.subscriptions)
                 .where(t.subscriptions.c.channel_id == channel_id)
@@ -119,7 +121,7 @@ class AdminMixin:
         if not targets:
             return 0
         now = _now()
-        async with self._engine.begin() as conn:
+        async with self.writes.begin() as conn:
             res = await conn.execute(
                 insert_ignore(conn, t.deliveries).returning(t.deliveries.c.channel_id),
                 [
@@ -160,7 +162,7 @@ class AdminMixin:
             raise ValueError(f"status must be one of {STATUSES}, not {status!r}")
         now = _now()
         tried = 0 if status == "pending" else 1
-        async with self._engine.begin() as conn:
+        async with self.writes.begin() as conn:
             res = await conn.execute(
                 update(t.deliveries)
                 .where(t.deliveries.c.event_id == event_id, t.deliveries.c.channel_id == channel_id)
@@ -206,7 +208,7 @@ class AdminMixin:
         removals: int = 0,
     ) -> None:
         """Insert or replace the card/thread a series has in a channel."""
-        async with self._engine.begin() as conn:
+        async with self.writes.begin() as conn:
             await conn.execute(
                 upsert(conn, t.posts, ["series_id", "channel_id"]),
                 {"series_id": series_id, "channel_id": channel_id, "card_message_id": card_message_id,
@@ -221,5 +223,5 @@ class AdminMixin:
             return await conn.scalar(select(t.cursors.c.value).where(t.cursors.c.name == name))
 
     async def set_cursor(self, name: str, value: str) -> None:
-        async with self._engine.begin() as conn:
+        async with self.writes.begin() as conn:
             await conn.execute(upsert(conn, t.cursors, ["name"]), {"name": name, "value": value})

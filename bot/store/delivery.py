@@ -73,7 +73,7 @@ async def queue_routed(
 
     A row whose card was taken down there (`REMOVED`) is pending again: the
     series matches the channel once more, and is owed everything again."""
-    async with store.engine.begin() as conn:
+    async with store.writes.begin() as conn:
         await _queue(conn, rows)
         await conn.execute(upsert(conn, t.cursors, ["name"]), {"name": cursor, "value": str(upto)})
 
@@ -81,7 +81,7 @@ async def queue_routed(
 async def queue_again(store: Store, rows: Sequence[tuple[int, int, int | None]]) -> None:
     """`queue_routed` without moving the cursor: a series that matched its
     channel again while its card there was being taken down."""
-    async with store.engine.begin() as conn:
+    async with store.writes.begin() as conn:
         await _queue(conn, rows)
 
 
@@ -158,7 +158,7 @@ async def count_by_status(store: Store) -> dict[str, int]:
 
 
 async def begin_attempt(store: Store, event_id: int, channel_id: int) -> None:
-    async with store.engine.begin() as conn:
+    async with store.writes.begin() as conn:
         await conn.execute(
             update(t.deliveries)
             .where(t.deliveries.c.event_id == event_id, t.deliveries.c.channel_id == channel_id)
@@ -206,7 +206,7 @@ async def settle_many(
         values["posted_in"] = posted_in
     if attempted:
         values["attempts"] = t.deliveries.c.attempts + 1
-    async with store.engine.begin() as conn:
+    async with store.writes.begin() as conn:
         await conn.execute(
             update(t.deliveries)
             .where(t.deliveries.c.event_id.in_(list(event_ids)), t.deliveries.c.channel_id == channel_id)
@@ -216,7 +216,7 @@ async def settle_many(
 
 async def fail_channel(store: Store, channel_id: int, error: str) -> int:
     """Every pending delivery to a channel that is gone: failed, with the reason."""
-    async with store.engine.begin() as conn:
+    async with store.writes.begin() as conn:
         res = await conn.execute(
             update(t.deliveries)
             .where(t.deliveries.c.channel_id == channel_id, t.deliveries.c.status == "pending")
@@ -243,7 +243,7 @@ async def failed_deliveries(store: Store, limit: int = 100) -> list[DeliveryRow]
 
 async def park_channel(store: Store, channel_id: int, error: str) -> int:
     """Every pending delivery to the channel: parked, with the refusal."""
-    async with store.engine.begin() as conn:
+    async with store.writes.begin() as conn:
         res = await conn.execute(
             update(t.deliveries)
             .where(t.deliveries.c.channel_id == channel_id, t.deliveries.c.status == PENDING)
@@ -258,7 +258,7 @@ async def unpark(store: Store, channel_id: int | None = None, *, failed: bool = 
     q = update(t.deliveries).where(t.deliveries.c.status.in_(statuses))
     if channel_id is not None:
         q = q.where(t.deliveries.c.channel_id == channel_id)
-    async with store.engine.begin() as conn:
+    async with store.writes.begin() as conn:
         res = await conn.execute(q.values(status=PENDING, error=None, updated_at=_now()))
         return res.rowcount
 
@@ -332,7 +332,7 @@ async def settle_records(store: Store) -> dict[int, str]:
 
 
 async def save_settle_records(store: Store, records: dict[int, str], dropped: Sequence[int] = ()) -> None:
-    async with store.engine.begin() as conn:
+    async with store.writes.begin() as conn:
         if records:
             await conn.execute(
                 upsert(conn, t.cursors, ["name"]),

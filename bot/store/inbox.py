@@ -34,7 +34,7 @@ async def add(store: Store, mails: Sequence[tuple[bytes, str | None]], *, source
     now = datetime.now(timezone.utc)
     rows = [{"raw": pack(raw), "source": source, "source_ref": ref, "received_at": now} for raw, ref in mails]
     store.check_file()
-    async with store.engine.begin() as conn:
+    async with store.writes.begin() as conn:
         await conn.execute(insert(t.inbox), rows)
 
 
@@ -47,7 +47,7 @@ async def take(store: Store, *, limit: int = 500) -> list[Waiting]:
 
 async def drop(store: Store, ids: Sequence[int]) -> None:
     if ids:
-        async with store.engine.begin() as conn:
+        async with store.writes.begin() as conn:
             await conn.execute(delete(t.inbox).where(t.inbox.c.id.in_(list(ids))))
 
 

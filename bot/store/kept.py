@@ -13,10 +13,12 @@ from bot.store import schema as t
 from bot.store.models import ListMail, VariantMail
 from bot.store.rawcodec import pack, unpack
 from bot.store.rows import storable
+from bot.store.writegate import Writes
 
 
 class KeptMixin:
     _engine: AsyncEngine
+    writes: Writes
 
     def check_file(self) -> None:  # the Store's: raises StoreUnavailable if its file is gone
         raise NotImplementedError
@@ -61,7 +63,7 @@ class KeptMixin:
             "received_at": received_at or datetime.now(timezone.utc),
         }
         self.check_file()
-        async with self._engine.begin() as conn:
+        async with self.writes.begin() as conn:
             mail_id = (await conn.execute(insert(t.list_mail).returning(t.list_mail.c.id), row)).scalar_one()
         self.check_file()
         return mail_id

@@ -110,7 +110,7 @@ async def take_down(store: Store, post: PostRow, reason: str) -> PostRow:
     alerts = select(e.c.id).where(
         e.c.series_id == post.series_id, e.c.kind == str(EventKind.STABLE_REQUESTED)
     ).join(d, d.c.event_id == e.c.id).where(d.c.channel_id == post.channel_id, d.c.discord_message_id.is_not(None))
-    async with store.engine.begin() as conn:
+    async with store.writes.begin() as conn:
         await conn.execute(
             update(t.posts)
             .where(t.posts.c.series_id == post.series_id, t.posts.c.channel_id == post.channel_id)

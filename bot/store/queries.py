@@ -388,7 +388,7 @@ async def remove_guild_subscription(store: Store, guild_id: int, subscription_id
     q = delete(t.subscriptions).where(
         t.subscriptions.c.id == subscription_id, t.subscriptions.c.guild_id == guild_id
     )
-    async with store.engine.begin() as conn:
+    async with store.writes.begin() as conn:
         return (await conn.execute(q)).rowcount > 0
 
 

@@ -40,6 +40,7 @@ from bot.store.rawcodec import pack, pack_all, unpack
 from bot.store.reads import ReadMixin
 from bot.store.rows import RowBatch, body_hash, mail_row, series_row, storable
 from bot.store.window import load_series, matching, newest_activity, recent_ids, reserve_ids
+from bot.store.writegate import Writes
 
 log = logging.getLogger(__name__)
 
@@ -203,12 +204,15 @@ class _Prepared:
 class Store(ReadMixin, AdminMixin, KeptMixin):
     """One database (SQLite or PostgreSQL) and the tracker's in-memory index of it.
 
-    Writes are serialised by an asyncio lock; one process should write at a
+    Ingests are serialised by an asyncio lock, and on SQLite every write
+    transaction by `writes` (mail first); one process should write at a
     time (a second writer is noticed and the index reloaded, see `_sync_index`).
     """
 
     def __init__(self, engine: AsyncEngine, parser: Parser, window: Window | None = None) -> None:
         self._engine = engine
+        # Every write transaction, module functions' too (`bot.store.writegate`).
+        self.writes = Writes(engine)
         path = sqlite_file(engine.url.database) if engine.dialect.name == "sqlite" else None
         self._guard = FileGuard(path) if path is not None and path.exists() else None
         self._parser = parser
@@ -495,7 +499,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
                 "errors": errors, "unparsed": True, "body_hash": body_hash(raw),
             }
             try:
-                async with self._engine.begin() as conn:
+                async with self.writes.begin(urgent=True) as conn:
                     known = await conn.scalar(select(t.mails.c.kind).where(t.mails.c.message_id == mid))
                     if known is not None:
                         return IngestResult(message_id=mid, new=False, kind=known)
@@ -520,7 +524,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         adopted: list[Event] = []
         digest = body_hash(raw)
         try:
-            async with self._engine.begin() as conn:
+            async with self.writes.begin(urgent=True) as conn:
                 known = (
                     await conn.execute(
                         select(t.mails.c.kind, t.mails.c.series_id, t.mails.c.body_hash, t.mails.c.raw).where(
@@ -1006,7 +1010,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
 
     async def _commit(self, prepared: _Prepared) -> int:
         """Write a prepared batch in one transaction; returns the newest mail seq."""
-        async with self._engine.begin() as conn:
+        async with self.writes.begin(urgent=True) as conn:
             await insert_many(conn, t.mails, prepared.mail_rows)
             if prepared.variants:
                 await self._add_variants(conn, prepared.variants)
@@ -1040,7 +1044,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
                     errors=bindparam("b_errors"), unparsed=bindparam("b_unparsed"),
                 )
             )
-            async with self._engine.begin() as conn:
+            async with self.writes.begin() as conn:
                 by_series = select(t.posts).order_by(t.posts.c.series_id, t.posts.c.channel_id)
                 posts = [dict(r) for r in (await conn.execute(by_series)).mappings()]
                 firsts = await _first_members(conn, {p["series_id"] for p in posts})

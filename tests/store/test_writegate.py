@@ -1,0 +1,111 @@
+"""SQLite's write transactions queue in the event loop, a mail's commit
+first (bot.store.writegate): no writer sleeps in SQLite's busy handler, and
+the SMTP 250 does not wait for every channel's bookkeeping."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert
+
+from bot.store import Store
+from bot.store import schema as t
+from bot.store.writegate import WriteGate
+from tests.helpers import raw_mail
+
+
+async def until(check: object, rounds: int = 1000) -> None:
+    """Let the other tasks run until `check()` holds (yielding, not sleeping)."""
+    for _ in range(rounds):
+        if check():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("never came true")
+
+
+async def test_the_gate_goes_to_urgent_writers_first_then_in_arrival_order() -> None:
+    gate = WriteGate()
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def first() -> None:
+        async with gate.hold():
+            await release.wait()
+            order.append("first")
+
+    async def writer(name: str, urgent: bool) -> None:
+        async with gate.hold(urgent=urgent):
+            order.append(name)
+            await asyncio.sleep(0)  # a write takes turns with the loop: nobody else gets in meanwhile
+
+    holder = asyncio.create_task(first())
+    await until(lambda: gate._busy)
+    tasks = [asyncio.create_task(writer(n, n.startswith("u"))) for n in ("n1", "u1", "n2", "u2", "n3")]
+    await until(lambda: gate.waiting == 5)
+    release.set()
+    await asyncio.gather(holder, *tasks)
+    assert order == ["first", "u1", "u2", "n1", "n2", "n3"]
+    assert not gate._busy and gate.waiting == 0
+
+
+async def test_a_waiter_cancelled_is_skipped_and_one_cancelled_as_its_turn_came_passes_it_on() -> None:
+    gate = WriteGate()
+    order: list[str] = []
+
+    async def writer(name: str) -> None:
+        async with gate.hold():
+            order.append(name)
+
+    async with gate.hold():
+        gone, unlucky, last = (asyncio.create_task(writer(n)) for n in ("gone", "unlucky", "last"))
+        await until(lambda: gate.waiting == 3)
+        gone.cancel()
+        await until(gone.done)
+    # Leaving hands the gate to `unlucky` (no await in between: it has not run yet)...
+    unlucky.cancel()  # ...and it is cancelled before it does: the turn must go on to `last`
+    await asyncio.wait_for(last, 10)  # (kept by nobody, it would never come)
+    for task in (gone, unlucky):
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert order == ["last"] and not gate._busy and gate.waiting == 0
+
+
+async def test_a_mail_is_committed_before_the_bookkeeping_queued_ahead_of_it(tmp_path: Path) -> None:
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'gate.db'}")
+    try:
+        assert store.writes.gate is not None
+        done: list[str] = []
+        release = asyncio.Event()
+
+        async def held_open() -> None:
+            async with store.writes.begin() as conn:  # a delivery write in flight
+                await conn.execute(insert(t.cursors).values(name="held", value=0))
+                await release.wait()
+
+        async def bookkeeping(k: int) -> None:
+            async with store.writes.begin() as conn:
+                await conn.execute(insert(t.cursors).values(name=f"c{k}", value=k))
+            done.append(f"c{k}")
+
+        async def mail() -> None:
+            await store.ingest(raw_mail("gate-1@x", "[PATCH] KVM: x86: Gate it", "Body.\n"))
+            done.append("mail")
+
+        holder = asyncio.create_task(held_open())
+        await until(lambda: store.writes.gate is not None and store.writes.gate._busy)
+        writers = [asyncio.create_task(bookkeeping(k)) for k in range(20)]
+        await until(lambda: store.writes.gate is not None and store.writes.gate.waiting == 20)
+        sender = asyncio.create_task(mail())
+        await until(lambda: store.writes.gate is not None and store.writes.gate.waiting == 21, rounds=100_000)
+        release.set()
+        await asyncio.gather(holder, sender, *writers)
+        assert done[0] == "mail" and sorted(done[1:]) == sorted(f"c{k}" for k in range(20))
+        assert await store.raw("gate-1@x") is not None
+    finally:
+        await store.close()
+
+
+async def test_postgresql_has_no_gate(pg_store: Store) -> None:
+    assert pg_store.writes.gate is None  # rows are locked there, not the database

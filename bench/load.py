@@ -60,24 +60,27 @@ def authored(raw: bytes, k: int) -> bytes:
 
 async def send_all(
     ports: list[int], shares: list[list[tuple[str, bytes]]], rate: float
-) -> tuple[dict[str, float], list[str]]:
+) -> tuple[dict[str, float], list[str], list[float]]:
     """Every share on its own connection (round robin over the sinks), paced
-    to `rate` in all; (end-of-DATA time by Message-ID, the Message-IDs answered 250)."""
+    to `rate` in all; (end-of-DATA time by Message-ID, the Message-IDs answered
+    250, end of DATA -> 250 in ms)."""
     ended: dict[str, float] = {}
     acked: list[str] = []
+    waits: list[float] = []
 
     async def one(port: int, share: list[tuple[str, bytes]]) -> None:
         def at_end(i: int, t: float) -> None:
             ended[share[i][0]] = t
 
-        def at_reply(i: int, code: int, _: float) -> None:
+        def at_reply(i: int, code: int, seconds: float) -> None:
             if code == 250:
                 acked.append(share[i][0])
+                waits.append(seconds * 1000)
 
         await send_mails(port, [w for _, w in share], rate=rate / len(shares), ended=at_end, answered=at_reply)
 
     await asyncio.gather(*(one(ports[c % len(ports)], share) for c, share in enumerate(shares)))
-    return ended, acked
+    return ended, acked, waits
 
 
 async def stored_ids(url: str, schema: str | None) -> tuple[set[str], dict[str, int]]:
@@ -169,7 +172,7 @@ def main() -> int:
             pids = [fake.pid, *(p.pid for p in procs)]
             cpu0 = [cpu_seconds(pid) for pid in pids], time.process_time()
             t0 = time.monotonic()
-            ended, acked = asyncio.run(send_all(ports, shares, args.rate))
+            ended, acked, waits = asyncio.run(send_all(ports, shares, args.rate))
             elapsed = time.monotonic() - t0
             want = n_series * (1 + n)
             deadline = time.monotonic() + SETTLE
@@ -234,6 +237,8 @@ def main() -> int:
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(f"mails acknowledged {len(acked)}, lost {lost_mails}; posts expected {want}, made {len(footer_count)}, "
           f"lost {lost_posts}, duplicated {duplicated}; all posted {drained:.1f} s after the first mail; 429s {rate_limited}")
+    if waits:
+        print(f"SMTP end of DATA -> 250: p50 {statistics.median(waits):.1f} ms, p99 {pct(waits, 99):.1f} ms")
     if latencies:
         print(f"SMTP (end of DATA) -> post: p50 {statistics.median(latencies):.0f} ms, p99 {pct(latencies, 99):.0f} ms, "
               f"max {max(latencies):.0f} ms over {len(latencies)} posts")

@@ -21,7 +21,9 @@ def test_a_heap_the_host_froze_stays_frozen():
         before = gc.get_freeze_count()
         with heap_frozen():
             pass
-        assert gc.get_freeze_count() == before
+        # Not unfrozen, nor frozen again (frozen objects may die meanwhile, in
+        # other threads of the test process: the count may only fall).
+        assert 0 < gc.get_freeze_count() <= before
     finally:
         gc.unfreeze()
 

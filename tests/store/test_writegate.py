@@ -8,7 +8,9 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store import Store
 from bot.store import schema as t
@@ -109,3 +111,51 @@ async def test_a_mail_is_committed_before_the_bookkeeping_queued_ahead_of_it(tmp
 
 async def test_postgresql_has_no_gate(pg_store: Store) -> None:
     assert pg_store.writes.gate is None  # rows are locked there, not the database
+
+
+async def test_small_writes_queued_together_share_one_commit_and_a_bad_one_fails_alone(tmp_path: Path) -> None:
+    """Every channel's bookkeeping (settles, post records) queued while a
+    commit runs goes into the next one together; if that commit fails, each
+    is tried alone, so only the bad write fails."""
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}")
+    try:
+        async def put(name: str) -> str:
+            async def work(conn: AsyncConnection) -> str:
+                await conn.execute(insert(t.cursors).values(name=name, value=1))
+                return name
+            return await store.writes.shared(work)
+
+        assert await put("first") == "first" and store.writes.shared_commits == 1
+        results = await asyncio.gather(*(put(f"c{k}") for k in range(30)), put("first"), return_exceptions=True)
+        assert results[:30] == [f"c{k}" for k in range(30)]
+        assert isinstance(results[30], IntegrityError)  # "first" is there already: that one alone fails
+        # One shared commit for the 31 (it failed), then each alone: the 30 good ones are stored.
+        async with store.engine.connect() as conn:
+            names = set(await conn.scalars(select(t.cursors.c.name)))
+        assert {f"c{k}" for k in range(30)} <= names
+        before = store.writes.shared_commits
+        assert await asyncio.gather(*(put(f"d{k}") for k in range(30))) == [f"d{k}" for k in range(30)]
+        assert store.writes.shared_commits - before < 30  # queued together: fewer commits than writes
+    finally:
+        await store.close()
+
+
+async def test_a_caller_cancelled_while_its_write_is_queued_leaves_the_others_committed(tmp_path: Path) -> None:
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'cancel.db'}")
+    try:
+        async def put(name: str) -> None:
+            async def work(conn: AsyncConnection) -> None:
+                await conn.execute(insert(t.cursors).values(name=name, value=1))
+            await store.writes.shared(work)
+
+        tasks = [asyncio.create_task(put(f"e{k}")) for k in range(10)]
+        await until(lambda: bool(store.writes._shared))
+        tasks[3].cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if (flusher := store.writes._flusher) is not None:
+            await flusher
+        async with store.engine.connect() as conn:
+            names = set(await conn.scalars(select(t.cursors.c.name)))
+        assert {f"e{k}" for k in range(10)} <= names  # the cancelled caller's write went in too
+    finally:
+        await store.close()

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import SubscriptionConfig, SubscriptionFilter
 from bot.store import schema as t
@@ -208,14 +208,12 @@ class AdminMixin:
         removals: int = 0,
     ) -> None:
         """Insert or replace the card/thread a series has in a channel."""
-        row = {"series_id": series_id, "channel_id": channel_id, "card_message_id": card_message_id,
-               "thread_id": thread_id, "rendered_hash": rendered_hash, "thread_name": thread_name,
-               "removals": removals}
-
-        async def work(conn: AsyncConnection) -> None:
-            await conn.execute(upsert(conn, t.posts, ["series_id", "channel_id"]), row)
-
-        await self.writes.shared(work)
+        await self.writes.execute(
+            upsert(self._engine, t.posts, ["series_id", "channel_id"]),
+            {"series_id": series_id, "channel_id": channel_id, "card_message_id": card_message_id,
+             "thread_id": thread_id, "rendered_hash": rendered_hash, "thread_name": thread_name,
+             "removals": removals},
+        )
 
     # ------------------------------------------------------------ cursors
 

@@ -158,16 +158,11 @@ async def count_by_status(store: Store) -> dict[str, int]:
 
 
 async def begin_attempt(store: Store, event_id: int, channel_id: int) -> None:
-    q = (
+    await store.writes.execute(
         update(t.deliveries)
         .where(t.deliveries.c.event_id == event_id, t.deliveries.c.channel_id == channel_id)
         .values(attempts=t.deliveries.c.attempts + 1, updated_at=_now())
     )
-
-    async def work(conn: AsyncConnection) -> None:
-        await conn.execute(q)
-
-    await store.writes.shared(work)
 
 
 async def settle(
@@ -210,17 +205,12 @@ async def settle_many(
         values["posted_in"] = posted_in
     if attempted:
         values["attempts"] = t.deliveries.c.attempts + 1
-    q = (
+    # Every channel settles its own rows: on SQLite the channels share commits.
+    await store.writes.execute(
         update(t.deliveries)
         .where(t.deliveries.c.event_id.in_(list(event_ids)), t.deliveries.c.channel_id == channel_id)
         .values(**values)
     )
-
-    async def work(conn: AsyncConnection) -> None:
-        await conn.execute(q)
-
-    # Every channel settles its own rows: on SQLite the channels share commits.
-    await store.writes.shared(work)
 
 
 async def fail_channel(store: Store, channel_id: int, error: str) -> int:

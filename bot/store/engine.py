@@ -71,7 +71,7 @@ def _join(threads: list[threading.Thread], timeout: float) -> None:
 _UPSERTS: dict[tuple[str, Table, tuple[str, ...]], Any] = {}
 
 
-def upsert(conn: AsyncConnection, table: Table, keys: list[str]):  # type: ignore[no-untyped-def]
+def upsert(conn: AsyncConnection | AsyncEngine, table: Table, keys: list[str]):  # type: ignore[no-untyped-def]
     """INSERT ... ON CONFLICT (keys) DO UPDATE SET every other column (both dialects)."""
     cache_key = (conn.dialect.name, table, tuple(keys))
     stmt = _UPSERTS.get(cache_key)

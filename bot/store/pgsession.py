@@ -99,9 +99,6 @@ class PgSession:
             )
         return [bool(r[1]) for r in rows]
 
-    async def unlock(self, key: int) -> None:
-        await self.unlock_many([key])
-
     async def unlock_many(self, keys: Sequence[int]) -> None:
         if not keys:
             return

@@ -20,7 +20,7 @@ PostgreSQL locks rows, not the database: no gate there, and no sharing.
 
     async with store.writes.begin() as conn: ...               # bookkeeping
     async with store.writes.begin(urgent=True) as conn: ...    # mail being acknowledged
-    await store.writes.shared(lambda conn: conn.execute(q))   # a small write, committed with others
+    await store.writes.execute(q)                             # a small write, committed with others
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+from sqlalchemy import Executable
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,13 @@ class Writes:
             self._flusher = asyncio.create_task(self._flush(), name="shared-writes")
         # Shielded: committed or not, a cancelled caller leaves the others' writes alone.
         return await asyncio.shield(done)
+
+    async def execute(self, statement: Executable, params: dict[str, Any] | None = None) -> None:
+        """One statement, as `shared` writes it (a settle, a post record)."""
+        async def work(conn: AsyncConnection) -> None:
+            await conn.execute(statement, params)
+
+        await self.shared(work)
 
     async def _flush(self) -> None:
         try:

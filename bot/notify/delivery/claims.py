@@ -111,12 +111,13 @@ class ChannelClaims:
         cls, store: Store, *, shards: Shards | None = None, sweep: float = SWEEP, grace: float = GRACE
     ) -> ChannelClaims:
         session = await PgSession.open(store.engine)
+        claims = cls(store, session, shards=shards, sweep=sweep, grace=grace)
         try:
-            await session.join(members_key(session, shards))
+            await session.join(claims._members)
         except BaseException:
             await session.close()
             raise
-        return cls(store, session, shards=shards, sweep=sweep, grace=grace)
+        return claims
 
     def holds(self, channel_id: int) -> bool:
         return channel_id in self.held

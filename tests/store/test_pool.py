@@ -1,0 +1,46 @@
+"""The store's connection pool keeps what the delivery workers use at once.
+
+Every channel loop reads the outbox on its own connection; with SQLAlchemy's
+default pool (5 kept, 10 more closed on return) a burst opened a new SQLite
+connection (a thread, the pragmas, a schema parse) or PostgreSQL backend for
+most reads. See bot/store/engine.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import event, text
+
+from bot.store import Store
+from bot.store.engine import PG_POOL, SQLITE_POOL
+
+AT_ONCE = 24  # what bench/load.py's 50 channels checked out at a time (20-29)
+
+
+async def _burst(store: Store, n: int) -> None:
+    """`n` reads holding their connections at the same time."""
+    all_in = asyncio.Barrier(n)
+
+    async def read() -> None:
+        async with store.engine.connect() as conn:
+            assert await conn.scalar(text("SELECT 1")) == 1
+            await all_in.wait()
+
+    async with asyncio.timeout(20):  # a pool too small waits 30 s for a connection, then fails
+        await asyncio.gather(*(read() for _ in range(n)))
+
+
+async def test_a_burst_of_concurrent_reads_reuses_the_connections_of_the_last(store: Store) -> None:
+    kept = (PG_POOL if store.engine.dialect.name == "postgresql" else SQLITE_POOL)[0]
+    assert kept >= AT_ONCE
+    opened: list[Any] = []
+    event.listen(store.engine.sync_engine, "connect", lambda conn, record: opened.append(record))
+    await _burst(store, AT_ONCE)
+    first = len(opened)
+    assert 0 < first <= AT_ONCE
+    await _burst(store, AT_ONCE)
+    await _burst(store, AT_ONCE)
+    assert len(opened) == first, "connections opened again for the same load: the pool closed them"
+    assert store.engine.pool.checkedin() >= AT_ONCE  # type: ignore[attr-defined]  # (QueuePool's)

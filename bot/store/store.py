@@ -10,7 +10,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sized
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AsyncExitStack
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -238,6 +237,10 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         self._generation: str | None = None  # the reparse generation the index was loaded at
         # A worker process can only import a module-level parser; with another it only compresses.
         self._parse_pool = ParsePool(parser if parser is _default_parser() else None)
+        # Small imports (an SMTP group commit) compress here, a batch ahead. One
+        # thread for the store's life: one per call cost a thread's start and
+        # join every commit (2.6% of the main thread on bench/load.py).
+        self._pack = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pack")
 
     @classmethod
     async def open(
@@ -262,6 +265,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
 
     async def close(self) -> None:
         self._parse_pool.close()
+        self._pack.shutdown(wait=True, cancel_futures=True)
         await self._engine.dispose()
 
     async def __aenter__(self) -> Store:
@@ -695,8 +699,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         async with self._lock:
             self.check_file()
             await self._sync_index()
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pack") as pool:
-                await self._ingest_all(records, source, batch_size, progress, stats, pool)
+            await self._ingest_all(records, source, batch_size, progress, stats, self._pack)
             self.check_file()
         stats.seconds = time.perf_counter() - start
         return stats
@@ -901,10 +904,12 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         if hashes is None:
             hashes = [body_hash(raw) for raw, _ in items]
         now = _now()
-        await self._recall_orphans([p.message_id for p, _, unparsed in parsed if not unparsed], orphans)
-        # Message-ID -> body hash of the mails stored already (or being written).
-        existing: dict[str, str] = dict(pending)
+        # One connection for the batch's reads (each connection returned costs
+        # a rollback, a trip to the database thread and back).
         async with self._engine.connect() as conn:
+            await self._recall_orphans(conn, [p.message_id for p, _, unparsed in parsed if not unparsed], orphans)
+            # Message-ID -> body hash of the mails stored already (or being written).
+            existing: dict[str, str] = dict(pending)
             ids = [p.message_id for p, _, _ in parsed]
             for part in _chunks(ids, 900):
                 found = await conn.execute(_STORED_HASHES, {"ids": part})
@@ -918,9 +923,8 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
                     q = select(t.mails.c.message_id, t.mails.c.raw).where(t.mails.c.message_id.in_(part2))
                     for mid, raw_z in await conn.execute(q):
                         existing[mid] = body_hash(unpack(raw_z))
-        async with AsyncExitStack() as stack:
             # A windowed index looks up what it lacks; every index of all series needs no reads.
-            reader = None if self._known is None else await stack.enter_async_context(self._engine.connect())
+            reader = None if self._known is None else conn
             await self._track_batch(prepared, reader, parsed, raws_z, hashes, existing, now, orphans)
         return prepared
 
@@ -979,34 +983,33 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         # The series rows as of this batch: the index moves on with the next one.
         batch.series_rows = [series_row(self._index.series(sid)) for sid in sorted(batch.touched)]
 
-    async def _recall_orphans(self, message_ids: list[str], orphans: Orphans) -> None:
+    async def _recall_orphans(self, conn: AsyncConnection, message_ids: list[str], orphans: Orphans) -> None:
         """Stored replies (and replies to those) that answered one of these mails
         before it arrived, from an earlier import or SMTP commit, or before a
         restart: handed to `orphans` so the bulk path adopts them as the
         single-mail path does (`_adopt_stored`)."""
         frontier, depth = message_ids, 0
-        async with self._engine.connect() as conn:
-            if not orphans.pending_loaded:
-                orphans.pending_loaded = True
-                pending = select(t.pending_replies.c.series_id, t.mails.c.raw).join(
-                    t.mails, t.mails.c.message_id == t.pending_replies.c.message_id
-                ).order_by(t.mails.c.seq)
-                for sid, raw_z in (await conn.execute(pending)).all():
+        if not orphans.pending_loaded:
+            orphans.pending_loaded = True
+            pending = select(t.pending_replies.c.series_id, t.mails.c.raw).join(
+                t.mails, t.mails.c.message_id == t.pending_replies.c.message_id
+            ).order_by(t.mails.c.seq)
+            for sid, raw_z in (await conn.execute(pending)).all():
+                p, _, unparsed = self._parse(unpack(raw_z))
+                if not unparsed:
+                    orphans.keep_pending(sid, p)
+        while frontier and depth < ADOPT_DEPTH:
+            depth += 1
+            found: list[str] = []
+            for part in _chunks(frontier, 900):
+                rows = await conn.execute(_STORED_REPLIES, {"ids": part})
+                for (raw_z,) in rows.all():
                     p, _, unparsed = self._parse(unpack(raw_z))
-                    if not unparsed:
-                        orphans.keep_pending(sid, p)
-            while frontier and depth < ADOPT_DEPTH:
-                depth += 1
-                found: list[str] = []
-                for part in _chunks(frontier, 900):
-                    rows = await conn.execute(_STORED_REPLIES, {"ids": part})
-                    for (raw_z,) in rows.all():
-                        p, _, unparsed = self._parse(unpack(raw_z))
-                        if unparsed or orphans.knows(p.message_id):
-                            continue
-                        orphans.add(p, waiting=waits_for_parent(p, Decision(p.message_id, Role.NONE)))
-                        found.append(p.message_id)
-                frontier = found
+                    if unparsed or orphans.knows(p.message_id):
+                        continue
+                    orphans.add(p, waiting=waits_for_parent(p, Decision(p.message_id, Role.NONE)))
+                    found.append(p.message_id)
+            frontier = found
 
     async def _commit(self, prepared: _Prepared) -> int:
         """Write a prepared batch in one transaction; returns the newest mail seq."""

@@ -27,7 +27,11 @@ class Orphans:
         self._known: set[str] = set()
         # series id -> replies whose applied notice waits for a patch of it (`pending_replies`)
         self._pending: dict[int, dict[str, ParsedMail]] = {}
-        self.pending_loaded = False  # the stored ones were read (once per import)
+        # Series with stored `pending_replies` not read yet (each is read when the
+        # import first meets its series, not all at every SMTP commit: applied
+        # notices naming patches that never reached the list wait there for
+        # good); None: not asked yet (once per import).
+        self.unread_pending: set[int] | None = None
 
     def keep_pending(self, series_id: int, mail: ParsedMail) -> None:
         self._pending.setdefault(series_id, {})[mail.message_id] = mail

@@ -855,11 +855,14 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         orphans: Orphans,
         *,
         with_events: bool = True,
+        db: AsyncConnection | None = None,
     ) -> tuple[Decision, list[tuple[str, int]]]:
         """Decide one mail on the bulk path; also adopt the early replies a new
         patch was waiting for. Returns the decision and (reply id, series id)
-        adopted. `conn` reads what a windowed index lacks."""
+        adopted. `conn` reads what a windowed index lacks, `db` the stored
+        replies waiting on a series (`orphans.unread_pending`)."""
         d = await self._decide(conn, p, now)
+        await self._read_pending(db, orphans, d.series_id)
         fresh = self._fresh_refs(d)
         self._index.apply(d)
         batch.add(d, fresh, now, with_events=with_events)
@@ -869,6 +872,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
                 od = await self._decide(conn, early, now)
                 if od.role is not Role.REPLY or od.series_id is None:
                     continue
+                await self._read_pending(db, orphans, od.series_id)
                 fresh = self._fresh_refs(od)
                 self._index.apply(od)
                 batch.add(od, fresh, now, with_events=with_events)
@@ -879,6 +883,26 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         if d.role is Role.REPLY:
             orphans.settle_pending(d, batch, p)
         return d, adopted
+
+    async def _read_pending(self, db: AsyncConnection | None, orphans: Orphans, series_id: int | None) -> None:
+        """Before the import first touches `series_id`'s waiting replies: the
+        stored ones, in arrival order, as if they had been read at its start."""
+        unread = orphans.unread_pending
+        if series_id is None or not unread or series_id not in unread:
+            return
+        if db is None:
+            raise RuntimeError("stored pending replies to read, but no connection to read them on")
+        unread.discard(series_id)
+        q = (
+            select(t.mails.c.raw)
+            .join(t.pending_replies, t.mails.c.message_id == t.pending_replies.c.message_id)
+            .where(t.pending_replies.c.series_id == series_id)
+            .order_by(t.mails.c.seq)
+        )
+        for (raw_z,) in (await db.execute(q)).all():
+            p, _, unparsed = self._parse(unpack(raw_z))
+            if not unparsed:
+                orphans.keep_pending(series_id, p)
 
     async def _prepare(
         self,
@@ -925,13 +949,14 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
                         existing[mid] = body_hash(unpack(raw_z))
             # A windowed index looks up what it lacks; every index of all series needs no reads.
             reader = None if self._known is None else conn
-            await self._track_batch(prepared, reader, parsed, raws_z, hashes, existing, now, orphans)
+            await self._track_batch(prepared, reader, conn, parsed, raws_z, hashes, existing, now, orphans)
         return prepared
 
     async def _track_batch(
         self,
         prepared: _Prepared,
         reader: AsyncConnection | None,
+        db: AsyncConnection,
         parsed: list[tuple[ParsedMail, list[str], bool]],
         raws_z: list[bytes],
         hashes: list[str],
@@ -961,7 +986,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
                 continue
             series_id = None
             if not unparsed:
-                d, adopted = await self._track_bulk(reader, p, now, batch, orphans)
+                d, adopted = await self._track_bulk(reader, p, now, batch, orphans, db=db)
                 series_id = d.series_id
                 if self._known is not None:  # a windowed index: these stay until the batch commits
                     prepared.pinned.update(self._touched_by(d), (sid for _, sid in adopted))
@@ -989,15 +1014,8 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         restart: handed to `orphans` so the bulk path adopts them as the
         single-mail path does (`_adopt_stored`)."""
         frontier, depth = message_ids, 0
-        if not orphans.pending_loaded:
-            orphans.pending_loaded = True
-            pending = select(t.pending_replies.c.series_id, t.mails.c.raw).join(
-                t.mails, t.mails.c.message_id == t.pending_replies.c.message_id
-            ).order_by(t.mails.c.seq)
-            for sid, raw_z in (await conn.execute(pending)).all():
-                p, _, unparsed = self._parse(unpack(raw_z))
-                if not unparsed:
-                    orphans.keep_pending(sid, p)
+        if orphans.unread_pending is None:
+            orphans.unread_pending = set(await conn.scalars(select(t.pending_replies.c.series_id).distinct()))
         while frontier and depth < ADOPT_DEPTH:
             depth += 1
             found: list[str] = []
@@ -1055,6 +1073,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
                     await conn.execute(delete(table))
                 last = 0
                 orphans = Orphans()
+                orphans.unread_pending = set()  # deleted above with the rest of what is derived
                 while True:
                     rows = (
                         await conn.execute(

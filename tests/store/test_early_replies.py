@@ -64,3 +64,50 @@ async def test_replies_before_their_patch_survive_a_restart(store_target, bulk: 
         assert view.applied_state == "partial"
     finally:
         await store.close()
+
+
+# Applied notice naming both patches while only patch 1 is on the list: it
+# waits (`pending_replies`) for patch 2.
+APPLIED_BOTH = raw_mail(
+    "ap2@x", "Re: [PATCH 0/2] KVM: x86: Early", irt="e-0@x", refs=["e-0@x"], author=SEAN, at=40,
+    body="Applied to kvm-x86 misc, thanks!\n\n[1/2] KVM: x86: Early part 1\n"
+    "      https://github.com/kvm-x86/linux/commit/0123456789ab\n"
+    "[2/2] KVM: x86: Early part 2\n      https://github.com/kvm-x86/linux/commit/123456789abc\n",
+)
+OTHER = [
+    raw_mail(f"o-{i}@x", f"[PATCH {i}/1] KVM: arm64: Other", irt=None if i == 0 else "o-0@x", at=50 + i,
+             body="Cover.\n" if i == 0 else patch_body("Other"))
+    for i in (0, 1)
+]
+
+
+async def test_a_waiting_notice_is_read_when_its_series_moves_not_at_every_commit(store_target) -> None:  # type: ignore[no-untyped-def]
+    from bot.mail import parse_mail
+
+    parsed: list[str] = []
+
+    def counting(raw: bytes):  # type: ignore[no-untyped-def]
+        mail = parse_mail(raw)
+        parsed.append(mail.message_id)
+        return mail
+
+    store = await Store.open(store_target.url, schema=store_target.schema, parser=counting)
+    try:
+        await store.ingest_many([COVER, PATCHES[0], APPLIED_BOTH], source="smtp")
+        (view,) = await store.list_series()
+        assert view.applied_state == "partial"
+    finally:
+        await store.close()
+    store = await Store.open(store_target.url, schema=store_target.schema, parser=counting)  # restarted
+    try:
+        parsed.clear()
+        for raw in OTHER:  # group commits that do not touch the waiting series
+            await store.ingest_many([raw], source="smtp")
+        assert parsed == ["o-0@x", "o-1@x"]  # the waiting notice was not parsed again for them
+        await store.ingest_many([PATCHES[1]], source="smtp")
+        assert parsed[2:] == ["e-2@x", "ap2@x"]  # read (once) when its series moved
+        view = next(v for v in await store.list_series() if v.title.endswith("Early"))
+        assert [p.applied.commit for p in view.patches if p.index and p.applied] == ["0123456789ab", "123456789abc"]
+        assert view.applied_state == "all"
+    finally:
+        await store.close()

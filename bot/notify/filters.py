@@ -87,7 +87,9 @@ def author_matches(author: str, series: SeriesView) -> bool:
     return a in f"{series.author.name} <{series.author.email}>".lower()
 
 
-def matches(flt: SubscriptionFilter, series: SeriesView) -> bool:
+def matches(flt: SubscriptionFilter, series: SeriesView, files: tuple[str, ...] | None = None) -> bool:
+    """`files`: `files_of(series)`, when the caller has it (routing one event
+    through every subscription computes it once, not once a filter)."""
     if flt.lists:
         if series.list_id is None or _norm_list(series.list_id) not in {_norm_list(x) for x in flt.lists}:
             return False
@@ -96,7 +98,8 @@ def matches(flt: SubscriptionFilter, series: SeriesView) -> bool:
         if not any(subsystem_matches(p, subsystem) for p in flt.subsystems):
             return False
     if flt.paths:
-        files = files_of(series)
+        if files is None:
+            files = files_of(series)
         if not any(_path_matches(g, f) for g in flt.paths for f in files):
             return False
     if flt.authors and not any(author_matches(a, series) for a in flt.authors):

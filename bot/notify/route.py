@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.notify.filters import matches
+from bot.notify.filters import files_of, matches
 from bot.notify.models import Subscription, Target
 from bot.series.models import Event, EventKind, SeriesView
 
@@ -32,8 +32,10 @@ def wants_thread(series: SeriesView, sub: Subscription) -> bool:
     return sub.threads and (series.total > 1 or series.pull or sub.single_threads)
 
 
-def targets_for(event: Event, series: SeriesView, sub: Subscription) -> list[Target]:
-    if series.duplicate_of is not None or not matches(sub.filter, series):
+def targets_for(
+    event: Event, series: SeriesView, sub: Subscription, files: tuple[str, ...] | None = None
+) -> list[Target]:
+    if series.duplicate_of is not None or not matches(sub.filter, series, files):
         return []
     threads = wants_thread(series, sub)
     out = [
@@ -61,8 +63,9 @@ def targets_for(event: Event, series: SeriesView, sub: Subscription) -> list[Tar
 def route(event: Event, series: SeriesView, subscriptions: Iterable[Subscription]) -> list[Target]:
     """One target per channel, in subscription order (merged where channels coincide)."""
     by_channel: dict[int, Target] = {}
+    files = files_of(series)  # once, not once a subscription (50 channels: 50 times)
     for sub in subscriptions:
-        for target in targets_for(event, series, sub):
+        for target in targets_for(event, series, sub, files):
             have = by_channel.get(target.channel_id)
             by_channel[target.channel_id] = target if have is None else have.merge(target)
     return list(by_channel.values())

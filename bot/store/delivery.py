@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Update, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.series.models import Event
@@ -157,12 +157,33 @@ async def count_by_status(store: Store) -> dict[str, int]:
         return {s: int(n) for s, n in (await conn.execute(q))}
 
 
+# The delivery writes every post makes, built once with bound parameters: on
+# SQLite those that queue together go as one executemany (bot.store.writegate).
+_ONE_DELIVERY = (t.deliveries.c.event_id == bindparam("b_event"), t.deliveries.c.channel_id == bindparam("b_channel"))
+_BEGIN_ATTEMPT = (
+    update(t.deliveries).where(*_ONE_DELIVERY).values(attempts=t.deliveries.c.attempts + 1, updated_at=bindparam("b_now"))
+)
+_SETTLES: dict[tuple[bool, bool, bool], Update] = {}
+
+
+def _settle_statement(message_id: bool, posted_in: bool, attempted: bool) -> Update:
+    key = (message_id, posted_in, attempted)
+    stmt = _SETTLES.get(key)
+    if stmt is None:
+        values: dict[str, object] = {
+            "status": bindparam("b_status"), "error": bindparam("b_error"), "updated_at": bindparam("b_now")}
+        if message_id:
+            values["discord_message_id"] = bindparam("b_message")
+        if posted_in:
+            values["posted_in"] = bindparam("b_posted_in")
+        if attempted:
+            values["attempts"] = t.deliveries.c.attempts + 1
+        stmt = _SETTLES[key] = update(t.deliveries).where(*_ONE_DELIVERY).values(**values)
+    return stmt
+
+
 async def begin_attempt(store: Store, event_id: int, channel_id: int) -> None:
-    await store.writes.execute(
-        update(t.deliveries)
-        .where(t.deliveries.c.event_id == event_id, t.deliveries.c.channel_id == channel_id)
-        .values(attempts=t.deliveries.c.attempts + 1, updated_at=_now())
-    )
+    await store.writes.execute(_BEGIN_ATTEMPT, {"b_event": event_id, "b_channel": channel_id, "b_now": _now()})
 
 
 async def settle(
@@ -195,22 +216,17 @@ async def settle_many(
     attempted: bool = False,
     posted_in: int | None = None,
 ) -> None:
-    """`settle` for several events of one channel in one statement (coalesced card edits)."""
+    """`settle` for several events of one channel in one write (coalesced card edits)."""
     if not event_ids:
         return
-    values: dict[str, object] = {"status": status, "error": error, "updated_at": _now()}
+    stmt = _settle_statement(discord_message_id is not None, posted_in is not None, attempted)
+    common: dict[str, object] = {"b_channel": channel_id, "b_status": status, "b_error": error, "b_now": _now()}
     if discord_message_id is not None:
-        values["discord_message_id"] = discord_message_id
+        common["b_message"] = discord_message_id
     if posted_in is not None:
-        values["posted_in"] = posted_in
-    if attempted:
-        values["attempts"] = t.deliveries.c.attempts + 1
+        common["b_posted_in"] = posted_in
     # Every channel settles its own rows: on SQLite the channels share commits.
-    await store.writes.execute(
-        update(t.deliveries)
-        .where(t.deliveries.c.event_id.in_(list(event_ids)), t.deliveries.c.channel_id == channel_id)
-        .values(**values)
-    )
+    await store.writes.execute(stmt, [{**common, "b_event": event_id} for event_id in dict.fromkeys(event_ids)])
 
 
 async def fail_channel(store: Store, channel_id: int, error: str) -> int:

@@ -16,6 +16,11 @@ fell 15 s behind the sink. `shared` puts the small writes that queue up
 meanwhile, every channel's, into one transaction and one turn of the gate:
 posts stay about a second behind (p99 1.3 s) while the sink takes what the
 CPU left (about 95 mails/s on 2 cores, bench/load.py).
+In a shared transaction each statement was a trip to the database thread
+and back through the busy loop, with the gate held. Writes made with
+`execute` of the same (cached, parameterised) statement that queue one after
+another now go as one executemany: a turn of the gate carries tens of settles
+and post records in a few trips.
 PostgreSQL locks rows, not the database: no gate there, and no sharing.
 
     async with store.writes.begin() as conn: ...               # bookkeeping
@@ -30,6 +35,8 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from itertools import groupby
 from typing import Any, TypeVar
 
 from sqlalchemy import Executable
@@ -40,6 +47,33 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Work = Callable[[AsyncConnection], Awaitable[Any]]
 SHARED_MAX = 200  # small writes in one shared transaction, at most
+
+
+@dataclass(frozen=True, eq=False)
+class Statement:
+    """A shared write that is one statement (`Writes.execute`)."""
+
+    statement: Executable
+    rows: list[dict[str, Any]]  # its parameters: none, one set, or several (executemany)
+
+    def run_key(self) -> tuple[int, tuple[str, ...]]:
+        """Equal for writes that one executemany can carry: the same statement object, the same keys."""
+        return id(self.statement), tuple(sorted(self.rows[0]))
+
+    async def __call__(self, conn: AsyncConnection) -> None:
+        if len(self.rows) > 1:
+            await conn.execute(self.statement, self.rows)
+        else:
+            await conn.execute(self.statement, self.rows[0] if self.rows else None)
+
+
+def _runs(batch: list[tuple[Work, asyncio.Future[Any]]]) -> list[list[tuple[Work, asyncio.Future[Any]]]]:
+    """The batch in order, consecutive `Statement`s of the same run key together."""
+    def key(entry: tuple[Work, asyncio.Future[Any]]) -> object:
+        work = entry[0]
+        return work.run_key() if isinstance(work, Statement) and work.rows else entry[1]
+
+    return [list(run) for _, run in groupby(batch, key=key)]
 
 
 class WriteGate:
@@ -118,12 +152,15 @@ class Writes:
         # Shielded: committed or not, a cancelled caller leaves the others' writes alone.
         return await asyncio.shield(done)
 
-    async def execute(self, statement: Executable, params: dict[str, Any] | None = None) -> None:
-        """One statement, as `shared` writes it (a settle, a post record)."""
-        async def work(conn: AsyncConnection) -> None:
-            await conn.execute(statement, params)
-
-        await self.shared(work)
+    async def execute(
+        self, statement: Executable, params: dict[str, Any] | list[dict[str, Any]] | None = None
+    ) -> None:
+        """One statement (for a list of parameter sets, executemany), as
+        `shared` writes it: a settle, a post record. Give one statement object,
+        built once with bound parameters, for many writes, and those queued one
+        after another run as one executemany."""
+        rows = [] if params is None else [params] if isinstance(params, dict) else list(params)
+        await self.shared(Statement(statement, rows))
 
     async def _flush(self) -> None:
         try:
@@ -131,7 +168,15 @@ class Writes:
                 batch, self._shared = self._shared[:SHARED_MAX], self._shared[SHARED_MAX:]
                 try:
                     async with self.begin() as conn:
-                        results = [await work(conn) for work, _ in batch]
+                        results = []
+                        for run in _runs(batch):
+                            first = run[0][0]
+                            if len(run) > 1 and isinstance(first, Statement):
+                                rows = [row for w, _ in run if isinstance(w, Statement) for row in w.rows]
+                                await conn.execute(first.statement, rows)
+                                results += [None] * len(run)
+                            else:
+                                results += [await work(conn) for work, _ in run]
                 except Exception:
                     log.warning("a shared write transaction of %d failed; each again alone", len(batch), exc_info=True)
                     for work, done in batch:

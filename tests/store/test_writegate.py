@@ -159,3 +159,42 @@ async def test_a_caller_cancelled_while_its_write_is_queued_leaves_the_others_co
         assert {f"e{k}" for k in range(10)} <= names  # the cancelled caller's write went in too
     finally:
         await store.close()
+
+
+async def test_writes_of_one_statement_queued_together_go_as_one_executemany_in_order(tmp_path: Path) -> None:
+    """A turn of the gate carries every channel's settles in a few trips to
+    the database, not one trip each; the order of the writes is kept, and a
+    bad row fails only its own write."""
+    from sqlalchemy import bindparam, event
+
+    from bot.store.engine import upsert
+
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'many.db'}")
+    put = upsert(store.engine, t.cursors, ["name"])
+    clash = insert(t.cursors).values(name=bindparam("b_name"), value=bindparam("b_value"))
+    trips: list[tuple[str, bool]] = []
+    event.listen(
+        store.engine.sync_engine, "before_cursor_execute",
+        lambda conn, cursor, statement, params, context, executemany: trips.append((statement.split()[0], executemany)),
+    )
+    try:
+        # Each name written three times: the last value must win (order kept).
+        writes = [store.writes.execute(put, {"name": f"n{k % 10}", "value": k}) for k in range(30)]
+        await asyncio.gather(*writes)
+        async with store.engine.connect() as conn:
+            got = dict((await conn.execute(select(t.cursors.c.name, t.cursors.c.value))).all())
+        assert {name: int(value) for name, value in got.items()} == {f"n{k}": 20 + k for k in range(10)}
+        inserts = [many for verb, many in trips if verb == "INSERT"]
+        assert inserts == [True]  # the 30 queued together: one trip
+
+        await store.writes.execute(clash, {"b_name": "taken", "b_value": "1"})
+        results = await asyncio.gather(
+            *(store.writes.execute(clash, {"b_name": name, "b_value": "2"}) for name in ("x1", "taken", "x2")),
+            return_exceptions=True,
+        )
+        assert results[0] is None and isinstance(results[1], IntegrityError) and results[2] is None
+        async with store.engine.connect() as conn:
+            names = set(await conn.scalars(select(t.cursors.c.name)))
+        assert {"x1", "x2", "taken"} <= names
+    finally:
+        await store.close()

@@ -220,6 +220,8 @@ def main() -> int:
         for k in range(1, n + 1):
             mid_of[f"Load {i} work part {k}"] = f"L{i}-{k}@example.com"
     latencies: list[float] = []
+    slowest: list[tuple[float, str, float]] = []  # (ms, channel, when the mail ended, since the first)
+    first_end = min(ended.values(), default=0.0)
     for ch, msgs in by_channel.items():
         reqs = posts_by_path[f"/api/v10/channels/{ch}/messages"]
         for msg, r in zip(sorted(msgs, key=lambda x: int(x["id"])), reqs, strict=False):
@@ -229,6 +231,7 @@ def main() -> int:
                 key = next((k for k in mid_of if title.endswith(k)), None)
             if key is not None and mid_of[key] in ended:
                 latencies.append((r["time"] - ended[mid_of[key]]) * 1000)
+                slowest.append((latencies[-1], ch, ended[mid_of[key]] - first_end))
     rate_limited = sum(1 for r in requests if r["status"] == 429)
 
     where = f"PostgreSQL, {args.processes} process(es)" if args.pg else "SQLite, 1 process"
@@ -242,6 +245,10 @@ def main() -> int:
     if latencies:
         print(f"SMTP (end of DATA) -> post: p50 {statistics.median(latencies):.0f} ms, p99 {pct(latencies, 99):.0f} ms, "
               f"max {max(latencies):.0f} ms over {len(latencies)} posts")
+    if slowest:
+        # A tail of one channel is a stuck hand-over; of every channel, a backlog.
+        worst = sorted(slowest, reverse=True)[:5]
+        print("slowest posts: " + ", ".join(f"{ms / 1000:.1f} s in channel {ch} (mail at +{at:.0f} s)" for ms, ch, at in worst))
     if missing or set(footer_count) - expected:
         print(f"missing posts: {missing[:10]}; unexpected: {sorted(set(footer_count) - expected)[:10]}")
     print(f"deliveries at the end, by status: {statuses}")

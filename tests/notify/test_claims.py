@@ -5,8 +5,13 @@ none is ever held by two."""
 
 from __future__ import annotations
 
+import asyncio
+import io
+
 import pytest
 from bot.notify.delivery.claims import ChannelClaims, allowance, excess
+from bot.notify.delivery.worker import DeliveryWorker
+from bot.notify.preview import PreviewSink
 from bot.store import Store
 
 
@@ -150,3 +155,47 @@ async def test_the_channels_of_a_process_gone_are_taken_by_the_survivor(pg_store
         assert b.held == set(range(1, 9))
     finally:
         await b.close()
+
+
+@pytest.mark.pg
+async def test_channels_busy_at_the_sweep_are_handed_over_the_moment_they_fall_idle(pg_store: Store) -> None:
+    """A process over its share whose channels are never idle at the instant
+    of a sweep still gives them up: busy ones are marked and go as soon as
+    their posting loop finds nothing left, without waiting for another sweep."""
+    a = await claims(pg_store)
+    b = None
+    worker = DeliveryWorker(pg_store, PreviewSink(None, io.StringIO()), claims=a)
+    hand_over = asyncio.create_task(worker._hand_over_loop(a))
+    try:
+        await want(a, [1, 2, 3, 4])
+        b = await claims(pg_store)
+        chans = {c: worker._channel(c) for c in (1, 2, 3, 4)}  # their loops run: nothing is pending
+        await asyncio.wait_for(worker._progress.until(lambda: _true(all(ch.idle() for ch in chans.values()))), 10)
+        for ch in chans.values():
+            ch.held_back.add(-1)  # each owes something: busy
+        assert await a.rebalance(worker._release) == set()  # nothing idle to give now...
+        assert [c for c, ch in chans.items() if ch.hand_over] == [1, 2]  # ...so two are marked
+        assert await want(b, [1, 2, 3, 4]) == []
+
+        chans[1].nudge.set()  # woken, channel 1 finds nothing owed: it goes at once
+        await asyncio.wait_for(worker._progress.until(lambda: _true(not a.holds(1))), 10)
+        assert a.held == {2, 3, 4} and await want(b, [1, 2, 3, 4]) == [1]
+        chans[2].nudge.set()
+        await asyncio.wait_for(worker._progress.until(lambda: _true(not a.holds(2))), 10)
+        assert await want(b, [1, 2, 3, 4]) == [2]
+        assert a.held == {3, 4} and b.held == {1, 2}
+        assert await a.rebalance(worker._release) == set()  # even now: nothing marked
+        assert not chans[3].hand_over and not chans[4].hand_over
+    finally:
+        hand_over.cancel()
+        await worker.stop()
+        for ch in worker._channels.values():
+            for task in ch.tasks():
+                task.cancel()
+        await a.close()
+        if b is not None:
+            await b.close()
+
+
+async def _true(value: bool) -> bool:
+    return value

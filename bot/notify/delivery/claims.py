@@ -18,8 +18,9 @@ an unowned channel while that keeps it at or under an even share; past it,
 only a channel left unowned for `grace` seconds (so none waits long if the
 others cannot take it). A process holding more than its share while another
 holds less gives up channels that are idle (nothing sent, owed or held back
-there); the others take them when their next deliveries are pending. So a
-process started beside a busy one gets its share of the work.
+there), or marks busy ones to be given up the moment they are idle; the
+others take them when their next deliveries are pending. So a process
+started beside a busy one gets its share of the work.
 
 With sharding (`discord.shard_count`), a process claims only channels of
 guilds on its own shards: (guild_id >> 22) % shard_count, as Discord assigns
@@ -195,15 +196,19 @@ class ChannelClaims:
 
     async def rebalance(self, release: Callable[[int], set[int]]) -> set[int]:
         """Give up idle channels held over an even share while another process
-        holds less than it; the channels given up."""
+        holds less than it; the channels given up now (`release(n)` may mark
+        busy ones to follow as they fall idle, through `give_up`; `release(0)`
+        when the share is even)."""
         if not self.held:
             return set()
         counts = await self.session.members(self._members)
         n = excess(len(self.held), [k for pid, k in counts.items() if pid != self.session.pid])
-        if n == 0:
-            return set()
+        return await self.give_up(release(n))
+
+    async def give_up(self, channels: set[int]) -> set[int]:
+        """Unlock channels whose delivery here has stopped, for others to claim."""
         # Out of `held` before any await: from here this process neither delivers them nor claims them back.
-        given = release(n) & self.held
+        given = channels & self.held
         if not given:
             return set()
         self.held -= given
@@ -212,7 +217,7 @@ class ChannelClaims:
         except BaseException:
             self.session.lost.set()  # locks in an unknown state: the reconnect drops them all
             raise
-        log.info("gave up channels %s for an even share among %d processes", sorted(given), len(counts))
+        log.info("gave up channels %s for an even share", sorted(given))
         return given
 
     async def _guilds(self) -> dict[int, int]:

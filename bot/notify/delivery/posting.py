@@ -83,6 +83,7 @@ class Poster:
         if not batch:
             ch.waiting = True
             try:
+                await self.progress.changed()  # quiet now: idle, or to be handed over (`worker`)
                 await ch.nudge.wait()
             finally:
                 ch.waiting = False

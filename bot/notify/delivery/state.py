@@ -46,6 +46,8 @@ class ChannelState:
 
     # The posting loop waits for a nudge: nothing was pending when it last looked.
     waiting: bool = False
+    # Given up for an even share of the channels (`claims`) the moment it is idle.
+    hand_over: bool = False
 
     def idle(self) -> bool:
         """Nothing is being sent, owed, held back or parked here: the loops

@@ -114,6 +114,7 @@ class DeliveryWorker:
         self._tasks.append(asyncio.create_task(self._route_loop(), name="notify-route"))
         if self.claims is not None:
             self._tasks.append(asyncio.create_task(self.claims.run(self._claimed, self._lost, self._release), name="notify-claims"))
+            self._tasks.append(asyncio.create_task(self._hand_over_loop(self.claims), name="notify-hand-over"))
         self._tasks.append(asyncio.create_task(
             self.parking.watch(lambda: self._channels.values(), self._channel), name="notify-parked"
         ))
@@ -234,12 +235,36 @@ class DeliveryWorker:
                 task.cancel()
 
     def _release(self, n: int) -> set[int]:
-        """Stop delivering up to `n` idle channels (another process takes them
-        for an even share): their loops wait for work, with nothing in flight."""
-        idle = {c for c, ch in self._channels.items() if ch.idle()}
-        given = set(sorted(idle)[:n])
+        """Stop delivering up to `n` idle channels now and name them (another
+        process takes them for an even share); as many more of those held as
+        that falls short are marked to go the moment they are idle
+        (`_hand_over_loop`), so a busy process does not depend on being idle
+        at the instant of a sweep. `n` = 0 takes the marks back."""
+        held = sorted(c for c in self._channels if self.claims is not None and self.claims.holds(c))
+        given = set([c for c in held if self._channels[c].idle()][:n])
         self._lost(given)
+        busy = [c for c in held if c not in given]
+        for i, c in enumerate(busy):
+            self._channels[c].hand_over = i < n - len(given)
         return given
+
+    async def _hand_over_loop(self, claims: ChannelClaims) -> None:
+        """Give up each channel marked by `_release` once it is idle: checked
+        and stopped in one step, so nothing can be pending there in between."""
+        while True:
+            await self._progress.until(self._hand_over_due)
+            given = {c for c, ch in self._channels.items() if ch.hand_over and ch.idle()}
+            self._lost(given)
+            try:
+                await claims.give_up(given)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the claims connection is gone: its reconnect drops every lock anyway
+                log.exception("giving up channels %s failed", sorted(given))
+            await self._progress.changed()
+
+    async def _hand_over_due(self) -> bool:
+        return any(ch.hand_over and ch.idle() for ch in self._channels.values())
 
     async def _channel_loop(self, ch: ChannelState) -> None:
         async def interrupted() -> None:

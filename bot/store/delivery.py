@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime, timezone
 
-from sqlalchemy import Update, bindparam, func, select, update
+from sqlalchemy import BigInteger, Integer, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.series.models import Event
@@ -163,23 +163,21 @@ _ONE_DELIVERY = (t.deliveries.c.event_id == bindparam("b_event"), t.deliveries.c
 _BEGIN_ATTEMPT = (
     update(t.deliveries).where(*_ONE_DELIVERY).values(attempts=t.deliveries.c.attempts + 1, updated_at=bindparam("b_now"))
 )
-_SETTLES: dict[tuple[bool, bool, bool], Update] = {}
-
-
-def _settle_statement(message_id: bool, posted_in: bool, attempted: bool) -> Update:
-    key = (message_id, posted_in, attempted)
-    stmt = _SETTLES.get(key)
-    if stmt is None:
-        values: dict[str, object] = {
-            "status": bindparam("b_status"), "error": bindparam("b_error"), "updated_at": bindparam("b_now")}
-        if message_id:
-            values["discord_message_id"] = bindparam("b_message")
-        if posted_in:
-            values["posted_in"] = bindparam("b_posted_in")
-        if attempted:
-            values["attempts"] = t.deliveries.c.attempts + 1
-        stmt = _SETTLES[key] = update(t.deliveries).where(*_ONE_DELIVERY).values(**values)
-    return stmt
+# One shape for every settle, so that settles of different kinds queued
+# together still go as one executemany: a message id or thread not given
+# leaves the row's as it is.
+_SETTLE = (
+    update(t.deliveries)
+    .where(*_ONE_DELIVERY)
+    .values(
+        status=bindparam("b_status"),
+        error=bindparam("b_error"),
+        updated_at=bindparam("b_now"),
+        discord_message_id=func.coalesce(bindparam("b_message", type_=BigInteger), t.deliveries.c.discord_message_id),
+        posted_in=func.coalesce(bindparam("b_posted_in", type_=BigInteger), t.deliveries.c.posted_in),
+        attempts=t.deliveries.c.attempts + bindparam("b_attempted", type_=Integer),
+    )
+)
 
 
 async def begin_attempt(store: Store, event_id: int, channel_id: int) -> None:
@@ -219,14 +217,12 @@ async def settle_many(
     """`settle` for several events of one channel in one write (coalesced card edits)."""
     if not event_ids:
         return
-    stmt = _settle_statement(discord_message_id is not None, posted_in is not None, attempted)
-    common: dict[str, object] = {"b_channel": channel_id, "b_status": status, "b_error": error, "b_now": _now()}
-    if discord_message_id is not None:
-        common["b_message"] = discord_message_id
-    if posted_in is not None:
-        common["b_posted_in"] = posted_in
+    common: dict[str, object] = {
+        "b_channel": channel_id, "b_status": status, "b_error": error, "b_now": _now(),
+        "b_message": discord_message_id, "b_posted_in": posted_in, "b_attempted": int(attempted),
+    }
     # Every channel settles its own rows: on SQLite the channels share commits.
-    await store.writes.execute(stmt, [{**common, "b_event": event_id} for event_id in dict.fromkeys(event_ids)])
+    await store.writes.execute(_SETTLE, [{**common, "b_event": event_id} for event_id in dict.fromkeys(event_ids)])
 
 
 async def fail_channel(store: Store, channel_id: int, error: str) -> int:

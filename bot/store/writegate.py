@@ -36,7 +36,6 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from itertools import groupby
 from typing import Any, TypeVar
 
 from sqlalchemy import Executable
@@ -67,13 +66,23 @@ class Statement:
             await conn.execute(self.statement, self.rows[0] if self.rows else None)
 
 
-def _runs(batch: list[tuple[Work, asyncio.Future[Any]]]) -> list[list[tuple[Work, asyncio.Future[Any]]]]:
-    """The batch in order, consecutive `Statement`s of the same run key together."""
-    def key(entry: tuple[Work, asyncio.Future[Any]]) -> object:
-        work = entry[0]
-        return work.run_key() if isinstance(work, Statement) and work.rows else entry[1]
-
-    return [list(run) for _, run in groupby(batch, key=key)]
+def _units(batch: list[tuple[Work, asyncio.Future[Any]]]) -> list[tuple[Work, int]]:
+    """The calls that run the batch, in order, each with how many of its
+    writes it stands for: consecutive `Statement`s that one executemany can
+    carry are merged into one."""
+    units: list[tuple[Work, int]] = []
+    for work, _ in batch:
+        last = units[-1][0] if units else None
+        if (
+            isinstance(work, Statement) and work.rows
+            and isinstance(last, Statement) and last.rows and last.run_key() == work.run_key()
+        ):
+            merged = last if units[-1][1] > 1 else Statement(last.statement, list(last.rows))  # never the caller's list
+            merged.rows.extend(work.rows)
+            units[-1] = (merged, units[-1][1] + 1)
+        else:
+            units.append((work, 1))
+    return units
 
 
 class WriteGate:
@@ -168,15 +177,9 @@ class Writes:
                 batch, self._shared = self._shared[:SHARED_MAX], self._shared[SHARED_MAX:]
                 try:
                     async with self.begin() as conn:
-                        results = []
-                        for run in _runs(batch):
-                            first = run[0][0]
-                            if len(run) > 1 and isinstance(first, Statement):
-                                rows = [row for w, _ in run if isinstance(w, Statement) for row in w.rows]
-                                await conn.execute(first.statement, rows)
-                                results += [None] * len(run)
-                            else:
-                                results += [await work(conn) for work, _ in run]
+                        results: list[Any] = []
+                        for work, n in _units(batch):
+                            results += [await work(conn)] * n
                 except Exception:
                     log.warning("a shared write transaction of %d failed; each again alone", len(batch), exc_info=True)
                     for work, done in batch:

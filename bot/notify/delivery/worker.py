@@ -240,7 +240,9 @@ class DeliveryWorker:
         that falls short are marked to go the moment they are idle
         (`_hand_over_loop`), so a busy process does not depend on being idle
         at the instant of a sweep. `n` = 0 takes the marks back."""
-        held = sorted(c for c in self._channels if self.claims is not None and self.claims.holds(c))
+        if self.claims is None:
+            return set()
+        held = sorted(c for c in self._channels if self.claims.holds(c))
         given = set([c for c in held if self._channels[c].idle()][:n])
         self._lost(given)
         busy = [c for c in held if c not in given]
@@ -253,7 +255,7 @@ class DeliveryWorker:
         and stopped in one step, so nothing can be pending there in between."""
         while True:
             await self._progress.until(self._hand_over_due)
-            given = {c for c, ch in self._channels.items() if ch.hand_over and ch.idle()}
+            given = self._due_hand_overs()
             self._lost(given)
             try:
                 await claims.give_up(given)
@@ -264,7 +266,10 @@ class DeliveryWorker:
             await self._progress.changed()
 
     async def _hand_over_due(self) -> bool:
-        return any(ch.hand_over and ch.idle() for ch in self._channels.values())
+        return bool(self._due_hand_overs())
+
+    def _due_hand_overs(self) -> set[int]:
+        return {c for c, ch in self._channels.items() if ch.hand_over and ch.idle()}
 
     async def _channel_loop(self, ch: ChannelState) -> None:
         async def interrupted() -> None:

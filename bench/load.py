@@ -221,6 +221,7 @@ def main() -> int:
             mid_of[f"Load {i} work part {k}"] = f"L{i}-{k}@example.com"
     latencies: list[float] = []
     slowest: list[tuple[float, str, float]] = []  # (ms, channel, when the mail ended, since the first)
+    by_process: dict[str, list[float]] = defaultdict(list)  # SMTP -> post, by the bot token that posted
     first_end = min(ended.values(), default=0.0)
     for ch, msgs in by_channel.items():
         reqs = posts_by_path[f"/api/v10/channels/{ch}/messages"]
@@ -231,6 +232,7 @@ def main() -> int:
                 key = next((k for k in mid_of if title.endswith(k)), None)
             if key is not None and mid_of[key] in ended:
                 latencies.append((r["time"] - ended[mid_of[key]]) * 1000)
+                by_process[str(r.get("auth")).removeprefix("Bot load-")].append(latencies[-1])
                 slowest.append((latencies[-1], ch, ended[mid_of[key]] - first_end))
     rate_limited = sum(1 for r in requests if r["status"] == 429)
 
@@ -245,6 +247,10 @@ def main() -> int:
     if latencies:
         print(f"SMTP (end of DATA) -> post: p50 {statistics.median(latencies):.0f} ms, p99 {pct(latencies, 99):.0f} ms, "
               f"max {max(latencies):.0f} ms over {len(latencies)} posts")
+    if len(by_process) > 1:
+        print("SMTP -> post by the process that posted: " + ", ".join(
+            f"process {k} {len(v)} posts p50 {statistics.median(v):.0f} ms p99 {pct(v, 99):.0f} ms"
+            for k, v in sorted(by_process.items())))
     if slowest:
         # A tail of one channel is a stuck hand-over; of every channel, a backlog.
         worst = sorted(slowest, reverse=True)[:5]

@@ -207,7 +207,8 @@ class RequestRecord:
     auth: str | None = None  # the Authorization header: which bot (process) made the call
 
     def observed(self) -> dict[str, Any]:
-        return {"method": self.method, "path": self.path, "route": self.route, "status": self.status, "time": self.time}
+        return {"method": self.method, "path": self.path, "route": self.route, "status": self.status, "time": self.time,
+                "auth": self.auth}
 
 
 class FakeState:

@@ -74,3 +74,43 @@ async def test_a_cached_view_older_than_its_own_patch_event_is_read_again(store_
         assert view is not None and "ov-2@example.com" in [p.message_id for p in view.patches]
     finally:
         await store.close()
+
+
+async def test_a_batch_routed_elsewhere_is_read_in_one_go_and_kept(store_target: StoreTarget) -> None:
+    """A process that does not route (another holds tracking) read each
+    delivery's event and series again at every look, three or more round
+    trips a delivery: with two processes on PostgreSQL its posts fell tens
+    of seconds behind the other's. A batch's events and views are read once."""
+    from sqlalchemy import event as sa_event
+
+    store = await store_target.open()
+    try:
+        pa, pb = series("pa", "Prefetch pa", 2), series("pb", "Prefetch pb", 2)
+        for raw in pa[:2] + pb:  # the first series' patch 2 comes later
+            await store.ingest(raw)
+        events = await store.events_after(0)
+        ids = [e.event_id for e in events if e.event_id is not None]
+        pa_id = events[0].series_id
+        recent = Recent(store)
+        queries: list[str] = []
+        sa_event.listen(store.engine.sync_engine, "before_cursor_execute",
+                        lambda conn, cursor, statement, *rest: queries.append(statement.split()[0]))
+        await recent.prefetch(ids)
+        assert queries and len(queries) <= 5  # the events, then the views' few queries for both series
+        queries.clear()
+        for e in events:
+            got = await recent.event(e.event_id or 0)
+            assert got == e
+            view = await recent.series_for(got)
+            assert view is not None and view.series_id == e.series_id
+            assert any(p.message_id == e.message_id for p in view.patches) or e.kind != "patch_added"
+        assert queries == []  # every one from what the batch read
+        await recent.prefetch(ids)
+        assert queries == []  # kept: a second look at the batch reads nothing
+        await store.ingest(pa[2])
+        later = [e for e in await store.events_after(ids[-1]) if e.series_id == pa_id]
+        assert later
+        view = await recent.series_for(later[0])  # newer than what the batch read: read again
+        assert view is not None and "pa-2@example.com" in [p.message_id for p in view.patches]
+    finally:
+        await store.close()

@@ -37,12 +37,20 @@ class Lru(Generic[K, V]):
 
 class Recent:
     """The events and series views routing read last, each series as of its
-    latest routed event (the state its card should show); the store otherwise."""
+    latest routed event (the state its card should show); the store otherwise.
+
+    Where another process routes (several on one PostgreSQL), every event
+    and view comes from the store: a delivery batch's events are read in one
+    query (`prefetch`), with the views of their series, and kept. Events are
+    never changed once written; a view read after an event was is at least as
+    new as that event."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._events: Lru[int, Event] = Lru()
+        self._events: Lru[int, Event] = Lru()  # kept by routing in this process
+        self._read: Lru[int, Event] = Lru()  # read from the store
         self._views: Lru[int, SeriesView] = Lru()
+        self._fresh: Lru[int, tuple[int, SeriesView]] = Lru()  # series -> (newest event it was read after, view)
 
     def keep_event(self, event_id: int, event: Event) -> None:
         self._events.put(event_id, event)
@@ -54,7 +62,29 @@ class Recent:
         return self._views.get(series_id)
 
     async def event(self, event_id: int) -> Event | None:
-        return self._events.get(event_id) or await q.get_event(self.store, event_id)
+        event = self._events.get(event_id) or self._read.get(event_id)
+        if event is None and (event := await q.get_event(self.store, event_id)) is not None:
+            self._read.put(event_id, event)
+        return event
+
+    async def prefetch(self, event_ids: list[int]) -> None:
+        """Read the events of a delivery batch that routing here did not keep,
+        in one query, then their series' views (newer than each of them)."""
+        missing = [e for e in event_ids if self._events.get(e) is None and self._read.get(e) is None]
+        if not missing:
+            return
+        newest: dict[int, int] = {}
+        for event in await self.store.events_by_ids(missing):
+            if event.event_id is None:  # (stored events always have one)
+                continue
+            self._read.put(event.event_id, event)
+            newest[event.series_id] = max(newest.get(event.series_id, 0), event.event_id)
+        for series_id, view in (await self.store.get_series_many(newest)).items():
+            self._keep_fresh(series_id, newest[series_id], view)
+
+    def _keep_fresh(self, series_id: int, after_event: int, view: SeriesView) -> None:
+        self._views.put(series_id, view)
+        self._fresh.put(series_id, (after_event, view))
 
     async def series(self, series_id: int) -> SeriesView | None:
         return self._views.get(series_id) or await self.store.get_series(series_id)
@@ -73,8 +103,16 @@ class Recent:
             # read it again, or the patch would be taken for gone and not posted.
             if cached is not None and not _lacks_patch(cached, event):
                 return cached
+        fresh = self._fresh.get(event.series_id)
+        if (
+            fresh is not None and event.event_id is not None and event.event_id <= fresh[0]
+            and not _lacks_patch(fresh[1], event)
+        ):
+            return fresh[1]  # read after this event was (`prefetch`)
         view = await self.store.get_series(event.series_id)
-        if view is not None:
+        if view is not None and event.event_id is not None:
+            self._keep_fresh(event.series_id, event.event_id, view)
+        elif view is not None:
             self._views.put(event.series_id, view)
         return view
 

@@ -89,6 +89,7 @@ class Poster:
                 ch.waiting = False
             ch.held_back.clear()  # woken: the settle window may be over, look again
             return
+        await self.recent.prefetch([d.event_id for d in batch])
         for d in await self._in_thread_order(batch):
             if await self._held_back(ch, d):
                 ch.held_back.add(d.event_id)

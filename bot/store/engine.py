@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import Table, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -26,8 +28,17 @@ from bot.store.url import async_url, sqlite_path
 SQLITE_POOL = (32, 32)  # pool_size, max_overflow
 PG_POOL = (24, 16)
 
+# A pooled PostgreSQL connection idle this long is pinged before use (one
+# lost in a server restart or to a firewall is replaced, not failed on).
+# SQLAlchemy's pool_pre_ping pings at every checkout, and through asyncpg
+# outside autocommit a ping is three round trips (BEGIN, ";", ROLLBACK): a
+# read became six. Busy connections are not pinged: if the server restarts
+# under them, the statement in flight fails as it would anyway, and that
+# first disconnect makes SQLAlchemy replace every older pooled connection.
+PING_IDLE = 10.0
 
-def make_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
+
+def make_engine(url: str, *, schema: str | None = None, ping_idle: float = PING_IDLE) -> AsyncEngine:
     """An async engine; `schema` (PostgreSQL only) sets the search_path, e.g. for tests.
 
     `url` may be plain (sqlite:///x.db, postgresql://...): see bot.store.url.
@@ -37,7 +48,6 @@ def make_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
     if url.startswith("postgresql"):
         if schema:
             kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
-        kwargs["pool_pre_ping"] = True
         kwargs["pool_size"], kwargs["max_overflow"] = PG_POOL
     elif sqlite_path(url) is not None:  # a file (an in-memory database has one static connection)
         kwargs["pool_size"], kwargs["max_overflow"] = SQLITE_POOL
@@ -58,7 +68,30 @@ def make_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
             cur.execute("PRAGMA busy_timeout=5000")
             cur.close()
 
+    else:
+        _ping_when_idle(engine, ping_idle)
     return engine
+
+
+def _ping_when_idle(engine: AsyncEngine, idle: float) -> None:
+    """Ping a pooled connection at checkout if it sat in the pool over `idle`
+    seconds; one that fails is replaced (a checkout listener's
+    DisconnectionError: SQLAlchemy's pool events, "checkout")."""
+    pool = engine.sync_engine.pool
+
+    @event.listens_for(pool, "checkin")
+    def _returned(_dbapi_conn: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _check(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("returned_at")
+        if returned is None or time.monotonic() - returned <= idle:
+            return
+        try:
+            dbapi_conn.ping()
+        except Exception as exc:
+            raise DisconnectionError("a pooled PostgreSQL connection was lost while idle") from exc
 
 
 def sqlite_threads() -> set[threading.Thread]:

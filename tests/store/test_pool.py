@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from sqlalchemy import event, text
 
 from bot.store import Store
@@ -44,3 +46,42 @@ async def test_a_burst_of_concurrent_reads_reuses_the_connections_of_the_last(st
     await _burst(store, AT_ONCE)
     assert len(opened) == first, "connections opened again for the same load: the pool closed them"
     assert store.engine.pool.checkedin() >= AT_ONCE  # type: ignore[attr-defined]  # (QueuePool's)
+
+
+async def _lose_backend(admin: Any, engine: Any) -> int:
+    """Terminate the server backend of the engine's one pooled connection; its pid."""
+    async with engine.connect() as conn:
+        pid = await conn.scalar(text("SELECT pg_backend_pid()"))
+    async with admin.connect() as conn:  # (the timeout form waits until the backend is gone)
+        assert await conn.scalar(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid})
+    return int(pid)
+
+
+@pytest.mark.pg
+async def test_a_connection_lost_while_idle_is_replaced_and_a_busy_one_is_not_pinged(pg_url: str) -> None:
+    """PostgreSQL connections are pinged only after sitting idle (each ping
+    through asyncpg is three round trips): one lost while idle is replaced
+    before use; one returned moments ago is used as it is, and if it was lost
+    the statement fails once and the pool replaces it."""
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from bot.store.engine import make_engine
+
+    admin = create_async_engine(pg_url)
+    idle, busy = make_engine(pg_url, ping_idle=0.0), make_engine(pg_url, ping_idle=3600.0)
+    try:
+        gone = await _lose_backend(admin, idle)
+        async with idle.connect() as conn:  # pinged, found dead, replaced
+            assert await conn.scalar(text("SELECT pg_backend_pid()")) != gone
+
+        await _lose_backend(admin, busy)
+        with pytest.raises(DBAPIError) as failed:
+            async with busy.connect() as conn:
+                await conn.scalar(text("SELECT 1"))
+        assert failed.value.connection_invalidated
+        async with busy.connect() as conn:  # the pool replaced it
+            assert await conn.scalar(text("SELECT 1")) == 1
+    finally:
+        for engine in (idle, busy, admin):
+            await engine.dispose()

@@ -237,8 +237,8 @@ async def fail_channel(store: Store, channel_id: int, error: str) -> int:
 
 
 async def get_event(store: Store, event_id: int) -> Event | None:
-    found = await store.events_after(event_id - 1, limit=1)
-    return found[0] if found and found[0].event_id == event_id else None
+    found = await store.events_by_ids([event_id])
+    return found[0] if found else None
 
 
 async def failed_deliveries(store: Store, limit: int = 100) -> list[DeliveryRow]:

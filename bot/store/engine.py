@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import Table, event
@@ -67,7 +69,6 @@ def make_engine(url: str, *, schema: str | None = None, ping_idle: float = PING_
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA busy_timeout=5000")
             cur.close()
-
     else:
         _ping_when_idle(engine, ping_idle)
     return engine
@@ -92,6 +93,13 @@ def _ping_when_idle(engine: AsyncEngine, idle: float) -> None:
             dbapi_conn.ping()
         except Exception as exc:
             raise DisconnectionError("a pooled PostgreSQL connection was lost while idle") from exc
+
+
+def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """`items` in lists of `size` (the last shorter): IN lists kept under the drivers' parameter limits."""
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
 
 
 def sqlite_threads() -> set[threading.Thread]:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.mail.models import ParsedMail
 from bot.series.models import Event, EventKind, SeriesView
 from bot.store import schema as t
+from bot.store.engine import chunked
 from bot.store.models import StoredMail, UnparsedMail
 from bot.store.rawcodec import unpack
 from bot.store.views import PreviousRows, build_view
@@ -84,10 +85,8 @@ class ReadMixin:
 
     async def get_series_many(self, series_ids: Iterable[int]) -> dict[int, SeriesView]:
         """The views of those series that exist, by id: the same queries for many as for one."""
-        ids = sorted(set(series_ids))
         out: dict[int, SeriesView] = {}
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
+        for part in chunked(sorted(set(series_ids)), 500):
             for view in await self._select_views(select(t.series).where(t.series.c.id.in_(part))):
                 out[view.series_id] = view
         return out
@@ -208,11 +207,10 @@ class ReadMixin:
 
     async def events_by_ids(self, event_ids: Iterable[int]) -> list[Event]:
         """Those of the events that exist, in id order: one query for a delivery batch."""
-        ids = sorted(set(event_ids))
         out: list[Event] = []
         async with self._engine.connect() as conn:
-            for start in range(0, len(ids), 500):
-                q = select(t.events).where(t.events.c.id.in_(ids[start : start + 500])).order_by(t.events.c.id)
+            for part in chunked(sorted(set(event_ids)), 500):
+                q = select(t.events).where(t.events.c.id.in_(part)).order_by(t.events.c.id)
                 out += [event_from_row(r) for r in (await conn.execute(q)).mappings()]
         return out
 

@@ -8,12 +8,12 @@ import hashlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sized
+from collections.abc import Callable, Iterable, Sized
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from itertools import chain, islice
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
@@ -27,7 +27,7 @@ from bot.series.window import Key, Known, Missing, Probe, Window, evict
 from bot.store import schema as t
 from bot.store.admin import AdminMixin
 from bot.store.bulkwrite import insert_many
-from bot.store.engine import insert_ignore, make_engine, settle_sqlite_threads, sqlite_threads, upsert
+from bot.store.engine import chunked, insert_ignore, make_engine, settle_sqlite_threads, sqlite_threads, upsert
 from bot.store.gcpause import heap_frozen
 from bot.store.guard import FileGuard, StoreUnavailable, sqlite_file
 from bot.store.kept import KeptMixin
@@ -149,7 +149,7 @@ async def _first_members(conn: AsyncConnection, series_ids: set[int]) -> dict[in
     """Each series' first member (its cover, else its lowest patch): what it is
     known by across a reparse that renumbers it."""
     firsts: dict[int, tuple[int, str]] = {}
-    for part in _chunks(sorted(series_ids), 900):
+    for part in chunked(sorted(series_ids), 900):
         q = select(t.patches.c.series_id, t.patches.c.slot, t.patches.c.message_id)
         for sid, slot, mid in await conn.execute(q.where(t.patches.c.series_id.in_(part))):
             if sid not in firsts or slot < firsts[sid][0]:
@@ -177,12 +177,6 @@ def moved_posts(
         kept.append({**post, "series_id": member.series_id})
         moved += member.series_id != post["series_id"]
     return kept, moved
-
-
-def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    it = iter(items)
-    while chunk := list(islice(it, size)):
-        yield chunk
 
 
 @dataclass
@@ -720,7 +714,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         start = time.perf_counter()
         orphans = Orphans()
         loop = asyncio.get_running_loop()
-        chunks = ([_record(r) for r in chunk] for chunk in _chunks(records, batch_size))
+        chunks = ([_record(r) for r in chunk] for chunk in chunked(records, batch_size))
         if not isinstance(records, Sized) or len(records) >= POOL_MIN:
             # Possibly big: the worker starts while the first batch is read
             # (kvmarm: ~6% faster). A small iterator leaves it idle until close.
@@ -935,7 +929,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
             # Message-ID -> body hash of the mails stored already (or being written).
             existing: dict[str, str] = dict(pending)
             ids = [p.message_id for p, _, _ in parsed]
-            for part in _chunks(ids, 900):
+            for part in chunked(ids, 900):
                 found = await conn.execute(_STORED_HASHES, {"ids": part})
                 unhashed = []
                 for mid, digest in found:
@@ -943,7 +937,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
                         unhashed.append(mid)
                     else:
                         existing[mid] = digest
-                for part2 in _chunks(unhashed, 100):  # stored before body_hash was kept
+                for part2 in chunked(unhashed, 100):  # stored before body_hash was kept
                     q = select(t.mails.c.message_id, t.mails.c.raw).where(t.mails.c.message_id.in_(part2))
                     for mid, raw_z in await conn.execute(q):
                         existing[mid] = body_hash(unpack(raw_z))
@@ -1019,7 +1013,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         while frontier and depth < ADOPT_DEPTH:
             depth += 1
             found: list[str] = []
-            for part in _chunks(frontier, 900):
+            for part in chunked(frontier, 900):
                 rows = await conn.execute(_STORED_REPLIES, {"ids": part})
                 for (raw_z,) in rows.all():
                     p, _, unparsed = self._parse(unpack(raw_z))

@@ -110,10 +110,8 @@ class Recent:
         ):
             return fresh[1]  # read after this event was (`prefetch`)
         view = await self.store.get_series(event.series_id)
-        if view is not None and event.event_id is not None:
-            self._keep_fresh(event.series_id, event.event_id, view)
-        elif view is not None:
-            self._views.put(event.series_id, view)
+        if view is not None:
+            self._keep_fresh(event.series_id, event.event_id or 0, view)
         return view
 
 

@@ -67,6 +67,33 @@ def test_paths_unknown_until_a_patch_arrives() -> None:
     assert not matches(SubscriptionFilter(paths=["arch/x86/*"]), cover_only)
 
 
+# Globs as subscribers write them, and paths as diffs name them (a directory,
+# its files, a sibling whose name only starts alike, fnmatch's classes).
+_GLOBS = ["arch/x86/kvm/*", "arch/x86/kvm", "arch/x86/kvm/", "arch/x86/kvm/*.c", "*/kvm/*", "*.h",
+          "virt/kvm/kvm_main.c", "arch/?86/kvm", "arch/x86/kvm/[sv]mx/*", "arch/x86/kvm/[!v]*",
+          "Documentation/virt/*", "a.b", "", "arch/x86/kvm/mmu", "tools/testing/selftests/kvm/**"]
+_PATHS = ["arch/x86/kvm/x86.c", "arch/x86/kvm/mmu/mmu.c", "arch/x86/kvmfoo.c", "arch/x86/kvm",
+          "arch/x86/kvm/vmx/vmx.c", "arch/x86/kvm/svm/svm.c", "arch/x86/include/asm/kvm_host.h",
+          "virt/kvm/kvm_main.c", "arch/i86/kvm/x.c", "Documentation/virt/kvm/api.rst", "a.b", "axb",
+          "arch/x86/kvm/mmu", "arch/x86/kvm/mmu.c", "tools/testing/selftests/kvm/x86/a.c", ""]
+
+
+def _oracle(glob: str, path: str) -> bool:
+    """What `paths` means, by the standard library: fnmatch, and a directory covers all below it."""
+    from fnmatch import fnmatchcase
+
+    base = glob.rstrip("/")
+    return fnmatchcase(path, glob) or (not any(c in base for c in "*?[") and path.startswith(base + "/"))
+
+
+@pytest.mark.parametrize("globs", [[g] for g in _GLOBS] + [_GLOBS[:3], ["*.h", "virt/kvm/kvm_main.c"], _GLOBS])
+def test_paths_match_as_fnmatch_with_directories(globs: list[str]) -> None:
+    flt = SubscriptionFilter(paths=globs)
+    for path in _PATHS:
+        one = series(patches=(patch(1, "p", files=(path,)),))
+        assert matches(flt, one) == any(_oracle(g, path) for g in globs), (globs, path)
+
+
 def _ev(kind: EventKind, **kw) -> Event:
     return Event(event_id=1, kind=kind, series_id=7, message_id="m@x", **kw)
 

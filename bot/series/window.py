@@ -169,12 +169,20 @@ def evict(
     active beyond `max_series`; never those in `keep` (not yet committed)."""
     if not window.bounded:
         return []
+    cutoff = None if window.days is None else now - timedelta(days=window.days)
+    if window.max_series is None:
+        # No cap: one pass, no ranking (this runs after every commit, over every series in memory).
+        assert cutoff is not None
+        return [
+            s.series_id
+            for s in index.all_series()
+            if s.series_id not in keep and activity(s, touched.get(s.series_id)) < cutoff
+        ]
     ranked = sorted(
         ((activity(s, touched.get(s.series_id)), s.series_id) for s in index.all_series() if s.series_id not in keep),
         reverse=True,
     )
-    room = len(ranked) if window.max_series is None else max(window.max_series - len(keep), 0)
-    cutoff = None if window.days is None else now - timedelta(days=window.days)
+    room = max(window.max_series - len(keep), 0)
     out = []
     for n, (when, sid) in enumerate(ranked):
         if n >= room or (cutoff is not None and when < cutoff):

@@ -34,7 +34,7 @@ def _matching_lineages(me: SeriesState, slot: int, title: str, index: SeriesInde
         titles = comparable_titles(s, slot)
         if s.version_key == me.version_key and not any(same_title(title, o) for o in titles):
             continue
-        if max((similarity(title, o) for o in titles), default=0.0) > 0:
+        if any(similarity(title, o) > 0 for o in titles):
             found.add(s.lineage_id)
     found.discard(me.lineage_id)
     return found

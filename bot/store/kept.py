@@ -10,6 +10,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store import schema as t
+from bot.store.engine import chunked
 from bot.store.models import ListMail, VariantMail
 from bot.store.rawcodec import pack, unpack
 from bot.store.rows import storable
@@ -28,8 +29,8 @@ class KeptMixin:
         found: set[str] = set()
         ids = list(dict.fromkeys(message_ids))
         async with self._engine.connect() as conn:
-            for start in range(0, len(ids), 500):
-                q = select(t.mails.c.message_id).where(t.mails.c.message_id.in_(ids[start : start + 500]))
+            for part in chunked(ids, 500):
+                q = select(t.mails.c.message_id).where(t.mails.c.message_id.in_(part))
                 found.update(await conn.scalars(q))
         return found
 

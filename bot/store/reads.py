@@ -37,8 +37,7 @@ async def _views(conn: AsyncConnection, series_rows: Sequence[Any]) -> list[Seri
     """Views of these series rows (in the given order), with the versions they
     supersede (what "unchanged since" compares with): six queries per 500."""
     out: list[SeriesView] = []
-    for start in range(0, len(series_rows), 500):
-        part = series_rows[start : start + 500]
+    for part in chunked(series_rows, 500):
         ids = [r["id"] for r in part]
         grouped = {name: await _rows_by_series(conn, table, ids)
                    for name, table in (("p", t.patches), ("t", t.trailers), ("a", t.applied))}
@@ -175,8 +174,8 @@ class ReadMixin:
                 rows = (await conn.execute(q)).all()
             else:
                 rows = []
-                for start in range(0, len(refs), 500):
-                    rows += (await conn.execute(q.where(t.mails.c.source_ref.in_(refs[start : start + 500])))).all()
+                for part in chunked(refs, 500):
+                    rows += (await conn.execute(q.where(t.mails.c.source_ref.in_(part)))).all()
                 rows.sort(key=lambda r: r[0])
         return [
             StoredMail(

@@ -12,6 +12,7 @@ Figures printed (never asserted):
 - mails lost (acknowledged with 250 but not stored) and posts lost and
   duplicated (each expected card and patch post made exactly once): must be 0;
 - SMTP to post: end of DATA to the POST that made the mail's message, p50/p99;
+  and by when the mail arrived, in 10 s spans (a steady lag or one stall);
 - peak resident memory (VmHWM) of each `kvm-patchbot run` process.
 
 Usage:
@@ -255,6 +256,13 @@ def main() -> int:
         # A tail of one channel is a stuck hand-over; of every channel, a backlog.
         worst = sorted(slowest, reverse=True)[:5]
         print("slowest posts: " + ", ".join(f"{ms / 1000:.1f} s in channel {ch} (mail at +{at:.0f} s)" for ms, ch, at in worst))
+    if slowest:
+        # Steady lag or one stall: SMTP -> post by when the mail came, in 10 s spans.
+        spans: dict[int, list[float]] = defaultdict(list)
+        for ms, _, at in slowest:
+            spans[int(at // 10)].append(ms)
+        print("SMTP -> post by arrival, p50/max ms: " + ", ".join(
+            f"+{10 * k}s {statistics.median(v):.0f}/{max(v):.0f}" for k, v in sorted(spans.items())))
     if missing or set(footer_count) - expected:
         print(f"missing posts: {missing[:10]}; unexpected: {sorted(set(footer_count) - expected)[:10]}")
     print(f"deliveries at the end, by status: {statuses}")

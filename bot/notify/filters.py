@@ -74,7 +74,7 @@ def subsystem_matches(pattern: str, subsystem: str) -> bool:
 
 
 @lru_cache(maxsize=1024)
-def paths_pattern(globs: tuple[str, ...]) -> re.Pattern[str]:
+def _paths_pattern(globs: tuple[str, ...]) -> re.Pattern[str]:
     """One regex for a filter's `paths`, matched from a path's start: each glob as
     `fnmatch.fnmatchcase` reads it, and a glob naming a directory
     ("arch/x86/kvm/" or "arch/x86/kvm") also covers all below it. Routing asks
@@ -110,7 +110,7 @@ def matches(flt: SubscriptionFilter, series: SeriesView, files: tuple[str, ...] 
     if flt.paths:
         if files is None:
             files = files_of(series)
-        wanted = paths_pattern(tuple(flt.paths))
+        wanted = _paths_pattern(tuple(flt.paths))
         if not any(wanted.match(f) for f in files):
             return False
     if flt.authors and not any(author_matches(a, series) for a in flt.authors):

@@ -256,7 +256,6 @@ def main() -> int:
         # A tail of one channel is a stuck hand-over; of every channel, a backlog.
         worst = sorted(slowest, reverse=True)[:5]
         print("slowest posts: " + ", ".join(f"{ms / 1000:.1f} s in channel {ch} (mail at +{at:.0f} s)" for ms, ch, at in worst))
-    if slowest:
         # Steady lag or one stall: SMTP -> post by when the mail came, in 10 s spans.
         spans: dict[int, list[float]] = defaultdict(list)
         for ms, _, at in slowest:

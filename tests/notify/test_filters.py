@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+
 import pytest
 
 from bot.config import SubscriptionFilter
@@ -80,8 +82,6 @@ _PATHS = ["arch/x86/kvm/x86.c", "arch/x86/kvm/mmu/mmu.c", "arch/x86/kvmfoo.c", "
 
 def _oracle(glob: str, path: str) -> bool:
     """What `paths` means, by the standard library: fnmatch, and a directory covers all below it."""
-    from fnmatch import fnmatchcase
-
     base = glob.rstrip("/")
     return fnmatchcase(path, glob) or (not any(c in base for c in "*?[") and path.startswith(base + "/"))
 

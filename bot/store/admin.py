@@ -46,6 +46,7 @@ def _subscription(r: Any) -> SubscriptionRow:
 
 class AdminMixin:
     _engine: AsyncEngine
+    reads: AsyncEngine  # autocommit on PostgreSQL (bot.store.engine.read_engine)
     writes: Writes
 
     # ------------------------------------------------------------ subscriptions
@@ -64,7 +65,7 @@ class AdminMixin:
         q = select(t.subscriptions).order_by(t.subscriptions.c.id)
         if enabled_only:
             q = q.where(t.subscriptions.c.enabled.is_(True))
-        async with self._engine.connect() as conn:
+        async with self.reads.connect() as conn:
             return [_subscription(r) for r in (await conn.execute(q)).mappings()]
 
     async def remove_subscription(self, subscription_id: int) -> bool:
@@ -144,7 +145,7 @@ class AdminMixin:
             .order_by(t.deliveries.c.event_id, t.deliveries.c.channel_id)
             .limit(limit)
         )
-        async with self._engine.connect() as conn:
+        async with self.reads.connect() as conn:
             return [DeliveryRow.model_validate(dict(r)) for r in (await conn.execute(q)).mappings()]
 
     async def record_delivery(
@@ -184,7 +185,7 @@ class AdminMixin:
 
     async def get_delivery(self, event_id: int, channel_id: int) -> DeliveryRow | None:
         q = select(t.deliveries).where(t.deliveries.c.event_id == event_id, t.deliveries.c.channel_id == channel_id)
-        async with self._engine.connect() as conn:
+        async with self.reads.connect() as conn:
             row = (await conn.execute(q)).mappings().first()
         return None if row is None else DeliveryRow.model_validate(dict(row))
 
@@ -192,7 +193,7 @@ class AdminMixin:
 
     async def get_post(self, series_id: int, channel_id: int) -> PostRow | None:
         q = select(t.posts).where(t.posts.c.series_id == series_id, t.posts.c.channel_id == channel_id)
-        async with self._engine.connect() as conn:
+        async with self.reads.connect() as conn:
             row = (await conn.execute(q)).mappings().first()
         return None if row is None else PostRow.model_validate(dict(row))
 
@@ -218,7 +219,7 @@ class AdminMixin:
     # ------------------------------------------------------------ cursors
 
     async def get_cursor(self, name: str) -> str | None:
-        async with self._engine.connect() as conn:
+        async with self.reads.connect() as conn:
             return await conn.scalar(select(t.cursors.c.value).where(t.cursors.c.name == name))
 
     async def set_cursor(self, name: str, value: str) -> None:

@@ -50,7 +50,7 @@ async def backfilled(store: Store, message_ids: Sequence[str]) -> set[str]:
         t.mails.c.message_id.in_(list(message_ids)),
         t.mails.c.source.startswith(BACKFILL_PREFIX),
     )
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         return set(await conn.scalars(q))
 
 
@@ -116,7 +116,7 @@ def _by_channel(rows: Sequence[tuple[int, int, int | None]]) -> dict[int, list[i
 
 async def pending_channels(store: Store) -> list[int]:
     q = select(t.deliveries.c.channel_id).distinct().where(t.deliveries.c.status == "pending")
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         return [int(c) for c in (await conn.scalars(q))]
 
 
@@ -133,27 +133,27 @@ async def pending_for_channel(
         .order_by(t.deliveries.c.event_id)
         .limit(limit + len(skip))
     )
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         rows = [r for r in (await conn.execute(q)).mappings() if r["event_id"] not in skip][:limit]
     return [DeliveryRow.model_validate(dict(r)) for r in rows]
 
 
 async def pending_count(store: Store) -> int:
     q = select(func.count()).select_from(t.deliveries).where(t.deliveries.c.status == "pending")
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         return int(await conn.scalar(q) or 0)
 
 
 async def unsettled_count(store: Store) -> int:
     """Deliveries pending or parked, read at one instant (they move between the two)."""
     q = select(func.count()).select_from(t.deliveries).where(t.deliveries.c.status.in_([PENDING, PARKED]))
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         return int(await conn.scalar(q) or 0)
 
 
 async def count_by_status(store: Store) -> dict[str, int]:
     q = select(t.deliveries.c.status, func.count()).group_by(t.deliveries.c.status)
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         return {s: int(n) for s, n in (await conn.execute(q))}
 
 
@@ -248,7 +248,7 @@ async def failed_deliveries(store: Store, limit: int = 100) -> list[DeliveryRow]
         .order_by(t.deliveries.c.event_id)
         .limit(limit)
     )
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         return [DeliveryRow.model_validate(dict(r)) for r in (await conn.execute(q)).mappings()]
 
 
@@ -276,7 +276,7 @@ async def unpark(store: Store, channel_id: int | None = None, *, failed: bool = 
 
 async def parked_channels(store: Store) -> list[int]:
     q = select(t.deliveries.c.channel_id).distinct().where(t.deliveries.c.status == PARKED)
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         return [int(c) for c in (await conn.scalars(q))]
 
 
@@ -302,7 +302,7 @@ async def list_deliveries(
         q = q.where(t.deliveries.c.status == status)
     if channel_id is not None:
         q = q.where(t.deliveries.c.channel_id == channel_id)
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         return [DeliveryRow.model_validate(dict(r)) for r in (await conn.execute(q)).mappings()]
 
 
@@ -315,7 +315,7 @@ async def series_events(store: Store, series_id: int) -> list[Event]:
     """Every outbox event of one series, oldest first: what a channel the
     series starts matching is owed."""
     q = select(t.events).where(t.events.c.series_id == series_id).order_by(t.events.c.id)
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         return [event_from_row(r) for r in (await conn.execute(q)).mappings()]
 
 
@@ -331,14 +331,14 @@ async def posted_patch_slots(store: Store, series_id: int, channel_id: int) -> s
             t.deliveries.c.discord_message_id.is_not(None),
         )
     )
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         return {int(d["slot"]) for d in await conn.scalars(q) if isinstance(d.get("slot"), int)}
 
 
 async def settle_records(store: Store) -> dict[int, str]:
     """series id -> its settle record (see bot.notify.delivery.settle)."""
     q = select(t.cursors.c.name, t.cursors.c.value).where(t.cursors.c.name.startswith(SETTLE_PREFIX))
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         return {int(n[len(SETTLE_PREFIX):]): v for n, v in (await conn.execute(q)).all()}
 
 

@@ -74,6 +74,21 @@ def make_engine(url: str, *, schema: str | None = None, ping_idle: float = PING_
     return engine
 
 
+def read_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The engine the store reads through: on PostgreSQL the same pool in
+    autocommit, on SQLite `engine` itself.
+
+    Through asyncpg a read in a transaction is three round trips (BEGIN, the
+    SELECT, the ROLLBACK at return): measured, 285 us of this process's CPU
+    and 75 us of the server's, against 208 and 26 us in autocommit. Reads
+    lose nothing by it: at READ COMMITTED each statement has its own snapshot
+    inside a transaction too, and no read takes locks or a server-side cursor.
+    pysqlite begins no transaction for a SELECT, so SQLite has nothing to save."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
 def _ping_when_idle(engine: AsyncEngine, idle: float) -> None:
     """Ping a pooled connection at checkout if it sat in the pool over `idle`
     seconds; one that fails is replaced (a checkout listener's

@@ -41,7 +41,7 @@ async def add(store: Store, mails: Sequence[tuple[bytes, str | None]], *, source
 async def take(store: Store, *, limit: int = 500) -> list[Waiting]:
     """The oldest waiting mails (they stay until `drop`)."""
     q = select(t.inbox.c.id, t.inbox.c.raw, t.inbox.c.source, t.inbox.c.source_ref).order_by(t.inbox.c.id).limit(limit)
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         return [Waiting(i, unpack(raw), source, ref) for i, raw, source, ref in await conn.execute(q)]
 
 
@@ -52,5 +52,5 @@ async def drop(store: Store, ids: Sequence[int]) -> None:
 
 
 async def waiting_count(store: Store) -> int:
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         return await conn.scalar(select(func.count()).select_from(t.inbox)) or 0

@@ -18,7 +18,7 @@ from bot.store.writegate import Writes
 
 
 class KeptMixin:
-    _engine: AsyncEngine
+    reads: AsyncEngine  # autocommit on PostgreSQL (bot.store.engine.read_engine)
     writes: Writes
 
     def check_file(self) -> None:  # the Store's: raises StoreUnavailable if its file is gone
@@ -28,7 +28,7 @@ class KeptMixin:
         """Those of `message_ids` that are stored (the poller's verify mode)."""
         found: set[str] = set()
         ids = list(dict.fromkeys(message_ids))
-        async with self._engine.connect() as conn:
+        async with self.reads.connect() as conn:
             for part in chunked(ids, 500):
                 q = select(t.mails.c.message_id).where(t.mails.c.message_id.in_(part))
                 found.update(await conn.scalars(q))
@@ -36,12 +36,12 @@ class KeptMixin:
 
     async def variants(self) -> list[VariantMail]:
         q = select(t.mail_variants).order_by(t.mail_variants.c.id)
-        async with self._engine.connect() as conn:
+        async with self.reads.connect() as conn:
             rows = (await conn.execute(q)).mappings().all()
         return [VariantMail.model_validate({k: v for k, v in r.items() if k != "raw"}) for r in rows]
 
     async def variant_raw(self, variant_id: int) -> bytes | None:
-        async with self._engine.connect() as conn:
+        async with self.reads.connect() as conn:
             blob = await conn.scalar(select(t.mail_variants.c.raw).where(t.mail_variants.c.id == variant_id))
         return None if blob is None else unpack(blob)
 
@@ -71,11 +71,11 @@ class KeptMixin:
 
     async def list_mail(self) -> list[ListMail]:
         q = select(t.list_mail).order_by(t.list_mail.c.id)
-        async with self._engine.connect() as conn:
+        async with self.reads.connect() as conn:
             rows = (await conn.execute(q)).mappings().all()
         return [ListMail.model_validate({k: v for k, v in r.items() if k != "raw"}) for r in rows]
 
     async def list_mail_raw(self, mail_id: int) -> bytes | None:
-        async with self._engine.connect() as conn:
+        async with self.reads.connect() as conn:
             blob = await conn.scalar(select(t.list_mail.c.raw).where(t.list_mail.c.id == mail_id))
         return None if blob is None else unpack(blob)

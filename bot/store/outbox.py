@@ -22,7 +22,7 @@ async def outbox_status(store: Store, cursor: str = ROUTE_CURSOR) -> OutboxStatu
     routed = await routed_upto(store, cursor)
     pending_events = select(t.deliveries.c.event_id).where(t.deliveries.c.status == "pending")
     owed = or_(t.events.c.id > routed, t.events.c.id.in_(pending_events))
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         deliveries = await conn.scalar(
             select(func.count()).select_from(t.deliveries).where(t.deliveries.c.status == "pending")
         )
@@ -43,6 +43,6 @@ async def delivered_after(store: Store, after: datetime | None, limit: int = 10_
     )
     if after is not None:
         q = q.where(t.deliveries.c.updated_at > after)
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         rows = (await conn.execute(q)).all()
     return [(done, max((done - created).total_seconds(), 0.0)) for done, created in rows]

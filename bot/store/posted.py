@@ -29,7 +29,7 @@ async def patch_messages(store: Store, series_id: int, channel_id: int) -> dict[
         )
         .order_by(d.c.event_id)
     )
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         return {mid: int(msg) for mid, msg in await conn.execute(q)}
 
 
@@ -48,7 +48,7 @@ async def alert_message(store: Store, message_id: str, channel_id: int) -> int |
         .order_by(d.c.event_id)
         .limit(1)
     )
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         found = await conn.scalar(q)
     return None if found is None else int(found)
 
@@ -74,7 +74,7 @@ async def routed_channels(store: Store, series_id: int) -> set[int]:
         .join(e, e.c.id == d.c.event_id)
         .where(e.c.series_id == series_id, d.c.status != REMOVED, d.c.subscription_id.is_not(None), _not_alert())
     )
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         return {int(c) for c in await conn.scalars(q)}
 
 
@@ -91,7 +91,7 @@ async def series_messages(store: Store, series_id: int, channel_id: int) -> list
         )
         .order_by(d.c.event_id)
     )
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         return [(int(m), None if w is None else int(w)) for m, w in await conn.execute(q)]
 
 

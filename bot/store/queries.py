@@ -218,7 +218,7 @@ async def search_series(store: Store, search: SeriesSearch, *, limit: int = 10, 
     """Series whose titles hold every search word, newest first; duplicate postings left out."""
     if not any(_WORD.fullmatch(w) for w in search.words):
         return []
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         q = _summary_select().where(title_clause(conn, search.words), t.series.c.duplicate_of.is_(None))
         if search.author:
             q = q.where(author_clause(search.author))
@@ -239,7 +239,7 @@ def _version_key(v: SeriesSummary) -> tuple[float, datetime, int]:
 async def lineage_of(store: Store, lineage_id: int) -> list[SeriesSummary]:
     """The versions of one piece of work, oldest version first (as `Store.lineage` orders them)."""
     q = _summary_select().where(t.series.c.lineage_id == lineage_id, t.series.c.duplicate_of.is_(None))
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         return sorted((_summary(r) for r in await conn.execute(q)), key=_version_key)
 
 
@@ -248,7 +248,7 @@ async def series_titles(store: Store, typed: str, *, limit: int = 25) -> list[Ti
     (a series id typed whole comes first); with nothing typed, the newest series."""
     words = title_words(typed)[:WORDS_MAX]
     cols = (t.series.c.id, t.series.c.version, t.series.c.version_label, t.series.c.title, t.series.c.total)
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         hits: list[Any] = []
         stripped = typed.strip().lstrip("#")
         if stripped.isdigit() and len(stripped) < 10:
@@ -284,7 +284,7 @@ async def posts_of(store: Store, series_ids: list[int], channel_ids: list[int]) 
         .where(t.posts.c.card_message_id.is_not(None))
         .order_by(t.posts.c.series_id, t.posts.c.channel_id)
     )
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         return [PostRow.model_validate(dict(r)) for r in (await conn.execute(q)).mappings()]
 
 
@@ -338,7 +338,7 @@ async def stable_pending(store: Store, since: datetime, until: datetime | None =
         sr.c.noautosel.is_(False),
         t.applied.c.series_id.is_(None),
     )
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         rows = (await conn.execute(q)).all()
     with_patches = {r.series_id for r in rows if r.slot > 0}
     entries = [
@@ -362,7 +362,7 @@ async def fixes_of(store: Store, commit: str) -> list[PatchEntry]:
     # Hex digits sort below "g" in every collation: [sha, sha + "g") holds exactly what starts with sha.
     names = or_(and_(f.c.sha >= sha, f.c.sha < sha + "g"), f.c.sha.in_(_prefixes(sha)))
     q = _with_patch_and_series(select(*_entry_columns(), f.c.sha, f.c.subject.label("fixes_subject")).select_from(f), f)
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         rows = (await conn.execute(q.where(names).where(t.series.c.duplicate_of.is_(None)))).all()
     seen: set[tuple[int, int]] = set()
     out = []
@@ -379,7 +379,7 @@ async def fixes_of(store: Store, commit: str) -> list[PatchEntry]:
 async def guild_subscriptions(store: Store, guild_id: int) -> list[SubscriptionRow]:
     """This guild's subscriptions (and no other's), oldest first."""
     q = select(t.subscriptions).where(t.subscriptions.c.guild_id == guild_id).order_by(t.subscriptions.c.id)
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         return [_subscription(r) for r in (await conn.execute(q)).mappings()]
 
 
@@ -402,7 +402,7 @@ async def activity(store: Store, since: datetime, until: datetime) -> Activity:
     out = Activity(since=since, until=until)
     m, s, p, tr = t.mails, t.series, t.patches, t.trailers
     in_window = and_(s.c.first_seen >= since, s.c.first_seen < until, s.c.duplicate_of.is_(None))
-    async with store.engine.connect() as conn:
+    async with store.reads.connect() as conn:
         mails = select(m.c.date, m.c.author_name, m.c.author_email).where(m.c.date >= since, m.c.date < until)
         names: dict[str, dict[str, int]] = {}
         for date, name, email in await conn.execute(mails):

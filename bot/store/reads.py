@@ -70,11 +70,11 @@ def event_from_row(row: Any) -> Event:
 
 
 class ReadMixin:
-    _engine: AsyncEngine
+    reads: AsyncEngine  # autocommit on PostgreSQL (bot.store.engine.read_engine)
     _parser: Callable[[bytes], ParsedMail]
 
     async def _select_views(self, query: Select[Any]) -> list[SeriesView]:
-        async with self._engine.connect() as conn:
+        async with self.reads.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
             return await _views(conn, rows)
 
@@ -125,7 +125,7 @@ class ReadMixin:
 
     async def series_for_message(self, message_id: str) -> SeriesView | None:
         """The series a cover/patch belongs to, or the series a reply was made in."""
-        async with self._engine.connect() as conn:
+        async with self.reads.connect() as conn:
             sid = await conn.scalar(select(t.patches.c.series_id).where(t.patches.c.message_id == message_id))
             if sid is None:
                 sid = await conn.scalar(select(t.mails.c.series_id).where(t.mails.c.message_id == message_id))
@@ -145,7 +145,7 @@ class ReadMixin:
         return sorted(views, key=key)
 
     async def raw(self, message_id: str) -> bytes | None:
-        async with self._engine.connect() as conn:
+        async with self.reads.connect() as conn:
             blob = await conn.scalar(select(t.mails.c.raw).where(t.mails.c.message_id == message_id))
         return None if blob is None else unpack(blob)
 
@@ -169,7 +169,7 @@ class ReadMixin:
         if until is not None:
             q = q.where(when < until)
         refs = None if source_refs is None else list(source_refs)
-        async with self._engine.connect() as conn:
+        async with self.reads.connect() as conn:
             if refs is None:
                 rows = (await conn.execute(q)).all()
             else:
@@ -188,7 +188,7 @@ class ReadMixin:
     async def unparseable(self) -> list[UnparsedMail]:
         """Mails kept but not understood (parser gave up or tracking failed), with why."""
         q = select(t.mails).where(t.mails.c.unparsed.is_(True)).order_by(t.mails.c.seq)
-        async with self._engine.connect() as conn:
+        async with self.reads.connect() as conn:
             rows = (await conn.execute(q)).mappings().all()
         return [
             UnparsedMail(
@@ -201,23 +201,23 @@ class ReadMixin:
     async def events_after(self, event_id: int, limit: int = 100) -> list[Event]:
         """Outbox events with an id above `event_id`, in order."""
         q = select(t.events).where(t.events.c.id > event_id).order_by(t.events.c.id).limit(limit)
-        async with self._engine.connect() as conn:
+        async with self.reads.connect() as conn:
             return [event_from_row(r) for r in (await conn.execute(q)).mappings()]
 
     async def events_by_ids(self, event_ids: Iterable[int]) -> list[Event]:
         """Those of the events that exist, in id order: one query for a delivery batch."""
         out: list[Event] = []
-        async with self._engine.connect() as conn:
+        async with self.reads.connect() as conn:
             for part in chunked(sorted(set(event_ids)), 500):
                 q = select(t.events).where(t.events.c.id.in_(part)).order_by(t.events.c.id)
                 out += [event_from_row(r) for r in (await conn.execute(q)).mappings()]
         return out
 
     async def last_event_id(self) -> int:
-        async with self._engine.connect() as conn:
+        async with self.reads.connect() as conn:
             return await conn.scalar(select(func.coalesce(func.max(t.events.c.id), 0))) or 0
 
     async def count(self, table: str) -> int:
         """Rows in one of the store's tables (for stats and tests)."""
-        async with self._engine.connect() as conn:
+        async with self.reads.connect() as conn:
             return await conn.scalar(select(func.count()).select_from(t.metadata.tables[table])) or 0

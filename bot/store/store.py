@@ -27,7 +27,7 @@ from bot.series.window import Key, Known, Missing, Probe, Window, evict
 from bot.store import schema as t
 from bot.store.admin import AdminMixin
 from bot.store.bulkwrite import insert_many
-from bot.store.engine import chunked, insert_ignore, make_engine, settle_sqlite_threads, sqlite_threads, upsert
+from bot.store.engine import chunked, insert_ignore, make_engine, read_engine, settle_sqlite_threads, sqlite_threads, upsert
 from bot.store.gcpause import heap_frozen
 from bot.store.guard import FileGuard, StoreUnavailable, sqlite_file
 from bot.store.kept import KeptMixin
@@ -204,6 +204,8 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
 
     def __init__(self, engine: AsyncEngine, parser: Parser, window: Window | None = None) -> None:
         self._engine = engine
+        # Every read; on PostgreSQL one round trip, not three (`read_engine`).
+        self.reads = read_engine(engine)
         # Every write transaction, module functions' too (`bot.store.writegate`).
         self.writes = Writes(engine)
         path = sqlite_file(engine.url.database) if engine.dialect.name == "sqlite" else None
@@ -297,7 +299,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         index = MemoryIndex()
         known: Known | None = None
         complete = False
-        async with self._engine.connect() as conn:
+        async with self.reads.connect() as conn:
             newest = await newest_activity(conn)
             if full or not self._window.bounded:
                 await load_series(conn, index, None)
@@ -395,7 +397,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         """Reload the index if it is stale, or another writer stored mail or
         reparsed the store since."""
         if not self._stale:
-            async with self._engine.connect() as conn:
+            async with self.reads.connect() as conn:
                 top, generation = (await conn.execute(_WATERMARK)).one()
             if top == self._seen_seq and generation == self._generation:
                 return
@@ -924,7 +926,7 @@ class Store(ReadMixin, AdminMixin, KeptMixin):
         now = _now()
         # One connection for the batch's reads (each connection returned costs
         # a rollback, a trip to the database thread and back).
-        async with self._engine.connect() as conn:
+        async with self.reads.connect() as conn:
             await self._recall_orphans(conn, [p.message_id for p, _, unparsed in parsed if not unparsed], orphans)
             # Message-ID -> body hash of the mails stored already (or being written).
             existing: dict[str, str] = dict(pending)

@@ -85,3 +85,44 @@ async def test_a_connection_lost_while_idle_is_replaced_and_a_busy_one_is_not_pi
     finally:
         for engine in (idle, busy, admin):
             await engine.dispose()
+
+
+@pytest.mark.pg
+async def test_a_read_opens_no_transaction_and_a_write_on_the_same_connection_still_does(pg_store: Store) -> None:
+    """On PostgreSQL a read goes in autocommit (bot.store.engine.read_engine):
+    no BEGIN before it and no ROLLBACK after, one round trip, not three. The
+    pooled connection it used is transactional again for the next write, whose
+    failure still rolls the whole transaction back."""
+    from sqlalchemy import insert, select
+
+    from bot.store import schema as t
+
+    async def in_transaction(conn: Any) -> bool:
+        raw = await conn.get_raw_connection()
+        return bool(raw.driver_connection.is_in_transaction())  # asyncpg's own view
+
+    async with pg_store.reads.connect() as conn:
+        pid = await conn.scalar(text("SELECT pg_backend_pid()"))
+        assert not await in_transaction(conn)
+        assert await conn.scalar(select(t.cursors.c.value).where(t.cursors.c.name == "x")) is None
+        assert not await in_transaction(conn)
+
+    class Undone(Exception):
+        pass
+
+    with pytest.raises(Undone):
+        async with pg_store.writes.begin() as conn:
+            assert await conn.scalar(text("SELECT pg_backend_pid()")) == pid  # the connection the read returned
+            await conn.execute(insert(t.cursors).values(name="x", value="1"))
+            assert await in_transaction(conn)
+            raise Undone
+    async with pg_store.engine.connect() as conn:
+        assert await in_transaction(conn) is False  # nothing run yet: asyncpg begins at the first statement
+        assert await conn.scalar(select(t.cursors.c.value).where(t.cursors.c.name == "x")) is None
+        assert await in_transaction(conn)  # the store's own engine: transactions as before
+
+
+async def test_sqlite_reads_go_through_the_engine_itself(tmp_path: Any) -> None:
+    """pysqlite begins no transaction for a SELECT: nothing to save there."""
+    async with await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}") as store:
+        assert store.reads is store.engine

@@ -27,8 +27,12 @@ from bot.store.url import async_url, sqlite_path
 # CPU a mail); on PostgreSQL a new server backend (1,143 for 2,000 mails on
 # two processes). A kept SQLite connection costs a thread and its page cache,
 # a PostgreSQL one a backend: allow `max_connections` 40 per process.
+# PostgreSQL keeps all 40 and opens none beyond (a burst waits for one): with
+# 24 kept and 16 overflow, two processes on bench/load.py still opened 223
+# backends in 30 s (75 with none), each a fork and asyncpg's type set-up; at
+# 200 mails/s over 32 connections posts ran p99 3.0 s behind, 2.0 s with none.
 SQLITE_POOL = (32, 32)  # pool_size, max_overflow
-PG_POOL = (24, 16)
+PG_POOL = (40, 0)
 
 # A pooled PostgreSQL connection idle this long is pinged before use (one
 # lost in a server restart or to a firewall is replaced, not failed on).

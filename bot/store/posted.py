@@ -3,6 +3,7 @@ read from the deliveries that posted them (their Discord message ids)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timezone
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy import and_, not_, select, update
 from bot.series.models import EventKind
 from bot.store import schema as t
 from bot.store.delivery import REMOVED
+from bot.store.engine import chunked
 from bot.store.models import PostRow
 from bot.store.store import Store
 
@@ -67,15 +69,25 @@ def _not_alert() -> Any:
 async def routed_channels(store: Store, series_id: int) -> set[int]:
     """The channels the series has been routed to by a subscription (its card
     posted or owed there), alerts aside, and not taken down since."""
+    return (await routed_channels_many(store, [series_id])).get(series_id, set())
+
+
+async def routed_channels_many(store: Store, series_ids: Collection[int]) -> dict[int, set[int]]:
+    """`routed_channels` of each series (those routed nowhere are left out), in
+    one read: routing asks it of every series a batch of events reshapes."""
     d, e = t.deliveries, t.events
-    q = (
-        select(d.c.channel_id)
-        .distinct()
-        .join(e, e.c.id == d.c.event_id)
-        .where(e.c.series_id == series_id, d.c.status != REMOVED, d.c.subscription_id.is_not(None), _not_alert())
-    )
+    found: dict[int, set[int]] = {}
     async with store.reads.connect() as conn:
-        return {int(c) for c in await conn.scalars(q)}
+        for part in chunked(sorted(series_ids), 500):
+            q = (
+                select(e.c.series_id, d.c.channel_id)
+                .distinct()
+                .join(e, e.c.id == d.c.event_id)
+                .where(e.c.series_id.in_(part), d.c.status != REMOVED, d.c.subscription_id.is_not(None), _not_alert())
+            )
+            for sid, channel_id in await conn.execute(q):
+                found.setdefault(int(sid), set()).add(int(channel_id))
+    return found
 
 
 async def series_messages(store: Store, series_id: int, channel_id: int) -> list[tuple[int, int | None]]:

@@ -133,3 +133,49 @@ async def test_taken_down_rows_are_routed_again_in_full(store: Store) -> None:
     await q.queue_again(store, rows)
     again = await q.list_deliveries(store, channel_id=SVM)
     assert len(again) == len(rows) >= 3 and {(d.status, d.discord_message_id) for d in again} == {(q.PENDING, None)}
+
+
+async def test_a_batch_reads_where_its_series_went_once_and_takes_each_down_where_it_stopped(store: Store) -> None:
+    """Three series reshaped in one batch of events: one read of the channels
+    they were routed to (not one a series), and each that left the SVM
+    channel gets its one removal delivery there."""
+    from sqlalchemy import event
+
+    titles = {"f": "Flush the shadow pages", "g": "Gate nested exits early", "h": "Hoist the TSC scaling"}
+
+    def mail(tag: str, i: int, n: int, prefix: str) -> bytes:
+        body = "Cover text.\n" if i == 0 else patch_body(f"{tag} {i}")
+        return raw_mail(f"{tag}-{i}@x", f"[PATCH {i}/{n}] {prefix}: {titles[tag]}", body,
+                        irt=None if i == 0 else f"{tag}-0@x", at=i)
+
+    await store.add_subscription(SubscriptionConfig(guild=GUILD, channel=CARDS))
+    await store.add_subscription(SVM_SUB)
+    router = await _router(store)
+    for tag in ("f", "g"):
+        await store.ingest(mail(tag, 2, 3, "KVM: SVM"))  # SVM until their covers say x86
+    await store.ingest(mail("h", 1, 2, "KVM: x86"))
+    await _route(router)
+    for tag, n in (("f", 3), ("g", 3), ("h", 2)):
+        await store.ingest(mail(tag, 0, n, "KVM: x86"))
+    reads: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *rest: object) -> None:
+        if "DISTINCT events.series_id, deliveries.channel_id" in " ".join(statement.split()):
+            reads.append(statement)
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        new = await _route(router)
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", seen)
+    assert len(reads) == 1
+    events = await store.events_after(0, limit=100)
+    series = {e.message_id: e.series_id for e in events}
+    assert len({series[f"{tag}-0@x"] for tag in titles}) == 3  # three series, not versions of one
+    kinds = {e.event_id: (e.kind, e.series_id) for e in events}
+    removed = sorted(kinds[d.event_id][1] for d in await q.list_deliveries(store, channel_id=SVM)
+                     if kinds[d.event_id][0] is EventKind.COVER_ADDED)
+    assert removed == sorted([series["f-0@x"], series["g-0@x"]])
+    assert [k for k, c in new if c == SVM] == [str(EventKind.COVER_ADDED)] * 2
+    assert await posted.routed_channels_many(store, [series["f-0@x"], series["h-0@x"]]) == {
+        series["f-0@x"]: {CARDS, SVM}, series["h-0@x"]: {CARDS}}

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 from bot.notify.delivery.cache import Recent
 from bot.notify.delivery.settle import Settle
@@ -125,6 +125,9 @@ class Router:
             views = await self.store.get_series_many(e.series_id for e in events if e.message_id not in quiet)
             for sid, view in views.items():
                 self.recent.keep_series(sid, view)
+            # Where each series was routed before this batch, for `_stopped`: one
+            # read a batch, not one a series (every new mail of a series asks it).
+            routed = await posted.routed_channels_many(self.store, views) if self.subscriptions.card_channels() else {}
             for event in events:
                 assert event.event_id is not None
                 if event.message_id in quiet:
@@ -141,7 +144,7 @@ class Router:
                     rows += await self._catch_up(series, None)
                     if series.series_id not in rechecked:
                         rechecked.add(series.series_id)
-                        rows += await self._stopped(event, series, self.subscriptions.targets(event, series))
+                        rows += await self._stopped(event, series, self.subscriptions.targets(event, series), routed)
                     continue
                 targets = self.subscriptions.targets(event, series)
                 for target in targets:
@@ -149,7 +152,7 @@ class Router:
                 rows += [(event.event_id, t.channel_id, t.subscription_id) for t in targets]
                 if event.kind in RESHAPING and series.series_id not in rechecked:
                     rechecked.add(series.series_id)
-                    rows += await self._stopped(event, series, targets)
+                    rows += await self._stopped(event, series, targets, routed)
             upto = events[-1].event_id or self._routed
             await self.settle.save()
             rows = list(dict.fromkeys(rows))
@@ -157,15 +160,19 @@ class Router:
             self._routed = upto
             yield {c for _, c, _ in rows}
 
-    async def _stopped(self, event: Event, series: SeriesView, targets: list[Target]) -> list[tuple[int, int, int | None]]:
+    async def _stopped(
+        self, event: Event, series: SeriesView, targets: list[Target], routed: Mapping[int, set[int]] | None = None
+    ) -> list[tuple[int, int, int | None]]:
         """Rows for the channels the series was routed to but no longer matches
-        (its card is taken down there when they are delivered)."""
+        (its card is taken down there when they are delivered). `routed`: each
+        series' `posted.routed_channels`, read for a batch (None: read it now)."""
         assert event.event_id is not None
         maybe = self.subscriptions.card_channels() - {t.channel_id for t in targets if t.card}
         if not maybe:
             return []
         sid = series.series_id
-        gone = {c for c in maybe & await posted.routed_channels(self.store, sid) if (sid, c) not in self._taking_down}
+        was = routed.get(sid, set()) if routed is not None else await posted.routed_channels(self.store, sid)
+        gone = {c for c in maybe & was if (sid, c) not in self._taking_down}
         for channel_id in gone:
             self._caught_up.discard((sid, channel_id))  # owed everything if it matches again
             self._taking_down.add((sid, channel_id))

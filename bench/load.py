@@ -4,8 +4,8 @@ fake Discord, on SQLite (one `kvm-patchbot run`) or PostgreSQL (several).
 Mails are series (a cover and --patches patches), series k by author
 k % --authors and touching arch/x86/kvm/d{k % 50}/, and channel j subscribes to arch/x86/kvm/d{j}/*: each
 series goes to one channel, the 50 channels spread over two guilds. Senders
-(--connections SMTP connections, spread over the processes' sinks) pace the
-mails to --rate per second for --seconds. The fake's rate limits are raised
+(--connections SMTP connections, spread over the processes' sinks: 16 a sink
+unless given) pace the mails to --rate per second for --seconds. The fake's rate limits are raised
 out of the way (429s are counted: they should be 0).
 
 Figures printed (never asserted):
@@ -120,7 +120,9 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=200.0, help="mails per second, over all connections")
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--patches", type=int, default=3, help="patches per series (each series: 1 + N mails)")
-    ap.add_argument("--connections", type=int, default=16, help="SMTP connections, spread over the processes")
+    ap.add_argument("--connections", type=int,
+                    help="SMTP connections in all, spread over the processes' sinks (default 16 a sink: as an MTA "
+                         "opens its connections to each next hop, each sink sees what the one SQLite sink does)")
     ap.add_argument("--authors", type=int, default=200,
                     help="distinct authors, series k by author k %% N (the list has hundreds; 1: one author's series all compared)")
     ap.add_argument("--pg", metavar="URL", help="PostgreSQL URL (a fresh schema is made and dropped); default SQLite")
@@ -128,6 +130,8 @@ def main() -> int:
     args = ap.parse_args()
     if args.processes > 1 and not args.pg:
         ap.error("several processes need --pg (SQLite is one process)")
+    if args.connections is None:
+        args.connections = 16 * args.processes
     n = args.patches
     total = int(args.rate * args.seconds)
     n_series = max(1, total // (1 + n))

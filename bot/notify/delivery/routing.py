@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection
 
 from bot.notify.delivery.cache import Recent
 from bot.notify.delivery.settle import Settle
@@ -72,6 +72,23 @@ class Subscriptions:
         return next((s.guild_id for s in self._subs if s.channel_id == channel_id), None)
 
 
+class RoutedBefore:
+    """Where a batch's series were routed before it (`posted.routed_channels`),
+    read for all of them when `_stopped` first asks: one read a batch, not one
+    a series (every new mail of a series asks), and none for a batch that asks
+    nothing (reviews, trailers; a single card channel that still matches)."""
+
+    def __init__(self, store: Store, series_ids: Collection[int]) -> None:
+        self.store = store
+        self.series_ids = series_ids
+        self._found: dict[int, set[int]] | None = None
+
+    async def of(self, series_id: int) -> set[int]:
+        if self._found is None:
+            self._found = await posted.routed_channels_many(self.store, self.series_ids)
+        return self._found.get(series_id, set())
+
+
 class Router:
     """Turns committed events into queued deliveries, from the routing cursor on.
 
@@ -125,9 +142,7 @@ class Router:
             views = await self.store.get_series_many(e.series_id for e in events if e.message_id not in quiet)
             for sid, view in views.items():
                 self.recent.keep_series(sid, view)
-            # Where each series was routed before this batch, for `_stopped`: one
-            # read a batch, not one a series (every new mail of a series asks it).
-            routed = await posted.routed_channels_many(self.store, views) if self.subscriptions.card_channels() else {}
+            routed = RoutedBefore(self.store, views)
             for event in events:
                 assert event.event_id is not None
                 if event.message_id in quiet:
@@ -161,18 +176,16 @@ class Router:
             yield {c for _, c, _ in rows}
 
     async def _stopped(
-        self, event: Event, series: SeriesView, targets: list[Target], routed: Mapping[int, set[int]] | None = None
+        self, event: Event, series: SeriesView, targets: list[Target], routed: RoutedBefore
     ) -> list[tuple[int, int, int | None]]:
-        """Rows for the channels the series was routed to but no longer matches
-        (its card is taken down there when they are delivered). `routed`: each
-        series' `posted.routed_channels`, read for a batch (None: read it now)."""
+        """Rows for the channels the series was routed to (`routed`) but no longer
+        matches (its card is taken down there when they are delivered)."""
         assert event.event_id is not None
         maybe = self.subscriptions.card_channels() - {t.channel_id for t in targets if t.card}
         if not maybe:
             return []
         sid = series.series_id
-        was = routed.get(sid, set()) if routed is not None else await posted.routed_channels(self.store, sid)
-        gone = {c for c in maybe & was if (sid, c) not in self._taking_down}
+        gone = {c for c in maybe & await routed.of(sid) if (sid, c) not in self._taking_down}
         for channel_id in gone:
             self._caught_up.discard((sid, channel_id))  # owed everything if it matches again
             self._taking_down.add((sid, channel_id))
@@ -186,7 +199,8 @@ class Router:
         last = next((e for e in reversed(events) if e.kind in RESHAPING), None)
         if last is None:
             return []
-        return await self._stopped(last, series, self.subscriptions.targets(last, series))
+        return await self._stopped(last, series, self.subscriptions.targets(last, series),
+                                   RoutedBefore(self.store, [series.series_id]))
 
     def forget(self, series_id: int, channel_id: int) -> None:
         """The series' card was taken down there: routed there again, it is owed everything again."""
